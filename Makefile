@@ -1,0 +1,48 @@
+# twinbench: the README's two commands. Both set up a fresh machine, then do their job.
+#   make demo   evaluate the scripted policy ladder on the bundled environment
+#   make test   run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.twinbench-installed
+APT_PACKAGES := libegl1 libgl1-mesa-dri libusb-1.0-0 libgomp1 ffmpeg chromium
+PYTEST_WORKERS ?= 2
+
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: demo test setup system-deps lint
+
+demo: setup
+	$(VENV)/bin/twinbench demo
+
+test: setup
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+lint: setup
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+setup: system-deps $(STAMP)
+
+# Installs what is missing when run as root; otherwise prints the exact apt line.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages; run:  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+# torch==2.13.0 (the CPU build) goes in first so that the project's torch>=2.4 installs nothing more.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.13.0" || $(PY) -m pip install -q "torch>=2.4"
+	$(PY) -m pip install -q -e ".[dev]"
+	# openpi's real client, as a peer for protocol tests; it pins numpy<2 but works with numpy 2.
+	$(PY) -m pip install -q --no-deps "openpi-client==0.1.2" "dm-tree>=0.1.8"
+	touch $(STAMP)

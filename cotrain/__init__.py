@@ -1,0 +1,3 @@
+"""cotrain: scripted demonstrations in reconstructed scenes, exported as LeRobot datasets."""
+
+__all__: list[str] = []

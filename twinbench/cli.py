@@ -1,0 +1,73 @@
+"""The ``twinbench`` command: one entry point, subcommands contributed by each package.
+
+Each package owns its commands in its own ``cli.py`` and keeps heavy imports (MuJoCo, torch,
+open3d) inside the command functions, so ``twinbench --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+
+from twinbench.errors import TwinbenchError
+from twinbench.version import __version__
+
+app = typer.Typer(
+    name="twinbench",
+    help="Real-to-sim evaluation of robot policies: scan a table, get a simulated twin, rank policies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"twinbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv: debug)."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    from rich.logging import RichHandler
+
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(show_path=False)])
+
+
+def _register_subcommands() -> None:
+    from sim_env.cli import env_app
+
+    app.add_typer(env_app, name="env")
+
+
+_register_subcommands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors become one line on stderr and exit status 2."""
+    try:
+        result = app(args=argv, prog_name="twinbench", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        typer.echo(f"twinbench: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        typer.echo(f"twinbench: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except TwinbenchError as exc:
+        typer.echo(f"twinbench: error: {exc}", err=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, click.Abort):
+        typer.echo("twinbench: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
