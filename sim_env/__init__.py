@@ -1,5 +1,32 @@
-"""sim_env: the DROID robot in MuJoCo, driven by an environment package."""
+"""sim_env: the DROID robot in MuJoCo, driven by an environment package.
+
+``sim_env.make("primitive_cube_bowl")`` or ``sim_env.make("path/to/package")`` returns a
+gymnasium environment; ``gymnasium.make("twinbench/<id>")`` works for bundled packages.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
 
 from sim_env.errors import EnvPackageError, SimEnvError, SplatFileError
+from sim_env.registry import list_envs, register_gym_envs, resolve_env
 
-__all__ = ["EnvPackageError", "SimEnvError", "SplatFileError"]
+__all__ = [
+    "EnvPackageError",
+    "SimEnvError",
+    "SplatFileError",
+    "list_envs",
+    "make",
+    "resolve_env",
+]
+
+
+def make(name_or_path: str | os.PathLike[str], **config: Any):
+    """A ``TwinEnv`` for a bundled or user environment id, or a package directory."""
+    from sim_env.env import EnvConfig, TwinEnv
+
+    return TwinEnv(resolve_env(name_or_path), EnvConfig(**config))
+
+
+register_gym_envs()

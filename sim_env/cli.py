@@ -2,6 +2,133 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-env_app = typer.Typer(help="Environment packages: list, validate, inspect, render.", no_args_is_help=True)
+env_app = typer.Typer(
+    help="Environment packages: list, validate, inspect, render.", no_args_is_help=True
+)
+
+ENV_ARG = typer.Argument(
+    ..., help="A package directory or an environment id (see 'twinbench env list')."
+)
+
+
+@env_app.command("list")
+def list_command() -> None:
+    """List bundled and user environments: id and path, one per line.
+
+    User packages are looked up in $TWINBENCH_ENV_PATH (':'-separated) and ./envs.
+
+    Example: twinbench env list
+    """
+    from sim_env.registry import list_envs
+
+    for entry in list_envs():
+        typer.echo(f"{entry.id}\t{entry.path}")
+
+
+def _load_full(env: str):
+    from sim_env.package import load_package
+    from sim_env.registry import resolve_env
+    from sim_env.scene import build_scene, check_initial_conditions
+
+    package = load_package(resolve_env(env))
+    scene = build_scene(package)
+    check_initial_conditions(scene, package)
+    return package, scene
+
+
+@env_app.command("validate")
+def validate_command(env: str = ENV_ARG) -> None:
+    """Check a package completely: schema, files and hashes, meshes, hulls, physics, initial conditions.
+
+    Example: twinbench env validate envs/mytable
+    """
+    package, _ = _load_full(env)
+    typer.echo(f"ok: {package.name} ({package.root}) is a valid environment package, format v1")
+
+
+@env_app.command("info")
+def info_command(env: str = ENV_ARG) -> None:
+    """Summarise a package: instruction, cameras, objects, rubric, initial conditions, provenance.
+
+    Example: twinbench env info primitive_cube_bowl
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    package, scene = _load_full(env)
+    spec = package.spec
+    console = Console()
+    console.print(f"[bold]{spec.name}[/bold]  {package.root}")
+    console.print(f"instruction: {spec.instruction!r}")
+    console.print(
+        f"episode: {spec.episode.horizon_steps} steps at {spec.episode.control_hz:g} Hz; "
+        f"{len(spec.initial_conditions)} initial conditions; content hash {package.content_hash[:12]}"
+    )
+    cameras = Table("camera", "parent", "size", "fx", "fy", title="cameras")
+    for c in spec.cameras:
+        cameras.add_row(c.name, c.parent, f"{c.width}x{c.height}", f"{c.fx:.1f}", f"{c.fy:.1f}")
+    console.print(cameras)
+    objects = Table("object", "mass (kg)", "hulls", "splats", title="objects")
+    for o in spec.objects:
+        body_mass = scene.model.body_mass[
+            next(x.body_id for x in scene.objects if x.name == o.name)
+        ]
+        objects.add_row(o.name, f"{body_mass:.3f}", str(len(o.collision_hulls)), o.splats or "-")
+    console.print(objects)
+    rubric = Table("criterion", "kind", "params", "requires", title="rubric")
+    for c in spec.rubric.criteria:
+        rubric.add_row(c.name, c.kind, str(c.params), ", ".join(c.requires) or "-")
+    console.print(rubric)
+    p = spec.provenance
+    console.print(
+        f"provenance: {p.created_by}, {p.created_at}, {p.software_version}, source {p.source or '-'}"
+    )
+
+
+@env_app.command("render")
+def render_command(
+    env: str = ENV_ARG,
+    output: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    initial_condition: int = typer.Option(
+        0, "--initial-condition", "-i", help="Which initial condition."
+    ),
+    size: str = typer.Option(
+        "", help="Render every camera at WIDTHxHEIGHT (default: each camera's own)."
+    ),
+    renderer: str = typer.Option("auto", help="auto, mujoco or splats."),
+) -> None:
+    """Render all cameras side by side at an initial condition.
+
+    Example: twinbench env render primitive_cube_bowl -o preview.png --size 320x180
+    """
+    import numpy as np
+    from PIL import Image
+
+    from sim_env.env import EnvConfig, TwinEnv
+    from sim_env.errors import SimEnvError
+    from sim_env.registry import resolve_env
+
+    image_size = None
+    if size:
+        try:
+            w, h = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise SimEnvError(f"--size must look like 320x180, got {size!r}") from None
+        image_size = (w, h)
+    env = TwinEnv(resolve_env(env), EnvConfig(image_size=image_size, renderer=renderer))
+    try:
+        env.reset(options={"initial_condition": initial_condition})
+        images = list(env.images().values())
+    finally:
+        env.close()
+    height = max(im.shape[0] for im in images)
+    row = np.concatenate(
+        [np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0))) for im in images], axis=1
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(row).save(output)
+    typer.echo(f"wrote {output} ({', '.join(env.camera_names)})")

@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.20 vendors click and raises its own exception classes
+    from typer._click.exceptions import ClickException, UsageError
+except ImportError:  # older typer raises click's
+    from click.exceptions import ClickException, UsageError
 
 from twinbench.errors import TwinbenchError
 from twinbench.version import __version__
@@ -33,21 +37,33 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv: debug)."),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log output (-vv: debug)."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
     ),
 ) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(show_path=False)])
+    handler = RichHandler(console=Console(stderr=True), show_path=False)  # stdout stays for data
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler])
 
 
 def _register_subcommands() -> None:
     from sim_env.cli import env_app
 
     app.add_typer(env_app, name="env")
+
+    from evaluate.cli_serve import serve
+
+    app.command("serve")(serve)
+
+    from evaluate.cli_correlate import correlate
+
+    app.command("correlate")(correlate)
 
 
 _register_subcommands()
@@ -57,17 +73,17 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors become one line on stderr and exit status 2."""
     try:
         result = app(args=argv, prog_name="twinbench", standalone_mode=False)
-    except click.UsageError as exc:
+    except UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         typer.echo(f"twinbench: error: {exc.format_message()}{hint}", err=True)
         sys.exit(2)
-    except click.ClickException as exc:
+    except ClickException as exc:
         typer.echo(f"twinbench: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except TwinbenchError as exc:
         typer.echo(f"twinbench: error: {exc}", err=True)
         sys.exit(2)
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("twinbench: interrupted", err=True)
         sys.exit(130)
     sys.exit(result if isinstance(result, int) else 0)

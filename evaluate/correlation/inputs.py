@@ -1,0 +1,187 @@
+"""Read one side of a comparison: a run directory, a results store, or a CSV of outcomes.
+
+A CSV has ``policy`` and ``env`` columns and one of three shapes, told apart by its columns:
+``success_rate`` (one row per cell), ``successes,trials`` (one row per cell) or ``success``
+(one row per episode, 0/1 or true/false). An optional ``progress`` column is a per-episode
+progress in the last shape and a cell's mean progress in the others. Every problem is
+reported with the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from evaluate.correlation.tables import Cell, Quantity, RateTable, tables_from_episodes
+from evaluate.errors import EvaluateError
+from evaluate.store import ResultsStore
+
+STORE_FILENAME = "results.sqlite"
+CSV_SHAPES = "policy,env,success_rate | policy,env,successes,trials | policy,env,success[,progress]"
+_TRUE = {"1", "1.0", "true", "yes"}
+_FALSE = {"0", "0.0", "false", "no"}
+
+
+def load_tables(path: Path, *, run_id: str | None = None) -> dict[Quantity, RateTable]:
+    """Load a run directory (holding ``results.sqlite``), a ``.sqlite`` store or a CSV.
+
+    Args:
+        path: where the outcomes are.
+        run_id: with a store, use only this run's episodes (default: all of them).
+    """
+    if path.is_dir():
+        store = path / STORE_FILENAME
+        if not store.is_file():
+            raise EvaluateError(
+                f"a run directory must hold {STORE_FILENAME}; none found", file=path
+            )
+        return _from_store(store, run_id)
+    if not path.is_file():
+        raise EvaluateError("no such file or directory", file=path)
+    if path.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
+        return _from_store(path, run_id)
+    if path.suffix.lower() == ".csv":
+        if run_id is not None:
+            raise EvaluateError("--run applies to a results store, not to a CSV", file=path)
+        return read_outcomes_csv(path)
+    raise EvaluateError(
+        "expected a run directory, a .sqlite results store or a .csv file", file=path
+    )
+
+
+def _from_store(path: Path, run_id: str | None) -> dict[Quantity, RateTable]:
+    with ResultsStore.open(path, create=False) as store:
+        if run_id is not None:
+            store.run(run_id)  # raises, naming the run, if it is not there
+        frame = store.episodes(run_id=run_id)
+    if frame.empty:
+        raise EvaluateError(
+            "the results store holds no episodes" + (f" for run {run_id!r}" if run_id else ""),
+            file=path,
+        )
+    frame = frame.rename(columns={"policy_id": "policy", "env_id": "env"})
+    frame["success"] = frame["success"].astype(float)
+    return tables_from_episodes(frame[["policy", "env", "success", "progress"]], str(path))
+
+
+def read_outcomes_csv(path: Path) -> dict[Quantity, RateTable]:
+    """Parse and validate an outcomes CSV in any of the three shapes (see module docstring)."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise EvaluateError(f"not a readable CSV ({exc})", file=path) from exc
+    raw.columns = [str(column).strip() for column in raw.columns]
+    columns = set(raw.columns)
+    missing = {"policy", "env"} - columns
+    if missing or not columns & {"success_rate", "successes", "success"}:
+        need = (
+            ", ".join(sorted(missing)) if missing else "success_rate, successes,trials or success"
+        )
+        raise EvaluateError(
+            f"missing column(s) {need}; found {', '.join(raw.columns)}; expected one of: {CSV_SHAPES}",
+            file=path,
+            field="header",
+        )
+    if "successes" in columns and "success_rate" not in columns and "trials" not in columns:
+        raise EvaluateError(
+            f"column successes needs a trials column; expected {CSV_SHAPES}",
+            file=path,
+            field="header",
+        )
+    if raw.empty:
+        raise EvaluateError("the CSV has a header but no rows", file=path)
+    rows = _Rows(path, raw)
+    if "success_rate" in columns:
+        return _aggregate(rows, lambda line: Cell(rows.fraction(line, "success_rate")))
+    if "successes" in columns:
+        return _aggregate(rows, rows.counts)
+    frame = pd.DataFrame(
+        {
+            "policy": [rows.name(line, "policy") for line in rows.lines],
+            "env": [rows.name(line, "env") for line in rows.lines],
+            "success": [rows.flag(line, "success") for line in rows.lines],
+        }
+    )
+    if "progress" in columns:
+        frame["progress"] = [rows.fraction(line, "progress") for line in rows.lines]
+    return tables_from_episodes(frame, str(path))
+
+
+def _aggregate(rows: _Rows, success_cell: Callable[[int], Cell]) -> dict[Quantity, RateTable]:
+    """One row per (policy, env): success from ``success_cell``, progress from its column."""
+    success: dict[tuple[str, str], Cell] = {}
+    progress: dict[tuple[str, str], Cell] = {}
+    first_line: dict[tuple[str, str], int] = {}
+    for line in rows.lines:
+        key = (rows.name(line, "policy"), rows.name(line, "env"))
+        if key in first_line:
+            raise EvaluateError(
+                f"duplicate row for policy {key[0]!r} in env {key[1]!r} (first on line {first_line[key]})",
+                file=rows.path,
+                field=f"line {line}",
+            )
+        first_line[key] = line
+        success[key] = success_cell(line)
+        if "progress" in rows.frame.columns:
+            progress[key] = Cell(rows.fraction(line, "progress"))
+    tables: dict[Quantity, RateTable] = {"success": RateTable(str(rows.path), success)}
+    if progress:
+        tables["progress"] = RateTable(str(rows.path), progress)
+    return tables
+
+
+class _Rows:
+    """Typed access to a CSV's cells by file line number, raising with file, line and column."""
+
+    def __init__(self, path: Path, frame: pd.DataFrame):
+        self.path = path
+        self.frame = frame
+        self.lines = range(2, len(frame) + 2)  # line 1 is the header
+
+    def _text(self, line: int, column: str) -> str:
+        return str(self.frame.at[line - 2, column]).strip()
+
+    def _error(self, line: int, column: str, expected: str) -> EvaluateError:
+        got = self._text(line, column)
+        return EvaluateError(
+            f"expected {expected}, got {got!r}",
+            file=self.path,
+            field=f"line {line}, column {column}",
+        )
+
+    def name(self, line: int, column: str) -> str:
+        text = self._text(line, column)
+        if not text:
+            raise self._error(line, column, "a non-empty name")
+        return text
+
+    def fraction(self, line: int, column: str) -> float:
+        try:
+            value = float(self._text(line, column))
+        except ValueError:
+            raise self._error(line, column, "a number in [0, 1]") from None
+        if not 0.0 <= value <= 1.0:
+            raise self._error(line, column, "a number in [0, 1]")
+        return value
+
+    def flag(self, line: int, column: str) -> float:
+        text = self._text(line, column).lower()
+        if text in _TRUE or text in _FALSE:
+            return float(text in _TRUE)
+        raise self._error(line, column, "0/1 or true/false")
+
+    def count(self, line: int, column: str) -> int:
+        text = self._text(line, column)
+        if not text.isdigit():
+            raise self._error(line, column, "a whole number >= 0")
+        return int(text)
+
+    def counts(self, line: int) -> Cell:
+        successes, trials = self.count(line, "successes"), self.count(line, "trials")
+        if trials == 0:
+            raise self._error(line, "trials", "at least 1 trial")
+        if successes > trials:
+            raise self._error(line, "successes", f"at most trials ({trials})")
+        return Cell.from_counts(successes, trials)

@@ -1,0 +1,75 @@
+"""The registry of policy specs: one string names any policy twinbench can evaluate.
+
+A spec is ``SCHEME:ARGUMENT`` (``openpi://127.0.0.1:8000?horizon=8``, ``bundle:ckpt/``) or a
+bare ``SCHEME`` (``scripted``). Each scheme's factory receives the text after the first colon
+(possibly empty) and imports its own dependencies, so naming one scheme never loads another's.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from pathlib import Path
+
+from evaluate.errors import EvaluateError
+from evaluate.policy import Policy
+
+PolicyFactory = Callable[[str], Policy]
+
+_SCHEMES: dict[str, PolicyFactory] = {}
+
+
+def register_policy_scheme(name: str, factory: PolicyFactory, *, replace: bool = False) -> None:
+    """Make ``name:ARGUMENT`` specs resolve to ``factory(ARGUMENT)``.
+
+    Raises:
+        ValueError: ``name`` is not a lowercase identifier, or is taken and ``replace`` is false.
+    """
+    if not name.isidentifier() or name != name.lower():
+        raise ValueError(f"policy scheme {name!r} must be a lowercase identifier")
+    if name in _SCHEMES and not replace:
+        raise ValueError(f"policy scheme {name!r} is already registered")
+    _SCHEMES[name] = factory
+
+
+def policy_schemes() -> tuple[str, ...]:
+    """The registered scheme names, sorted."""
+    return tuple(sorted(_SCHEMES))
+
+
+def make_policy(spec: str) -> Policy:
+    """Build the policy a spec names.
+
+    Raises:
+        EvaluateError: unknown scheme (with the valid ones and a near match) or a bad argument.
+    """
+    scheme, _, argument = spec.partition(":")
+    factory = _SCHEMES.get(scheme)
+    if factory is None:
+        valid = ", ".join(policy_schemes())
+        near = difflib.get_close_matches(scheme, _SCHEMES, n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        if not near and Path(spec).exists():
+            hint = f" For a checkpoint directory write 'bundle:{spec}'."
+        raise EvaluateError(f"unknown policy scheme {scheme!r} in {spec!r}; valid: {valid}.{hint}")
+    return factory(argument)
+
+
+def _openpi(argument: str) -> Policy:
+    from evaluate.policies.openpi import OpenpiConfig, OpenpiPolicy
+
+    return OpenpiPolicy(OpenpiConfig.from_spec(f"openpi:{argument}"))
+
+
+def _bundle(argument: str) -> Policy:
+    from evaluate.bundle import load_bundle
+
+    if not argument:
+        raise EvaluateError("policy spec 'bundle:' needs a path: bundle:PATH")
+    return load_bundle(argument)
+
+
+register_policy_scheme("openpi", _openpi)
+register_policy_scheme("bundle", _bundle)
+
+__all__ = ["PolicyFactory", "make_policy", "policy_schemes", "register_policy_scheme"]

@@ -1,0 +1,93 @@
+"""How our Observation, instruction and PolicyMetadata map onto openpi's DROID wire keys.
+
+Shared by the websocket client and server so the two cannot drift apart: a request is
+``{"observation/<camera>": uint8 image, "observation/joint_position": (7,),
+"observation/gripper_position": (1,), "prompt": str}``; the first frame of a connection is
+the metadata map, whose known keys fill PolicyMetadata and whose other keys land in ``extra``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from evaluate.errors import EvaluateError
+from evaluate.policies.images import policy_images
+from evaluate.policy import Observation, PolicyError, PolicyMetadata
+
+PREFIX = "observation/"
+JOINTS = PREFIX + "joint_position"
+GRIPPER = PREFIX + "gripper_position"
+PROMPT = "prompt"
+METADATA_FIELDS = (
+    "policy_id",
+    "action_space",
+    "image_keys",
+    "image_size",
+    "chunk_length",
+    "open_loop_horizon",
+)
+
+
+def encode_request(obs: Observation, instruction: str, metadata: PolicyMetadata) -> dict:
+    """The request for one inference, images resized-with-pad to ``metadata.image_size``."""
+    images = policy_images(obs, metadata)
+    request: dict[str, Any] = {PREFIX + key: image for key, image in images.items()}
+    request[JOINTS] = obs.joint_position
+    request[GRIPPER] = obs.gripper_position
+    request[PROMPT] = instruction
+    return request
+
+
+def decode_request(request: Mapping[str, Any]) -> tuple[Observation, str]:
+    """The Observation and instruction in a request; every other ``observation/`` array of
+    rank 3 is taken as a camera image."""
+    for key in (JOINTS, GRIPPER):
+        if key not in request:
+            raise ValueError(f"request has no {key!r}; it has {sorted(request)}")
+    images = {
+        key.removeprefix(PREFIX): value
+        for key, value in request.items()
+        if key.startswith(PREFIX) and isinstance(value, np.ndarray) and value.ndim == 3
+    }
+    obs = Observation(request[JOINTS], request[GRIPPER], images)
+    return obs, str(request.get(PROMPT, ""))
+
+
+def metadata_to_frame(metadata: PolicyMetadata) -> dict[str, Any]:
+    """The metadata map a server sends first: the known fields, then ``extra`` alongside."""
+    frame = dict(metadata.extra)
+    frame.update(
+        policy_id=metadata.policy_id,
+        action_space=metadata.action_space,
+        image_keys=list(metadata.image_keys),
+        image_size=list(metadata.image_size),
+        chunk_length=metadata.chunk_length,
+        open_loop_horizon=metadata.open_loop_horizon,
+    )
+    return frame
+
+
+def metadata_from_frame(
+    frame: Mapping[str, Any], defaults: PolicyMetadata, overrides: Mapping[str, Any]
+) -> PolicyMetadata:
+    """Combine what a server sent with the client's defaults and explicit overrides.
+
+    Precedence: ``overrides`` (the user's spec) > ``frame`` (the server) > ``defaults``.
+    openpi's own servers send no such fields, so the defaults (DROID, 224x224) apply there.
+    """
+    if not isinstance(frame, Mapping):
+        raise PolicyError(f"server metadata must be a map, got {type(frame).__name__}")
+    known = {key: frame[key] for key in METADATA_FIELDS if frame.get(key) is not None}
+    if "image_keys" in known:
+        known["image_keys"] = tuple(known["image_keys"])
+    if "image_size" in known:
+        known["image_size"] = tuple(known["image_size"])
+    extra = {str(key): value for key, value in frame.items() if key not in METADATA_FIELDS}
+    try:
+        return replace(defaults, **{**known, **overrides}, extra=extra)
+    except (TypeError, ValueError, EvaluateError) as exc:
+        raise PolicyError(f"server metadata {dict(known)} is unusable: {exc}") from exc

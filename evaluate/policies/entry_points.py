@@ -1,0 +1,92 @@
+"""Resolve a ``module:Class`` entry point to a Policy class, preferring code shipped in a directory.
+
+Bundles carry their policy code next to their weights; importing it under a name unique to the
+directory and the file's version keeps two bundles that both ship ``policy.py`` apart, and a
+bundle rewritten in the same process from loading stale code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from evaluate.errors import EvaluateError
+from evaluate.policy import Policy
+
+
+def load_entry_class(entry_point: str, directory: Path, *, file: Path) -> type[Policy]:
+    """The Policy subclass ``entry_point`` names.
+
+    Args:
+        entry_point: ``module:Class``; ``module`` is looked up in ``directory`` first (a
+            ``module.py`` file or a ``module/`` package), then on sys.path.
+        directory: where shipped code lives.
+        file: the config file that declared the entry point, for error messages.
+
+    Raises:
+        EvaluateError: the module or class does not exist, or the class is not a Policy.
+    """
+    module_name, _, class_name = entry_point.partition(":")
+    module = _import(module_name, directory, file)
+    entry = getattr(module, class_name, None)
+    if isinstance(entry, type) and issubclass(entry, Policy):
+        return entry
+    found = sorted(
+        name
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, Policy) and value is not Policy
+    )
+    what = "not found" if entry is None else f"is {entry!r}, not a Policy subclass"
+    raise EvaluateError(
+        f"{class_name!r} {what} in module {module_name!r}; Policy classes there: {found}",
+        file=file,
+        field="entry_point",
+    )
+
+
+def _import(module_name: str, directory: Path, file: Path) -> ModuleType:
+    top, _, rest = module_name.partition(".")
+    package_init = directory / top / "__init__.py"
+    single_file = directory / f"{top}.py"
+    if package_init.is_file() or single_file.is_file():
+        location = package_init if package_init.is_file() else single_file
+        alias = _load_shipped(top, location)
+        return importlib.import_module(f"{alias}.{rest}" if rest else alias)
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
+            raise  # the module exists but one of its own imports is missing
+        raise EvaluateError(
+            f"entry point module {module_name!r} is neither shipped in {directory} "
+            f"({top}.py or {top}/__init__.py) nor importable",
+            file=file,
+            field="entry_point",
+        ) from exc
+
+
+def _load_shipped(top: str, location: Path) -> str:
+    """Import a shipped top-level module or package under a unique alias; return the alias."""
+    stat = location.stat()
+    key = f"{location.resolve()}:{stat.st_mtime_ns}:{stat.st_size}"
+    alias = f"_twinbench_bundle_{hashlib.sha1(key.encode()).hexdigest()[:12]}_{top}"
+    if alias in sys.modules:
+        return alias
+    is_package = location.name == "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        alias, location, submodule_search_locations=[str(location.parent)] if is_package else None
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {location}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[alias]
+        raise
+    return alias

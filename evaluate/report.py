@@ -1,0 +1,238 @@
+"""Write a correlation report directory: report.json, a scatter plot per scope, index.html.
+
+report.json carries everything the ``--json`` summary has, plus each policy's rates, ranks
+and whether its sim and real ranks disagree (``flagged``). index.html embeds the plots, so
+the directory's one HTML file can be mailed or attached on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from evaluate.correlation import Agreement, BootstrapConfig, CorrelationReport, Quantity
+from twinbench.version import __version__
+
+_METRIC_LABELS = {
+    "pearson": "Pearson r",
+    "mmrv": "MMRV",
+    "spearman": "Spearman",
+    "kendall": "Kendall",
+}
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What was compared and how, recorded in report.json."""
+
+    sim: str
+    real: str
+    primary: Quantity
+    bootstrap: BootstrapConfig
+
+
+def write_report(
+    out_dir: Path, reports: Mapping[Quantity, CorrelationReport], inputs: ReportInputs
+) -> Path:
+    """Write report.json, the PNGs and index.html into ``out_dir``; return report.json's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, object] = {}
+    sections = []
+    for quantity, report in reports.items():
+        scopes = [*report.per_env.values(), *([report.pooled] if report.pooled else [])]
+        plots = [_env_plot_name(quantity, i, env) for i, env in enumerate(report.per_env)]
+        plots += [f"{quantity}_pooled.png"] if report.pooled else []
+        for agreement, plot in zip(scopes, plots, strict=True):
+            scatter_plot(agreement, quantity, out_dir / plot)
+        entries = [_detail(a, plot) for a, plot in zip(scopes, plots, strict=True)]
+        results[quantity] = {
+            "per_env": dict(zip(report.per_env, entries, strict=False)),
+            "pooled": entries[-1] if report.pooled else None,
+            "notes": list(report.notes),
+        }
+        sections.append(_html_section(quantity, report, scopes, plots, out_dir))
+    document = {
+        "twinbench_version": __version__,
+        "inputs": {"sim": inputs.sim, "real": inputs.real},
+        "primary": inputs.primary,
+        "bootstrap": {
+            "n_resamples": inputs.bootstrap.n_resamples,
+            "level": inputs.bootstrap.level,
+            "seed": inputs.bootstrap.seed,
+        },
+        "results": results,
+    }
+    path = out_dir / "report.json"
+    path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    (out_dir / "index.html").write_text(_html_page(inputs, sections))
+    return path
+
+
+def _env_plot_name(quantity: str, index: int, env: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", env).strip("_") or "env"
+    return f"{quantity}_env{index:02d}_{slug}.png"
+
+
+def _detail(agreement: Agreement, plot: str) -> dict[str, object]:
+    return {
+        **agreement.summary(),
+        "plot": plot,
+        "flagged": [p.policy for p in agreement.points if p.rank_disagrees],
+        "policies": [
+            {
+                "policy": p.policy,
+                "sim": p.sim,
+                "real": p.real,
+                "sim_ci": None if p.sim_interval is None else list(p.sim_interval),
+                "real_ci": None if p.real_interval is None else list(p.real_interval),
+                "sim_rank": p.sim_rank,
+                "real_rank": p.real_rank,
+                "max_rank_violation": p.max_violation,
+                "flagged": p.rank_disagrees,
+            }
+            for p in agreement.points
+        ],
+    }
+
+
+def metrics_line(agreement: Agreement, sep: str = " · ") -> str:
+    """'Pearson r 0.975 [0.91, 0.99] · MMRV 0.031 [...] · ...' for titles and tables."""
+    parts = []
+    for name, label in _METRIC_LABELS.items():
+        text = f"{label} {agreement.values[name]:.3f}"
+        if agreement.intervals is not None:
+            low, high = agreement.intervals[name]
+            text += f" [{low:.2f}, {high:.2f}]"
+        parts.append(text)
+    return sep.join(parts)
+
+
+def scatter_plot(agreement: Agreement, quantity: str, path: Path) -> None:
+    """Sim rate against real rate per policy, y = x for reference; rank disagreements in red."""
+    fig = Figure(figsize=(6.4, 6.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="sim = real")
+    for flagged, colour, label in (
+        (False, "tab:blue", "ranks agree"),
+        (True, "tab:red", "ranks differ"),
+    ):
+        points = [p for p in agreement.points if p.rank_disagrees == flagged]
+        if not points:
+            continue
+        ax.errorbar(
+            [p.real for p in points],
+            [p.sim for p in points],
+            xerr=_error_bars([p.real for p in points], [p.real_interval for p in points]),
+            yerr=_error_bars([p.sim for p in points], [p.sim_interval for p in points]),
+            fmt="o",
+            color=colour,
+            ecolor=colour,
+            alpha=0.85,
+            capsize=2,
+            label=label,
+        )
+        for p in points:
+            ax.annotate(
+                p.policy,
+                (p.real, p.sim),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=8,
+                color=colour,
+                fontweight="bold" if flagged else "normal",
+            )
+    ax.set(xlim=(-0.05, 1.05), ylim=(-0.05, 1.05), aspect="equal")
+    ax.set_xlabel(f"real {quantity} rate")
+    ax.set_ylabel(f"sim {quantity} rate")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(
+        f"{agreement.scope} ({quantity}, {agreement.n_policies} policies)\n"
+        + metrics_line(agreement, sep="\n" if agreement.intervals else " · "),
+        fontsize=8,
+    )
+    fig.savefig(path, dpi=100)
+
+
+def _error_bars(
+    values: list[float], intervals: list[tuple[float, float] | None]
+) -> list[list[float]]:
+    """matplotlib's [[below...], [above...]] error bars; zero where there is no interval."""
+    below = [v - i[0] if i else 0.0 for v, i in zip(values, intervals, strict=True)]
+    above = [i[1] - v if i else 0.0 for v, i in zip(values, intervals, strict=True)]
+    return [[max(b, 0.0) for b in below], [max(a, 0.0) for a in above]]
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tr.flagged td { background: #fde2e1; }
+.notes { color: #555; }
+figure { display: inline-block; margin: 0.5em; }
+"""
+
+
+def _html_page(inputs: ReportInputs, sections: list[str]) -> str:
+    e = html.escape
+    return (
+        "<!doctype html>\n<html><head><meta charset='utf-8'><title>twinbench correlation</title>"
+        f"<style>{_STYLE}</style></head><body>\n<h1>Sim–real correlation</h1>\n"
+        f"<p>sim: <code>{e(inputs.sim)}</code><br>real: <code>{e(inputs.real)}</code><br>"
+        f"bootstrap: {inputs.bootstrap.n_resamples} resamples, {inputs.bootstrap.level:.0%} "
+        f"percentile intervals, seed {inputs.bootstrap.seed}; twinbench {e(__version__)}</p>\n"
+        + "\n".join(sections)
+        + "\n</body></html>\n"
+    )
+
+
+def _html_section(
+    quantity: str,
+    report: CorrelationReport,
+    scopes: list[Agreement],
+    plots: list[str],
+    out_dir: Path,
+) -> str:
+    e = html.escape
+    head = "".join(f"<th>{label}</th>" for label in _METRIC_LABELS.values())
+    rows = []
+    for a in scopes:
+        cells = []
+        for name in _METRIC_LABELS:
+            ci = f" [{a.intervals[name][0]:.2f}, {a.intervals[name][1]:.2f}]" if a.intervals else ""
+            cells.append(f"<td>{a.values[name]:.3f}{ci}</td>")
+        flagged = ", ".join(p.policy for p in a.points if p.rank_disagrees) or "–"
+        rows.append(
+            f"<tr><td>{e(a.scope)}</td><td>{a.n_policies}</td>{''.join(cells)}<td>{e(flagged)}</td></tr>"
+        )
+    parts = [
+        f"<h2>{e(quantity)}</h2>",
+        f"<table><tr><th>scope</th><th>policies</th>{head}<th>rank differs</th></tr>{''.join(rows)}</table>",
+    ]
+    if report.notes:
+        parts.append(
+            "<ul class='notes'>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>"
+        )
+    for a, plot in zip(scopes, plots, strict=True):
+        image = base64.b64encode((out_dir / plot).read_bytes()).decode("ascii")
+        policy_rows = "".join(
+            f"<tr class='{'flagged' if p.rank_disagrees else ''}'><td>{e(p.policy)}</td>"
+            f"<td>{p.sim:.3f}</td><td>{p.real:.3f}</td><td>{p.sim_rank:g}</td><td>{p.real_rank:g}</td>"
+            f"<td>{p.max_violation:.3f}</td></tr>"
+            for p in a.points
+        )
+        parts.append(
+            f"<h3>{e(a.scope)}</h3><figure><img alt='{e(a.scope)} scatter' src='data:image/png;base64,{image}'>"
+            f"<figcaption><a href='{e(plot)}'>{e(plot)}</a></figcaption></figure>"
+            "<table><tr><th>policy</th><th>sim</th><th>real</th><th>sim rank</th><th>real rank</th>"
+            f"<th>max rank violation</th></tr>{policy_rows}</table>"
+        )
+    return "\n".join(parts)

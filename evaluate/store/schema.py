@@ -1,0 +1,139 @@
+"""The store's SQLite schema (version 1, documented in evaluate/STORE.md) and how to open it.
+
+Every connection runs in autocommit mode with WAL journaling, a busy timeout and foreign
+keys on; writers take the lock up front with ``BEGIN IMMEDIATE`` (see :func:`write`), so
+concurrent processes wait for each other instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from evaluate.errors import EvaluateError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+
+_DDL = """
+CREATE TABLE schema_version (
+    version INTEGER NOT NULL
+);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    config TEXT NOT NULL,
+    twinbench_version TEXT NOT NULL
+);
+CREATE TABLE episodes (
+    episode_id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    policy_id TEXT NOT NULL,
+    env_id TEXT NOT NULL,
+    env_hash TEXT NOT NULL,
+    initial_condition INTEGER NOT NULL CHECK (initial_condition >= 0),
+    seed INTEGER NOT NULL,
+    success INTEGER NOT NULL CHECK (success IN (0, 1)),
+    progress REAL NOT NULL CHECK (progress BETWEEN 0 AND 1),
+    criteria TEXT NOT NULL,
+    length_steps INTEGER NOT NULL CHECK (length_steps >= 0),
+    wall_time_s REAL NOT NULL,
+    latency_mean_s REAL NOT NULL,
+    latency_max_s REAL NOT NULL,
+    failure_reason TEXT,
+    video_path TEXT,
+    created REAL NOT NULL,
+    UNIQUE (run_id, policy_id, env_id, env_hash, initial_condition, seed)
+);
+CREATE INDEX episodes_by_cell ON episodes (policy_id, env_id);
+CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    policy_spec TEXT NOT NULL,
+    envs TEXT NOT NULL,
+    episodes INTEGER NOT NULL CHECK (episodes > 0),
+    seed INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    reason TEXT,
+    worker_id TEXT,
+    heartbeat REAL,
+    started REAL,
+    finished REAL,
+    run_id TEXT REFERENCES runs(run_id),
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_by_state ON jobs (state, created);
+"""
+
+
+@contextmanager
+def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: take the write lock now, commit on success, roll back on error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    """Open (and, if ``create`` and the file is new, initialise) a store; check its version.
+
+    Raises:
+        EvaluateError: the file is missing (and ``create`` is false), is not SQLite, is not a
+            twinbench store, or was written by a newer schema version.
+    """
+    if not create and not path.is_file():
+        raise EvaluateError("no results store here (expected a .sqlite file)", file=path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        _initialise_or_check(conn, path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise EvaluateError(f"not a readable SQLite database ({exc})", file=path) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _initialise_or_check(conn: sqlite3.Connection, path: Path) -> None:
+    with write(conn):
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if not tables:
+            for statement in _DDL.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            return
+        if "schema_version" not in tables:
+            raise EvaluateError(
+                f"not a twinbench results store (no schema_version table; tables: {', '.join(sorted(tables))})",
+                file=path,
+            )
+        rows = conn.execute("SELECT version FROM schema_version").fetchall()
+    if len(rows) != 1:
+        raise EvaluateError(
+            f"expected one schema_version row, found {len(rows)}", file=path, field="schema_version"
+        )
+    version = rows[0][0]
+    if version != SCHEMA_VERSION:
+        newer = isinstance(version, int) and version > SCHEMA_VERSION
+        hint = "upgrade twinbench to read it" if newer else "it was not written by twinbench"
+        raise EvaluateError(
+            f"unsupported store schema version {version!r}; this twinbench reads version "
+            f"{SCHEMA_VERSION} ({hint})",
+            file=path,
+            field="schema_version",
+        )

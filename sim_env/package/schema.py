@@ -1,0 +1,195 @@
+"""The environment package format, version 1: the pydantic schema of ``env.yaml``.
+
+Frames and units (see FORMAT.md): metres, radians, world z up with the table surface at z = 0;
+poses are ``pos`` (x, y, z) and ``quat`` (w, x, y, z) of a child frame in its parent's frame;
+camera frames use OpenCV axes (x right, y down, z forward).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FORMAT_VERSION = 1
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+
+Vec3 = tuple[float, float, float]
+Quat = tuple[float, float, float, float]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_name(value: str) -> str:
+    if not NAME_PATTERN.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name (letters, digits, '_' or '-', starting with a letter)"
+        )
+    return value
+
+
+class Pose(_Strict):
+    """A rigid transform; the quaternion is normalised on load."""
+
+    pos: Vec3 = (0.0, 0.0, 0.0)
+    quat: Quat = (1.0, 0.0, 0.0, 0.0)
+
+    @field_validator("pos", "quat")
+    @classmethod
+    def _finite(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(math.isfinite(x) for x in v):
+            raise ValueError("must be finite numbers")
+        return v
+
+    @field_validator("quat")
+    @classmethod
+    def _unit(cls, q: Quat) -> Quat:
+        n = math.sqrt(sum(x * x for x in q))
+        if n < 1e-6:
+            raise ValueError("quaternion (w, x, y, z) must not be zero")
+        return tuple(x / n for x in q)  # type: ignore[return-value]
+
+
+class RobotSpec(_Strict):
+    """The DROID robot: a menagerie arm with a menagerie gripper at its flange."""
+
+    arm: str = "franka_emika_panda"
+    arm_entry: str = "panda_nohand"
+    gripper: str = "robotiq_2f85"
+    gripper_entry: str = "2f85"
+    base_pose: Pose = Pose()
+
+
+class CameraSpec(_Strict):
+    """A pinhole camera; ``parent`` is ``world`` or a robot body (``gripper`` = the gripper base)."""
+
+    name: str
+    width: int = Field(gt=0, le=8192)
+    height: int = Field(gt=0, le=8192)
+    fx: float = Field(gt=0)
+    fy: float = Field(gt=0)
+    cx: float
+    cy: float
+    parent: str = "world"
+    pose: Pose
+
+    _name = field_validator("name")(_check_name)
+
+
+class VisualSpec(_Strict):
+    """What the mesh renderer draws: a mesh with an optional texture (OBJ UVs) or a flat colour."""
+
+    mesh: str
+    texture: str | None = None
+    rgba: tuple[float, float, float, float] = (0.7, 0.7, 0.7, 1.0)
+
+
+class SceneSpec(_Strict):
+    """The static scene (table and surroundings), fixed in the world."""
+
+    visual: VisualSpec | None = None
+    collision_hulls: list[str] = Field(min_length=1)
+    splats: str | None = None
+    friction: Vec3 = (1.0, 0.005, 0.0001)
+
+
+class ObjectSpec(_Strict):
+    """A movable rigid object: a free body whose collision geometry is a set of convex hulls."""
+
+    name: str
+    visual: VisualSpec
+    collision_hulls: list[str] = Field(min_length=1)
+    splats: str | None = None
+    mass: float | None = Field(default=None, gt=0)
+    density: float | None = Field(default=None, gt=0)
+    friction: Vec3 = (1.0, 0.005, 0.0001)
+
+    _name = field_validator("name")(_check_name)
+
+    @model_validator(mode="after")
+    def _mass_or_density(self) -> ObjectSpec:
+        if (self.mass is None) == (self.density is None):
+            raise ValueError("give exactly one of 'mass' (kg) or 'density' (kg/m^3)")
+        return self
+
+
+class CriterionSpec(_Strict):
+    """One rubric criterion: ``kind`` names a registered criterion, ``params`` its arguments."""
+
+    name: str
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    requires: list[str] = Field(default_factory=list)
+
+    _name = field_validator("name")(_check_name)
+
+
+class RubricSpec(_Strict):
+    criteria: list[CriterionSpec] = Field(min_length=1)
+
+
+class InitialCondition(_Strict):
+    """Object poses and the robot's joint configuration at the start of an episode."""
+
+    objects: dict[str, Pose]
+    arm_qpos: tuple[float, float, float, float, float, float, float]
+    gripper: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class EpisodeSpec(_Strict):
+    control_hz: float = Field(default=15.0, gt=0)
+    horizon_steps: int = Field(default=450, gt=0)
+
+
+class Provenance(_Strict):
+    """How the package was made, and the sha256 of every file it references."""
+
+    created_by: str
+    created_at: str
+    software_version: str
+    source: str | None = None
+    notes: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)
+
+
+class EnvPackageSpec(_Strict):
+    """Everything in ``env.yaml``."""
+
+    format_version: Literal[1]
+    name: str
+    instruction: str = Field(min_length=1)
+    robot: RobotSpec = RobotSpec()
+    cameras: list[CameraSpec] = Field(min_length=1)
+    scene: SceneSpec
+    objects: list[ObjectSpec] = Field(default_factory=list)
+    rubric: RubricSpec
+    initial_conditions: list[InitialCondition] = Field(min_length=1)
+    episode: EpisodeSpec = EpisodeSpec()
+    provenance: Provenance
+
+    _name = field_validator("name")(_check_name)
+
+    def referenced_files(self) -> list[str]:
+        """Every file path (relative to the package) that env.yaml points to, in a fixed order."""
+        files: list[str] = []
+
+        def visual(v: VisualSpec | None) -> None:
+            if v is not None:
+                files.append(v.mesh)
+                if v.texture:
+                    files.append(v.texture)
+
+        visual(self.scene.visual)
+        files += self.scene.collision_hulls
+        if self.scene.splats:
+            files.append(self.scene.splats)
+        for obj in self.objects:
+            visual(obj.visual)
+            files += obj.collision_hulls
+            if obj.splats:
+                files.append(obj.splats)
+        return list(dict.fromkeys(files))

@@ -1,0 +1,131 @@
+"""Reading one side of a comparison: the three CSV shapes, stores, run dirs, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluate.correlation import load_tables
+from evaluate.errors import EvaluateError
+from evaluate.store import EpisodeRecord, ResultsStore
+
+
+def _csv(tmp_path: Path, text: str, name: str = "real.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_rate_rows(tmp_path: Path):
+    tables = load_tables(
+        _csv(tmp_path, "policy,env,success_rate,progress\na,e1,0.5,0.75\nb,e1,1,1\n")
+    )
+    assert set(tables) == {"success", "progress"}
+    cell = tables["success"].cells["a", "e1"]
+    assert cell.rate == 0.5 and cell.samples is None
+    assert tables["progress"].cells["a", "e1"].rate == 0.75
+
+
+def test_count_rows_become_bernoulli_trials(tmp_path: Path):
+    tables = load_tables(
+        _csv(tmp_path, "env, policy, successes, trials\ne1, a, 3, 4\ne1, b, 0, 2\n")
+    )
+    assert set(tables) == {"success"}
+    cell = tables["success"].cells["a", "e1"]
+    assert cell.rate == 0.75
+    np.testing.assert_array_equal(np.sort(cell.samples), [0, 1, 1, 1])
+
+
+def test_episode_rows(tmp_path: Path):
+    text = "policy,env,success,progress\na,e1,1,1.0\na,e1,false,0.5\na,e1,TRUE,1\nb,e1,0,0\n"
+    tables = load_tables(_csv(tmp_path, text))
+    cell = tables["success"].cells["a", "e1"]
+    assert cell.rate == pytest.approx(2 / 3) and len(cell.samples) == 3
+    assert tables["progress"].cells["a", "e1"].rate == pytest.approx(2.5 / 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("policy,success_rate\na,0.5\n", "header", "missing column.*env.*expected one of"),
+        ("policy,env,score\na,e,0.5\n", "header", "missing column.*success_rate"),
+        ("policy,env,successes\na,e,3\n", "header", "needs a trials column"),
+        (
+            "policy,env,success_rate\na,e,0.5\nb,e,1.3\n",
+            "line 3, column success_rate",
+            r"in \[0, 1\], got '1.3'",
+        ),
+        ("policy,env,success_rate\na,e,half\n", "line 2, column success_rate", "a number"),
+        (
+            "policy,env,successes,trials\na,e,5,4\n",
+            "line 2, column successes",
+            r"at most trials \(4\)",
+        ),
+        ("policy,env,successes,trials\na,e,1.5,4\n", "line 2, column successes", "whole number"),
+        ("policy,env,successes,trials\na,e,0,0\n", "line 2, column trials", "at least 1 trial"),
+        ("policy,env,success\na,e,maybe\n", "line 2, column success", "0/1 or true/false"),
+        ("policy,env,success\n,e,1\n", "line 2, column policy", "non-empty name"),
+        ("policy,env,success_rate\na,e,0.5\na,e,0.6\n", "line 3", "duplicate row.*first on line 2"),
+    ],
+)
+def test_bad_csv_names_file_line_and_column(tmp_path: Path, text: str, field: str, message: str):
+    path = _csv(tmp_path, text)
+    with pytest.raises(EvaluateError, match=message) as info:
+        load_tables(path)
+    assert info.value.file == str(path)
+    assert info.value.field == field
+
+
+def test_empty_and_unknown_files(tmp_path: Path):
+    with pytest.raises(EvaluateError, match="no rows"):
+        load_tables(_csv(tmp_path, "policy,env,success\n"))
+    with pytest.raises(EvaluateError, match="not a readable CSV"):
+        load_tables(_csv(tmp_path, ""))
+    with pytest.raises(EvaluateError, match="no such file"):
+        load_tables(tmp_path / "absent.csv")
+    with pytest.raises(EvaluateError, match="expected a run directory"):
+        load_tables(_csv(tmp_path, "x", name="rates.txt"))
+    with pytest.raises(EvaluateError, match=r"must hold results\.sqlite"):
+        load_tables(tmp_path)
+
+
+def _episode(run_id: str, policy: str, seed: int, success: bool) -> EpisodeRecord:
+    return EpisodeRecord(
+        run_id,
+        policy,
+        "e1",
+        "h",
+        0,
+        seed,
+        success,
+        1.0 if success else 0.25,
+        {},
+        100,
+        1.0,
+        0.1,
+        0.1,
+    )
+
+
+def test_store_and_run_directory(tmp_path: Path):
+    with ResultsStore.open(tmp_path / "results.sqlite") as store:
+        for run_id, wins in (("r1", 3), ("r2", 1)):
+            store.add_run({}, run_id=run_id)
+            for seed in range(4):
+                store.record_episode(_episode(run_id, "a", seed, seed < wins))
+    for source in (tmp_path, tmp_path / "results.sqlite"):
+        tables = load_tables(source)
+        assert tables["success"].cells["a", "e1"].rate == 0.5  # both runs, 8 episodes
+        assert tables["progress"].cells["a", "e1"].rate == pytest.approx((4 * 1.0 + 4 * 0.25) / 8)
+    only_r2 = load_tables(tmp_path, run_id="r2")["success"].cells["a", "e1"]
+    assert only_r2.rate == 0.25 and len(only_r2.samples) == 4
+    with pytest.raises(EvaluateError, match="no run 'r9'"):
+        load_tables(tmp_path, run_id="r9")
+
+
+def test_empty_store_is_an_error(tmp_path: Path):
+    ResultsStore.open(tmp_path / "empty.sqlite").close()
+    with pytest.raises(EvaluateError, match="holds no episodes"):
+        load_tables(tmp_path / "empty.sqlite")
