@@ -18,6 +18,7 @@ from sim_env.robot import HOME_QPOS
 
 TABLE_SIZE = (1.2, 1.2, 0.04)  # m, x y z; the top face is z = 0
 TABLE_CENTER = (0.4, 0.0)
+DISTRACTOR_SIZE = 0.04  # m
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class PrimitiveSceneConfig:
     workspace_x: tuple[float, float] = (0.42, 0.62)
     workspace_y: tuple[float, float] = (-0.22, 0.22)
     min_separation: float = 0.19
+    distractors: int = 0  # extra small blocks on the table
     camera_size: tuple[int, int] = (320, 180)
     n_initial_conditions: int = 10
     seed: int = 0
@@ -66,34 +68,32 @@ def _write(mesh: trimesh.Trimesh, root: Path, rel: str) -> str:
 
 
 def sample_initial_conditions(cfg: PrimitiveSceneConfig) -> list[dict]:
-    """Cube and bowl placed apart on the table with random yaw; the arm at DROID's home pose."""
+    """Cube, bowl (and distractor blocks) apart on the table; the arm at DROID's home pose."""
     rng = np.random.default_rng(cfg.seed)
+    lo, hi = (cfg.workspace_x[0], cfg.workspace_y[0]), (cfg.workspace_x[1], cfg.workspace_y[1])
     conditions = []
     while len(conditions) < cfg.n_initial_conditions:
-        xy = rng.uniform(
-            (cfg.workspace_x[0], cfg.workspace_y[0]),
-            (cfg.workspace_x[1], cfg.workspace_y[1]),
-            (2, 2),
-        )
+        xy = rng.uniform(lo, hi, (2, 2))
         if np.linalg.norm(xy[0] - xy[1]) < cfg.min_separation:
             continue
         yaw = rng.uniform(-np.pi / 4, np.pi / 4)
-        conditions.append(
-            {
-                "objects": {
-                    "cube": {
-                        "pos": [float(xy[0, 0]), float(xy[0, 1]), cfg.cube_size / 2 + 1e-4],
-                        "quat": [float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2))],
-                    },
-                    "bowl": {
-                        "pos": [float(xy[1, 0]), float(xy[1, 1]), 1e-4],
-                        "quat": [1.0, 0.0, 0.0, 0.0],
-                    },
-                },
-                "arm_qpos": list(HOME_QPOS),
-                "gripper": 0.0,
+        blocks: list[np.ndarray] = []
+        while len(blocks) < cfg.distractors:
+            candidate = rng.uniform(lo, hi)
+            if np.linalg.norm(np.array([*xy, *blocks]) - candidate, axis=1).min() > 0.12:
+                blocks.append(candidate)
+        objects = {
+            "cube": {
+                "pos": [float(xy[0, 0]), float(xy[0, 1]), cfg.cube_size / 2 + 1e-4],
+                "quat": [float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2))],
+            },
+            "bowl": {"pos": [float(xy[1, 0]), float(xy[1, 1]), 1e-4], "quat": [1.0, 0.0, 0.0, 0.0]},
+        }
+        for k, block in enumerate(blocks):
+            objects[f"block{k}"] = {
+                "pos": [float(block[0]), float(block[1]), DISTRACTOR_SIZE / 2 + 1e-4]
             }
-        )
+        conditions.append({"objects": objects, "arm_qpos": list(HOME_QPOS), "gripper": 0.0})
     return conditions
 
 
@@ -160,9 +160,12 @@ def write_primitive_package(
     table = _box(TABLE_SIZE, center=(*TABLE_CENTER, -TABLE_SIZE[2] / 2))
     cube = _box((cfg.cube_size,) * 3)
     bowl = bowl_hulls(cfg)
+    block = _box((DISTRACTOR_SIZE,) * 3)
     spec = {
         "format_version": 1,
-        "name": "primitive_cube_bowl",
+        "name": "primitive_cube_bowl"
+        if not cfg.distractors
+        else f"primitive_cube_bowl_{cfg.distractors}blocks",
         "instruction": "put the cube in the bowl",
         "robot": {"base_pose": {"pos": [0.0, 0.0, 0.0]}},
         "cameras": droid_cameras(cfg.camera_size),
@@ -195,6 +198,18 @@ def write_primitive_package(
                 ],
                 "mass": cfg.bowl_mass,
             },
+            *[
+                {
+                    "name": f"block{k}",
+                    "visual": {
+                        "mesh": _write(block, root, "meshes/block.obj"),
+                        "rgba": [0.2, 0.7, 0.3, 1],
+                    },
+                    "collision_hulls": [_write(block, root, "hulls/block_0.obj")],
+                    "mass": 0.1,
+                }
+                for k in range(cfg.distractors)
+            ],
         ],
         "rubric": pick_place_rubric("cube", "bowl"),
         "initial_conditions": sample_initial_conditions(cfg),

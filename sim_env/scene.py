@@ -17,7 +17,9 @@ from sim_env.robot import GRIPPER_CTRL_MAX, GRIPPER_DRIVER_MAX, RobotNames, atta
 from sim_env.rubric import ObjectBox
 
 OBJECT_PREFIX = "object/"
-VISUAL_GROUP, COLLISION_GROUP = 2, 3
+# Geom groups: package visuals drawn by MuJoCo in every renderer (0), package visuals that
+# Gaussian splats replace in the hybrid renderer (1), the robot (2, menagerie's), collision (3).
+MESH_VISUAL_GROUP, SPLATTED_VISUAL_GROUP, ROBOT_VISUAL_GROUP, COLLISION_GROUP = 0, 1, 2, 3
 PENETRATION_TOLERANCE = 0.003  # m, deeper contact at an initial condition is an error
 
 
@@ -65,7 +67,12 @@ class SceneModel:
 
 
 def _add_visual(
-    spec: mujoco.MjSpec, body: mujoco.MjsBody, visual: VisualSpec, root: Path, key: str
+    spec: mujoco.MjSpec,
+    body: mujoco.MjsBody,
+    visual: VisualSpec,
+    root: Path,
+    key: str,
+    splatted: bool,
 ) -> None:
     mesh = spec.add_mesh(name=f"{key}/visual", file=str(root / visual.mesh))
     material = spec.add_material(name=f"{key}/material", rgba=list(visual.rgba))
@@ -84,7 +91,7 @@ def _add_visual(
         material=material.name,
         contype=0,
         conaffinity=0,
-        group=VISUAL_GROUP,
+        group=SPLATTED_VISUAL_GROUP if splatted else MESH_VISUAL_GROUP,
         density=0,
     )
 
@@ -145,7 +152,7 @@ def build_spec(
 
     scene = spec_in.scene
     if scene.visual is not None:
-        _add_visual(spec, spec.worldbody, scene.visual, root, "scene")
+        _add_visual(spec, spec.worldbody, scene.visual, root, "scene", scene.splats is not None)
     _add_hulls(spec, spec.worldbody, scene.collision_hulls, root, "scene", scene.friction, 0.0, 3)
 
     boxes: dict[str, ObjectBox] = {}
@@ -158,7 +165,7 @@ def build_spec(
             name=OBJECT_PREFIX + obj.name, pos=list(pose.pos), quat=list(pose.quat)
         )
         body.add_freejoint(name=OBJECT_PREFIX + obj.name)
-        _add_visual(spec, body, obj.visual, root, OBJECT_PREFIX + obj.name)
+        _add_visual(spec, body, obj.visual, root, OBJECT_PREFIX + obj.name, obj.splats is not None)
         _add_hulls(
             spec,
             body,
