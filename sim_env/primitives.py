@@ -19,6 +19,12 @@ from sim_env.robot import HOME_QPOS
 TABLE_SIZE = (1.2, 1.2, 0.04)  # m, x y z; the top face is z = 0
 TABLE_CENTER = (0.4, 0.0)
 DISTRACTOR_SIZE = 0.04  # m
+TABLE_RGBA, CUBE_RGBA, BOWL_RGBA, BLOCK_RGBA = (
+    (0.55, 0.42, 0.3, 1.0),
+    (0.85, 0.15, 0.1, 1.0),
+    (0.15, 0.35, 0.8, 1.0),
+    (0.2, 0.7, 0.3, 1.0),
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,9 @@ class PrimitiveSceneConfig:
     workspace_y: tuple[float, float] = (-0.22, 0.22)
     min_separation: float = 0.19
     distractors: int = 0  # extra small blocks on the table
+    splat_density: float = (
+        0.0  # Gaussians per cm^2 of surface sampled from the meshes; 0 = no splats
+    )
     camera_size: tuple[int, int] = (320, 180)
     n_initial_conditions: int = 10
     seed: int = 0
@@ -59,6 +68,23 @@ def bowl_hulls(cfg: PrimitiveSceneConfig) -> list[trimesh.Trimesh]:
         block.apply_transform(trimesh.transformations.rotation_matrix(angle, (0, 0, 1)))
         hulls.append(block)
     return hulls
+
+
+def _write_splats(
+    mesh: trimesh.Trimesh, rgba, cfg: PrimitiveSceneConfig, root: Path, rel: str
+) -> str:
+    """Gaussians sampled from a flat-coloured mesh, written as a 3DGS PLY file."""
+    from sim_env.splats.from_mesh import MeshSampling, gaussians_from_mesh
+    from sim_env.splats.ply import write_ply
+
+    coloured = mesh.copy()
+    coloured.visual = trimesh.visual.ColorVisuals(
+        coloured, face_colors=(np.array(rgba) * 255).astype(np.uint8)
+    )
+    count = max(64, int(mesh.area * 1e4 * cfg.splat_density))
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    write_ply(root / rel, gaussians_from_mesh(coloured, MeshSampling(count=count, seed=cfg.seed)))
+    return rel
 
 
 def _write(mesh: trimesh.Trimesh, root: Path, rel: str) -> str:
@@ -172,7 +198,7 @@ def write_primitive_package(
         "scene": {
             "visual": {
                 "mesh": _write(table, root, "meshes/table.obj"),
-                "rgba": [0.55, 0.42, 0.3, 1.0],
+                "rgba": list(TABLE_RGBA),
             },
             "collision_hulls": [_write(table, root, "hulls/table_0.obj")],
         },
@@ -181,7 +207,7 @@ def write_primitive_package(
                 "name": "cube",
                 "visual": {
                     "mesh": _write(cube, root, "meshes/cube.obj"),
-                    "rgba": [0.85, 0.15, 0.1, 1],
+                    "rgba": list(CUBE_RGBA),
                 },
                 "collision_hulls": [_write(cube, root, "hulls/cube_0.obj")],
                 "mass": cfg.cube_mass,
@@ -191,7 +217,7 @@ def write_primitive_package(
                 "name": "bowl",
                 "visual": {
                     "mesh": _write(trimesh.util.concatenate(bowl), root, "meshes/bowl.obj"),
-                    "rgba": [0.15, 0.35, 0.8, 1],
+                    "rgba": list(BOWL_RGBA),
                 },
                 "collision_hulls": [
                     _write(h, root, f"hulls/bowl_{i}.obj") for i, h in enumerate(bowl)
@@ -203,7 +229,7 @@ def write_primitive_package(
                     "name": f"block{k}",
                     "visual": {
                         "mesh": _write(block, root, "meshes/block.obj"),
-                        "rgba": [0.2, 0.7, 0.3, 1],
+                        "rgba": list(BLOCK_RGBA),
                     },
                     "collision_hulls": [_write(block, root, "hulls/block_0.obj")],
                     "mass": 0.1,
@@ -219,4 +245,10 @@ def write_primitive_package(
             "source": f"seed {cfg.seed}",
         },
     }
+    if cfg.splat_density > 0:
+        spec["scene"]["splats"] = _write_splats(table, TABLE_RGBA, cfg, root, "splats/scene.ply")
+        meshes = {"cube": (cube, CUBE_RGBA), "bowl": (trimesh.util.concatenate(bowl), BOWL_RGBA)}
+        for obj in spec["objects"]:
+            mesh, rgba = meshes.get(obj["name"], (block, BLOCK_RGBA))
+            obj["splats"] = _write_splats(mesh, rgba, cfg, root, f"splats/{obj['name']}.ply")
     return save_package(spec, root)

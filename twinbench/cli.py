@@ -53,8 +53,10 @@ def _root(
 
 
 def _register_subcommands() -> None:
+    from reconstruct.cli import reconstruct_app
     from sim_env.cli import env_app
 
+    app.add_typer(reconstruct_app, name="reconstruct")
     app.add_typer(env_app, name="env")
 
     from evaluate.cli_serve import serve

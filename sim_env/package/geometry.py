@@ -87,8 +87,13 @@ def check_texture(path: Path) -> None:
 
 
 def check_geometry(package: EnvPackage) -> None:
-    """Every visual mesh and texture loads; every collision hull is a convex mesh."""
+    """Every visual mesh, texture and splat file loads; every collision hull is a convex mesh."""
+    from sim_env.splats.ply import read_ply
+
     spec = package.spec
+    for rel in [spec.scene.splats] + [o.splats for o in spec.objects]:
+        if rel:
+            read_ply(package.path(rel))
     visuals = [spec.scene.visual] + [o.visual for o in spec.objects]
     for visual in visuals:
         if visual is None:

@@ -6,7 +6,7 @@ import pytest
 import trimesh
 import yaml
 
-from sim_env.errors import EnvPackageError
+from sim_env.errors import EnvPackageError, SplatFileError
 from sim_env.package import load_package, save_package
 from sim_env.scene import build_scene, check_initial_conditions
 
@@ -128,3 +128,16 @@ def test_path_escaping_package(package_copy):
     _edit(package_copy, lambda d: d["scene"].update(collision_hulls=["../../etc/passwd"]))
     with pytest.raises(EnvPackageError, match="inside the package"):
         load_package(package_copy)
+
+
+def test_corrupt_splat_file(package_copy):
+    (package_copy / "splats").mkdir()
+    (package_copy / "splats" / "cube.ply").write_bytes(
+        b"ply\nformat binary_little_endian 1.0\nelement vertex 10\n"
+    )
+
+    def add_splats(d):
+        d["objects"][0]["splats"] = "splats/cube.ply"
+
+    with pytest.raises(SplatFileError, match=r"cube\.ply"):
+        _resave(package_copy, add_splats)

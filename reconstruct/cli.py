@@ -1,0 +1,78 @@
+"""``twinbench reconstruct``: run the reconstruction stages on a scan, resumably.
+
+Heavy imports (pycolmap, OpenCV, PyAV) stay inside the commands so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from reconstruct.errors import ReconstructError
+
+reconstruct_app = typer.Typer(
+    help="Turn a phone video or photos of a table into a simulated twin, stage by stage.",
+    no_args_is_help=True,
+)
+
+
+@reconstruct_app.command("stages")
+def stages_command() -> None:
+    """List the stages in the order they run."""
+    from reconstruct.stages import PIPELINE
+
+    for stage in PIPELINE:
+        typer.echo(f"{stage.name:<8} {stage.description}")
+
+
+@reconstruct_app.command("run")
+def run_command(
+    scan: Path = typer.Argument(..., help="A video (mp4/mov) or a folder of photos (jpg/png)."),
+    env_dir: Path = typer.Argument(
+        ..., help="Environment package folder (stages in ENV_DIR/work)."
+    ),
+    until: str | None = typer.Option(None, help="Last stage to run (default: all)."),
+    max_frames: int = typer.Option(150, help="At most this many frames from a video."),
+    marker_size: float | None = typer.Option(
+        None, help="Side of the printed ArUco marker's black square, in metres."
+    ),
+    marker_id: int = typer.Option(0, help="The marker's id."),
+    marker_dict: str = typer.Option("DICT_4X4_50", help="The marker's OpenCV ArUco dictionary."),
+    distance: tuple[str, str, float] | None = typer.Option(
+        None, help="FRAME_A FRAME_B METRES: measured distance between two frames' camera positions."
+    ),
+    scale: float | None = typer.Option(
+        None, help="Metres per SfM unit, given outright (1 keeps SfM units, not metric)."
+    ),
+    progress: bool = typer.Option(True, help="Show the progress display."),
+) -> None:
+    """Run the stages up to --until, skipping those whose inputs and settings did not change."""
+    from reconstruct.align import AlignConfig, KnownDistance
+    from reconstruct.frames import FramesConfig
+    from reconstruct.stages import get_stage, run_pipeline, stage_names
+
+    names = stage_names()
+    last = get_stage(until).name if until is not None else names[-1]
+    needs_scale = names.index(last) >= names.index("align")
+    if needs_scale and marker_size is None and distance is None and scale is None:
+        raise ReconstructError(
+            "the align stage needs a metric scale: pass --marker-size M (a printed ArUco marker "
+            "seen in several frames), --distance FRAME_A FRAME_B METRES, or --scale 1 to keep "
+            "SfM units",
+            field="align",
+        )
+    known = None if distance is None else KnownDistance(distance[0], distance[1], distance[2])
+    configs = {
+        "frames": FramesConfig(max_frames=max_frames),
+        "align": AlignConfig(
+            marker_size=marker_size,
+            marker_id=marker_id,
+            marker_dictionary=marker_dict,
+            distance=known,
+            scale=scale,
+        ),
+    }
+    results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)
+    for result in results:
+        typer.echo(f"{result.name:<8} {result.status:<8} {result.seconds:8.1f} s  {result.out_dir}")

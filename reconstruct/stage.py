@@ -1,0 +1,159 @@
+"""One pipeline stage: its definition, its context, content digests and atomic output folders.
+
+Every stage writes into ``ENV_DIR/work/.<stage>.partial-<pid>/`` and the folder is renamed to
+``ENV_DIR/work/<stage>/`` only once the stage has finished and written its ``summary.json``,
+so an interrupted run never leaves a half-written stage behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SUMMARY_NAME = "summary.json"
+
+Reporter = Callable[[float, str], None]
+"""Progress callback: fraction of the stage done in [0, 1], and a short note."""
+
+
+def _ignore_progress(fraction: float, note: str) -> None:
+    """The reporter used when nobody is watching."""
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage may read and where it must write.
+
+    Attributes:
+        scan: the user's scan (a video file or a folder of photos).
+        out_dir: an empty folder for the stage's outputs (renamed into place on success).
+        scratch_dir: an empty folder for temporary files, removed after the stage.
+        inputs: finished output folders of the stages this one reads, by stage name.
+        report: progress callback.
+    """
+
+    scan: Path
+    out_dir: Path
+    scratch_dir: Path
+    inputs: Mapping[str, Path]
+    report: Reporter = _ignore_progress
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A named step of the pipeline.
+
+    Attributes:
+        name: folder name under ``ENV_DIR/work/`` and the ``--until`` value.
+        config_type: a frozen dataclass; ``config_type()`` must give the defaults.
+        run: does the work, writes into ``ctx.out_dir`` and returns the summary fields
+            (JSON-serialisable); raises ``ReconstructError`` on bad input.
+        inputs: names of earlier stages whose outputs it reads.
+        scan_digest: for stages that read the scan itself, a digest of the files they read.
+        version: bump when the stage's code changes its outputs, to invalidate old caches.
+        description: one line for listings and the progress display.
+    """
+
+    name: str
+    config_type: type
+    run: Callable[[StageContext, Any], dict[str, Any]]
+    inputs: tuple[str, ...] = ()
+    scan_digest: Callable[[Path], str] | None = None
+    version: int = 1
+    description: str = ""
+
+
+def file_digest(path: Path, *, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tree_digest(root: Path, *, exclude: frozenset[str] = frozenset({SUMMARY_NAME})) -> str:
+    """SHA-256 over every file under ``root`` (relative path and content), in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel in exclude:
+            continue
+        digest.update(rel.encode())
+        digest.update(file_digest(path).encode())
+    return digest.hexdigest()
+
+
+def text_digest(*parts: str) -> str:
+    """SHA-256 of several strings, each length-prefixed so boundaries cannot shift."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode()
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON with sorted keys and a trailing newline (diff-friendly)."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_summary(stage_dir: Path) -> dict[str, Any] | None:
+    """A finished stage's summary, or None if the stage has not finished there."""
+    path = stage_dir / SUMMARY_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder (or file) if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def clear_leftovers(work_dir: Path, name: str) -> None:
+    """Remove partial or replaced folders of stage ``name`` left by an interrupted run."""
+    for pattern in (f".{name}.partial-*", f".{name}.old-*", f".{name}.scratch-*"):
+        for path in work_dir.glob(pattern):
+            remove_tree(path)
+
+
+@contextmanager
+def staged_output(work_dir: Path, name: str) -> Iterator[tuple[Path, Path]]:
+    """Yield ``(out_dir, scratch_dir)``; on success ``out_dir`` atomically becomes ``work/<name>``.
+
+    On any exception both folders are removed and an earlier ``work/<name>`` is left untouched.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    clear_leftovers(work_dir, name)
+    partial = work_dir / f".{name}.partial-{os.getpid()}"
+    scratch = work_dir / f".{name}.scratch-{os.getpid()}"
+    partial.mkdir()
+    scratch.mkdir()
+    try:
+        yield partial, scratch
+    except BaseException:
+        remove_tree(partial)
+        raise
+    finally:
+        remove_tree(scratch)
+    final = work_dir / name
+    old = work_dir / f".{name}.old-{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    partial.rename(final)
+    remove_tree(old)
