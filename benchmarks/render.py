@@ -2,6 +2,7 @@
 
     python -m benchmarks.render            # full grid: 50k/200k/1M Gaussians x 3 resolutions
     python -m benchmarks.render --quick    # fewer frames, 50k and 200k only
+    python -m benchmarks.render --threads 1  # one core (steadier on a shared machine)
 
 Each case is a function returning figures; add a case by adding a function to ``CASES``.
 The scene is a synthetic tabletop built with the mesh converter (a textured table top and
@@ -33,6 +34,7 @@ from sim_env.splats.project import project
 
 RESOLUTIONS = {"224x224": (224, 224), "320x180": (320, 180), "1280x720": (1280, 720)}
 COUNTS = {"50k": 50_000, "200k": 200_000, "1M": 1_000_000}
+EXTERIOR = "exterior_image_1_left"
 
 
 @dataclass(frozen=True)
@@ -210,19 +212,71 @@ def cpu_lod(settings: Settings) -> Iterator[dict]:
         )
 
 
-CASES: tuple[Callable[[Settings], Iterator[dict]], ...] = (cpu_fps, cpu_breakdown, cpu_lod)
+def _splatted_env(count: int, size: tuple[int, int], root: str):
+    """The primitive cube-and-bowl package with about ``count`` Gaussians sampled from its meshes."""
+    from sim_env.env import EnvConfig, TwinEnv
+    from sim_env.primitives import PrimitiveSceneConfig, write_primitive_package
+
+    table_area_cm2 = 2 * (120 * 120 + 2 * 120 * 4)  # the table box dominates the surface
+    config = PrimitiveSceneConfig(splat_density=count / table_area_cm2, n_initial_conditions=1)
+    env = TwinEnv(write_primitive_package(root, config), EnvConfig(image_size=size))
+    env.reset(options={"initial_condition": 0})
+    return env
+
+
+def hybrid_vs_mujoco(settings: Settings) -> Iterator[dict]:
+    """The full hybrid observation (splats + MuJoCo robot, depth-composited) against MuJoCo's own
+    RGB render of the same camera (shadows off), measured in the same run."""
+    import tempfile
+
+    from sim_env.render.mujoco_renderer import MujocoRenderer
+
+    for count_name in [c for c in settings.counts if c != "1M"]:
+        for res_name in ("224x224", "320x180"):
+            size = RESOLUTIONS[res_name]
+            with tempfile.TemporaryDirectory() as root:
+                env = _splatted_env(COUNTS[count_name], size, f"{root}/pkg")
+                mesh = MujocoRenderer(env.model)
+                case = f"{res_name}_{count_name}"
+                mujoco_s = _time(
+                    lambda m=mesh, e=env, s=size: m.render(e.data, EXTERIOR, s), settings
+                )
+                hybrid_s = _time(
+                    lambda e=env, s=size: e.renderer.render(e.data, EXTERIOR, s), settings
+                )
+                both_s = _time(env.images, settings)
+                yield _figure(case, "mujoco_rgb_ms", mujoco_s * 1000, "ms")
+                yield _figure(case, "hybrid_ms", hybrid_s * 1000, "ms")
+                yield _figure(case, "hybrid_to_mujoco_ratio", hybrid_s / mujoco_s, "x")
+                yield _figure(case, "hybrid_two_camera_fps", 1.0 / both_s, "fps")
+                mesh.close()
+                env.close()
+
+
+CASES: tuple[Callable[[Settings], Iterator[dict]], ...] = (
+    cpu_fps,
+    cpu_breakdown,
+    cpu_lod,
+    hybrid_vs_mujoco,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames, no 1M case")
+    parser.add_argument("--threads", type=int, help="numba threads (default: all cores)")
+    parser.add_argument("--case", action="append", help="run only these cases (function names)")
     args = parser.parse_args(argv)
+    if args.threads:
+        numba.set_num_threads(args.threads)
     if args.quick:
         settings = Settings(frames=5, warmup=1, counts=("50k", "200k"), seconds=2.0)
     else:
         settings = Settings(frames=15, warmup=2, counts=tuple(COUNTS), seconds=10.0)
     print(json.dumps(_figure("all", "numba_threads", float(numba.get_num_threads()), "threads")))
     for case in CASES:
+        if args.case and case.__name__ not in args.case:
+            continue
         for figure in case(settings):
             print(json.dumps(figure), flush=True)
 

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from evaluate.correlation import Agreement, BootstrapConfig, CorrelationReport, Quantity
 from twinbench.version import __version__
 
-_METRIC_LABELS = {
+METRIC_LABELS = {
     "pearson": "Pearson r",
     "mmrv": "MMRV",
     "spearman": "Spearman",
@@ -105,7 +105,7 @@ def _detail(agreement: Agreement, plot: str) -> dict[str, object]:
 def metrics_line(agreement: Agreement, sep: str = " · ") -> str:
     """'Pearson r 0.975 [0.91, 0.99] · MMRV 0.031 [...] · ...' for titles and tables."""
     parts = []
-    for name, label in _METRIC_LABELS.items():
+    for name, label in METRIC_LABELS.items():
         text = f"{label} {agreement.values[name]:.3f}"
         if agreement.intervals is not None:
             low, high = agreement.intervals[name]
@@ -202,11 +202,11 @@ def _html_section(
     out_dir: Path,
 ) -> str:
     e = html.escape
-    head = "".join(f"<th>{label}</th>" for label in _METRIC_LABELS.values())
+    head = "".join(f"<th>{label}</th>" for label in METRIC_LABELS.values())
     rows = []
     for a in scopes:
         cells = []
-        for name in _METRIC_LABELS:
+        for name in METRIC_LABELS:
             ci = f" [{a.intervals[name][0]:.2f}, {a.intervals[name][1]:.2f}]" if a.intervals else ""
             cells.append(f"<td>{a.values[name]:.3f}{ci}</td>")
         flagged = ", ".join(p.policy for p in a.points if p.rank_disagrees) or "–"

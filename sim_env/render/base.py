@@ -48,10 +48,17 @@ class Renderer(ABC):
     """Renders a camera of the current simulation state at a given size."""
 
     @abstractmethod
+    def render_layers(
+        self, data: mujoco.MjData, camera: str, size: tuple[int, int] | None = None
+    ) -> CameraLayers:
+        """What ``camera`` sees at the largest size of its aspect that fits ``size`` (unpadded)."""
+
     def render(
         self, data: mujoco.MjData, camera: str, size: tuple[int, int] | None = None
     ) -> np.ndarray:
         """[H, W, 3] uint8 image of ``camera``; ``size`` = (width, height), default the camera's."""
+        rgb = self.render_layers(data, camera, size).rgb
+        return pad_to(rgb, size) if size else rgb
 
     def close(self) -> None:  # noqa: B027 - optional hook, most renderers hold nothing
         """Release GPU/GL resources."""

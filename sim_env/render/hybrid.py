@@ -14,7 +14,7 @@ import numpy as np
 
 from sim_env.cameras import Intrinsics, world_to_camera
 from sim_env.package import EnvPackage
-from sim_env.render.base import CameraLayers, Renderer, fit_size, pad_to
+from sim_env.render.base import CameraLayers, Renderer, fit_size
 from sim_env.render.composite import composite
 from sim_env.render.mujoco_renderer import MujocoRenderer
 from sim_env.scene import MESH_VISUAL_GROUP, ROBOT_VISUAL_GROUP, SceneModel
@@ -102,12 +102,6 @@ class HybridRenderer(Renderer):
         )
         splat_depth = np.where(alpha > 0, depth, np.inf)
         return CameraLayers(rgb=out, depth=np.minimum(splat_depth, mesh.depth))
-
-    def render(
-        self, data: mujoco.MjData, camera: str, size: tuple[int, int] | None = None
-    ) -> np.ndarray:
-        rgb = self.render_layers(data, camera, size).rgb
-        return pad_to(rgb, size) if size else rgb
 
     def close(self) -> None:
         self.mesh.close()

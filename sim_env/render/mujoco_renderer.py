@@ -10,7 +10,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from sim_env.render.base import CameraLayers, Renderer, fit_size, pad_to
+from sim_env.render.base import CameraLayers, Renderer, fit_size
 
 VISUAL_GROUPS = (0, 1, 2)  # package visuals without splats, package visuals with splats, robot
 
@@ -108,12 +108,6 @@ class MujocoRenderer(Renderer):
         )
         geom[drawn] = lookup[np.minimum(ids[drawn] - 1, len(lookup) - 1)]
         return np.flipud(geom)
-
-    def render(
-        self, data: mujoco.MjData, camera: str, size: tuple[int, int] | None = None
-    ) -> np.ndarray:
-        rgb = self.render_layers(data, camera, size).rgb
-        return pad_to(rgb, size) if size else rgb
 
     def close(self) -> None:
         if self._context is not None:

@@ -241,8 +241,3 @@ def camera_factory():
 @pytest.fixture
 def scene_factory():
     return random_scene
-
-
-@pytest.fixture
-def look_at_fn():
-    return look_at

@@ -11,9 +11,10 @@ K = np.array([[F, 0, 32.5], [0, F, 24.5], [0, 0, 1]])  # principal point on pixe
 IDENTITY = np.eye(4)
 
 
-def _one(z, scale, opacity, color, offset=(0.0, 0.0)):
+def _one(z, scale, opacity, color):
+    """One isotropic Gaussian on the optical axis at depth z."""
     return dict(
-        means=np.float32([[offset[0], offset[1], z]]),
+        means=np.float32([[0, 0, z]]),
         quats=np.float32([[1, 0, 0, 0]]),
         scales=np.full((1, 3), scale, np.float32),
         opacities=np.float32([opacity]),
@@ -52,12 +53,12 @@ def _pair(z_red, z_blue, opacity=0.7):
 @pytest.mark.parametrize(("z_red", "z_blue"), [(1.5, 2.5), (2.5, 1.5)])
 def test_nearer_gaussian_is_in_front(z_red, z_blue):
     rgb, depth, alpha = rasterize(**_pair(z_red, z_blue), viewmat=IDENTITY, K=K, width=W, height=H)
-    # at the centre: front alpha a1, back alpha a2, composite c1 a1 + c2 a2 (1 - a1)
-    a_red = 0.7 * np.exp(-0.0)
+    # at the centre both alphas are the opacity a: colour = c_front a + c_back a (1 - a)
+    a = 0.7
     front, back = (0, 2) if z_red < z_blue else (2, 0)
     centre = rgb[24, 32]
-    assert centre[front] == pytest.approx(a_red, rel=1e-5)
-    assert centre[back] == pytest.approx(0.7 * (1 - a_red), rel=1e-5)
+    assert centre[front] == pytest.approx(a, rel=1e-5)
+    assert centre[back] == pytest.approx(a * (1 - a), rel=1e-5)
     assert alpha[24, 32] == pytest.approx(1 - (1 - 0.7) ** 2, rel=1e-5)
     expected_depth = (0.7 * min(z_red, z_blue) + 0.21 * max(z_red, z_blue)) / 0.91
     assert depth[24, 32] == pytest.approx(expected_depth, rel=1e-5)
