@@ -64,7 +64,10 @@ def correlate(
         int, typer.Option("--seed", help="Bootstrap seed (same seed, same intervals).")
     ] = 0,
 ) -> None:
-    """Correlate sim against real per-policy rates: Pearson, MMRV, Spearman, Kendall, with CIs."""
+    """Correlate sim against real per-policy rates: Pearson, MMRV, Spearman, Kendall, with CIs.
+
+    Example: twinbench correlate --sim runs/my_eval --real real.csv -o reports/my_eval --json
+    """
     from rich.console import Console
 
     from evaluate.correlation import QUANTITIES, BootstrapConfig, load_tables

@@ -18,7 +18,10 @@ def serve(
         help="Require 'Authorization: Api-Key KEY' from clients.",
     ),
 ) -> None:
-    """Serve a policy to openpi-compatible clients until interrupted (GET /healthz answers 200)."""
+    """Serve a policy to openpi-compatible clients until interrupted (GET /healthz answers 200).
+
+    Example: twinbench serve bundle:checkpoints/my_policy --port 8000 --api-key s3cret
+    """
     from evaluate.errors import EvaluateError
     from evaluate.policies import make_policy
     from evaluate.serving import PolicyServer, ServerConfig

@@ -19,7 +19,10 @@ reconstruct_app = typer.Typer(
 
 @reconstruct_app.command("stages")
 def stages_command() -> None:
-    """List the stages in the order they run."""
+    """List the stages in the order they run.
+
+    Example: twinbench reconstruct stages
+    """
     from reconstruct.stages import PIPELINE
 
     for stage in PIPELINE:
@@ -47,7 +50,10 @@ def run_command(
     ),
     progress: bool = typer.Option(True, help="Show the progress display."),
 ) -> None:
-    """Run the stages up to --until, skipping those whose inputs and settings did not change."""
+    """Run the stages up to --until, skipping those whose inputs and settings did not change.
+
+    Example: twinbench reconstruct run scan.mp4 envs/mytable --marker-size 0.1
+    """
     from reconstruct.align import AlignConfig, KnownDistance
     from reconstruct.frames import FramesConfig
     from reconstruct.stages import get_stage, run_pipeline, stage_names

@@ -59,6 +59,10 @@ def _register_subcommands() -> None:
     app.add_typer(reconstruct_app, name="reconstruct")
     app.add_typer(env_app, name="env")
 
+    from cotrain.cli import cotrain_app
+
+    app.add_typer(cotrain_app, name="cotrain")
+
     from evaluate.cli_serve import serve
 
     app.command("serve")(serve)
@@ -66,6 +70,21 @@ def _register_subcommands() -> None:
     from evaluate.cli_correlate import correlate
 
     app.command("correlate")(correlate)
+
+    from evaluate.cli_eval import demo_command, eval_command, submit_command, worker_command
+
+    app.command("eval")(eval_command)
+    app.command("submit")(submit_command)
+    app.command("worker")(worker_command)
+    app.command("demo")(demo_command)
+
+    from dashboard.cli import dashboard
+
+    app.command("dashboard")(dashboard)
+
+    from benchmarks.cli import bench
+
+    app.command("bench")(bench)
 
 
 _register_subcommands()

@@ -69,7 +69,14 @@ def _bundle(argument: str) -> Policy:
     return load_bundle(argument)
 
 
+def _scripted(argument: str) -> Policy:
+    from evaluate.policies.scripted import make_scripted
+
+    return make_scripted(argument)
+
+
 register_policy_scheme("openpi", _openpi)
 register_policy_scheme("bundle", _bundle)
+register_policy_scheme("scripted", _scripted)
 
 __all__ = ["PolicyFactory", "make_policy", "policy_schemes", "register_policy_scheme"]

@@ -1,0 +1,105 @@
+"""Record one demonstration: the privileged expert acting in a varied scene, at 15 Hz.
+
+Frame t holds the observation the expert saw (both cameras with the episode's colour gain,
+joint and gripper positions) and the action it then commanded. The joint-velocity version of
+the actions is the finite difference of consecutive joint targets x control rate, starting
+from the controller's target at reset: integrated by the env's joint_velocity controller it
+reproduces the same targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from cotrain.randomize import EpisodeVariation, apply_gain, camera_poses, set_object_poses
+from sim_env.env import TwinEnv
+from sim_env.planner import PickPlaceExpert
+
+
+@dataclass(frozen=True, eq=False)
+class EpisodeRecord:
+    """One recorded episode; arrays have one row per control step (T rows).
+
+    Attributes:
+        images: camera -> uint8 [T, H, W, 3].
+        joint_position: [T, 7] float32, rad.
+        gripper_position: [T, 1] float32, closure in [0, 1].
+        actions: [T, 8] float32, joint-position targets (rad) + gripper command.
+        velocity_actions: [T, 8] float32, joint velocities (rad/s) + gripper command.
+        success: whether the rubric's criteria were all reached.
+        progress: fraction of criteria reached.
+    """
+
+    images: Mapping[str, np.ndarray]
+    joint_position: np.ndarray
+    gripper_position: np.ndarray
+    actions: np.ndarray
+    velocity_actions: np.ndarray
+    success: bool
+    progress: float
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+
+def failed_record() -> EpisodeRecord:
+    """An episode that ended without data (the simulation refused to go on)."""
+    empty = np.zeros((0, 8), np.float32)
+    return EpisodeRecord({}, empty[:, :7], empty[:, :1], empty, empty, False, 0.0)
+
+
+def velocity_actions(actions: np.ndarray, start: np.ndarray, period: float) -> np.ndarray:
+    """[T, 8] joint velocities (rad/s) + gripper from [T, 8] joint targets, the first target
+    measured from ``start`` [7] (the controller's target at reset); ``period`` in s."""
+    targets = actions[:, :7].astype(np.float64)
+    previous = np.concatenate([np.asarray(start, np.float64)[None], targets[:-1]])
+    return np.concatenate([(targets - previous) / period, actions[:, 7:]], axis=1)
+
+
+def reset_episode(env: TwinEnv, variation: EpisodeVariation) -> None:
+    """Reset to the variation's initial condition with its object poses; the rubric's
+    reference state (e.g. lift heights) is taken after the objects moved."""
+    env.reset(options={"initial_condition": variation.initial_condition})
+    set_object_poses(env, env.data, variation.object_poses)
+    env.tracker.reset(env.rubric_state())
+    env.tracker.update(env.rubric_state(), 0)
+
+
+def record_episode(
+    env: TwinEnv, variation: EpisodeVariation, obj: str, container: str, tail_steps: int = 8
+) -> EpisodeRecord:
+    """Run the expert from ``variation`` until success plus ``tail_steps`` steps, or the horizon."""
+    frames: dict[str, list[np.ndarray]] = {name: [] for name in env.camera_names}
+    joints, gripper, actions = [], [], []
+    with camera_poses(env, variation.camera_poses):
+        reset_episode(env, variation)
+        expert = PickPlaceExpert(env.scene, obj, container, variation.expert)
+        start = env.controller.target.copy()
+        after_success = 0
+        for _ in range(env.horizon):
+            obs = env.observe()
+            action = expert.act(env.privileged_state(), obs["joint_position"])
+            for name in env.camera_names:
+                frames[name].append(apply_gain(obs[name], variation.colour_gain))
+            joints.append(obs["joint_position"])
+            gripper.append(obs["gripper_position"])
+            actions.append(action)
+            env.advance(action)
+            if env.tracker.success:
+                if after_success >= tail_steps:
+                    break
+                after_success += 1
+    commanded = np.asarray(actions, dtype=np.float64)
+    return EpisodeRecord(
+        images={name: np.stack(images) for name, images in frames.items()},
+        joint_position=np.asarray(joints, dtype=np.float32),
+        gripper_position=np.asarray(gripper, dtype=np.float32).reshape(-1, 1),
+        actions=commanded.astype(np.float32),
+        velocity_actions=velocity_actions(commanded, start, env.control_period).astype(np.float32),
+        success=bool(env.tracker.success),
+        progress=float(env.tracker.progress),
+    )

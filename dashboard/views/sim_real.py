@@ -1,0 +1,142 @@
+"""Sim vs real page: does the simulator rank policies the way the real world does?
+
+The real side is an outcomes CSV (any ``twinbench correlate`` shape) found next to the store
+or uploaded; a saved ``twinbench correlate`` report.json next to the store is shown as well.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, comparison, ui
+from dashboard.settings import DashboardSettings
+from evaluate.correlation import QUANTITIES, Quantity, RateTable, load_tables
+from evaluate.correlation.inputs import CSV_SHAPES
+from twinbench.errors import TwinbenchError
+
+MAX_CSV_MB = 20
+_FLAGGED = "background-color: #fde2e1"
+_POINT_FORMATS = {
+    **dict.fromkeys(["sim", "sim_low", "sim_high", "real", "real_low", "real_high"], "{:.3f}"),
+    **dict.fromkeys(["sim_rank", "real_rank"], "{:g}"),
+}
+
+
+def render(settings: DashboardSettings) -> None:
+    st.title("Sim vs real")
+    with ui.open_store(settings) as store:
+        ui.stop_if_no_episodes(store)
+        run_id = ui.pick_run(store.runs(), key="sim_real_run")
+    _live_comparison(settings, run_id)
+    _saved_reports(settings.store_dir)
+
+
+def _real_side(store_dir: Path) -> tuple[str, dict[Quantity, RateTable]] | None:
+    """The chosen or uploaded real-world outcomes and what to call them, or None (explained)."""
+    found = [str(path.relative_to(store_dir)) for path in comparison.find_files(store_dir, "*.csv")]
+    left, right = st.columns(2)
+    choice = left.selectbox(
+        "Real-world results next to the store",
+        found,
+        index=0 if found else None,
+        placeholder="no CSV found next to the store",
+        key="sim_real_csv",
+    )
+    upload = right.file_uploader(
+        "…or upload a CSV", type=["csv"], max_upload_size=MAX_CSV_MB, key="sim_real_upload"
+    )
+    st.caption(f"Accepted CSV columns: `{CSV_SHAPES}`")
+    try:
+        if upload is not None:
+            tables = comparison.real_tables_from_upload(upload.name, upload.getvalue())
+            return comparison.side_label(upload.name), tables
+        if choice:
+            return comparison.side_label(choice), load_tables(store_dir / choice)
+    except TwinbenchError as exc:
+        st.error(f"Cannot use these real-world results: {exc}")
+        return None
+    st.info("Choose or upload real-world outcomes to compare the simulator against.")
+    return None
+
+
+def _live_comparison(settings: DashboardSettings, run_id: str | None) -> None:
+    real = _real_side(settings.store_dir)
+    if real is None:
+        return
+    label, real_tables = real
+    try:
+        sim_tables = comparison.sim_tables(settings.store_path, run_id)
+        shared = [q for q in QUANTITIES if q in sim_tables and q in real_tables]
+        quantity = st.radio("Rate", shared, horizontal=True, key="sim_real_quantity")
+        report = comparison.compare(sim_tables, real_tables, quantity)
+    except TwinbenchError as exc:
+        st.error(f"Cannot compare: {exc}")
+        return
+    st.subheader(f"Sim vs {label}: {quantity} rates")
+    agreements = comparison.scopes(report)
+    st.dataframe(comparison.metrics_table(agreements), hide_index=True)
+    st.caption(
+        "95% bootstrap intervals over episodes. MMRV: lower is better. Policies whose sim and "
+        f"{label} ranks differ are red."
+    )
+    for note in report.notes:
+        st.caption(f"Note: {note}")
+    for tab, agreement in zip(st.tabs([a.scope for a in agreements]), agreements, strict=True):
+        points = comparison.points_table(agreement)
+        tab.altair_chart(charts.sim_real_scatter(points, quantity, label), width="stretch")
+        tab.dataframe(
+            points.style.apply(_highlight_flagged, axis=1).format(_POINT_FORMATS),
+            hide_index=True,
+            column_config={
+                "real": label,
+                "real_low": f"{label} low",
+                "real_high": f"{label} high",
+                "real_rank": f"{label} rank",
+            },
+        )
+
+
+def _highlight_flagged(row: pd.Series) -> list[str]:
+    return [_FLAGGED if row["rank_differs"] else ""] * len(row)
+
+
+def _saved_reports(store_dir: Path) -> None:
+    """A ``twinbench correlate`` report next to the store, with its real side named as saved."""
+    paths = comparison.find_files(store_dir, comparison.REPORT_FILE)
+    if not paths:
+        return
+    st.divider()
+    st.subheader("Saved correlate report")
+    names = [str(path.relative_to(store_dir)) for path in paths]
+    name = st.selectbox("Report", names, key="sim_real_report") if len(names) > 1 else names[0]
+    try:
+        saved = comparison.load_report(store_dir / name)
+        quantities = saved.quantities()
+        quantity = st.radio("Saved rate", quantities, horizontal=True, key="sim_real_saved_q")
+        rows = saved.scope_rows(quantity)
+    except TwinbenchError as exc:
+        st.warning(f"Cannot show {name}: {exc}")
+        return
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        st.warning(f"Cannot show {name}: it is not laid out as a correlate report ({exc!r})")
+        return
+    inputs = saved.inputs
+    st.markdown(f"**Plays real:** {saved.real_label}  \n**Sim:** {saved.sim_label}")
+    st.caption(f"inputs: real `{inputs.get('real', '?')}` · sim `{inputs.get('sim', '?')}`")
+    st.dataframe(rows, hide_index=True)
+    for note in saved.notes(quantity):
+        st.caption(f"Note: {note}")
+    plots = saved.plots(quantity)
+    if plots:
+        st.image(
+            [str(path) for path in plots],
+            caption=[f"{path.name} (x axis: the side that plays real)" for path in plots],
+            width=360,
+        )
+
+
+if __name__ == "__main__":
+    render(DashboardSettings.from_env())

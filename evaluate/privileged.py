@@ -1,0 +1,81 @@
+"""Policies that read the simulator's ground truth (object poses): scripted experts, never
+learned policies.
+
+A learned policy only ever sees an :class:`~evaluate.policy.Observation`. A scripted baseline
+needs more: where the objects are, and the scene and task it acts in. It declares that by
+subclassing :class:`PrivilegedPolicy`; the rollout loop hands privileged state to exactly those
+policies, so nothing a learned policy is scored on can leak ground truth.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from evaluate.errors import EvaluateError
+from evaluate.policy import ActionChunk, Observation, Policy, PolicyError
+from sim_env.package import EnvPackageSpec
+from sim_env.scene import SceneModel
+
+PrivilegedState = Mapping[str, Any]  # TwinEnv.privileged_state(): objects, tcp_pos, tcp_mat
+
+
+@dataclass(frozen=True, eq=False)
+class SimTask:
+    """The simulated world of one episode, as a privileged policy may know it.
+
+    Attributes:
+        scene: the compiled MuJoCo scene (object boxes, robot addresses).
+        spec: the environment package's spec (instruction, rubric).
+        seed: the episode's seed; a privileged policy draws all its randomness from it.
+    """
+
+    scene: SceneModel
+    spec: EnvPackageSpec
+    seed: int
+
+
+class PrivilegedPolicy(Policy):
+    """A policy that acts on privileged simulator state as well as the observation."""
+
+    @abc.abstractmethod
+    def begin_episode(self, task: SimTask) -> None:
+        """Bind to the episode's scene, task and seed; called after :meth:`reset`."""
+
+    @abc.abstractmethod
+    def infer_privileged(
+        self, obs: Observation, instruction: str, state: PrivilegedState
+    ) -> ActionChunk:
+        """Return the next chunk from the observation and the privileged ``state``."""
+
+    def infer(self, obs: Observation, instruction: str) -> ActionChunk:
+        raise PolicyError(
+            f"{self.metadata.policy_id} reads the simulator's privileged state: it runs only "
+            "inside evaluate's rollout loop, not behind a policy server"
+        )
+
+
+def pick_place_task(spec: EnvPackageSpec) -> tuple[str, str]:
+    """(object, container) of a pick-and-place rubric: its ``inside_xy`` criterion's params.
+
+    Raises:
+        EvaluateError: the rubric has no ``inside_xy`` criterion naming both.
+    """
+    for index, criterion in enumerate(spec.rubric.criteria):
+        if criterion.kind == "inside_xy":
+            obj, container = criterion.params.get("object"), criterion.params.get("container")
+            if isinstance(obj, str) and isinstance(container, str):
+                return obj, container
+            raise EvaluateError(
+                "an inside_xy criterion needs string params 'object' and 'container'",
+                file=f"{spec.name}/env.yaml",
+                field=f"rubric.criteria[{index}].params",
+            )
+    kinds = ", ".join(c.kind for c in spec.rubric.criteria)
+    raise EvaluateError(
+        f"scripted policies need a pick-and-place rubric with an inside_xy criterion; found: {kinds}",
+        file=f"{spec.name}/env.yaml",
+        field="rubric.criteria",
+    )

@@ -1,0 +1,160 @@
+"""What an evaluation run is: its config, its identity in the store, and its episode list.
+
+Episode ``k`` of a (policy, env) cell uses the package's initial condition ``k mod n`` and
+seed ``seed + k``, so a run is fully determined by its config. The run id is derived from
+the config (and the environments' content hashes), which is what makes re-running the same
+command resume: the keys already in the store are skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+from evaluate.errors import EvaluateError
+from evaluate.rollout import RolloutConfig
+from evaluate.store import EpisodeKey, ResultsStore
+from sim_env.scene import PhysicsConfig
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything that decides an evaluation's results (not how it is executed).
+
+    Attributes:
+        envs: environment ids or package paths.
+        policies: policy specs (``scripted:good``, ``openpi://host:8000``); a spec is also
+            the policy's id in the store.
+        episodes: episodes per (policy, env).
+        seed: episode ``k`` uses seed ``seed + k``.
+        image_size: (width, height) every camera is rendered at; None: each camera's own.
+        rollout: open-loop horizon, deadlines, step limit.
+        physics: the simulator's settings.
+        label: a note stored with the run (e.g. which side of a comparison it is).
+    """
+
+    envs: tuple[str, ...]
+    policies: tuple[str, ...]
+    episodes: int
+    seed: int = 0
+    image_size: tuple[int, int] | None = None
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "envs", tuple(dict.fromkeys(self.envs)))
+        object.__setattr__(self, "policies", tuple(dict.fromkeys(self.policies)))
+        if not self.envs:
+            raise EvaluateError("name at least one environment", field="envs")
+        if not self.policies or not all(self.policies):
+            raise EvaluateError("name at least one non-empty policy spec", field="policies")
+        if self.episodes < 1:
+            raise EvaluateError(f"must be >= 1, got {self.episodes}", field="episodes")
+        if self.seed < 0:
+            raise EvaluateError(f"must be >= 0, got {self.seed}", field="seed")
+        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
+            raise EvaluateError(
+                f"expected (width, height) > 0, got {self.image_size}", field="image_size"
+            )
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """What planning needs to know of an environment package (read without building it)."""
+
+    env_id: str
+    content_hash: str
+    initial_conditions: int
+
+
+@dataclass(frozen=True)
+class EpisodeTask:
+    """One episode to run; ``attempt`` counts how often a worker died running it."""
+
+    policy_spec: str
+    env_id: str
+    env_hash: str
+    initial_condition: int
+    seed: int
+    attempt: int = 1
+
+    @property
+    def key(self) -> EpisodeKey:
+        return EpisodeKey(
+            self.policy_spec, self.env_id, self.env_hash, self.initial_condition, self.seed
+        )
+
+
+def describe_envs(env_ids: Sequence[str]) -> dict[str, EnvInfo]:
+    """Resolve and read each package's spec (cheap: no MuJoCo model is built)."""
+    from sim_env.package import load_spec_checked
+    from sim_env.registry import resolve_env
+
+    infos = {}
+    for env_id in env_ids:
+        package = load_spec_checked(resolve_env(env_id))
+        infos[env_id] = EnvInfo(env_id, package.content_hash, len(package.spec.initial_conditions))
+    return infos
+
+
+def plan_tasks(config: EvalConfig, envs: Mapping[str, EnvInfo]) -> list[EpisodeTask]:
+    """Every episode of the run, policy by policy, env by env, in initial-condition order."""
+    return [
+        EpisodeTask(
+            policy,
+            env_id,
+            envs[env_id].content_hash,
+            k % envs[env_id].initial_conditions,
+            config.seed + k,
+        )
+        for policy in config.policies
+        for env_id in config.envs
+        for k in range(config.episodes)
+    ]
+
+
+def run_config(config: EvalConfig, envs: Mapping[str, EnvInfo]) -> dict[str, object]:
+    """The JSON config stored with the run; ``identity`` names the run for resuming."""
+    document: dict[str, object] = {
+        **asdict(config),
+        "env_hashes": {env_id: envs[env_id].content_hash for env_id in config.envs},
+    }
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    return {**document, "identity": f"eval-{digest[:12]}"}
+
+
+def open_run(store: ResultsStore, document: Mapping[str, object], *, resume: bool) -> str:
+    """The run to write into: the latest run of the same identity when resuming, else a
+    new one. Two processes opening the same new run at once end up sharing it."""
+    identity = str(document["identity"])
+    if resume:
+        same = [run.run_id for run in store.runs() if run.config.get("identity") == identity]
+        if same:
+            return same[-1]
+        try:
+            return store.add_run(document, run_id=identity).run_id
+        except EvaluateError:
+            store.run(identity)  # created meanwhile by a concurrent evaluation: share it
+            return identity
+    taken = {run.run_id for run in store.runs()}
+    number = 2
+    while f"{identity}-{number}" in taken:
+        number += 1
+    try:
+        return store.add_run(document, run_id=f"{identity}-{number}").run_id
+    except EvaluateError as exc:
+        raise EvaluateError(
+            f"another evaluation started run {identity}-{number} at the same moment; retry",
+            file=store.path,
+        ) from exc
+
+
+def pending_tasks(
+    store: ResultsStore, run_id: str, tasks: Sequence[EpisodeTask]
+) -> list[EpisodeTask]:
+    """The tasks whose keys ``run_id`` has not recorded yet."""
+    done = store.completed_keys(run_id)
+    return [task for task in tasks if task.key not in done]

@@ -1,0 +1,168 @@
+"""The LeRobot v3.0 writer, reader and validator: synthetic round trips across file rollovers,
+and every kind of breakage the validator must name."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cotrain.errors import DatasetError
+from cotrain.lerobot import (
+    DatasetReader,
+    DatasetSpec,
+    DatasetWriter,
+    EpisodeInput,
+    FileLimits,
+    VideoConfig,
+    encode_video,
+    image_stats,
+    validate,
+)
+from cotrain.lerobot.stats import aggregate, array_stats
+
+FEATURES = {
+    "cam": {"dtype": "video", "shape": [16, 24, 3], "names": ["height", "width", "channels"]},
+    "state": {"dtype": "float32", "shape": [3], "names": ["a", "b", "c"]},
+    "grip": {"dtype": "float32", "shape": [1], "names": ["g"]},
+}
+DATA_FILE = "data/chunk-000/file-000.parquet"
+EPISODES_FILE = "meta/episodes/chunk-000/file-000.parquet"
+
+
+def _synthetic(root: Path, lengths: list[int], limits: FileLimits) -> list[dict[str, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    writer = DatasetWriter(
+        root / "ds", DatasetSpec(FEATURES, fps=15, robot_type="toy", limits=limits)
+    )
+    written = []
+    for e, length in enumerate(lengths):
+        frames = rng.integers(0, 255, (length, 16, 24, 3), dtype=np.uint8)
+        video = root / f"ep{e}.mp4"
+        encode_video(video, frames, 15, VideoConfig())
+        values = {
+            "state": rng.normal(size=(length, 3)).astype(np.float32),
+            "grip": rng.uniform(size=(length, 1)).astype(np.float32),
+        }
+        writer.add_episode(
+            EpisodeInput(f"task {e % 2}", values, {"cam": video}, {"cam": image_stats(frames)})
+        )
+        written.append(values)
+    writer.finalize()
+    return written
+
+
+def test_round_trip_across_file_and_chunk_rollover(tmp_path):
+    lengths = [5, 9, 3, 7, 6]
+    limits = FileLimits(chunks_size=2, data_files_size_in_mb=0.0002, video_files_size_in_mb=0.002)
+    written = _synthetic(tmp_path, lengths, limits)
+    root = tmp_path / "ds"
+    summary = validate(root)
+    assert (summary.episodes, summary.frames, len(summary.tasks)) == (5, sum(lengths), 2)
+    assert len(list(root.glob("data/chunk-*/file-*.parquet"))) > 2  # several files and chunks
+    assert (root / "data/chunk-001").is_dir()
+    assert len(list(root.glob("videos/cam/chunk-*/file-*.mp4"))) > 1
+    reader = DatasetReader(root)
+    for e, values in enumerate(written):
+        read = reader.episode(e)
+        np.testing.assert_array_equal(read["state"], values["state"])
+        np.testing.assert_array_equal(read["grip"], values["grip"][:, 0])
+        np.testing.assert_allclose(read["timestamp"], np.arange(lengths[e]) / 15, atol=1e-6)
+    assert [len(f) for _, f in sorted(reader.iter_episode_frames("cam"))] == lengths
+
+
+def test_stats_aggregate_like_one_pass():
+    rng = np.random.default_rng(1)
+    parts = [rng.normal(size=(n, 4)) for n in (3, 10, 1)]
+    combined, whole = aggregate([array_stats(p) for p in parts]), array_stats(np.concatenate(parts))
+    for name in ("min", "max", "mean", "std", "count"):
+        np.testing.assert_allclose(combined[name], whole[name])
+    frames = rng.integers(0, 255, (4, 5, 6, 3), dtype=np.uint8)
+    stats = image_stats(frames)
+    assert stats["mean"].shape == (3, 1, 1) and stats["count"].tolist() == [4]
+    np.testing.assert_allclose(stats["std"][:, 0, 0], (frames / 255.0).reshape(-1, 3).std(0))
+
+
+@pytest.fixture
+def broken(generated, tmp_path) -> Path:
+    """A private copy of the generated dataset for a test to break."""
+    return Path(shutil.copytree(generated.dataset, tmp_path / "copy"))
+
+
+def _rewrite(path: Path, edit) -> None:
+    pq.write_table(edit(pq.read_table(path)), path)
+
+
+def test_missing_rows_are_a_frame_count_error(broken):
+    def drop_last_row_of_episode_1(table: pa.Table) -> pa.Table:
+        rows = np.flatnonzero(table.column("episode_index").to_numpy() == 1)
+        return table.take(np.setdiff1d(np.arange(table.num_rows), rows[-1:]))
+
+    _rewrite(broken / DATA_FILE, drop_last_row_of_episode_1)
+    with pytest.raises(
+        DatasetError, match=r"episode 1 has \d+ rows, meta/episodes says length"
+    ) as e:
+        validate(broken)
+    assert e.value.file.endswith(DATA_FILE) and e.value.field == "episode_index"
+
+
+def test_short_video_span_is_a_frame_count_error(broken):
+    column = "videos/wrist_image_left/to_timestamp"
+
+    def shorten(table: pa.Table) -> pa.Table:
+        values = table.column(column).to_numpy().copy()
+        values[-1] -= 1 / 15
+        return table.set_column(table.column_names.index(column), column, pa.array(values))
+
+    _rewrite(broken / EPISODES_FILE, shorten)
+    with pytest.raises(DatasetError, match=r"episode 2: \d+ frames between") as e:
+        validate(broken)
+    assert e.value.file.endswith("wrist_image_left/chunk-000/file-000.mp4")
+    assert e.value.field == "wrist_image_left"
+
+
+def test_non_monotonic_timestamps_are_named(broken):
+    def swap(table: pa.Table) -> pa.Table:
+        values = table.column("timestamp").to_numpy().copy()
+        values[[3, 4]] = values[[4, 3]]
+        return table.set_column(
+            table.column_names.index("timestamp"), "timestamp", pa.array(values)
+        )
+
+    _rewrite(broken / DATA_FILE, swap)
+    with pytest.raises(DatasetError, match="timestamps not increasing at frame 4") as e:
+        validate(broken)
+    assert e.value.field == "timestamp"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message", "file", "named"),
+    [
+        ("codebase_version", "v2.1", "expected 'v3.0'", "meta/info.json", "codebase_version"),
+        ("total_frames", 1, "episode lengths sum to", "meta/episodes", "length"),
+        ("splits", {"train": "0:1"}, "expected train", "meta/info.json", "splits"),
+    ],
+)
+def test_bad_info_fields_are_named(broken, field, value, message, file, named):
+    path = broken / "meta/info.json"
+    info = json.loads(path.read_text())
+    info[field] = value
+    path.write_text(json.dumps(info))
+    with pytest.raises(DatasetError, match=message) as e:
+        validate(broken)
+    assert e.value.file.endswith(file) and e.value.field == named
+
+
+def test_wrong_vector_shape_is_named(broken):
+    path = broken / "meta/info.json"
+    info = json.loads(path.read_text())
+    info["features"]["actions"]["shape"] = [7]
+    path.write_text(json.dumps(info))
+    with pytest.raises(DatasetError, match="has 8 values") as e:
+        validate(broken)
+    assert e.value.field == "actions"

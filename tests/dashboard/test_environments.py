@@ -1,0 +1,43 @@
+"""The Environments page: registered packages and the store's, previews (shipped PNGs or a
+render per camera), instruction, objects and provenance."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dashboard import gallery
+from sim_env.package import load_spec_checked
+from sim_env.registry import BUNDLED_DIR
+
+
+def test_gallery(page, facts):
+    app = page("environments")
+    assert [h.value for h in app.subheader] == [facts.BUNDLED_ENV, facts.USER_ENV, facts.LOST_ENV]
+    rendered, shipped = app.image[0], app.image[1]
+    assert rendered.captions == ["exterior_image_1_left", "wrist_image_left"]
+    assert shipped.captions == ["camera_0", "camera_1"]  # previews/*.png win over a render
+    assert sum("put the cube in the bowl" in m.value for m in app.markdown) == 2
+    assert any("Provenance:" in m.value and "seed 0" in m.value for m in app.markdown)
+    assert list(app.dataframe[0].value["object"]) == ["cube", "bowl"]
+    [lost] = app.warning
+    assert f"unknown environment '{facts.LOST_ENV}'" in lost.value
+
+
+def test_store_hash_differs_from_the_package(page, dashboard_env, facts):
+    from evaluate.store import EpisodeRecord, ResultsStore
+
+    with ResultsStore.open(dashboard_env.store) as store:
+        store.record_episode(
+            EpisodeRecord("run-b", "pi0", facts.USER_ENV, "0" * 64, 0, 0, True, 1.0, {}, 1, 1, 0, 0)
+        )
+    app = page("environments")
+    assert any("different version of the package" in w.value for w in app.warning)
+
+
+def test_render_is_an_image_per_camera():
+    package = load_spec_checked(BUNDLED_DIR / "primitive_cube_bowl")
+    images = gallery.rendered_previews(package.content_hash, str(package.root))
+    assert set(images) == {c.name for c in package.spec.cameras}
+    for image in images.values():
+        assert image.shape == (180, 320, 3) and image.dtype == np.uint8
+        assert image.std() > 5  # a scene, not a blank frame

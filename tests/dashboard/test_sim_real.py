@@ -1,0 +1,88 @@
+"""The Sim vs real page: a CSV next to the store or uploaded, the same metrics as
+``twinbench correlate``, ranks that disagree flagged, and a saved report shown with its label."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard import comparison
+from evaluate.correlation import BootstrapConfig, correlate, load_tables
+
+
+def _metrics(app):
+    """The live comparison's scope table (the first dataframe on the page)."""
+    return app.dataframe[0].value.set_index("scope")
+
+
+def test_preselected_csv_gives_the_correlate_numbers(page, dashboard_env, facts):
+    app = page("sim_real")
+    assert app.selectbox(key="sim_real_csv").value == facts.REAL_CSV
+    assert any("Sim vs source world" in h.value for h in app.subheader)
+    sim = load_tables(dashboard_env.store)["success"]
+    real = load_tables(dashboard_env.root / facts.REAL_CSV)["success"]
+    expected = correlate(sim, real, "success", BootstrapConfig())
+    table = _metrics(app)
+    assert list(table.index) == ["pooled", facts.BUNDLED_ENV, facts.USER_ENV]
+    for scope, agreement in [("pooled", expected.pooled), *expected.per_env.items()]:
+        pearson = table.loc[scope, "Pearson r"]
+        assert pearson.startswith(f"{agreement.values['pearson']:.3f} [")
+        low, high = agreement.intervals["mmrv"]
+        assert table.loc[scope, "MMRV"] == f"{agreement.values['mmrv']:.3f} [{low:.2f}, {high:.2f}]"
+        assert "Spearman" in table.columns
+    # octo and scripted swap places in the real world, in the bundled env only
+    assert table.loc[facts.BUNDLED_ENV, "rank differs"] == "octo, scripted"
+    assert table.loc[facts.USER_ENV, "rank differs"] == ""
+    env_points = app.dataframe[2].value.set_index("policy")  # the bundled env's tab
+    assert env_points["rank_differs"].to_dict() == {"octo": True, "pi0": False, "scripted": True}
+
+
+def test_saved_report_is_labelled_by_its_source(page):
+    app = page("sim_real")
+    assert any("**Plays real:** source world" in m.value for m in app.markdown)
+    saved = app.dataframe[-1].value.set_index("scope")
+    assert saved.loc["pooled", "policies"] == 3
+    assert len(app.image[0].value) == 3  # pooled + two envs
+
+
+@pytest.mark.parametrize(
+    ("source", "label"),
+    [
+        ("source_world.csv", "source world"),
+        ("/data/lab-bench.csv", "lab bench"),
+        ("runs/x/results.sqlite run 2025-1 (STAND-IN: the same env (dt = 1/480 s))",
+         "STAND-IN: the same env (dt = 1/480 s)"),
+        ("", "real"),
+    ],
+)  # fmt: skip
+def test_side_label(source, label):
+    assert comparison.side_label(source) == label
+
+
+def test_uploaded_csv_is_used_and_named(page, facts):
+    app = page("sim_real")
+    rows = ["policy,env,success_rate"]
+    rows += [f"{p},{e},{k / n}" for (p, e), (k, n) in facts.REAL_COUNTS.items()]
+    upload = ("lab_bench.csv", "\n".join(rows).encode(), "text/csv")
+    app.file_uploader(key="sim_real_upload").set_value(upload).run()
+    assert not app.exception
+    assert any("Sim vs lab bench" in h.value for h in app.subheader)
+    assert _metrics(app).loc[facts.BUNDLED_ENV, "rank differs"] == "octo, scripted"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"policy,env,success_rate\npi0,primitive_cube_bowl,1.7\n", b"\xff\xfe\x00garbage\x00\x01"],
+    ids=["rate-out-of-range", "binary"],
+)
+def test_corrupt_upload_is_a_message(page, dashboard_env, facts, content):
+    (dashboard_env.root / facts.REAL_CSV).unlink()  # nothing to compare before the upload
+    app = page("sim_real")
+    app.file_uploader(key="sim_real_upload").set_value(("bad.csv", content, "text/csv")).run()
+    assert not app.exception
+    assert any("Cannot use these real-world results: bad.csv" in e.value for e in app.error)
+
+
+def test_no_csv_anywhere_asks_for_one(page, dashboard_env, facts):
+    (dashboard_env.root / facts.REAL_CSV).unlink()
+    app = page("sim_real")
+    assert any("Choose or upload" in i.value for i in app.info)

@@ -1,0 +1,46 @@
+"""Concurrent evaluations writing one results store (separate ``twinbench eval`` processes,
+two of them with the same config, so the same run) lose and duplicate nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evaluate.store import ResultsStore
+
+ENV_ID = "primitive_cube_bowl"
+ROOT = Path(__file__).resolve().parents[2]
+KEY = ["run_id", "policy_id", "env_id", "env_hash", "initial_condition", "seed"]
+
+
+def eval_args(out: Path, *policies: str, episodes: int) -> list[str]:
+    args = [sys.executable, "-m", "twinbench", "eval", "--env", ENV_ID, "-o", str(out)]
+    for policy in policies:
+        args += ["--policy", policy]
+    return [*args, "-n", str(episodes), "--workers", "0", "--max-steps", "40"]
+
+
+@pytest.mark.slow  # 11-50 s on 2 shared cores: three CLI processes start at once
+def test_concurrent_evaluations_of_one_store_lose_nothing(tmp_path):
+    out = tmp_path / "shared"
+    same = eval_args(out, "scripted", "scripted:bad", episodes=4)
+    other = eval_args(out, "scripted:good", episodes=5)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    processes = [
+        subprocess.Popen(
+            args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for args in (same, same, other)
+    ]
+    for process in processes:
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output
+    with ResultsStore.open(out / "results.sqlite") as store:
+        frame = store.episodes()
+    assert not frame.duplicated(KEY).any()
+    counts = frame.groupby(["run_id", "policy_id"]).size().to_dict()
+    assert sorted(counts.values()) == [4, 4, 5] and frame["run_id"].nunique() == 2
