@@ -15,6 +15,7 @@ from sim_env.control import ActionSpace, ArmController
 from sim_env.errors import SimEnvError
 from sim_env.package import EnvPackage, load_package
 from sim_env.render import Renderer
+from sim_env.render.config import HybridConfig
 from sim_env.rubric import RubricState, RubricTracker, compile_rubric
 from sim_env.scene import (
     PhysicsConfig,
@@ -35,6 +36,7 @@ class EnvConfig:
     image_size: tuple[int, int] | None = None  # (width, height) every camera is rendered into
     cameras: tuple[str, ...] | None = None  # which cameras to observe; None = all
     renderer: str = "auto"  # "mujoco", "splats" or "auto" (splats when the package has them)
+    hybrid: HybridConfig = field(default_factory=HybridConfig)  # settings of the splat renderer
     terminate_on_success: bool = True
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
 
@@ -104,7 +106,9 @@ class TwinEnv(gym.Env):
         if self._renderer is None:
             from sim_env.render.select import make_renderer
 
-            self._renderer = make_renderer(self.package, self.scene, self.config.renderer)
+            self._renderer = make_renderer(
+                self.package, self.scene, self.config.renderer, self.config.hybrid
+            )
         return self._renderer
 
     def images(self) -> dict[str, np.ndarray]:

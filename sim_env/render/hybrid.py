@@ -7,8 +7,6 @@ pose every frame; the static scene's are in the world frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import mujoco
 import numpy as np
 
@@ -16,20 +14,15 @@ from sim_env.cameras import Intrinsics, world_to_camera
 from sim_env.package import EnvPackage
 from sim_env.render.base import CameraLayers, Renderer, fit_size
 from sim_env.render.composite import composite
+from sim_env.render.config import HybridConfig
 from sim_env.render.mujoco_renderer import MujocoRenderer
 from sim_env.scene import MESH_VISUAL_GROUP, ROBOT_VISUAL_GROUP, SceneModel
 from sim_env.splats import GaussianSet, concat, rasterize
+from sim_env.splats.lod import LodConfig, merge_for_camera
 from sim_env.splats.ply import read_ply
 from sim_env.splats.transform import transform
 
-
-@dataclass(frozen=True)
-class HybridConfig:
-    """Rendering settings of the hybrid view."""
-
-    background: tuple[float, float, float] = (0.0, 0.0, 0.0)  # RGB in [0, 1] where nothing is
-    mesh_gain: tuple[float, float, float] = (1.0, 1.0, 1.0)  # robot colour matched to the scan
-    backend: str = "auto"  # rasterizer: "auto", "cpu" or "gsplat"
+BufferKey = tuple[str, int, int] | None  # (camera, width, height) for a level of detail
 
 
 class HybridRenderer(Renderer):
@@ -43,29 +36,50 @@ class HybridRenderer(Renderer):
         self.mesh = MujocoRenderer(scene.model, groups=(MESH_VISUAL_GROUP, ROBOT_VISUAL_GROUP))
         spec = package.spec
         self.intrinsics = {c.name: Intrinsics.of(c) for c in spec.cameras}
+        self._fixed = {c.name for c in spec.cameras if c.parent == "world"}
         self._static = read_ply(package.path(spec.scene.splats)) if spec.scene.splats else None
         bodies = {o.name: o.body_id for o in scene.objects}
         self._objects = [
             (bodies[o.name], read_ply(package.path(o.splats))) for o in spec.objects if o.splats
         ]
-        parts = ([self._static] if self._static is not None else []) + [g for _, g in self._objects]
-        if not parts:
+        if self._static is None and not self._objects:
             raise ValueError("the hybrid renderer needs a package with splats")
-        self._world = concat(parts)  # buffers refreshed in place every frame
-        self._slices = []
-        start = len(self._static) if self._static is not None else 0
-        for _, local in self._objects:
-            self._slices.append(slice(start, start + len(local)))
-            start += len(local)
+        self._buffers: dict[BufferKey, tuple[GaussianSet, list[slice]]] = {}
 
-    def world_gaussians(self, data: mujoco.MjData) -> GaussianSet:
-        """The scene's Gaussians with every object's moved to its current pose."""
-        for (body, local), part in zip(self._objects, self._slices, strict=True):
+    def _buffer(
+        self, key: BufferKey, static: GaussianSet | None
+    ) -> tuple[GaussianSet, list[slice]]:
+        """Concatenated Gaussians, static first, then each object's slice (overwritten in place
+        every frame)."""
+        if key not in self._buffers:
+            parts = ([static] if static is not None else []) + [g for _, g in self._objects]
+            start, slices = (len(static) if static is not None else 0), []
+            for _, local in self._objects:
+                slices.append(slice(start, start + len(local)))
+                start += len(local)
+            self._buffers[key] = (concat(parts), slices)
+        return self._buffers[key]
+
+    def world_gaussians(
+        self, data: mujoco.MjData, camera: str | None = None, view=None, k=None
+    ) -> GaussianSet:
+        """The scene's Gaussians, at ``camera``'s level of detail when it has one, with every
+        object moved to its current pose. ``view`` [4, 4] and ``k`` [3, 3] are the camera's."""
+        lod = self.config.lod_pixels
+        if lod is not None and camera in self._fixed and self._static is not None:
+            key = (camera, round(2 * k[0, 2]), round(2 * k[1, 2]))
+            if key not in self._buffers:
+                config = LodConfig(cell_pixels=2 * lod, max_scale_pixels=lod)
+                self._buffer(key, merge_for_camera(self._static, view, k, config))
+        else:
+            key = None
+        world, slices = self._buffer(key, self._static)
+        for (body, local), part in zip(self._objects, slices, strict=True):
             moved = transform(local, data.xmat[body].reshape(3, 3), data.xpos[body])
-            self._world.means[part] = moved.means
-            self._world.quats[part] = moved.quats
-            self._world.sh[part] = moved.sh
-        return self._world
+            world.means[part] = moved.means
+            world.quats[part] = moved.quats
+            world.sh[part] = moved.sh
+        return world
 
     def render_layers(
         self, data: mujoco.MjData, camera: str, size: tuple[int, int] | None = None
@@ -75,9 +89,9 @@ class HybridRenderer(Renderer):
         w, h = (
             fit_size((native.width, native.height), size) if size else (native.width, native.height)
         )
-        gs = self.world_gaussians(data)
         view = world_to_camera(data, self.scene.cameras[camera])
         k = native.scaled(w, h).matrix()
+        gs = self.world_gaussians(data, camera, view, k)
         rgb, depth, alpha = rasterize(
             gs.means,
             gs.quats,
@@ -91,15 +105,8 @@ class HybridRenderer(Renderer):
             backend=self.config.backend,
         )
         mesh = self.mesh.render_layers(data, camera, (w, h), depth=True)
-        out = composite(
-            rgb,
-            depth,
-            alpha,
-            mesh.rgb,
-            mesh.depth,
-            np.array(self.config.background),
-            np.array(self.config.mesh_gain),
-        )
+        background, gain = np.array(self.config.background), np.array(self.config.mesh_gain)
+        out = composite(rgb, depth, alpha, mesh.rgb, mesh.depth, background, gain)
         splat_depth = np.where(alpha > 0, depth, np.inf)
         return CameraLayers(rgb=out, depth=np.minimum(splat_depth, mesh.depth))
 

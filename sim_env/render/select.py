@@ -5,6 +5,7 @@ from __future__ import annotations
 from sim_env.errors import SimEnvError
 from sim_env.package import EnvPackage
 from sim_env.render.base import Renderer
+from sim_env.render.config import HybridConfig
 from sim_env.render.mujoco_renderer import MujocoRenderer
 from sim_env.scene import SceneModel
 
@@ -16,7 +17,12 @@ def has_splats(package: EnvPackage) -> bool:
     return spec.scene.splats is not None or any(o.splats for o in spec.objects)
 
 
-def make_renderer(package: EnvPackage, scene: SceneModel, kind: str = "auto") -> Renderer:
+def make_renderer(
+    package: EnvPackage,
+    scene: SceneModel,
+    kind: str = "auto",
+    hybrid: HybridConfig = HybridConfig(),
+) -> Renderer:
     """``mujoco`` draws the package's meshes; ``splats`` its Gaussian splats composited with the
     MuJoCo robot; ``auto`` picks ``splats`` when the package has any."""
     if kind not in RENDERERS:
@@ -28,5 +34,5 @@ def make_renderer(package: EnvPackage, scene: SceneModel, kind: str = "auto") ->
             )
         from sim_env.render.hybrid import HybridRenderer
 
-        return HybridRenderer(package, scene)
+        return HybridRenderer(package, scene, hybrid)
     return MujocoRenderer(scene.model)

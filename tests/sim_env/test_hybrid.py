@@ -87,3 +87,24 @@ def test_object_splats_follow_the_simulated_pose(splat_env):
     u, v, _ = k @ p / p[2]
     # The visible faces' centroid sits within a few pixels of the projected centre.
     assert np.linalg.norm(_red_centroid(image) - [u, v]) < 3.0
+
+
+def test_level_of_detail_is_close_to_exact(splat_env):
+    from sim_env.render.config import HybridConfig
+
+    env = splat_env
+    env.reset(options={"initial_condition": 0})
+    exact = env.renderer.render(env.data, "exterior_image_1_left", (160, 90)).astype(float)
+    lod = HybridRenderer(env.package, env.scene, HybridConfig(lod_pixels=1.0))
+    coarse = lod.render(env.data, "exterior_image_1_left", (160, 90)).astype(float)
+    merged = lod.world_gaussians(env.data, "exterior_image_1_left", *_camera(env, (160, 90)))
+    assert len(merged) < 0.8 * len(env.renderer.world_gaussians(env.data))
+    mse = ((exact - coarse) ** 2).mean()
+    assert 10 * np.log10(255**2 / mse) > 30
+    lod.close()
+
+
+def _camera(env, size):
+    camera = env.package.spec.cameras[0]
+    k = Intrinsics.of(camera).scaled(*size).matrix()
+    return world_to_camera(env.data, env.scene.cameras[camera.name]), k

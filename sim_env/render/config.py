@@ -1,0 +1,18 @@
+"""Renderer settings (kept apart from the renderers, which import numba and GL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """Rendering settings of the hybrid view."""
+
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)  # RGB in [0, 1] where nothing is
+    mesh_gain: tuple[float, float, float] = (1.0, 1.0, 1.0)  # robot colour matched to the scan
+    backend: str = "auto"  # rasterizer: "auto", "cpu" or "gsplat"
+    # Level of detail for cameras fixed in the world: the static scene's Gaussians smaller than
+    # this many pixels are merged once per camera and size (None = exact). Moving objects and
+    # moving cameras always render every Gaussian.
+    lod_pixels: float | None = None
