@@ -14,5 +14,6 @@ class HybridConfig:
     backend: str = "auto"  # rasterizer: "auto", "cpu" or "gsplat"
     # Level of detail for cameras fixed in the world: the static scene's Gaussians smaller than
     # this many pixels are merged once per camera and size (None = exact). Moving objects and
-    # moving cameras always render every Gaussian.
-    lod_pixels: float | None = None
+    # moving cameras always render every Gaussian. 1 px: ~1.7x faster at 224x224 with 200k
+    # Gaussians, ~42 dB PSNR against the exact render (benchmarks/RESULTS.md).
+    lod_pixels: float | None = 1.0
