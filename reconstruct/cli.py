@@ -17,23 +17,20 @@ reconstruct_app = typer.Typer(
 )
 
 
-@reconstruct_app.command("stages")
-def stages_command() -> None:
-    """List the stages in the order they run.
+def _list_stages(value: bool) -> None:
+    if value:
+        from reconstruct.stages import PIPELINE
 
-    Example: twinbench reconstruct stages
-    """
-    from reconstruct.stages import PIPELINE
-
-    for stage in PIPELINE:
-        typer.echo(f"{stage.name:<8} {stage.description}")
+        for stage in PIPELINE:
+            typer.echo(f"{stage.name:<8} {stage.description}")
+        raise typer.Exit()
 
 
-@reconstruct_app.command("run")
-def run_command(
+@reconstruct_app.command()
+def reconstruct_command(
     scan: Path = typer.Argument(..., help="A video (mp4/mov) or a folder of photos (jpg/png)."),
-    env_dir: Path = typer.Argument(
-        ..., help="Environment package folder (stages in ENV_DIR/work)."
+    env_dir: Path = typer.Option(
+        ..., "--output", "-o", help="Environment package folder (stages cached in ENV_DIR/work)."
     ),
     until: str | None = typer.Option(None, help="Last stage to run (default: all)."),
     max_frames: int = typer.Option(150, help="At most this many frames from a video."),
@@ -49,10 +46,18 @@ def run_command(
         None, help="Metres per SfM unit, given outright (1 keeps SfM units, not metric)."
     ),
     progress: bool = typer.Option(True, help="Show the progress display."),
+    list_stages: bool = typer.Option(
+        False,
+        "--list-stages",
+        callback=_list_stages,
+        is_eager=True,
+        help="List the stages and exit.",
+    ),
 ) -> None:
-    """Run the stages up to --until, skipping those whose inputs and settings did not change.
+    """Reconstruct SCAN into an environment package, stage by stage (each cached in
+    ENV_DIR/work/STAGE and skipped when its inputs and settings did not change).
 
-    Example: twinbench reconstruct run scan.mp4 envs/mytable --marker-size 0.1
+    Example: twinbench reconstruct scan.mp4 -o envs/mytable --marker-size 0.1
     """
     from reconstruct.align import AlignConfig, KnownDistance
     from reconstruct.frames import FramesConfig

@@ -53,10 +53,10 @@ def _root(
 
 
 def _register_subcommands() -> None:
-    from reconstruct.cli import reconstruct_app
+    from reconstruct.cli import reconstruct_command
     from sim_env.cli import env_app
 
-    app.add_typer(reconstruct_app, name="reconstruct")
+    app.command("reconstruct")(reconstruct_command)
     app.add_typer(env_app, name="env")
 
     from cotrain.cli import cotrain_app
@@ -77,6 +77,7 @@ def _register_subcommands() -> None:
     app.command("submit")(submit_command)
     app.command("worker")(worker_command)
     app.command("demo")(demo_command)
+
 
     from dashboard.cli import dashboard
 
