@@ -78,7 +78,6 @@ def _register_subcommands() -> None:
     app.command("worker")(worker_command)
     app.command("demo")(demo_command)
 
-
     from dashboard.cli import dashboard
 
     app.command("dashboard")(dashboard)
