@@ -19,32 +19,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from evaluate.correlation import BootstrapConfig, CorrelationReport, correlate
-from evaluate.correlation.inputs import STORE_FILENAME
-from evaluate.correlation.tables import Quantity, RateTable, tables_from_episodes
+from evaluate.correlation import BootstrapConfig
+from evaluate.fidelity.sides import (
+    EpisodePlan,
+    Side,
+    correlate_tables,
+    evaluate_side,
+    write_comparison,
+)
 from evaluate.policies.scripted import ladder_specs
-from evaluate.report import ReportInputs, metrics_line, write_report
-from evaluate.run import EvalConfig, Execution
-from evaluate.run.console import run_with_progress
-from evaluate.store import ResultsStore
+from evaluate.report import metrics_line
+from evaluate.run import Execution
 from sim_env.scene import PhysicsConfig
-
-
-@dataclass(frozen=True)
-class Side:
-    """One side of the comparison.
-
-    Attributes:
-        role: ``real`` or ``sim``.
-        env: the environment id that plays it.
-        description: what this side really is, printed and stored with the run.
-        physics: the simulator settings it runs with.
-    """
-
-    role: str
-    env: str
-    description: str
-    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
 
 
 @dataclass(frozen=True)
@@ -105,36 +91,17 @@ def run_demo(
     )
     for side in (config.real, config.sim):
         console.print(f"  [bold]{side.role}[/] side = {side.env}: {side.description}")
-    runs = {}
-    for side in (config.real, config.sim):
-        eval_config = EvalConfig(
-            envs=(side.env,),
-            policies=config.policies,
-            episodes=episodes,
-            seed=config.seed,
-            physics=side.physics,
-            label=f"{side.role}: {side.description}",
-        )
-        runs[side.role] = run_with_progress(
-            eval_config, out, Execution(workers=workers), console, label=f"{side.role} side"
-        )
-    store = out / STORE_FILENAME
-    tables = {
-        side.role: _side_tables(store, runs[side.role], config)
+    plan = EpisodePlan(config.policies, episodes, config.seed)
+    sides = {
+        side.role: evaluate_side(side, plan, out, Execution(workers=workers), console)
         for side in (config.real, config.sim)
     }
     bootstrap = BootstrapConfig(seed=config.seed)
-    reports: dict[Quantity, CorrelationReport] = {
-        quantity: correlate(tables["sim"][quantity], tables["real"][quantity], quantity, bootstrap)
-        for quantity in ("success", "progress")
-    }
-    inputs = ReportInputs(
-        sim=f"{store} run {runs['sim']} ({config.sim.description})",
-        real=f"{store} run {runs['real']} ({config.real.description})",
-        primary="success",
-        bootstrap=bootstrap,
+    reports = correlate_tables(
+        sides["sim"].tables(config.task), sides["real"].tables(config.task), bootstrap
     )
-    report = write_report(out / "report", reports, inputs)
+    report = write_comparison(out / "report", sides["sim"], sides["real"], reports, bootstrap)
+    store = sides["real"].store
     for agreement in reports["success"].per_env.values():
         console.print(
             f"sim vs {config.real.role} success rates, {agreement.scope}: {metrics_line(agreement)}"
@@ -146,16 +113,4 @@ def run_demo(
     console.print(f"dashboard: twinbench dashboard --store {store}")
     wall = time.perf_counter() - start
     console.print(f"demo finished in {wall:.0f} s")
-    return DemoResult(store, report, runs, wall)
-
-
-def _side_tables(store: Path, run_id: str, config: DemoConfig) -> dict[Quantity, RateTable]:
-    """One side's per-policy rates, its env renamed to the shared task so cells match."""
-    with ResultsStore.open(store, create=False) as results:
-        frame = results.episodes(run_id=run_id)
-    frame = frame.rename(columns={"policy_id": "policy"})
-    frame["env"] = config.task
-    frame["success"] = frame["success"].astype(float)
-    return tables_from_episodes(
-        frame[["policy", "env", "success", "progress"]], f"{store}#{run_id}"
-    )
+    return DemoResult(store, report, {role: run.run_id for role, run in sides.items()}, wall)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from evaluate.correlation import Agreement, BootstrapConfig, CorrelationReport, Quantity
@@ -117,7 +118,14 @@ def metrics_line(agreement: Agreement, sep: str = " · ") -> str:
 def scatter_plot(agreement: Agreement, quantity: str, path: Path) -> None:
     """Sim rate against real rate per policy, y = x for reference; rank disagreements in red."""
     fig = Figure(figsize=(6.4, 6.0), layout="constrained")
-    ax = fig.add_subplot()
+    draw_scatter(fig.add_subplot(), agreement, quantity)
+    fig.savefig(path, dpi=100)
+
+
+def draw_scatter(
+    ax: Axes, agreement: Agreement, quantity: str, real: str = "real", sim: str = "sim"
+) -> None:
+    """:func:`scatter_plot`'s drawing on ``ax``; ``real`` and ``sim`` name the axes' sides."""
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="sim = real")
     for flagged, colour, label in (
         (False, "tab:blue", "ranks agree"),
@@ -149,8 +157,8 @@ def scatter_plot(agreement: Agreement, quantity: str, path: Path) -> None:
                 fontweight="bold" if flagged else "normal",
             )
     ax.set(xlim=(-0.05, 1.05), ylim=(-0.05, 1.05), aspect="equal")
-    ax.set_xlabel(f"real {quantity} rate")
-    ax.set_ylabel(f"sim {quantity} rate")
+    ax.set_xlabel(f"{real} {quantity} rate")
+    ax.set_ylabel(f"{sim} {quantity} rate")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(
@@ -158,7 +166,6 @@ def scatter_plot(agreement: Agreement, quantity: str, path: Path) -> None:
         + metrics_line(agreement, sep="\n" if agreement.intervals else " · "),
         fontsize=8,
     )
-    fig.savefig(path, dpi=100)
 
 
 def _error_bars(

@@ -46,6 +46,19 @@ def reconstruct_command(
         None, help="Metres per SfM unit, given outright (1 keeps SfM units, not metric)."
     ),
     progress: bool = typer.Option(True, help="Show the progress display."),
+    trainer: str = typer.Option(
+        "cpu", help="Splat trainer: gsplat (CUDA), cpu (small images) or nerfstudio-import."
+    ),
+    ns_ply: Path | None = typer.Option(None, help="nerfstudio-import: the ns-export splat PLY."),
+    ns_dataparser: Path | None = typer.Option(
+        None, help="nerfstudio-import: its dataparser_transforms.json."
+    ),
+    ns_transforms: Path | None = typer.Option(
+        None, help="nerfstudio-import: the transforms.json it trained on (recommended)."
+    ),
+    objects: Path | None = typer.Option(
+        None, help="YAML naming, merging or dropping the found objects; task, initial conditions."
+    ),
     list_stages: bool = typer.Option(
         False,
         "--list-stages",
@@ -84,6 +97,51 @@ def reconstruct_command(
             scale=scale,
         ),
     }
+    configs.update(_twin_configs(env_dir, trainer, ns_ply, ns_dataparser, ns_transforms, objects))
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)
     for result in results:
         typer.echo(f"{result.name:<8} {result.status:<8} {result.seconds:8.1f} s  {result.out_dir}")
+    if last == "package":
+        from reconstruct.package import publish_package
+
+        package = publish_package(results[-1].out_dir, env_dir)
+        typer.echo(f"package  {package.name} written to {package.root}")
+
+
+def _twin_configs(
+    env_dir: Path,
+    trainer: str,
+    ns_ply: Path | None,
+    ns_dataparser: Path | None,
+    ns_transforms: Path | None,
+    objects: Path | None,
+) -> dict[str, object]:
+    """The splats, objects and package stages' settings from the command line."""
+    import re
+    from dataclasses import replace
+
+    from reconstruct.object_edits import load_objects_yaml
+    from reconstruct.objects import ObjectsConfig
+    from reconstruct.package import PackageConfig
+    from reconstruct.splats import SplatsConfig
+    from reconstruct.stage import file_digest, text_digest
+
+    imported = [p for p in (ns_ply, ns_dataparser, ns_transforms) if p is not None]
+    for path in imported:
+        if not path.is_file():
+            raise ReconstructError("file not found", file=path, field="splats")
+    splats = SplatsConfig(
+        trainer=trainer,
+        import_ply=str(ns_ply or ""),
+        dataparser_transforms=str(ns_dataparser or ""),
+        transforms=str(ns_transforms or ""),
+        import_digest=text_digest(*(file_digest(p) for p in imported)),
+    )
+    name = re.sub(r"[^A-Za-z0-9_\-]", "_", env_dir.resolve().name).lstrip("_-0123456789") or "twin"
+    package = PackageConfig(name=name)
+    objects_config = ObjectsConfig()
+    if objects is not None:
+        edits, task, conditions = load_objects_yaml(objects)
+        objects_config = replace(objects_config, edits=edits)
+        package = replace(package, task=task, initial_conditions=conditions)
+    return {"splats": splats, "objects": objects_config, "package": package}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from reconstruct import align, frames, sfm
+from reconstruct import align, frames, mesh, objects, package, sfm, splats
 from reconstruct.errors import ReconstructError
 from reconstruct.stage import (
     SUMMARY_NAME,
@@ -37,7 +37,15 @@ from reconstruct.stage import (
 
 logger = logging.getLogger(__name__)
 
-PIPELINE: tuple[Stage, ...] = (frames.STAGE, sfm.STAGE, align.STAGE)
+PIPELINE: tuple[Stage, ...] = (
+    frames.STAGE,
+    sfm.STAGE,
+    align.STAGE,
+    splats.STAGE,
+    mesh.STAGE,
+    objects.STAGE,
+    package.STAGE,
+)
 """The stages in the order they run."""
 
 WORK_DIRNAME = "work"

@@ -78,6 +78,10 @@ def _register_subcommands() -> None:
     app.command("worker")(worker_command)
     app.command("demo")(demo_command)
 
+    from evaluate.cli_fidelity import fidelity_command
+
+    app.command("fidelity")(fidelity_command)
+
     from dashboard.cli import dashboard
 
     app.command("dashboard")(dashboard)

@@ -1,0 +1,170 @@
+"""The fidelity result as data and as one figure: every world's per-policy rates with
+bootstrap intervals, and every comparison's agreement with the source world.
+
+``fidelity.json`` leads with the headline (the twin against the source world, on success):
+``pearson``, ``mmrv``, ``spearman``, ``kendall`` and their intervals, ``n_policies``,
+``episodes_per_policy``, whether the goal was met; then ``comparisons`` (the twin, each
+ablation world, each policy subset, for success and progress), ``worlds`` and ``policies``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from evaluate.correlation import (
+    QUANTITIES,
+    Agreement,
+    BootstrapConfig,
+    CorrelationReport,
+    Quantity,
+    RateTable,
+)
+from evaluate.correlation.bootstrap import percentile_interval, resample_rates
+from evaluate.fidelity.sides import SideRun
+from evaluate.report import draw_scatter
+
+GOAL = {"pearson": 0.95, "mmrv": 0.02}  # Pearson at least, MMRV at most
+HEADLINE = "twin"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One world (or a subset of policies) against the source world.
+
+    Attributes:
+        name: ``twin``, an ablation's name, or ``subset:NAME``.
+        description: what is compared, in words.
+        sim: the world compared against the source (which plays real).
+        reports: per quantity, the agreement (one scope: the comparison's task).
+        report: the report directory's report.json.
+    """
+
+    name: str
+    description: str
+    sim: SideRun
+    reports: Mapping[Quantity, CorrelationReport]
+    report: Path
+
+    def agreement(self, quantity: Quantity) -> Agreement:
+        (agreement,) = self.reports[quantity].per_env.values()
+        return agreement
+
+
+def world_rates(
+    tables: Mapping[Quantity, RateTable], bootstrap: BootstrapConfig
+) -> dict[str, dict[str, object]]:
+    """Policy -> episodes and each quantity's rate with its percentile interval."""
+    rng = np.random.default_rng(bootstrap.seed)
+    rates: dict[str, dict[str, object]] = {}
+    for quantity in QUANTITIES:
+        for (policy, _), cell in sorted(tables[quantity].cells.items()):
+            draws = resample_rates(cell, bootstrap.n_resamples, rng)
+            low, high = percentile_interval(draws, bootstrap.level)
+            entry = rates.setdefault(policy, {})
+            entry["episodes"] = 0 if cell.samples is None else int(cell.samples.shape[0])
+            entry[quantity] = cell.rate
+            entry[f"{quantity}_ci"] = [float(low), float(high)]
+    return rates
+
+
+def summarize(
+    comparisons: Sequence[Comparison],
+    worlds: Mapping[str, SideRun],
+    rates: Mapping[str, Mapping[str, Mapping[str, object]]],
+    episodes: int,
+    skipped: Mapping[str, str],
+) -> dict[str, object]:
+    """The fidelity.json document (without the run's provenance, which the caller adds).
+
+    Args:
+        rates: world name -> :func:`world_rates` of that world.
+        skipped: ablation name -> why it could not be built.
+    """
+    by_name = {c.name: c for c in comparisons}
+    head = by_name[HEADLINE].agreement("success").summary()
+    policies = sorted({policy for world in rates.values() for policy in world})
+    return {
+        **{name: head[name] for name in ("pearson", "mmrv", "spearman", "kendall")},
+        "ci": head["ci"],
+        "n_policies": head["n_policies"],
+        "episodes_per_policy": episodes,
+        "quantity": "success",
+        "goal": {**GOAL, "met": _goal_met(head)},
+        "comparisons": {
+            c.name: {
+                "description": c.description,
+                "world": c.sim.side.env,
+                "episodes_per_policy": len(c.sim.seeds),
+                "report": str(c.report),
+                **{q: c.agreement(q).summary() for q in QUANTITIES},
+                "rank_differs": [
+                    p.policy for p in c.agreement("success").points if p.rank_disagrees
+                ],
+            }
+            for c in comparisons
+        },
+        "skipped_ablations": dict(skipped),
+        "worlds": {
+            name: {
+                "env": run.side.env,
+                "description": run.side.description,
+                "run_id": run.run_id,
+                "store": str(run.store),
+            }
+            for name, run in worlds.items()
+        },
+        "policies": [
+            {"policy": policy, **{world: rates[world].get(policy) for world in rates}}
+            for policy in policies
+        ],
+    }
+
+
+def _goal_met(values: Mapping[str, object]) -> bool:
+    pearson, mmrv = values["pearson"], values["mmrv"]
+    return bool(pearson >= GOAL["pearson"] and mmrv <= GOAL["mmrv"])  # type: ignore[operator]
+
+
+def fidelity_figure(
+    comparisons: Sequence[Comparison], quantity: Quantity, path: Path, real: str = "source world"
+) -> None:
+    """One scatter per comparison (the twin first), the source world on every x axis."""
+    columns = min(3, len(comparisons))
+    rows = -(-len(comparisons) // columns)
+    fig = Figure(figsize=(5.2 * columns, 5.4 * rows), layout="constrained")
+    for index, comparison in enumerate(comparisons):
+        ax = fig.add_subplot(rows, columns, index + 1)
+        draw_scatter(
+            ax,
+            _short_names(comparison.agreement(quantity)),
+            quantity,
+            real,
+            comparison.sim.side.role,
+        )
+    fig.suptitle(f"Policy {quantity} rates: each world against the {real} (plays real)")
+    fig.savefig(path, dpi=90)
+
+
+def short_name(policy: str) -> str:
+    """``bundle:path/to/src-1500`` -> ``src-1500``; other specs unchanged."""
+    scheme, _, rest = policy.partition(":")
+    if scheme == "bundle" and rest:
+        return Path(rest.rstrip("/")).name
+    return policy
+
+
+def _short_names(agreement: Agreement) -> Agreement:
+    points = tuple(dataclasses.replace(p, policy=short_name(p.policy)) for p in agreement.points)
+    return dataclasses.replace(agreement, points=points)
+
+
+def slug(text: str) -> str:
+    """A name usable as a directory name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"

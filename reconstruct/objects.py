@@ -1,0 +1,245 @@
+"""Stage ``objects``: split the scene into movable objects and the static table.
+
+Candidates are the scene mesh's clusters above the table (``segment``); the user's edits
+(``--objects objects.yaml``: names, merges, drops, densities) pick the objects. Per object:
+its solid and body frame (``solid``), a watertight visual mesh, convex collision hulls
+(``hulls``), mass = density x volume, and its Gaussians (those over its footprint, moved into
+the body frame). The static scene keeps the other Gaussians, with the table filled in where
+the objects hid it (``holefill``), the scene mesh with the objects cut out as its visual, and
+a table slab (top at z = 0) as its collision.
+
+Writes ``objects/<name>/{visual.obj, hull_<k>.obj, splats.ply}`` and
+``static/{visual.obj, table.obj, splats.ply}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import open3d as o3d
+import trimesh
+
+from reconstruct.errors import ReconstructError
+from reconstruct.holefill import FillConfig, fill_table
+from reconstruct.hulls import HullConfig, collision_hulls
+from reconstruct.object_edits import ObjectEdits
+from reconstruct.segment import (
+    Candidate,
+    SegmentConfig,
+    apply_edits,
+    find_candidates,
+    surface_samples,
+)
+from reconstruct.solid import Solid, SolidConfig, build_solid, extrude
+from reconstruct.stage import Stage, StageContext
+from sim_env.splats import GaussianSet, concat, read_ply, transform, write_ply
+from sim_env.splats.rotations import matrix_to_quat
+
+OBJECTS_DIR, STATIC_DIR = "objects", "static"
+
+
+@dataclass(frozen=True)
+class ObjectsConfig:
+    """Attributes:
+    segment, solid, hulls, fill: the steps' settings.
+    edits: the user's names, merges and drops (``--objects``).
+    density: kg/m^3 of objects the edits give none for.
+    splat_margin: an object's Gaussians lie over its footprint grown by this, metres.
+    splat_floor: ... and higher than this above the table, metres.
+    support_opacity: splats at least this opaque lend their centres to a convex object's hull.
+    static_triangles: the static visual mesh is simplified to at most this many triangles.
+    table_thickness: the collision slab under the table top, metres.
+    robot_clearance: the slab reaches at least this far around the robot base origin, m.
+    """
+
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    solid: SolidConfig = field(default_factory=SolidConfig)
+    hulls: HullConfig = field(default_factory=HullConfig)
+    fill: FillConfig = field(default_factory=FillConfig)
+    edits: ObjectEdits = field(default_factory=ObjectEdits)
+    density: float = 400.0
+    splat_margin: float = 0.008
+    splat_floor: float = 0.003
+    support_opacity: float = 0.5
+    static_triangles: int = 12_000
+    table_thickness: float = 0.04
+    robot_clearance: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not self.density > 0:
+            raise ReconstructError("must be positive (kg/m^3)", field="objects.density")
+
+
+def _export(mesh: trimesh.Trimesh, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).export(path)
+
+
+def object_gaussians(scene: GaussianSet, solid: Solid, config: ObjectsConfig) -> np.ndarray:
+    """``[N]`` mask of the scene Gaussians that belong to ``solid``."""
+    body = solid.to_body(scene.means)
+    top = float(solid.mesh.vertices[:, 2].max())
+    tall = (body[:, 2] > config.splat_floor) & (body[:, 2] < top + 2 * config.splat_margin)
+    return tall & solid.inside_footprint(body, config.splat_margin)
+
+
+def to_body_frame(gs: GaussianSet, solid: Solid) -> GaussianSet:
+    rotation = solid.rotation
+    return transform(gs, rotation.T, -rotation.T @ solid.position)
+
+
+def table_slab(mesh: o3d.geometry.TriangleMesh, config: ObjectsConfig) -> trimesh.Trimesh:
+    """A box under the reconstructed table top (z <= 0), also under the robot base."""
+    vertices = np.asarray(mesh.vertices)
+    flat = vertices[np.abs(vertices[:, 2]) < 0.01]
+    lo = np.minimum(flat[:, :2].min(0), -config.robot_clearance)
+    hi = np.maximum(flat[:, :2].max(0), config.robot_clearance)
+    slab = trimesh.creation.box(extents=[*(hi - lo), config.table_thickness])
+    slab.apply_translation([*((lo + hi) / 2), -config.table_thickness / 2])
+    return slab
+
+
+def static_visual(
+    mesh: o3d.geometry.TriangleMesh, solids: list[Solid], margin: float, triangles: int
+) -> trimesh.Trimesh:
+    """The scene mesh without the objects, simplified, with a flat patch of table where each
+    object stood."""
+    vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.triangles)
+    centres = vertices[faces].mean(1)
+    keep = np.ones(len(faces), bool)
+    for solid in solids:
+        keep &= ~solid.inside_footprint(solid.to_body(centres), margin)
+    rest = o3d.geometry.TriangleMesh(mesh.vertices, o3d.utility.Vector3iVector(faces[keep]))
+    rest.remove_unreferenced_vertices()
+    if len(rest.triangles) > triangles:
+        rest = rest.simplify_quadric_decimation(triangles)
+    parts = [trimesh.Trimesh(np.asarray(rest.vertices), np.asarray(rest.triangles), process=False)]
+    for solid in solids:
+        patch = extrude(
+            np.full(solid.footprint.shape, 0.001), solid.footprint, solid.grid_origin, solid.cell
+        )
+        patch.vertices = solid.to_world(patch.vertices) - [0, 0, 0.001]
+        parts.append(patch)
+    out = trimesh.util.concatenate(parts)
+    out.remove_unreferenced_vertices()
+    return out
+
+
+def _rgba(colors: np.ndarray) -> list[float]:
+    rgb = np.median(colors, axis=0) if len(colors) else np.full(3, 0.6)
+    return [*np.clip(rgb, 0, 1).round(3).tolist(), 1.0]
+
+
+def build_object(
+    name: str,
+    parts: list[Candidate],
+    density: float,
+    scene: GaussianSet,
+    taken: np.ndarray,
+    config: ObjectsConfig,
+    out_dir: Path,
+) -> tuple[dict[str, Any], Solid, np.ndarray]:
+    """Write one object's visual mesh, hulls and body-frame splats under ``out_dir``.
+
+    Returns its summary record, its solid and the ``[N]`` mask of the scene Gaussians it took
+    (none of those already ``taken``).
+    """
+    samples = np.concatenate([c.points for c in parts])
+    lo, hi = samples.min(0), samples.max(0)
+    near = np.all((scene.means >= lo - 0.01) & (scene.means <= hi + 0.02), axis=1)
+    support = scene.means[near & (scene.opacities >= config.support_opacity)]
+    solid = build_solid(samples, config.solid, support)
+    folder = out_dir / OBJECTS_DIR / name
+    _export(solid.mesh, folder / "visual.obj")
+    hulls = collision_hulls(solid, config.hulls)
+    for i, hull in enumerate(hulls):
+        _export(hull, folder / f"hull_{i}.obj")
+    mine = object_gaussians(scene, solid, config) & ~taken
+    write_ply(folder / "splats.ply", to_body_frame(scene.subset(mine), solid))
+    volume = float(solid.mesh.volume)
+    low, high = solid.mesh.bounds
+    record = {
+        "name": name,
+        "candidates": [c.id for c in parts],
+        "pose": {
+            "pos": solid.position.tolist(),
+            "quat": matrix_to_quat(solid.rotation[None])[0].tolist(),
+        },
+        "yaw_deg": float(np.degrees(solid.yaw)),
+        "centroid_m": solid.to_world(solid.mesh.center_mass[None])[0].tolist(),
+        "extents_m": (high - low).tolist(),
+        "volume_m3": volume,
+        "concavity": 1.0 - volume / max(float(solid.mesh.convex_hull.volume), 1e-12),
+        "density": density,
+        "mass_kg": density * volume,
+        "hulls": len(hulls),
+        "gaussians": int(mine.sum()),
+        "rgba": _rgba(scene.colors[mine]),
+        "watertight": bool(solid.mesh.is_watertight),
+    }
+    return record, solid, mine
+
+
+def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
+    """Find, edit and build the objects and the static scene."""
+    mesh = o3d.io.read_triangle_mesh(str(ctx.inputs["mesh"] / "scene.ply"))
+    scene = read_ply(ctx.inputs["splats"] / "scene.ply")
+    ctx.report(0.05, "sampling the scene mesh")
+    points, colors = surface_samples(mesh, config.segment.sample_spacing)
+    candidates = find_candidates(points, colors, config.segment)
+    edited = apply_edits(candidates, config.edits)
+    if not edited:
+        raise ReconstructError(
+            f"no objects: {len(candidates)} candidate(s) found above the table"
+            + (
+                " and all were dropped"
+                if candidates
+                else "; film the objects from all sides, "
+                "standing on the table, and check the mesh stage's scene.ply"
+            ),
+            field="objects",
+        )
+    taken = np.zeros(len(scene), bool)
+    records, solids = [], []
+    for k, (name, parts, density) in enumerate(edited):
+        ctx.report(0.1 + 0.7 * k / len(edited), f"building {name}")
+        record, solid, mine = build_object(
+            name, parts, density or config.density, scene, taken, config, ctx.out_dir
+        )
+        taken |= mine
+        records.append(record)
+        solids.append(solid)
+    ctx.report(0.85, "filling the table under the objects")
+    rest = scene.subset(~taken)
+    fill, hidden = fill_table(rest, solids, config.fill)
+    static = concat([rest.subset(~hidden), fill])
+    (ctx.out_dir / STATIC_DIR).mkdir()
+    write_ply(ctx.out_dir / STATIC_DIR / "splats.ply", static)
+    visual = static_visual(mesh, solids, config.splat_margin, config.static_triangles)
+    _export(visual, ctx.out_dir / STATIC_DIR / "visual.obj")
+    slab = table_slab(mesh, config)
+    _export(slab, ctx.out_dir / STATIC_DIR / "table.obj")
+    table_colors = rest.colors[np.abs(rest.means[:, 2]) < 0.005]
+    return {
+        "candidates": [c.describe() for c in candidates],
+        "objects": records,
+        "static": {
+            "gaussians": len(static),
+            "fill_gaussians": len(fill),
+            "replaced_gaussians": int(hidden.sum()),
+            "table_box_m": [slab.bounds[0].tolist(), slab.bounds[1].tolist()],
+            "rgba": _rgba(table_colors),
+        },
+    }
+
+
+STAGE = Stage(
+    name="objects",
+    config_type=ObjectsConfig,
+    run=run_objects,
+    inputs=("splats", "mesh"),
+    description="movable objects, their hulls and splats; the static table",
+)

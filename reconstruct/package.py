@@ -1,0 +1,318 @@
+"""Stage ``package``: the environment package (format v1) from the reconstruction.
+
+The static scene and the objects come from the objects stage; the robot base from the align
+stage's marker; DROID-like cameras (an exterior camera, the wrist camera) from
+``sim_env.primitives.droid_cameras``; a pick-and-place rubric (``pick_place_rubric``) whose
+container is the widest concave object and whose object is the largest graspable other one,
+unless the objects file names them; initial conditions given in the objects file, or the
+scanned arrangement followed by perturbations of it that MuJoCo finds free of interpenetration.
+Provenance records the scan's sha256 and every stage's summary (``provenance/stages.json``);
+``previews/`` holds one render per camera. The package is written and validated inside the
+stage's private folder, which only becomes ``work/package`` once complete; ``publish_package``
+then copies it into the environment folder with ``env.yaml`` last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from reconstruct.errors import ReconstructError
+from reconstruct.frames import scan_digest
+from reconstruct.initial_conditions import (
+    LayoutConfig,
+    collision_free,
+    footprint_radius,
+    sample_layouts,
+    to_initial_condition,
+    yaw_quat,
+)
+from reconstruct.object_edits import ConditionEdit, TaskEdit
+from reconstruct.objects import OBJECTS_DIR, STATIC_DIR
+from reconstruct.stage import Stage, StageContext, read_summary, remove_tree
+from sim_env.package import ENV_FILE, EnvPackage, load_package, save_package
+from sim_env.primitives import droid_cameras, pick_place_rubric
+from sim_env.robot import HOME_QPOS
+from sim_env.scene import build_scene, check_initial_conditions
+
+GRASPABLE_WIDTH = 0.075  # m, narrowest footprint side the 2F-85 (85 mm) can close around
+CONCAVE = 0.25  # objects whose volume is this much below their hull's are containers
+
+
+@dataclass(frozen=True)
+class PackageConfig:
+    """Attributes:
+    name: the package name (the CLI uses the environment folder's name).
+    camera_size: (width, height) of the DROID-like cameras.
+    task: the rubric's object and container and the instruction (empty: chosen).
+    initial_conditions: given outright (the objects file); empty: sampled.
+    layouts: how initial conditions are sampled around the scanned arrangement.
+    previews: render one preview per camera.
+    control_hz, horizon_steps: the episode.
+    """
+
+    name: str = "twin"
+    camera_size: tuple[int, int] = (320, 180)
+    task: TaskEdit = field(default_factory=TaskEdit)
+    initial_conditions: tuple[ConditionEdit, ...] = ()
+    layouts: LayoutConfig = field(default_factory=LayoutConfig)
+    previews: bool = True
+    control_hz: float = 15.0
+    horizon_steps: int = 450
+
+
+def choose_task(objects: list[dict[str, Any]], task: TaskEdit) -> tuple[str, str]:
+    """(object, container): the given names, else the widest concave object as container
+    and the largest graspable other object."""
+    names = [o["name"] for o in objects]
+    for role, name in (("object", task.object), ("container", task.container)):
+        if name and name not in names:
+            raise ReconstructError(
+                f"no object named {name!r} (objects: {names})", field=f"task.{role}"
+            )
+    if len(objects) < 2 and not (task.object and task.container):
+        raise ReconstructError(
+            f"a pick-and-place task needs an object and a container, found {names}; "
+            "film both, or name them with --objects",
+            field="task",
+        )
+
+    def area(o: dict[str, Any]) -> float:
+        return o["extents_m"][0] * o["extents_m"][1]
+
+    container = task.container
+    if not container:
+        concave = [o for o in objects if o["concavity"] >= CONCAVE and o["name"] != task.object]
+        pool = concave or [o for o in objects if o["name"] != task.object]
+        container = max(pool, key=area)["name"]
+    obj = task.object
+    if not obj:
+        others = [o for o in objects if o["name"] != container]
+        graspable = [o for o in others if min(o["extents_m"][:2]) <= GRASPABLE_WIDTH]
+        obj = (
+            max(graspable, key=lambda o: o["volume_m3"]) if graspable else min(others, key=area)
+        )["name"]
+    if obj == container:
+        raise ReconstructError("the object and the container must differ", field="task")
+    return obj, container
+
+
+def _copy(src: Path, root: Path, rel: str) -> str:
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, root / rel)
+    return rel
+
+
+def _conditions_from_edits(edits: tuple[ConditionEdit, ...], names: list[str]) -> list[dict]:
+    out = []
+    for i, edit in enumerate(edits):
+        given = {p.name for p in edit.objects}
+        if given != set(names):
+            raise ReconstructError(
+                f"initial condition {i} places {sorted(given)}, the package has {sorted(names)}",
+                field=f"initial_conditions[{i}]",
+            )
+        out.append(
+            {
+                "objects": {
+                    p.name: {"pos": list(p.pos), "quat": list(p.quat)} for p in edit.objects
+                },
+                "arm_qpos": list(edit.arm_qpos or HOME_QPOS),
+                "gripper": edit.gripper,
+            }
+        )
+    return out
+
+
+def robot_base(align: dict[str, Any]) -> dict[str, list[float]]:
+    base = align.get("robot_base")
+    if base is None:
+        raise ReconstructError(
+            "the align stage gave no robot base pose: it comes from the ArUco marker; film the "
+            "marker (--marker-size) where the robot base stands",
+            field="align.marker_size",
+        )
+    return {"pos": list(base["position_m"]), "quat": yaw_quat(np.radians(base["yaw_deg"]))}
+
+
+def write_previews(package: EnvPackage, folder: Path) -> list[str]:
+    """One PNG per camera at the first initial condition, rendered as evaluations see it."""
+    from PIL import Image
+
+    from sim_env.env import EnvConfig, TwinEnv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    env = TwinEnv(package, EnvConfig(renderer="auto"))
+    try:
+        obs, _ = env.reset(options={"initial_condition": 0})
+        written = []
+        for name in env.camera_names:
+            Image.fromarray(obs[name]).save(folder / f"{name}.png")
+            written.append(f"previews/{name}.png")
+        return written
+    finally:
+        env.close()
+
+
+def copy_assets(objects_dir: Path, root: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Copy the objects stage's files into the package layout; the scene and object specs."""
+    summary = read_summary(objects_dir) or {}
+    objects = []
+    for record in summary["objects"]:
+        name, src = record["name"], objects_dir / OBJECTS_DIR / record["name"]
+        hulls = [
+            _copy(src / f"hull_{i}.obj", root, f"hulls/{name}_{i}.obj")
+            for i in range(record["hulls"])
+        ]
+        visual = _copy(src / "visual.obj", root, f"meshes/{name}.obj")
+        objects.append(
+            {
+                "name": name,
+                "visual": {"mesh": visual, "rgba": record["rgba"]},
+                "collision_hulls": hulls,
+                "splats": _copy(src / "splats.ply", root, f"splats/{name}.ply"),
+                "mass": record["mass_kg"],
+            }
+        )
+    static = objects_dir / STATIC_DIR
+    scene = {
+        "visual": {
+            "mesh": _copy(static / "visual.obj", root, "meshes/scene.obj"),
+            "rgba": summary["static"]["rgba"],
+        },
+        "collision_hulls": [_copy(static / "table.obj", root, "hulls/table_0.obj")],
+        "splats": _copy(static / "splats.ply", root, "splats/scene.ply"),
+    }
+    return scene, objects
+
+
+def candidate_conditions(
+    config: PackageConfig, records: list[dict[str, Any]], objects: list[dict[str, Any]], root: Path
+) -> list[dict]:
+    """The objects file's initial conditions, else the scanned arrangement and perturbations."""
+    names = [o["name"] for o in records]
+    if config.initial_conditions:
+        return _conditions_from_edits(config.initial_conditions, names)
+    scanned = {
+        o["name"]: (o["pose"]["pos"][0], o["pose"]["pos"][1], np.radians(o["yaw_deg"]))
+        for o in records
+    }
+    radii = {
+        o["name"]: footprint_radius(
+            np.concatenate([trimesh.load(root / h).vertices for h in o["collision_hulls"]])
+        )
+        for o in objects
+    }
+    layouts = sample_layouts(radii, config.layouts, around=scanned)
+    return [to_initial_condition(layout, {n: 0.0 for n in names}) for layout in layouts]
+
+
+def provenance(scan: Path, summaries: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Where the package came from; the full stage summaries go to provenance/stages.json."""
+    align, splats = summaries["align"], summaries["splats"]
+    nan = float("nan")
+    return {
+        "created_by": "twinbench reconstruct (frames, sfm, align, splats, mesh, objects, package)",
+        "source": f"{scan.name} sha256:{scan_digest(scan)}",
+        "notes": (
+            f"scale {align.get('scale', nan):.6g} m/unit ({align.get('scale_source')}); "
+            f"splats: {splats.get('trainer')} trainer, {splats.get('gaussians')} Gaussians, "
+            f"held-out PSNR {splats.get('psnr', nan):.2f} dB, SSIM {splats.get('ssim', nan):.3f}; "
+            "every stage's summary is in provenance/stages.json"
+        ),
+    }
+
+
+def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
+    """Assemble, validate and preview the package in the stage's folder."""
+    root = ctx.out_dir
+    summaries = {name: read_summary(path) or {} for name, path in ctx.inputs.items()}
+    records = summaries["objects"]["objects"]
+    obj, container = choose_task(records, config.task)
+    ctx.report(0.05, "copying meshes, hulls and splats")
+    scene, objects = copy_assets(ctx.inputs["objects"], root)
+    conditions = candidate_conditions(config, records, objects, root)
+    (root / "provenance").mkdir()
+    (root / "provenance/stages.json").write_text(
+        json.dumps(summaries, indent=1, sort_keys=True, default=str)
+    )
+    instruction = config.task.instruction or (
+        f"put the {obj.replace('_', ' ')} in the {container.replace('_', ' ')}"
+    )
+    spec = {
+        "format_version": 1,
+        "name": config.name,
+        "instruction": instruction,
+        "robot": {"base_pose": robot_base(summaries["align"])},
+        "cameras": droid_cameras(config.camera_size),
+        "scene": scene,
+        "objects": objects,
+        "rubric": pick_place_rubric(obj, container),
+        "initial_conditions": conditions[:1],
+        "episode": {"control_hz": config.control_hz, "horizon_steps": config.horizon_steps},
+        "provenance": provenance(ctx.scan, summaries),
+    }
+    ctx.report(0.3, "validating the package")
+    draft = save_package(spec, root)
+    free = collision_free(draft, conditions)
+    if not free[0]:
+        raise ReconstructError(
+            "objects interpenetrate in the first initial condition; drop or merge overlapping "
+            "candidates with --objects, or give initial conditions there",
+            field="initial_conditions[0]",
+        )
+    spec["initial_conditions"] = [c for c, ok in zip(conditions, free, strict=True) if ok]
+    package = save_package(spec, root)
+    check_initial_conditions(build_scene(package), package)
+    previews = []
+    if config.previews:
+        ctx.report(0.7, "rendering previews")
+        previews = write_previews(package, root / "previews")
+    return {
+        "name": config.name,
+        "objects": [o["name"] for o in records],
+        "task": {"object": obj, "container": container, "instruction": spec["instruction"]},
+        "initial_conditions": len(spec["initial_conditions"]),
+        "rejected_initial_conditions": int(len(conditions) - sum(free)),
+        "previews": previews,
+        "scan_sha256": spec["provenance"]["source"].rsplit(":", 1)[1],
+        "bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()),
+    }
+
+
+def publish_package(package_dir: Path, env_dir: Path) -> EnvPackage:
+    """Copy the package stage's output into ``env_dir`` and load it validated.
+
+    The old ``env.yaml`` goes first and the new one last (an atomic rename), so ``env_dir``
+    is never a package whose files and ``env.yaml`` disagree.
+    """
+    if not (package_dir / ENV_FILE).is_file():
+        raise ReconstructError("the package stage has not finished; run it first", file=package_dir)
+    env_dir.mkdir(parents=True, exist_ok=True)
+    staging = env_dir / f".publish-{os.getpid()}"
+    remove_tree(staging)
+    shutil.copytree(package_dir, staging, ignore=shutil.ignore_patterns("summary.json"))
+    (env_dir / ENV_FILE).unlink(missing_ok=True)
+    for entry in sorted(staging.iterdir()):
+        if entry.name != ENV_FILE:
+            remove_tree(env_dir / entry.name)
+            entry.rename(env_dir / entry.name)
+    os.replace(staging / ENV_FILE, env_dir / ENV_FILE)
+    remove_tree(staging)
+    return load_package(env_dir)
+
+
+STAGE = Stage(
+    name="package",
+    config_type=PackageConfig,
+    run=run_package,
+    inputs=("frames", "sfm", "align", "splats", "mesh", "objects"),
+    description="the environment package (env.yaml, meshes, hulls, splats, previews)",
+)

@@ -1,0 +1,51 @@
+"""How close a reconstruction of the simulated scan is to the source world: metric scale,
+gravity, camera positions and object centroids, all against the scan's true cameras."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from reconstruct.colmap_model import load_model, registered_poses
+from reconstruct.geometry import angle_between_deg, camera_centres, umeyama
+from reconstruct.stage import read_summary
+
+
+def camera_accuracy(work_dir: Path, truth_file: Path) -> dict[str, float]:
+    """Scale error (fraction), gravity error (deg), and camera-centre errors (m) of the
+    aligned model under ``work_dir`` against the true cameras in ``truth_file``.
+
+    The similarity mapping the aligned centres onto the true ones measures the scale (it
+    should be 1) and the gravity error (the angle it turns world z by); the centre error is
+    measured both directly (the world frame should be the source world's) and after it.
+    """
+    truth = json.loads(truth_file.read_text())
+    index = {f["name"]: f["index"] for f in read_summary(work_dir / "frames")["frames"]}
+    poses = registered_poses(load_model(work_dir / "align"))
+    ours = camera_centres(poses.cam_from_world)
+    true = camera_centres(np.asarray(truth["cam_from_world"])[[index[n] for n in poses.names]])
+    sim = umeyama(ours, true)
+    fitted = sim.apply(ours)
+    return {
+        "scale_error": abs(sim.scale - 1.0),
+        "gravity_error_deg": angle_between_deg(sim.rotation @ [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]),
+        "yaw_error_deg": angle_between_deg(sim.rotation @ [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]),
+        "camera_error_m": float(np.linalg.norm(ours - true, axis=1).mean()),
+        "camera_error_after_similarity_m": float(np.linalg.norm(fitted - true, axis=1).mean()),
+        "cameras": len(poses.names),
+    }
+
+
+def centroid_errors(
+    found: dict[str, np.ndarray], truth: dict[str, np.ndarray], dims: int = 3
+) -> dict[str, float]:
+    """Distance (m) between each true object's centroid and the found one of the same name,
+    over the first ``dims`` coordinates (2: on the table); inf when it was not found."""
+    return {
+        name: float(np.linalg.norm((np.asarray(found[name]) - c)[:dims]))
+        if name in found
+        else float("inf")
+        for name, c in truth.items()
+    }

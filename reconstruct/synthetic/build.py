@@ -1,0 +1,207 @@
+"""Build the bundled source world and its reconstructed twin.
+
+    python -m reconstruct.synthetic.build                  # into sim_env/envs/
+    python -m reconstruct.synthetic.build --quick --out /tmp/envs --work /tmp/build
+
+1. write the source world package (``world``);
+2. film it with the simulated phone (``scan``);
+3. run the whole reconstruction (frames -> sfm -> align -> splats (cpu) -> mesh -> objects ->
+   package) on the video; the objects file names the found objects after the source world's
+   (by position), keeps its task and gives its initial conditions, so both packages share
+   object names, rubric and initial conditions;
+4. publish the twin and record ``build.json`` (accuracy against the source world, stage
+   times) in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reconstruct.align import AlignConfig
+from reconstruct.frames import FramesConfig
+from reconstruct.mesh import MeshConfig
+from reconstruct.object_edits import ConditionEdit, ObjectEdit, ObjectEdits, PoseEdit, TaskEdit
+from reconstruct.objects import ObjectsConfig
+from reconstruct.package import PackageConfig, publish_package
+from reconstruct.sfm import SfmConfig
+from reconstruct.splats import SplatsConfig
+from reconstruct.stages import run_pipeline
+from reconstruct.synthetic.accuracy import camera_accuracy, centroid_errors
+from reconstruct.synthetic.scan import ScanConfig, render_scan
+from reconstruct.synthetic.world import (
+    SourceObject,
+    SourceWorldConfig,
+    truth_centroids,
+    write_source_world,
+)
+from reconstruct.train.config import DensifyConfig, TrainConfig
+from sim_env.package import EnvPackage
+
+BUNDLED = Path(__file__).resolve().parents[2] / "sim_env" / "envs"
+TWIN_NAME = "tabletop_twin"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Every setting of the build, so a build is reproducible from this alone."""
+
+    world: SourceWorldConfig = field(default_factory=SourceWorldConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    frames: FramesConfig = field(default_factory=lambda: FramesConfig(max_frames=70))
+    sfm: SfmConfig = field(
+        default_factory=lambda: SfmConfig(
+            matching="sequential", sequential_overlap=6, keyframe_every=8, dense_max_images=0
+        )
+    )
+    marker_size: float = 0.15
+    splats: SplatsConfig = field(
+        default_factory=lambda: SplatsConfig(
+            image_width=240,
+            max_gaussians=30_000,
+            train=TrainConfig(
+                iterations=1500,
+                sh_degree_step=700,
+                densify=DensifyConfig(start=150, stop=1100, every=100, max_gaussians=40_000),
+            ),
+        )
+    )
+    mesh: MeshConfig = field(default_factory=MeshConfig)
+    objects: ObjectsConfig = field(default_factory=ObjectsConfig)
+    twin_name: str = TWIN_NAME
+
+
+def quick_config() -> BuildConfig:
+    """A reduced build for the default test suite: a 7 s, 360 px video and a short training."""
+    return BuildConfig(
+        scan=ScanConfig(
+            duration_s=7.0, fps=10.0, size=(360, 270), subframes=1, radius=0.5, height=0.4
+        ),
+        frames=FramesConfig(max_frames=28),
+        sfm=SfmConfig(
+            matching="sequential", sequential_overlap=5, keyframe_every=7, dense_max_images=0
+        ),
+        splats=SplatsConfig(
+            image_width=160,
+            train=TrainConfig(
+                iterations=400,
+                sh_degree_step=200,
+                densify=DensifyConfig(start=50, stop=300, every=50, max_gaussians=25_000),
+            ),
+        ),
+        mesh=MeshConfig(image_width=200, max_views=28),
+    )
+
+
+def edits_from_world(
+    world: SourceWorldConfig, package: EnvPackage
+) -> tuple[ObjectEdits, TaskEdit, tuple[ConditionEdit, ...]]:
+    """The objects file a user would write for the source world: its names (pointing at the
+    middle and four inner points of each object, so a container whose walls came out in
+    pieces is merged back), no other candidates, its task and its initial conditions."""
+    objects = tuple(ObjectEdit(o.name, at=pointers(o)) for o in world.objects)
+    conditions = tuple(
+        ConditionEdit(
+            tuple(PoseEdit(name, tuple(p.pos), tuple(p.quat)) for name, p in ic.objects.items()),
+            tuple(ic.arm_qpos),
+            ic.gripper,
+        )
+        for ic in package.spec.initial_conditions
+    )
+    task = TaskEdit(*world.task, world.instruction)
+    return ObjectEdits(objects, keep_unlisted=False), task, conditions
+
+
+def pointers(obj: SourceObject) -> tuple[tuple[float, float], ...]:
+    """World (x, y) of an object's middle and of four points 35% of its size out from it."""
+    x, y, yaw = obj.scan_pose
+    c, s = np.cos(np.radians(yaw)), np.sin(np.radians(yaw))
+    half = 0.35 * np.array(obj.size[:2]) * (1 if obj.kind != "can" else 0.5)
+    offsets = [(0.0, 0.0), (half[0], 0.0), (-half[0], 0.0), (0.0, half[1]), (0.0, -half[1])]
+    return tuple((float(x + c * dx - s * dy), float(y + s * dx + c * dy)) for dx, dy in offsets)
+
+
+def stage_configs(config: BuildConfig, source: EnvPackage) -> dict[str, object]:
+    edits, task, conditions = edits_from_world(config.world, source)
+    return {
+        "frames": config.frames,
+        "sfm": config.sfm,
+        "align": AlignConfig(marker_size=config.marker_size),
+        "splats": config.splats,
+        "mesh": config.mesh,
+        "objects": replace(config.objects, edits=edits),
+        "package": PackageConfig(name=config.twin_name, task=task, initial_conditions=conditions),
+    }
+
+
+def build(config: BuildConfig, out: Path, work: Path) -> dict[str, Any]:
+    """Write ``out/<source>`` and ``out/<twin>``; intermediate files go to ``work``.
+
+    Returns the build record (also written as ``build.json`` in the twin).
+    """
+    started = time.monotonic()
+    source_dir, twin_dir = out / config.world.name, out / config.twin_name
+    for folder in (source_dir, twin_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    source = write_source_world(source_dir, config.world)
+    work.mkdir(parents=True, exist_ok=True)
+    video, truth_file = work / "scan.mp4", work / "scan_truth.json"
+    scan_started = time.monotonic()
+    render_scan(source, config.scan, video).save(truth_file, config.scan)
+    scan_seconds = time.monotonic() - scan_started
+    results = run_pipeline(
+        video, work / "env", configs=stage_configs(config, source), show_progress=False
+    )
+    twin = publish_package(work / "env" / "work" / "package", twin_dir)
+    objects = {o["name"]: np.asarray(o["centroid_m"]) for o in results[-2].summary["objects"]}
+    truth = truth_centroids(config.world)
+    splats = next(r for r in results if r.name == "splats").summary
+    record = {
+        "source": config.world.name,
+        "twin": config.twin_name,
+        "accuracy": {
+            **camera_accuracy(work / "env" / "work", truth_file),
+            "centroid_error_m": centroid_errors(objects, truth),
+            "centroid_xy_error_m": centroid_errors(objects, truth, dims=2),
+        },
+        "splats": {
+            k: splats[k]
+            for k in ("psnr", "ssim", "psnr_init", "ssim_init", "gaussians", "image_size")
+        },
+        "seconds": {"scan": round(scan_seconds, 2), **{r.name: r.seconds for r in results}},
+        "total_seconds": round(time.monotonic() - started, 1),
+        "config": asdict(config),
+    }
+    (twin_dir / "build.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
+    record["packages"] = [str(source_dir), str(twin.root)]
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=BUNDLED, help="where the two packages go")
+    parser.add_argument("--work", type=Path, default=None, help="keep the scan and stages here")
+    parser.add_argument("--quick", action="store_true", help="the reduced test build")
+    args = parser.parse_args()
+    config = quick_config() if args.quick else BuildConfig()
+    with tempfile.TemporaryDirectory() as tmp:
+        record = build(config, args.out, args.work or Path(tmp))
+    print(
+        json.dumps(
+            {k: record[k] for k in ("accuracy", "splats", "seconds", "packages")},
+            indent=1,
+            default=str,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""A simulated hand-held phone video of a package's table, rendered by MuJoCo.
+
+The phone walks an orbit-like path around the workspace (speed, radius and height varying
+smoothly), aims at a slowly wandering point, shakes a little (hand tremor), rolls a few
+degrees; each frame averages sub-frames across the shutter time (motion blur) and goes
+through a slowly drifting exposure and gamma, sensor noise and H.264. The robot is not in the
+scan (it is mounted after), so its geoms are hidden. The true camera of every frame is
+returned so tests can measure the reconstruction.
+
+The room's light is fixed and the surfaces matte, as for a tabletop of cardboard, paper and
+oiled wood: MuJoCo's default headlight moves with the viewpoint (every view would be lit
+differently) and its default materials are glossy; both would make structure from motion and
+the splats place view-dependent highlights behind the surfaces.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import mujoco
+import numpy as np
+
+from sim_env.cameras import add_camera, look_at, mat_to_quat, opencv_to_mujoco_quat, quat_to_mat
+from sim_env.package import EnvPackage
+from sim_env.package.schema import CameraSpec, Pose
+from sim_env.render.mujoco_renderer import MujocoRenderer
+from sim_env.scene import MESH_VISUAL_GROUP, SPLATTED_VISUAL_GROUP, PhysicsConfig, build_spec
+
+PHONE = "phone"
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """The phone's path, optics and imaging.
+
+    Attributes:
+        duration_s, fps: video length and frame rate.
+        size: (width, height) pixels; focal: focal length / width.
+        centre: the point the path circles, metres (world).
+        radius, height: mean distance from ``centre`` in xy and height above the table, m.
+        sweep_deg: how far around the table the path goes; start_deg: where it starts.
+        wobble: relative variation of radius and height along the path.
+        shake_m, shake_deg: hand tremor amplitude (position, orientation).
+        subframes: renders averaged per frame (motion blur over half the frame time).
+        exposure: relative amplitude of the exposure drift.
+        noise: sensor noise std (0..1 units).
+        seed: random seed.
+    """
+
+    duration_s: float = 16.0
+    fps: float = 30.0
+    size: tuple[int, int] = (480, 360)
+    focal: float = 0.85
+    centre: tuple[float, float, float] = (0.38, 0.0, 0.02)
+    radius: float = 0.55
+    height: float = 0.42
+    sweep_deg: float = 330.0
+    start_deg: float = -160.0
+    wobble: float = 0.12
+    shake_m: float = 0.002
+    shake_deg: float = 0.3
+    subframes: int = 3
+    exposure: float = 0.06
+    noise: float = 0.008
+    seed: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class ScanTruth:
+    """What the simulated phone really did."""
+
+    K: np.ndarray  # [3, 3] OpenCV pixel-centre convention
+    size: tuple[int, int]
+    cam_from_world: np.ndarray  # [F, 3, 4] at each frame's mid-exposure
+    times: np.ndarray  # [F] s
+
+    def save(self, path: Path, config: ScanConfig) -> None:
+        path.write_text(
+            json.dumps(
+                {
+                    "K": self.K.tolist(),
+                    "size": list(self.size),
+                    "cam_from_world": self.cam_from_world.tolist(),
+                    "times": self.times.tolist(),
+                    "config": asdict(config),
+                }
+            )
+        )
+
+
+def _smooth(t: np.ndarray, rng: np.random.Generator, freqs: tuple[float, ...]) -> np.ndarray:
+    """Sum of sinusoids with random phases, amplitude ~1: smooth random motion over ``t``."""
+    phases = rng.uniform(0, 2 * np.pi, len(freqs))
+    out = sum(np.sin(2 * np.pi * f * t + p) for f, p in zip(freqs, phases, strict=True))
+    return out / np.sqrt(len(freqs) / 2)
+
+
+def camera_path(times: np.ndarray, config: ScanConfig) -> np.ndarray:
+    """``[T, 3, 4]`` cam_from_world (OpenCV axes) at ``times`` seconds."""
+    rng = np.random.default_rng(config.seed)
+    s = times / config.duration_s
+    pace = s + 0.03 * _smooth(times, rng, (0.07, 0.13))  # the walker slows and hurries
+    angle = np.radians(config.start_deg + config.sweep_deg * pace)
+    radius = config.radius * (1 + config.wobble * _smooth(times, rng, (0.05, 0.11)))
+    height = config.height * (1 + config.wobble * _smooth(times, rng, (0.06, 0.09)))
+    centre = np.asarray(config.centre)
+    eye = np.c_[centre[0] + radius * np.cos(angle), centre[1] + radius * np.sin(angle), height]
+    aim = centre + 0.04 * np.c_[_smooth(times, rng, (0.1,)), _smooth(times, rng, (0.08,)), 0 * s]
+    tremor = (3.1, 5.3, 7.9)
+    eye = eye + config.shake_m * np.c_[[_smooth(times, rng, tremor) for _ in range(3)]].T
+    roll = np.radians(3.0 * _smooth(times, rng, (0.2,)))
+    jitter = np.radians(config.shake_deg) * np.c_[[_smooth(times, rng, tremor) for _ in range(2)]].T
+    poses = []
+    for e, a, r, (jx, jy) in zip(eye, aim, roll, jitter, strict=True):
+        rot = quat_to_mat(look_at(e, a)).T  # rows: camera axes in world
+        tilt = _axis_angle([0, 0, 1], r) @ _axis_angle([1, 0, 0], jx) @ _axis_angle([0, 1, 0], jy)
+        rot = tilt.T @ rot
+        poses.append(np.c_[rot, -rot @ e])
+    return np.array(poses)
+
+
+def _axis_angle(axis, angle: float) -> np.ndarray:
+    x, y, z = np.asarray(axis, float)
+    k = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def phone_intrinsics(config: ScanConfig) -> np.ndarray:
+    w, h = config.size
+    f = config.focal * w
+    return np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0.0, 0.0, 1.0]])
+
+
+class PhoneRenderer:
+    """MuJoCo renders of the package's table and objects (no robot) from any OpenCV pose."""
+
+    def __init__(self, package: EnvPackage, config: ScanConfig):
+        spec, _ = build_spec(package, PhysicsConfig())
+        spec.visual.headlight.diffuse = [0.0, 0.0, 0.0]
+        spec.visual.headlight.specular = [0.0, 0.0, 0.0]
+        spec.visual.headlight.ambient = [0.45, 0.45, 0.45]
+        for light in spec.lights:
+            light.diffuse, light.specular = [0.6, 0.6, 0.6], [0.0, 0.0, 0.0]
+        for material in spec.materials:
+            material.specular, material.shininess, material.reflectance = 0.0, 0.0, 0.0
+        k = phone_intrinsics(config)
+        w, h = config.size
+        phone = CameraSpec(
+            name=PHONE, width=w, height=h, fx=k[0, 0], fy=k[1, 1], cx=k[0, 2], cy=k[1, 2],
+            parent="world", pose=Pose(),
+        )  # fmt: skip
+        add_camera(spec.worldbody, phone)
+        self.model = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        first = package.spec.initial_conditions[0]
+        for name, pose in first.objects.items():
+            joint = self.model.joint(f"object/{name}")
+            self.data.qpos[joint.qposadr[0] : joint.qposadr[0] + 7] = [*pose.pos, *pose.quat]
+        self.camera = self.model.camera(PHONE).id
+        self.renderer = MujocoRenderer(
+            self.model, groups=(MESH_VISUAL_GROUP, SPLATTED_VISUAL_GROUP)
+        )
+
+    def render(self, cam_from_world: np.ndarray) -> np.ndarray:
+        """[H, W, 3] float32 linear-ish RGB in [0, 1] for a [3, 4] OpenCV pose."""
+        rot, trans = cam_from_world[:, :3], cam_from_world[:, 3]
+        self.model.cam_pos[self.camera] = -rot.T @ trans
+        self.model.cam_quat[self.camera] = opencv_to_mujoco_quat(mat_to_quat(rot.T))
+        mujoco.mj_forward(self.model, self.data)
+        return self.renderer.render(self.data, PHONE).astype(np.float32) / 255.0
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def render_scan(package: EnvPackage, config: ScanConfig, video: Path) -> ScanTruth:
+    """Render the phone video to ``video`` (mp4) and return the true cameras."""
+    rng = np.random.default_rng(config.seed + 1)
+    count = round(config.duration_s * config.fps)
+    times = np.arange(count) / config.fps
+    shutter = 0.5 / config.fps
+    offsets = (np.arange(config.subframes) + 0.5) / config.subframes * shutter - shutter / 2
+    phone = PhoneRenderer(package, config)
+    gain = 1 + config.exposure * _smooth(times, rng, (0.09, 0.17))
+    gamma = 1 + 0.03 * _smooth(times, rng, (0.05,))
+    w, h = config.size
+    try:
+        with av.open(str(video), mode="w") as container:
+            stream = container.add_stream("libx264", rate=round(config.fps))
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            stream.options = {"crf": "18", "preset": "veryfast"}
+            for i, t in enumerate(times):
+                poses = camera_path(np.clip(t + offsets, 0, None), config)
+                frame = np.mean([phone.render(p) for p in poses], axis=0)
+                frame = np.clip(frame * gain[i], 0, 1) ** gamma[i]
+                frame = frame + rng.normal(0, config.noise, frame.shape)
+                image = (np.clip(frame, 0, 1) * 255 + 0.5).astype(np.uint8)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    finally:
+        phone.close()
+    return ScanTruth(phone_intrinsics(config), config.size, camera_path(times, config), times)

@@ -1,0 +1,164 @@
+"""twinbench fidelity on a tiny pair: the bundled mesh-rendered cube-and-bowl world as the
+source, the same world with splats as its twin, three scripted policies that read the
+cameras, two episodes each, the ablation worlds built from the pair."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import dashboard
+from dashboard.comparison import compare, find_files, load_report, side_label, sim_tables
+from dashboard.settings import STORE_ENV_VAR
+from evaluate.correlation import load_tables
+from evaluate.errors import EvaluateError
+from evaluate.fidelity import (
+    ABLATIONS,
+    EpisodePlan,
+    FidelityConfig,
+    VariantError,
+    check_pair,
+    match_subset,
+)
+from evaluate.fidelity.conditions import expand_pair
+from evaluate.fidelity.variants import source_geometry, twin_meshes
+from evaluate.rollout import RolloutConfig
+from evaluate.store import ResultsStore
+from sim_env.package import load_package
+from sim_env.primitives import PrimitiveSceneConfig, write_primitive_package
+from sim_env.registry import resolve_env
+from sim_env.render.select import has_splats
+from sim_env.scene import build_scene, check_initial_conditions
+from twinbench.cli import main
+
+APP = Path(dashboard.__file__).with_name("app.py")
+
+SOURCE = "primitive_cube_bowl"
+POLICIES = ("scripted:expert,images=1", "scripted:poor", "scripted:bad")  # one renders
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory) -> Path:
+    """The source world with splats: same geometry and initial conditions, other rendering."""
+    root = tmp_path_factory.mktemp("twin") / "splatted"
+    write_primitive_package(root, PrimitiveSceneConfig(splat_density=1.0))
+    return root
+
+
+def _plan(policies: tuple[str, ...] = POLICIES) -> EpisodePlan:
+    return EpisodePlan(
+        policies, episodes=2, image_size=(64, 36), rollout=RolloutConfig(max_steps=24)
+    )
+
+
+def test_cli_run_writes_summary_and_reports_the_dashboard_shows(twin, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    argv = ["fidelity", "--source", SOURCE, "--twin", str(twin), "-o", str(out), "-n", "2"]
+    argv += [arg for policy in POLICIES for arg in ("-p", policy)]
+    argv += ["--ablation", "twin-meshes", "--ablation", "source-geometry", "-j", "0"]
+    argv += ["--subset", "low=scripted:[pb]*", "--image-size", "64x36", "--max-steps", "24"]
+    argv += ["--initial-conditions", "12", "--ablation-episodes", "1"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    summary = json.loads((out / "fidelity.json").read_text())
+    for key in ("pearson", "mmrv", "spearman", "kendall", "ci"):
+        assert key in summary
+    assert (summary["n_policies"], summary["episodes_per_policy"]) == (3, 2)
+    assert set(summary["comparisons"]) == {"twin", "twin-meshes", "source-geometry", "subset:low"}
+    assert summary["comparisons"]["subset:low"]["success"]["n_policies"] == 2
+    assert summary["comparisons"]["twin-meshes"]["episodes_per_policy"] == 1
+    assert summary["command"].startswith(f"twinbench fidelity --source {SOURCE} --twin {twin}")
+    for entry in summary["policies"]:
+        assert set(entry) == {"policy", "source", "twin", "twin-meshes", "source-geometry"}
+        assert entry["twin"]["episodes"] == 2 and len(entry["twin"]["success_ci"]) == 2
+        assert entry["source-geometry"]["episodes"] == 1
+    assert (out / "fidelity.png").stat().st_size > 0
+
+    # the dashboard's Sim vs real page lists every report next to the store, source as real
+    reports = find_files(out, "report.json")
+    assert out / "report" / "report.json" in reports and len(reports) == 4
+    saved = load_report(out / "report" / "report.json")
+    assert saved.real_label == "source world primitive_cube_bowl, playing real"
+    assert saved.plots("success")
+    csv = out / "source_world_plays_real.csv"  # the page's live comparison: twin run vs this
+    assert side_label(csv.name) == "source world plays real"
+    twin_run = summary["worlds"]["twin"]["run_id"]
+    live = compare(sim_tables(out / "results.sqlite", twin_run), load_tables(csv), "success")
+    assert live.per_env[str(out / "worlds" / "twin")].n_policies == 3
+
+    monkeypatch.setenv(STORE_ENV_VAR, str(out / "results.sqlite"))
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.switch_page("views/sim_real.py").run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any("Sim vs source world plays real" in h.value for h in app.subheader)
+    assert any("**Plays real:** source world primitive_cube_bowl" in m.value for m in app.markdown)
+
+    with ResultsStore.open(out / "results.sqlite") as store:
+        labels = sorted(run.config["label"].split(":")[0] for run in store.runs())
+        assert labels == ["source", "source-geometry", "twin", "twin-meshes"]
+        assert len(store.episodes()) == 2 * 3 * 2 + 2 * 3 * 1
+
+
+def test_worlds_must_pose_the_same_task(twin, tmp_path):
+    fewer = tmp_path / "fewer"
+    write_primitive_package(fewer, PrimitiveSceneConfig(n_initial_conditions=4))
+    with pytest.raises(EvaluateError, match="initial_conditions"):
+        check_pair(SOURCE, str(fewer))
+    source, checked = check_pair(SOURCE, str(twin))
+    assert source.spec.instruction == checked.spec.instruction
+
+
+def test_twin_meshes_drops_only_the_splats(twin, tmp_path):
+    source, splatted = load_package(resolve_env(SOURCE)), load_package(twin)
+    first = twin_meshes(source, splatted, tmp_path / "meshes")
+    assert not has_splats(first) and not (tmp_path / "meshes" / "splats").exists()
+    assert first.spec.initial_conditions == splatted.spec.initial_conditions
+    again = twin_meshes(source, splatted, tmp_path / "meshes")
+    assert again.content_hash == first.content_hash
+    with pytest.raises(VariantError, match="no splats"):
+        twin_meshes(source, source, tmp_path / "none")
+
+
+def test_source_geometry_needs_the_twins_objects_where_the_sources_are(twin, tmp_path):
+    source, splatted = load_package(resolve_env(SOURCE)), load_package(twin)
+    built = source_geometry(source, splatted, tmp_path / "geometry")
+    assert built.spec.scene.collision_hulls == source.spec.scene.collision_hulls
+    assert built.spec.scene.splats == f"twin/{splatted.spec.scene.splats}"
+    moved = tmp_path / "moved"
+    write_primitive_package(moved, PrimitiveSceneConfig(splat_density=1.0, seed=1))
+    with pytest.raises(VariantError, match="body frames differ"):
+        source_geometry(source, load_package(moved), tmp_path / "refused")
+
+
+def test_config_names_what_is_wrong(twin):
+    with pytest.raises(EvaluateError, match="did you mean 'twin-meshes'"):
+        FidelityConfig(SOURCE, str(twin), _plan(), ablations=("twin-mesh",))
+    with pytest.raises(EvaluateError, match="not evaluated"):
+        FidelityConfig(SOURCE, str(twin), _plan(), subsets={"x": ("scripted", "scripted:good")})
+    with pytest.raises(EvaluateError, match="at least 2 policies"):
+        FidelityConfig(SOURCE, str(twin), _plan(POLICIES[:1]))
+    assert set(ABLATIONS) == {"twin-meshes", "source-geometry"}
+    assert match_subset("bundle:*/cot-*", ("bundle:l/cot-a", "bundle:l/src-a")) == (
+        "bundle:l/cot-a",
+    )
+
+
+def test_extra_initial_conditions_move_objects_alike_in_both_worlds(twin, tmp_path):
+    source, splatted = load_package(resolve_env(SOURCE)), load_package(twin)
+    first, second = expand_pair(source, splatted, 14, seed=0, root=tmp_path)
+    for package in (first, second):
+        conditions = package.spec.initial_conditions
+        assert len(conditions) == 14 and conditions[:10] == source.spec.initial_conditions
+        check_initial_conditions(build_scene(package), package)  # no interpenetration
+    assert first.spec.initial_conditions == second.spec.initial_conditions
+    for j in range(10, 14):
+        base, drawn = source.spec.initial_conditions[j % 10], first.spec.initial_conditions[j]
+        shift = np.subtract(drawn.objects["cube"].pos, base.objects["cube"].pos)
+        assert 0 < np.abs(shift[:2]).max() <= 0.03 and shift[2] == 0
+    again = expand_pair(source, splatted, 14, seed=0, root=tmp_path)
+    assert again[0].content_hash == first.content_hash
