@@ -7,6 +7,7 @@ import pytest
 
 from dashboard.settings import STORE_ENV_VAR
 from evaluate.store import ResultsStore
+from sim_env.registry import list_envs
 
 RESULT_PAGES = ("leaderboard", "sim_real", "episodes")
 ALL_PAGES = (*RESULT_PAGES, "environments", "submit")
@@ -32,7 +33,7 @@ def test_missing_store(open_page, store_path, view):
     elif view == "submit":
         assert "No jobs yet: there is no results store" in _messages(app)
     else:
-        assert [h.value for h in app.subheader] == ["primitive_cube_bowl"]
+        assert [h.value for h in app.subheader] == [e.id for e in list_envs() if e.bundled]
     assert not store_path.exists()  # reading never creates it
 
 

@@ -7,13 +7,15 @@ import numpy as np
 
 from dashboard import gallery
 from sim_env.package import load_spec_checked
-from sim_env.registry import BUNDLED_DIR
+from sim_env.registry import BUNDLED_DIR, list_envs
 
 
 def test_gallery(page, facts):
+    bundled = [e.id for e in list_envs() if e.bundled]  # facts.BUNDLED_ENV sorts first
     app = page("environments")
-    assert [h.value for h in app.subheader] == [facts.BUNDLED_ENV, facts.USER_ENV, facts.LOST_ENV]
-    rendered, shipped = app.image[0], app.image[1]
+    assert [h.value for h in app.subheader] == [*bundled, facts.USER_ENV, facts.LOST_ENV]
+    assert bundled[0] == facts.BUNDLED_ENV
+    rendered, shipped = app.image[0], app.image[len(bundled)]
     assert rendered.captions == ["exterior_image_1_left", "wrist_image_left"]
     assert shipped.captions == ["camera_0", "camera_1"]  # previews/*.png win over a render
     assert sum("put the cube in the bowl" in m.value for m in app.markdown) == 2

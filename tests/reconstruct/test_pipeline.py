@@ -34,7 +34,9 @@ def test_rendered_tabletop_video_to_a_metric_world(
         "align": AlignConfig(marker_size=0.1),
     }
     started = time.monotonic()
-    frames, sfm, align = run_pipeline(video, tmp_path / "env", configs=configs, show_progress=False)
+    frames, sfm, align = run_pipeline(
+        video, tmp_path / "env", until="align", configs=configs, show_progress=False
+    )
     seconds = time.monotonic() - started
     assert sfm.summary["registered"] == sfm.summary["total"] == frames.summary["count"]
     assert sfm.summary["models"] == 1 and sfm.summary["matching"] == "sequential"
