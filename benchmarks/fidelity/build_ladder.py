@@ -71,7 +71,7 @@ QUICK_RUNGS = (Rung("quick-s20", demos=1, steps=20), Rung("quick-s60", demos=1, 
 @dataclass(frozen=True)
 class LadderConfig:
     source: str
-    twin: str
+    twin: str | None
     out: Path
     work: Path
     rungs: tuple[Rung, ...] = RUNGS
@@ -99,7 +99,7 @@ def dataset(config: LadderConfig, group: str, demos: int) -> Path:
     return root
 
 
-def dataset_facts(root: Path, twin: str) -> dict[str, object]:
+def dataset_facts(root: Path, twin: str | None) -> dict[str, object]:
     """Episodes and frames per world in a generated dataset."""
     generation = json.loads((root / GENERATION_FILE).read_text())
     lengths = DatasetReader(root).episodes["length"].tolist()
@@ -159,10 +159,11 @@ def portable_bundle(scratch: Path, target: Path, dataset_name: str) -> None:
 
 
 def build_ladder(config: LadderConfig) -> list[Path]:
-    """Every rung of both groups; returns the bundle directories."""
+    """Every rung of the chosen groups; returns the bundle directories."""
     worlds = {
         role: {"env": env, "content_hash": load_spec_checked(resolve_env(env)).content_hash}
         for role, env in (("source", config.source), ("twin", config.twin))
+        if env is not None
     }
     return [
         build_rung(config, rung, group, worlds) for group in config.groups for rung in config.rungs
@@ -172,7 +173,7 @@ def build_ladder(config: LadderConfig) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", required=True, help="source world env id or package path")
-    parser.add_argument("--twin", required=True, help="twin env id or package path")
+    parser.add_argument("--twin", help="twin env id or package path (for the cot group)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("ladder"))
     parser.add_argument("--work", type=Path, default=Path("runs/fidelity-ladder"))
     parser.add_argument("--workers", type=int, default=2)
@@ -180,13 +181,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group", choices=list(GROUPS), action="append", help="default: both")
     parser.add_argument("--quick", action="store_true", help="two tiny rungs, to test the script")
     args = parser.parse_args(argv)
+    groups = tuple(args.group or GROUPS)
+    if "cot" in groups and args.twin is None:
+        parser.error("the cot group is trained on twin demonstrations: name --twin")
     config = LadderConfig(
         source=args.source,
         twin=args.twin,
         out=args.out,
         work=args.work,
         rungs=QUICK_RUNGS if args.quick else RUNGS,
-        groups=tuple(args.group or GROUPS),
+        groups=groups,
         workers=args.workers,
         seed=args.seed,
     )
