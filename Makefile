@@ -1,5 +1,5 @@
 # twinbench: the README's two commands. Both set up a fresh machine, then do their job.
-#   make demo   evaluate the scripted policy ladder on the bundled environment
+#   make demo   rank the scripted policy ladder on the bundled source world and its twin
 #   make test   run the test suite
 SHELL := /bin/bash
 PYTHON ?= python3

@@ -42,7 +42,7 @@ def side_label(source: str) -> str:
     """What to call a side, from where its outcomes came from.
 
     A source that describes itself in trailing parentheses (``twinbench demo`` records
-    ``STORE run ID (STAND-IN, not a real robot: ...)``) is called by that description; a file
+    ``STORE run ID (NOT A REAL ROBOT: ...)``) is called by that description; a file
     by its name (``source_world.csv`` -> ``source world``).
     """
     described = re.search(r"\((.+)\)\s*$", source)

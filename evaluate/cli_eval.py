@@ -229,7 +229,9 @@ def demo_command(
     episodes: Episodes = 20,
     workers: Workers = 2,
 ) -> None:
-    """Evaluate the scripted policy ladder on the bundled env and correlate two conditions.
+    """Evaluate the scripted policy ladder on the bundled source world ("real": not a real
+    robot, the textured world the bundled twin was scanned from) and on its reconstructed
+    twin ("sim"), and correlate the two.
 
     Example: twinbench demo --out twinbench-demo --episodes 20 --workers 2
     """

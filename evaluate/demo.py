@@ -3,12 +3,16 @@ report how well the sim side predicts the real one.
 
 The pipeline is the one a real study runs: evaluate the same policies on both sides, then
 correlate per-policy success rates (Pearson, MMRV, Spearman, Kendall with bootstrap CIs).
-Which worlds play the two sides is one :class:`DemoConfig`. Today there is no real robot and
-no reconstructed source world yet, so :data:`DEMO` pits the bundled environment at the
-default physics step (the sim side, as evaluations run it) against the same environment
-integrated at half the step (the "real" stand-in: the same world, simulated more
-accurately), and says so in its output. When the reconstruction pipeline ships a source
-world and its twin, point ``DEMO``'s two ``Side``s at their env ids.
+Which worlds play the two sides is one :class:`DemoConfig`. There is no real robot on a CI
+machine, so :data:`DEMO` lets the bundled ``tabletop_source`` play "real": the textured,
+high-fidelity MuJoCo world that the bundled twin was scanned from (a simulated phone video),
+and says so in its output. The sim side is that twin, ``tabletop_twin``, as
+``twinbench reconstruct`` built it (meshes, convex hulls and masses estimated from the scan,
+Gaussian splats for its camera views). Both pose the same task ("put the red box in the
+tray"), checked before anything runs. The scripted ladder reads privileged state, not
+pixels, and the demo records no videos, so neither side renders an image: the twin's splat
+renderer (the default ``auto``) is never started and the demo stays a few minutes on two
+cores.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from rich.console import Console
 
 from evaluate.correlation import BootstrapConfig
+from evaluate.fidelity.run import check_pair
 from evaluate.fidelity.sides import (
     EpisodePlan,
     Side,
@@ -30,7 +35,6 @@ from evaluate.fidelity.sides import (
 from evaluate.policies.scripted import ladder_specs
 from evaluate.report import metrics_line
 from evaluate.run import Execution
-from sim_env.scene import PhysicsConfig
 
 
 @dataclass(frozen=True)
@@ -46,20 +50,18 @@ class DemoConfig:
 
 
 DEMO = DemoConfig(
-    task="primitive_cube_bowl",
+    task="tabletop_red_box_in_tray",
     real=Side(
         "real",
-        "primitive_cube_bowl",
-        "STAND-IN, not a real robot: the bundled primitive_cube_bowl environment simulated "
-        "at a finer physics step (dt = 1/480 s, 32 substeps per control step) as the "
-        "higher-fidelity reference",
-        PhysicsConfig(timestep=1.0 / 480.0),
+        "tabletop_source",
+        "NOT A REAL ROBOT: the high-fidelity textured MuJoCo world that the bundled twin "
+        "tabletop_twin was scanned from",
     ),
     sim=Side(
         "sim",
-        "primitive_cube_bowl",
-        "the same environment at twinbench's default physics step (dt = 1/240 s, 16 "
-        "substeps per control step), as every evaluation runs it",
+        "tabletop_twin",
+        "the twin reconstructed by twinbench reconstruct from a simulated phone scan of "
+        "tabletop_source: meshes, hulls and masses from the scan, Gaussian splats for its views",
     ),
 )
 
@@ -82,10 +84,16 @@ def run_demo(
     workers: int = 2,
     console: Console | None = None,
 ) -> DemoResult:
-    """Evaluate both sides (resuming what ``out`` already holds), correlate, write the report."""
+    """Evaluate both sides (resuming what ``out`` already holds), correlate, write the report.
+
+    Raises:
+        EvaluateError: the two sides' packages do not pose the same task (objects, rubric,
+            number of initial conditions).
+    """
     console = console or Console()
     start = time.perf_counter()
     out = Path(out)
+    check_pair(config.real.env, config.sim.env)
     console.print(
         f"[bold]twinbench demo[/]: {len(config.policies)} scripted policies x {episodes} episodes, two sides"
     )
@@ -108,7 +116,7 @@ def run_demo(
         )
     for note in reports["success"].notes:
         console.print(f"[yellow]note:[/] {note}")
-    console.print(f'[bold]the "real" side is[/] {config.real.description}')
+    console.print(f'[bold]the "real" side, {config.real.env}, is[/] {config.real.description}')
     console.print(f"correlation report: {report.parent / 'index.html'} (data: {report})")
     console.print(f"dashboard: twinbench dashboard --store {store}")
     wall = time.perf_counter() - start

@@ -88,7 +88,8 @@ def summarize(
         skipped: ablation name -> why it could not be built.
     """
     by_name = {c.name: c for c in comparisons}
-    head = by_name[HEADLINE].agreement("success").summary()
+    headline = by_name[HEADLINE].agreement("success")
+    head = headline.summary()
     policies = sorted({policy for world in rates.values() for policy in world})
     return {
         **{name: head[name] for name in ("pearson", "mmrv", "spearman", "kendall")},
@@ -96,7 +97,7 @@ def summarize(
         "n_policies": head["n_policies"],
         "episodes_per_policy": episodes,
         "quantity": "success",
-        "goal": {**GOAL, "met": _goal_met(head)},
+        "goal": {**GOAL, **goal_verdict(headline)},
         "comparisons": {
             c.name: {
                 "description": c.description,
@@ -127,9 +128,18 @@ def summarize(
     }
 
 
-def _goal_met(values: Mapping[str, object]) -> bool:
-    pearson, mmrv = values["pearson"], values["mmrv"]
-    return bool(pearson >= GOAL["pearson"] and mmrv <= GOAL["mmrv"])  # type: ignore[operator]
+def goal_verdict(agreement: Agreement) -> dict[str, object]:
+    """``met`` and, when not, ``why``. A ranking exists only where the source world's rates
+    differ: with all of them equal, SIMPLER's Pearson of 1 and MMRV of 0 say nothing."""
+    real = {point.real for point in agreement.points}
+    if len(real) < 2:
+        return {
+            "met": False,
+            "why": f"every policy has the same source-world rate ({real.pop():.2f}): nothing to rank",
+        }
+    pearson, mmrv = agreement.values["pearson"], agreement.values["mmrv"]
+    met = bool(pearson >= GOAL["pearson"] and mmrv <= GOAL["mmrv"])
+    return {"met": met} if met else {"met": False, "why": f"Pearson {pearson:.3f}, MMRV {mmrv:.3f}"}
 
 
 def fidelity_figure(

@@ -49,8 +49,8 @@ def test_saved_report_is_labelled_by_its_source(page):
     [
         ("source_world.csv", "source world"),
         ("/data/lab-bench.csv", "lab bench"),
-        ("runs/x/results.sqlite run 2025-1 (STAND-IN: the same env (dt = 1/480 s))",
-         "STAND-IN: the same env (dt = 1/480 s)"),
+        ("runs/x/results.sqlite run 2025-1 (NOT A REAL ROBOT: the source world (textured))",
+         "NOT A REAL ROBOT: the source world (textured)"),
         ("", "real"),
     ],
 )  # fmt: skip

@@ -1,44 +1,91 @@
-"""The demo: both sides evaluated into one store, a correlation report written, and the
-output saying plainly what the "real" side is."""
+"""The demo: the bundled source world plays "real" and its reconstructed twin "sim", both
+sides evaluated into one store, a correlation report written, and the output saying plainly
+what the "real" side is."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+import pytest
 from rich.console import Console
 
-from evaluate.demo import DEMO, DemoConfig, Side, run_demo
-from evaluate.store import ResultsStore
-from sim_env.scene import PhysicsConfig
-
-ENV_ID = "primitive_cube_bowl"
+from evaluate.demo import DEMO, Side, run_demo
+from evaluate.errors import EvaluateError
+from evaluate.fidelity.run import check_pair
+from evaluate.fidelity.sides import SideRun
+from evaluate.policies import make_policy
+from evaluate.store import EpisodeRecord, ResultsStore
+from sim_env.package import load_package
+from sim_env.registry import resolve_env
+from sim_env.render.select import has_splats
 
 
 def test_demo_config_is_honest_and_ranks_the_ladder():
     assert len(DEMO.policies) >= 5 and DEMO.policies[0] == "scripted:expert"
-    assert "STAND-IN" in DEMO.real.description and "not a real robot" in DEMO.real.description
-    assert DEMO.real.physics != DEMO.sim.physics
+    assert (DEMO.real.env, DEMO.sim.env) == ("tabletop_source", "tabletop_twin")
+    assert "not a real robot" in DEMO.real.description.lower()
+    assert "scanned from" in DEMO.real.description
+    assert DEMO.real.physics == DEMO.sim.physics  # the worlds differ, not the simulator
+    check_pair(DEMO.real.env, DEMO.sim.env)  # the same task on both sides
+
+
+def test_demo_renders_nothing():
+    """The twin's views come from its splats, but the ladder reads privileged state and the
+    demo records no videos: no camera is rendered on either side (that keeps it cheap)."""
+    assert has_splats(load_package(resolve_env(DEMO.sim.env)))
+    assert all(make_policy(spec).metadata.image_keys == () for spec in DEMO.policies)
+
+
+def test_demo_refuses_sides_posing_different_tasks(tmp_path):
+    config = replace(DEMO, real=Side("real", "primitive_cube_bowl", "a different task"))
+    with pytest.raises(EvaluateError, match="not be the same task"):
+        run_demo(config, tmp_path, episodes=1, workers=0, console=Console(quiet=True))
 
 
 def test_small_demo_writes_report_and_says_what_real_is(tmp_path):
-    config = DemoConfig(
-        task="cube_task",
-        real=Side("real", ENV_ID, "the pretend-real side", PhysicsConfig(timestep=1 / 480)),
-        sim=Side("sim", ENV_ID, "the sim side"),
-        policies=("scripted", "scripted:good"),
-    )
-    console = Console(record=True, width=200)
+    config = replace(DEMO, task="tray_task", policies=("scripted", "scripted:bad"))
+    console = Console(record=True, width=300)
     result = run_demo(config, tmp_path, episodes=2, workers=0, console=console)
     text = console.export_text()
-    assert 'the "real" side is the pretend-real side' in text
+    assert f'the "real" side, tabletop_source, is {DEMO.real.description}' in text
     assert f"twinbench dashboard --store {result.store}" in text
     assert (result.report.parent / "index.html").is_file()
     report = json.loads(result.report.read_text())
-    assert set(report["results"]["success"]["per_env"]) == {"cube_task"}
+    assert set(report["results"]["success"]["per_env"]) == {"tray_task"}
     with ResultsStore.open(result.store) as store:
         runs = {run.run_id: run.config["label"] for run in store.runs()}
+        envs = set(store.episodes()["env_id"])
         assert len(store.episodes()) == 8
+    assert envs == {"tabletop_source", "tabletop_twin"}
     assert set(runs) == set(result.runs.values())
-    assert runs[result.runs["real"]] == "real: the pretend-real side"
+    assert runs[result.runs["real"]] == f"real: {DEMO.real.description}"
     again = run_demo(config, tmp_path, episodes=2, workers=0, console=Console(quiet=True))
     assert again.runs == result.runs  # resumed, nothing rerun
+
+
+def _store_in_order(path, seeds):
+    """A store holding one run's episodes of one policy, recorded in the order ``seeds``."""
+    with ResultsStore.open(path) as store:
+        run = store.add_run({"label": "x"}, run_id="run")
+        for seed in seeds:
+            store.record_episode(
+                EpisodeRecord(
+                    run.run_id, "scripted", "env", "hash", 0, seed, seed % 3 == 0,
+                    float(seed % 3 == 0), {}, 1, 0.1, 0.0, 0.0,
+                )
+            )  # fmt: skip
+    return path
+
+
+def test_side_outcomes_do_not_depend_on_recording_order(tmp_path):
+    """Parallel workers record episodes in any order; the bootstrap must see one order."""
+    seeds = list(range(12))
+    stores = [
+        _store_in_order(tmp_path / f"{i}.sqlite", s) for i, s in enumerate((seeds, seeds[::-1]))
+    ]
+    tables = [
+        SideRun(DEMO.real, store, "run", range(12)).tables("task")["success"] for store in stores
+    ]
+    first, second = (t.cells[("scripted", "task")].samples for t in tables)
+    assert first.tolist() == second.tolist() == [float(s % 3 == 0) for s in seeds]
