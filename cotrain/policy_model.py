@@ -22,6 +22,20 @@ from evaluate.policy import ActionChunk, Observation, Policy, PolicyMetadata
 STATE_DIM = ACTION_DIM = 8  # 7 joints + gripper
 
 
+def conv_encoder(
+    channels: Sequence[int], image_size: tuple[int, int], feature_dim: int
+) -> nn.Sequential:
+    """[B, 3, H, W] -> [B, feature_dim]: stride-2 convolutions (each halves the resolution),
+    then a linear layer over the flattened map, which keeps where things are in the image."""
+    layers: list[nn.Module] = []
+    previous, (height, width) = 3, image_size
+    for width_out in channels:
+        layers += [nn.Conv2d(previous, width_out, 3, stride=2, padding=1), nn.ReLU()]
+        previous, height, width = width_out, (height + 1) // 2, (width + 1) // 2
+    layers += [nn.Flatten(), nn.Linear(previous * height * width, feature_dim), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
 class ChunkNet(nn.Module):
     """[B, K, 3, S, S] normalised images + [B, 8] normalised state -> [B, H, 8] outputs."""
 
@@ -37,7 +51,7 @@ class ChunkNet(nn.Module):
         super().__init__()
         self.horizon = horizon
         self.encoders = nn.ModuleList(
-            self._encoder(channels, image_size, feature_dim) for _ in range(cameras)
+            conv_encoder(channels, (image_size, image_size), feature_dim) for _ in range(cameras)
         )
         self.state = nn.Sequential(nn.Linear(STATE_DIM, 64), nn.ReLU())
         self.head = nn.Sequential(
@@ -47,16 +61,6 @@ class ChunkNet(nn.Module):
             nn.ReLU(),
             nn.Linear(hidden, horizon * ACTION_DIM),
         )
-
-    @staticmethod
-    def _encoder(channels: Sequence[int], image_size: int, feature_dim: int) -> nn.Sequential:
-        layers: list[nn.Module] = []
-        previous, size = 3, image_size
-        for width in channels:  # each layer halves the resolution
-            layers += [nn.Conv2d(previous, width, 3, stride=2, padding=1), nn.ReLU()]
-            previous, size = width, (size + 1) // 2
-        layers += [nn.Flatten(), nn.Linear(previous * size * size, feature_dim), nn.ReLU()]
-        return nn.Sequential(*layers)
 
     def forward(self, images: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         parts = [encoder(images[:, k]) for k, encoder in enumerate(self.encoders)]

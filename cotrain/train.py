@@ -107,7 +107,7 @@ def load_training_set(dataset: Path, horizon: int, image_size: int) -> TrainingS
     )
 
 
-def _shift(images: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
+def shift_images(images: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
     """Random translation by up to ``pixels`` (edge-replicated), per sample and camera."""
     if pixels == 0:
         return images
@@ -177,7 +177,7 @@ def fit(
         batch = torch.randint(0, len(state), (config.batch_size,), generator=generator)
         images = image_tensor(data.images[batch.numpy()], image_mean, image_std)
         loss = nn.functional.mse_loss(
-            net(_shift(images, config.shift, generator), state[batch]), targets[batch]
+            net(shift_images(images, config.shift, generator), state[batch]), targets[batch]
         )
         optimizer.zero_grad()
         loss.backward()

@@ -3,69 +3,76 @@ checkpoints with their provenance, for ``twinbench fidelity``.
 
     python -m benchmarks.fidelity.build_ladder --source tabletop_source --twin tabletop_twin
 
-Every rung is the cotrain demo policy (``cotrain.train``: a small CNN on both cameras plus the
-joint state, predicting chunks of joint positions) trained on scripted demonstrations recorded
-in the source world, which plays the real robot's data. Quality is graded like SIMPLER's RT-1
-checkpoints (begin / 15% / converged) by training steps, 120 to 5000 on 90 demonstrations
-(each rung a run of its own, its cosine schedule complete), and every rung is trained twice on
-the same source demonstrations:
+Every rung is :class:`cotrain.locate_policy.LocatePickPlacePolicy`: a small CNN finds the red
+box and the tray in the exterior camera's first frame and the scripted expert's motion does
+the rest, so the policy's success is its perception's — it sees the world only through the
+camera. Views are rendered in the source world, which plays the real robot's data, at object
+placements drawn as ``twinbench fidelity`` draws its initial conditions (from another seed,
+so no evaluated placement is trained on). Quality is graded like SIMPLER's RT-1 checkpoints
+(begin / 15% / converged) by optimiser steps, each rung a run of its own with its cosine
+schedule complete, and every rung is trained twice:
 
-- ``src-*``: source-world demonstrations only;
-- ``cot-*``: the same demonstrations plus twin demonstrations making up a tenth of the
-  episodes (PolaRiS co-trains with ~10% of samples from the reconstructed scene).
+- ``src-*``: source-world views only;
+- ``cot-*``: the same views plus twin views making up a tenth of the set (PolaRiS co-trains
+  with ~10% of samples from the reconstructed scene).
 
-Both datasets come from one ``cotrain generate`` recipe: the source world listed nine times
-(slot k of copy e draws from the seed [seed, e, k], so the copies are independent draws, and
-both datasets hold exactly the same source episodes) with the twin as a tenth environment in
-the co-training dataset. Bundles name their entry point ``cotrain.policy_model:CotrainPolicy``
-(importable wherever twinbench is) instead of shipping a copy of it, and store float32
-weights (~2.2 MB each). Re-running skips the datasets and bundles that already exist.
+Each provenance.json records the locator's errors on held-out views of both worlds: the gap
+between them is the twin's visual gap as this policy feels it. Bundles name their entry point
+(importable wherever twinbench is) and store float32 weights. Re-running reuses the rendered
+views and skips the bundles that already exist.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import yaml
+import numpy as np
+from rich.progress import Progress
 
-from cotrain.generate import GENERATION_FILE, GenerateConfig, generate
-from cotrain.lerobot import DatasetReader
-from cotrain.lerobot.layout import INFO_PATH
-from cotrain.train import TrainConfig, train_demo
-from evaluate.bundle import CONFIG_FILE, WEIGHTS_FILE, load_bundle
-from sim_env.package import load_spec_checked
+from cotrain.locate import (
+    LocatorConfig,
+    Standardisation,
+    Views,
+    fit_locator,
+    location_errors,
+    predict,
+    render_views,
+)
+from cotrain.locate_policy import ENTRY_POINT
+from evaluate.bundle import load_bundle, save_bundle
+from evaluate.fidelity.conditions import extra_conditions
+from evaluate.privileged import pick_place_task
+from sim_env.package import EnvPackage, load_package
 from sim_env.registry import resolve_env
 from twinbench.version import __version__
 
-ENTRY_POINT = "cotrain.policy_model:CotrainPolicy"
-SOURCE_COPIES = 9  # source draws per twin draw: twin episodes are 1/10 of co-training data
 PROVENANCE_FILE = "provenance.json"
 GROUPS = {"src": "source-only", "cot": "with-twin-data"}
+TWIN_SHARE = 0.1  # of the co-training views
+CHUNK = 8  # actions per inference, all executed (the expert's plan advances with each)
 
 
 @dataclass(frozen=True)
 class Rung:
-    """One quality level: demonstrations per source copy (x9 in all) and optimiser steps."""
+    """One quality level: optimiser steps."""
 
     name: str
-    demos: int
     steps: int
 
 
 RUNGS = (
-    Rung("s120", demos=10, steps=120),
-    Rung("s300", demos=10, steps=300),
-    Rung("s800", demos=10, steps=800),
-    Rung("s2000", demos=10, steps=2000),
-    Rung("s5000", demos=10, steps=5000),
+    Rung("s60", steps=60),
+    Rung("s150", steps=150),
+    Rung("s400", steps=400),
+    Rung("s1000", steps=1000),
+    Rung("s3000", steps=3000),
 )
-QUICK_RUNGS = (Rung("quick-s20", demos=1, steps=20), Rung("quick-s60", demos=1, steps=60))
+QUICK_RUNGS = (Rung("quick-s20", steps=20), Rung("quick-s60", steps=60))
 
 
 @dataclass(frozen=True)
@@ -76,114 +83,194 @@ class LadderConfig:
     work: Path
     rungs: tuple[Rung, ...] = RUNGS
     groups: tuple[str, ...] = tuple(GROUPS)
-    image_size: tuple[int, int] = (160, 90)  # (width, height) the demos are recorded at
-    workers: int = 2
-    seed: int = 0
+    views: int = 2000  # source-world training views
+    heldout: int = 200  # views per world for the errors in provenance.json
+    seed: int = 1  # placements; fidelity evaluates seed 0's
+    locator: LocatorConfig = field(default_factory=LocatorConfig)
 
 
-def dataset(config: LadderConfig, group: str, demos: int) -> Path:
-    """The ``src`` or ``cot`` dataset with ``demos`` episodes per environment (made once)."""
-    root = config.work / f"data-{group}-{demos}"
-    if (root / INFO_PATH).is_file():
-        return root
-    envs = (config.source,) * SOURCE_COPIES + ((config.twin,) if group == "cot" else ())
-    generation = GenerateConfig(
-        envs=envs,
-        episodes=demos,
-        seed=config.seed,
-        image_size=config.image_size,
-        workers=config.workers,
-    )
-    report = generate(root, generation)
-    print(f"{root}: {report.episodes} episodes, {report.frames} frames in {report.seconds:.0f} s")
-    return root
+def placements(packages: tuple[EnvPackage, ...], count: int, seed: int) -> list[list]:
+    """Per package, ``count`` drawn initial conditions (the packages' own left out)."""
+    own = len(packages[0].spec.initial_conditions)
+    return [ics[own:] for ics in extra_conditions(packages, own + count, seed)]
 
 
-def dataset_facts(root: Path, twin: str | None) -> dict[str, object]:
-    """Episodes and frames per world in a generated dataset."""
-    generation = json.loads((root / GENERATION_FILE).read_text())
-    lengths = DatasetReader(root).episodes["length"].tolist()
-    worlds = [episode["env"] for episode in generation["episodes"]]
-    twin_frames = sum(n for n, env in zip(lengths, worlds, strict=True) if env == twin)
+def cached_views(path: Path, render: callable) -> Views:
+    """Views from ``path`` (an .npz) or rendered by ``render()`` and saved there."""
+    if path.is_file():
+        with np.load(path) as data:
+            return Views(data["images"], data["xy"], data["yaw"])
+    views = render()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, images=views.images, xy=views.xy, yaw=views.yaw)
+    return views
+
+
+def world_views(
+    config: LadderConfig,
+    packages: dict[str, EnvPackage],
+    role: str,
+    count: int,
+    seed: int,
+    tag: str,
+) -> Views:
+    """``count`` views of world ``role`` at the placements of ``seed`` (shared by both worlds)."""
+    pair = tuple(packages.values())
+    path = config.work / f"views-{tag}-{role}-{seed}-{count}.npz"
+
+    def render() -> Views:
+        conditions = placements(pair, count, seed)[list(packages).index(role)]
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"rendering {tag} views of the {role} world", total=count)
+            return render_views(
+                packages[role],
+                conditions,
+                config.locator,
+                progress=lambda n: bar.update(task, completed=n),
+            )
+
+    return cached_views(path, render)
+
+
+def training_views(config: LadderConfig, packages: dict[str, EnvPackage], group: str) -> Views:
+    source = world_views(config, packages, "source", config.views, config.seed, "train")
+    if group == "src":
+        return source
+    twin_count = round(config.views * TWIN_SHARE / (1 - TWIN_SHARE))
+    twin = world_views(config, packages, "twin", twin_count, config.seed + 100, "train")
+    return Views.concatenate([source, twin])
+
+
+def bundle_config(
+    config: LadderConfig,
+    rung: Rung,
+    group: str,
+    standardisation: Standardisation,
+    source: EnvPackage,
+) -> dict:
+    """policy.yaml for a rung (see LocatePickPlacePolicy)."""
+    locator = config.locator
+    obj, container = locator.objects
+    first = source.spec.initial_conditions[0]
     return {
-        "name": root.name,
-        "episodes": len(worlds),
-        "twin_episodes": worlds.count(twin),
-        "frames": sum(lengths),
-        "twin_frames": twin_frames,
-        "twin_frame_share": round(twin_frames / sum(lengths), 4),
-        "seed": generation["plan"]["seed"],
-        "image_size": generation["plan"]["image_size"],
+        "name": f"{group}-{rung.name}",
+        "action_space": "joint_position",
+        "image_keys": [locator.camera],
+        "image_size": list(locator.image_size),
+        "chunk_length": CHUNK,
+        "open_loop_horizon": CHUNK,
+        "gripper_threshold": 0.5,
+        "normalization": {
+            "image": {"mean": standardisation.image_mean, "std": standardisation.image_std},
+            "pose": {"mean": standardisation.target_mean, "std": standardisation.target_std},
+        },
+        "params": {
+            "world": config.source,
+            "object": obj,
+            "container": container,
+            "rest_height": {name: float(first.objects[name].pos[2]) for name in (obj, container)},
+            "channels": list(locator.channels),
+            "hidden": locator.hidden,
+            "threads": locator.threads,
+        },
     }
 
 
-def build_rung(config: LadderConfig, rung: Rung, group: str, worlds: dict[str, object]) -> Path:
+def build_rung(
+    config: LadderConfig,
+    rung: Rung,
+    group: str,
+    packages: dict[str, EnvPackage],
+    heldout: dict[str, Views],
+) -> Path:
     """Train one bundle into ``out/GROUP-RUNG`` with its provenance.json (skipped if there)."""
     target = config.out / f"{group}-{rung.name}"
-    if (target / PROVENANCE_FILE).is_file():
+    if (target / "provenance.json").is_file():
         return target
-    data = dataset(config, group, rung.demos)
-    train = TrainConfig(steps=rung.steps, seed=config.seed, log_every=max(1, rung.steps // 5))
-    scratch = config.work / "bundles" / target.name
-    result = train_demo(data, scratch, train, log=lambda line: print(f"{target.name}: {line}"))
-    portable_bundle(scratch, target, data.name)
+    views = training_views(config, packages, group)
+    standardisation = Standardisation.of(views)
+    locator = replace(config.locator, steps=rung.steps)
+    started = time.perf_counter()
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"training {target.name}", total=rung.steps)
+        net, losses = fit_locator(
+            views, locator, standardisation, lambda step, _: bar.update(task, completed=step)
+        )
+    seconds = time.perf_counter() - started
+    save_bundle(
+        target,
+        ENTRY_POINT,
+        bundle_config(config, rung, group, standardisation, packages["source"]),
+        net.state_dict(),
+    )
+    errors = {
+        role: asdict(
+            location_errors(predict(net, standardisation, held.images), held, locator.objects)
+        )
+        for role, held in heldout.items()
+    }
     provenance = {
         "name": target.name,
         "group": GROUPS[group],
         "rung": asdict(rung),
-        "worlds": worlds,
-        "dataset": dataset_facts(data, config.twin),
-        "training": {
-            **asdict(train),
-            "first_loss": result.first_loss,
-            "final_loss": result.final_loss,
-            "seconds": round(result.seconds, 1),
+        "worlds": {
+            role: {"env": p.name, "content_hash": p.content_hash} for role, p in packages.items()
         },
+        "views": {
+            "source": config.views,
+            "twin": len(views.images) - config.views,
+            "seed": config.seed,
+        },
+        "training": {
+            **asdict(locator),
+            "first_loss": losses[0],
+            "final_loss": float(np.mean(losses[-max(1, rung.steps // 10) :])),
+            "seconds": round(seconds, 1),
+        },
+        "heldout_errors": errors,
         "built_by": "python -m benchmarks.fidelity.build_ladder " + " ".join(sys.argv[1:]),
         "twinbench_version": __version__,
     }
     (target / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
     load_bundle(target)  # fails here, not in an evaluation, if the bundle does not load
+    print(
+        f"{target.name}: {rung.steps} steps in {seconds:.0f} s; held-out xy error (median, m): "
+        + ", ".join(f"{role} {e['xy_median']}" for role, e in errors.items())
+    )
     return target
-
-
-def portable_bundle(scratch: Path, target: Path, dataset_name: str) -> None:
-    """policy.yaml and weights only, the entry point imported from twinbench."""
-    raw = yaml.safe_load((scratch / CONFIG_FILE).read_text())
-    raw["entry_point"] = ENTRY_POINT
-    raw["name"] = target.name
-    raw["params"]["dataset"] = dataset_name
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(scratch / WEIGHTS_FILE, target / WEIGHTS_FILE)
-    (target / CONFIG_FILE).write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
 def build_ladder(config: LadderConfig) -> list[Path]:
     """Every rung of the chosen groups; returns the bundle directories."""
-    worlds = {
-        role: {"env": env, "content_hash": load_spec_checked(resolve_env(env)).content_hash}
-        for role, env in (("source", config.source), ("twin", config.twin))
-        if env is not None
+    packages = {"source": load_package(resolve_env(config.source))}
+    if config.twin is not None:
+        packages["twin"] = load_package(resolve_env(config.twin))
+    objects = pick_place_task(packages["source"].spec)
+    config = replace(config, locator=replace(config.locator, objects=objects))
+    heldout = {
+        role: world_views(config, packages, role, config.heldout, config.seed + 200, "heldout")
+        for role in packages
     }
     return [
-        build_rung(config, rung, group, worlds) for group in config.groups for rung in config.rungs
+        build_rung(config, rung, group, packages, heldout)
+        for group in config.groups
+        for rung in config.rungs
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", required=True, help="source world env id or package path")
-    parser.add_argument("--twin", help="twin env id or package path (for the cot group)")
+    parser.add_argument("--twin", help="twin env id or package path (needed by the cot group)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("ladder"))
     parser.add_argument("--work", type=Path, default=Path("runs/fidelity-ladder"))
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--views", type=int, default=LadderConfig.views)
     parser.add_argument("--group", choices=list(GROUPS), action="append", help="default: both")
     parser.add_argument("--quick", action="store_true", help="two tiny rungs, to test the script")
     args = parser.parse_args(argv)
     groups = tuple(args.group or GROUPS)
     if "cot" in groups and args.twin is None:
-        parser.error("the cot group is trained on twin demonstrations: name --twin")
+        parser.error("the cot group is trained on twin views too: name --twin")
     config = LadderConfig(
         source=args.source,
         twin=args.twin,
@@ -191,12 +278,11 @@ def main(argv: list[str] | None = None) -> None:
         work=args.work,
         rungs=QUICK_RUNGS if args.quick else RUNGS,
         groups=groups,
-        workers=args.workers,
-        seed=args.seed,
+        views=args.views,
+        heldout=20 if args.quick else LadderConfig.heldout,
     )
-    start = time.perf_counter()
     bundles = build_ladder(config)
-    print(f"{len(bundles)} bundles in {config.out} ({time.perf_counter() - start:.0f} s)")
+    print(json.dumps({"bundles": [str(b) for b in bundles]}))
 
 
 if __name__ == "__main__":
