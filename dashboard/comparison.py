@@ -196,3 +196,91 @@ def load_report(path: Path) -> SavedReport:
     if not isinstance(document, Mapping) or not isinstance(document.get("results"), Mapping):
         raise DashboardError("not a twinbench correlate report (no 'results')", file=path)
     return SavedReport(path, document)
+
+
+FIDELITY_FILE = "fidelity.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class FidelitySummary:
+    """A ``twinbench fidelity`` fidelity.json: the twin (and ablation worlds, policy subsets)
+    against the source world, which plays real."""
+
+    path: Path
+    document: Mapping[str, Any]
+
+    @property
+    def headline(self) -> str:
+        """Twin vs source on success, with intervals and the goal's verdict, in one line."""
+        doc = self.document
+        ci = doc.get("ci") or {}
+        parts = [
+            f"{label} {_with_interval(float(doc[name]), tuple(ci[name]) if ci.get(name) else None)}"
+            for name, label in METRIC_LABELS.items()
+            if name in doc
+        ]
+        goal = doc.get("goal") or {}
+        verdict = "met" if goal.get("met") else f"not met ({goal.get('why', 'see the numbers')})"
+        target = f"Pearson >= {goal.get('pearson', '?')}, MMRV <= {goal.get('mmrv', '?')}"
+        return f"{' · '.join(parts)}. Goal ({target}): {verdict}."
+
+    def comparisons_table(self, quantity: str) -> pd.DataFrame:
+        """One row per comparison: what it is, episodes, each metric with its interval."""
+        rows = []
+        for name, entry in (self.document.get("comparisons") or {}).items():
+            values = entry.get(quantity) or {}
+            ci = values.get("ci") or {}
+            row: dict[str, object] = {
+                "comparison": name,
+                "what": entry.get("description", ""),
+                "episodes per policy": entry.get("episodes_per_policy"),
+                "policies": values.get("n_policies"),
+            }
+            for metric, label in METRIC_LABELS.items():
+                if metric in values:
+                    interval = ci.get(metric)
+                    row[label] = _with_interval(
+                        float(values[metric]), tuple(interval) if interval else None
+                    )
+            row["rank differs"] = ", ".join(
+                Path(p.partition(":")[2] or p).name for p in entry.get("rank_differs", [])
+            )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def rates_table(self, quantity: str) -> pd.DataFrame:
+        """One row per policy, one column per world: the rate with its interval."""
+        worlds = list(self.document.get("worlds") or {})
+        rows = []
+        for entry in self.document.get("policies") or []:
+            policy = str(entry.get("policy", ""))
+            row: dict[str, object] = {"policy": Path(policy.partition(":")[2] or policy).name}
+            for world in worlds:
+                cell = entry.get(world)
+                if isinstance(cell, Mapping) and quantity in cell:
+                    interval = cell.get(f"{quantity}_ci")
+                    row[world] = _with_interval(
+                        float(cell[quantity]), tuple(interval) if interval else None
+                    )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    @property
+    def figure(self) -> Path | None:
+        path = self.path.with_suffix(".png")
+        return path if path.is_file() else None
+
+
+def load_fidelity(path: Path) -> FidelitySummary:
+    """Read a fidelity.json.
+
+    Raises:
+        DashboardError: unreadable JSON, or no ``comparisons`` mapping in it.
+    """
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DashboardError(f"not a readable JSON summary ({exc})", file=path) from exc
+    if not isinstance(document, Mapping) or not isinstance(document.get("comparisons"), Mapping):
+        raise DashboardError("not a twinbench fidelity summary (no 'comparisons')", file=path)
+    return FidelitySummary(path, document)

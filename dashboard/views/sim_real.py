@@ -1,7 +1,9 @@
 """Sim vs real page: does the simulator rank policies the way the real world does?
 
-The real side is an outcomes CSV (any ``twinbench correlate`` shape) found next to the store
-or uploaded; a saved ``twinbench correlate`` report.json next to the store is shown as well.
+A ``twinbench fidelity`` summary next to the store leads (its source world plays real). The
+real side of the live comparison is an outcomes CSV (any ``twinbench correlate`` shape) found
+next to the store or uploaded; a saved ``twinbench correlate`` report.json next to the store
+is shown as well.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def render(settings: DashboardSettings) -> None:
     with ui.open_store(settings) as store:
         ui.stop_if_no_episodes(store)
         run_id = ui.pick_run(store.runs(), key="sim_real_run")
+    _fidelity(settings.store_dir)
     _live_comparison(settings, run_id)
     _saved_reports(settings.store_dir)
 
@@ -136,6 +139,33 @@ def _saved_reports(store_dir: Path) -> None:
             caption=[f"{path.name} (x axis: the side that plays real)" for path in plots],
             width=360,
         )
+
+
+def _fidelity(store_dir: Path) -> None:
+    """The fidelity summary next to the store: the twin, ablations and subsets vs the source."""
+    paths = comparison.find_files(store_dir, comparison.FIDELITY_FILE)
+    if not paths:
+        return
+    try:
+        summary = comparison.load_fidelity(paths[0])
+    except TwinbenchError as exc:
+        st.warning(f"Cannot show {paths[0].name}: {exc}")
+        return
+    st.subheader("Twin fidelity: the source world plays real")
+    st.markdown(
+        "Every policy was evaluated in the scanned **source world** (it plays real: not a real "
+        "robot) and in its reconstructed **twin**, on the same initial conditions.  \n"
+        f"**Twin vs source world, success:** {summary.headline}"
+    )
+    quantity = st.radio("Fidelity rate", QUANTITIES, horizontal=True, key="fidelity_quantity")
+    st.dataframe(summary.comparisons_table(quantity), hide_index=True)
+    st.dataframe(summary.rates_table(quantity), hide_index=True)
+    if summary.figure is not None:
+        st.image(str(summary.figure), caption="x axis: the source world (plays real)")
+    command = summary.document.get("command")
+    if command:
+        st.caption(f"Produced by `{command}`")
+    st.divider()
 
 
 if __name__ == "__main__":

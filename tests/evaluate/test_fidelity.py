@@ -97,6 +97,13 @@ def test_cli_run_writes_summary_and_reports_the_dashboard_shows(twin, tmp_path, 
     assert not app.exception, [e.message for e in app.exception]
     assert any("Sim vs source world plays real" in h.value for h in app.subheader)
     assert any("**Plays real:** source world primitive_cube_bowl" in m.value for m in app.markdown)
+    # ... led by the fidelity summary: the headline, every comparison, every policy per world
+    assert "Twin fidelity: the source world plays real" in [h.value for h in app.subheader]
+    headline = f"Pearson r {summary['pearson']:.3f}"
+    assert any(headline in m.value and "Goal (" in m.value for m in app.markdown)
+    comparisons, rates = app.dataframe[0].value, app.dataframe[1].value
+    assert list(comparisons["comparison"]) == list(summary["comparisons"])
+    assert len(rates) == 3 and {"source", "twin", "twin-meshes"} <= set(rates.columns)
 
     with ResultsStore.open(out / "results.sqlite") as store:
         labels = sorted(run.config["label"].split(":")[0] for run in store.runs())
