@@ -2,7 +2,7 @@
 world, held-out PSNR/SSIM of the twin's splats, and its accuracy against the source world.
 
     python -m benchmarks.reconstruct            # the bundled twin's settings (~25 min, 2 cores)
-    python -m benchmarks.reconstruct --quick    # the default test suite's reduced build (~1 min)
+    python -m benchmarks.reconstruct --quick    # the default test suite's reduced build (~2 min)
 
 Prints one JSON line per figure: {"bench": "reconstruct", "case", "metric", "value", "unit"}.
 """

@@ -1,8 +1,8 @@
 """End to end on the simulated phone scan of the source world: frames -> sfm -> align ->
 splats (cpu) -> mesh -> objects -> package, measured against the source world's truth.
 
-The default suite runs the reduced build (7 s of 360 px video, 400 training steps, ~70 s);
-the full build (the bundled twin's settings) is marked slow.
+The default suite runs the reduced build (7 s of 360 px video, 400 training steps, ~2 min on
+two busy cores); the full build (the bundled twin's settings) is marked slow.
 """
 
 from __future__ import annotations
@@ -70,15 +70,14 @@ def quick_build(tmp_path_factory) -> dict:
     return record
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (session 1): the tray's centroid is 6.3 cm off (red_box 1.7, blue_can 1.7, "
-    "green_box 0.5 cm); the other objects are within the 3 cm bound of the quick build",
-)
 def test_quick_scan_becomes_a_metric_twin(quick_build: dict) -> None:
-    # The reduced build's splats are trained on 160 px images for 400 steps: objects come
-    # out up to 2.5 cm short (measured), so their 3D centroids sit low; the full build meets
-    # 1.5 cm (test_full_build_meets_the_accuracy_targets).
+    # The reduced build's splats are trained on 160 px images for 400 steps, from 55 frames
+    # picked at 3% image motion. Centroid errors measured in three builds (cm): red_box
+    # 0.4-0.5, green_box 0.5-0.6, blue_can 0.7, tray 0.8-1.0; the boxes and the can came out
+    # at most 0.5 cm short (two builds measured). The tray comes out whole, but its walls
+    # (1-3.5 cm of 4.5) are too uneven to pass for a container's, so it is a solid block.
+    # With 28 frames picked at 5% the tray was 4-9 cm off (see quick_config). The full
+    # build meets 1.5 cm (test_full_build_meets_the_accuracy_targets).
     check_build(quick_build, max_centroid_error=0.03, max_xy_error=0.025)
 
 
