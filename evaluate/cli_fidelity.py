@@ -128,7 +128,7 @@ def fidelity_command(
 
     Re-running the same command resumes: recorded episodes are not run again.
 
-    Example: twinbench fidelity --source kitchen_source --twin kitchen_twin --ladder benchmarks/fidelity/ladder -n 30 --initial-conditions 30 --ablation twin-meshes -o runs/fidelity
+    Example: twinbench fidelity --source tabletop_source --twin tabletop_twin --ladder benchmarks/fidelity/ladder -n 30 --initial-conditions 30 --ablation twin-meshes -o runs/fidelity
     """
     from rich.console import Console
 
