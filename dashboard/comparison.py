@@ -189,13 +189,18 @@ def load_report(path: Path) -> SavedReport:
     Raises:
         DashboardError: unreadable JSON, or no ``results`` mapping in it.
     """
+    return SavedReport(path, _json_document(path, "results", "twinbench correlate report"))
+
+
+def _json_document(path: Path, key: str, what: str) -> Mapping[str, Any]:
+    """The JSON mapping in ``path``, which must hold a mapping under ``key``."""
     try:
         document = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DashboardError(f"not a readable JSON report ({exc})", file=path) from exc
-    if not isinstance(document, Mapping) or not isinstance(document.get("results"), Mapping):
-        raise DashboardError("not a twinbench correlate report (no 'results')", file=path)
-    return SavedReport(path, document)
+        raise DashboardError(f"not readable JSON ({exc})", file=path) from exc
+    if not isinstance(document, Mapping) or not isinstance(document.get(key), Mapping):
+        raise DashboardError(f"not a {what} (no {key!r})", file=path)
+    return document
 
 
 FIDELITY_FILE = "fidelity.json"
@@ -277,10 +282,4 @@ def load_fidelity(path: Path) -> FidelitySummary:
     Raises:
         DashboardError: unreadable JSON, or no ``comparisons`` mapping in it.
     """
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DashboardError(f"not a readable JSON summary ({exc})", file=path) from exc
-    if not isinstance(document, Mapping) or not isinstance(document.get("comparisons"), Mapping):
-        raise DashboardError("not a twinbench fidelity summary (no 'comparisons')", file=path)
-    return FidelitySummary(path, document)
+    return FidelitySummary(path, _json_document(path, "comparisons", "twinbench fidelity summary"))
