@@ -29,6 +29,7 @@ from sim_env.splats.binning import bin_tiles
 from sim_env.splats.blend import blend
 from sim_env.splats.constants import EPS2D, FAR_PLANE, NEAR_PLANE
 from sim_env.splats.from_mesh import MeshSampling, gaussians_from_mesh
+from sim_env.splats.gpu import gsplat_cuda_available
 from sim_env.splats.lod import LodConfig, merge_for_camera
 from sim_env.splats.project import project
 
@@ -134,9 +135,9 @@ def _time(fn: Callable[[], object], settings: Settings) -> float:
     return statistics.median(times)
 
 
-def _render(gs: GaussianSet, view: np.ndarray, K: np.ndarray, w: int, h: int):
+def _render(gs: GaussianSet, view: np.ndarray, K: np.ndarray, w: int, h: int, backend: str = "cpu"):
     return rasterize(
-        gs.means, gs.quats, gs.scales, gs.opacities, gs.sh, view, K, w, h, backend="cpu"
+        gs.means, gs.quats, gs.scales, gs.opacities, gs.sh, view, K, w, h, backend=backend
     )
 
 
@@ -153,6 +154,27 @@ def cpu_fps(settings: Settings) -> Iterator[dict]:
             view, K = exterior_camera(w, h)
             seconds = _time(lambda g=gs, v=view, k=K, w=w, h=h: _render(g, v, k, w, h), settings)
             yield _figure(f"{res_name}_{count_name}", "cpu_fps", 1.0 / seconds, "fps")
+
+
+def gsplat_fps(settings: Settings) -> Iterator[dict]:
+    """gsplat's CUDA rasterizer over the same grid, called as the simulator calls it (numpy in
+    and out), and its agreement with the CPU rasterizer; says so when there is no GPU."""
+    available = gsplat_cuda_available()
+    yield _figure("all", "gsplat_available", float(available), "bool")
+    if not available:
+        return
+    for count_name in settings.counts:
+        gs = tabletop(COUNTS[count_name])
+        for res_name, (w, h) in RESOLUTIONS.items():
+            view, K = exterior_camera(w, h)
+            seconds = _time(
+                lambda g=gs, v=view, k=K, w=w, h=h: _render(g, v, k, w, h, "gsplat"), settings
+            )
+            case = f"{res_name}_{count_name}"
+            yield _figure(case, "gsplat_fps", 1.0 / seconds, "fps")
+            gpu_rgb = _render(gs, view, K, w, h, "gsplat")[0]
+            cpu_rgb = _render(gs, view, K, w, h)[0]
+            yield _figure(case, "gsplat_vs_cpu_psnr", _psnr(gpu_rgb, cpu_rgb), "dB")
 
 
 def cpu_breakdown(settings: Settings) -> Iterator[dict]:
@@ -269,6 +291,7 @@ def hybrid_vs_mujoco(settings: Settings) -> Iterator[dict]:
 
 CASES: tuple[Callable[[Settings], Iterator[dict]], ...] = (
     cpu_fps,
+    gsplat_fps,
     cpu_breakdown,
     cpu_lod,
     hybrid_vs_mujoco,
