@@ -3,6 +3,7 @@ that learns, and the committed fidelity ladder's best rung succeeding from pixel
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -121,3 +122,19 @@ def test_best_rung_picks_and_places_from_pixels_alone() -> None:
         env.close()
     assert all(r.failure_reason is None for r in results), results
     assert sum(r.success for r in results) >= 1, [(r.progress, r.criteria) for r in results]
+
+
+def test_ladder_script_writes_loadable_bundles_with_provenance(tmp_path) -> None:
+    from benchmarks.fidelity.build_ladder import main
+
+    out = tmp_path / "ladder"
+    argv = ["--source", SOURCE, "--twin", "tabletop_twin", "--quick", "--views", "30"]
+    main([*argv, "--out", str(out), "--work", str(tmp_path / "work")])
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["cot-quick-s20", "cot-quick-s60", "src-quick-s20", "src-quick-s60"]
+    provenance = json.loads((out / "cot-quick-s60" / "provenance.json").read_text())
+    assert provenance["views"] == {"source": 30, "twin": 3, "seed": 1}  # a tenth are twin views
+    assert set(provenance["heldout_errors"]) == {"source", "twin"}
+    assert provenance["training"]["steps"] == 60
+    policy = load_bundle(out / "src-quick-s20")
+    assert policy.metadata.image_keys == ("exterior_image_1_left",)
