@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cotrain.policy_model import conv_encoder, torch_threads
+from cotrain.policy_model import conv_encoder, image_tensor, torch_threads
 from cotrain.train import shift_images
 from sim_env.cameras import quat_to_mat
 from sim_env.env import EnvConfig, TwinEnv
@@ -166,11 +166,7 @@ class Standardisation:
 
     def images(self, images: np.ndarray) -> torch.Tensor:
         """uint8 [B, H, W, 3] -> float [B, 3, H, W], standardised."""
-        x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
-        x = (x - torch.as_tensor(self.image_mean, dtype=torch.float32)) / torch.as_tensor(
-            self.image_std, dtype=torch.float32
-        )
-        return x.permute(0, 3, 1, 2).contiguous()
+        return image_tensor(images[:, None], self.image_mean[None], self.image_std[None])[:, 0]
 
     def poses(self, outputs: torch.Tensor) -> np.ndarray:
         """Network outputs -> pose vectors [B, M * POSE_DIM]."""

@@ -27,6 +27,7 @@ from evaluate.correlation import (
     read_outcomes_csv,
 )
 from evaluate.errors import EvaluateError
+from evaluate.fidelity.summary import short_name
 from evaluate.report import METRIC_LABELS
 
 REPORT_FILE = "report.json"
@@ -247,9 +248,7 @@ class FidelitySummary:
                     row[label] = _with_interval(
                         float(values[metric]), tuple(interval) if interval else None
                     )
-            row["rank differs"] = ", ".join(
-                Path(p.partition(":")[2] or p).name for p in entry.get("rank_differs", [])
-            )
+            row["rank differs"] = ", ".join(map(short_name, entry.get("rank_differs", [])))
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -259,7 +258,7 @@ class FidelitySummary:
         rows = []
         for entry in self.document.get("policies") or []:
             policy = str(entry.get("policy", ""))
-            row: dict[str, object] = {"policy": Path(policy.partition(":")[2] or policy).name}
+            row: dict[str, object] = {"policy": short_name(policy)}
             for world in worlds:
                 cell = entry.get(world)
                 if isinstance(cell, Mapping) and quantity in cell:

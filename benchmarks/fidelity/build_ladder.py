@@ -28,6 +28,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def placements(packages: tuple[EnvPackage, ...], count: int, seed: int) -> list[
     return [ics[own:] for ics in extra_conditions(packages, own + count, seed)]
 
 
-def cached_views(path: Path, render: callable) -> Views:
+def cached_views(path: Path, render: Callable[[], Views]) -> Views:
     """Views from ``path`` (an .npz) or rendered by ``render()`` and saved there."""
     if path.is_file():
         with np.load(path) as data:
