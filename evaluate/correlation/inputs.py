@@ -10,18 +10,20 @@ reported with the file, the line and the column.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 
 from evaluate.correlation.tables import Cell, Quantity, RateTable, tables_from_episodes
 from evaluate.errors import EvaluateError
-from evaluate.store import ResultsStore
+from evaluate.store import EpisodeKey, ResultsStore
 
 STORE_FILENAME = "results.sqlite"
 CSV_SHAPES = "policy,env,success_rate | policy,env,successes,trials | policy,env,success[,progress]"
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
+_KEY_COLUMNS = [f.name for f in fields(EpisodeKey)]
 
 
 def load_tables(path: Path, *, run_id: str | None = None) -> dict[Quantity, RateTable]:
@@ -61,6 +63,9 @@ def _from_store(path: Path, run_id: str | None) -> dict[Quantity, RateTable]:
             "the results store holds no episodes" + (f" for run {run_id!r}" if run_id else ""),
             file=path,
         )
+    # Key order, not the order parallel workers recorded episodes in: the bootstrap then
+    # resamples the same episodes, and prints the same intervals, for the same results.
+    frame = frame.sort_values(["run_id", *_KEY_COLUMNS], kind="stable")
     frame = frame.rename(columns={"policy_id": "policy", "env_id": "env"})
     frame["success"] = frame["success"].astype(float)
     return tables_from_episodes(frame[["policy", "env", "success", "progress"]], str(path))

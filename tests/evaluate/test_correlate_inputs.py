@@ -129,3 +129,18 @@ def test_empty_store_is_an_error(tmp_path: Path):
     ResultsStore.open(tmp_path / "empty.sqlite").close()
     with pytest.raises(EvaluateError, match="holds no episodes"):
         load_tables(tmp_path / "empty.sqlite")
+
+
+def test_store_episodes_are_read_in_key_order_not_recording_order(tmp_path: Path):
+    """Two workers record the same episodes in different orders; the tables (and so the
+    bootstrap's resamples) must not depend on it."""
+    episodes = [_episode("r1", policy, seed, seed % 3 == 0) for policy in "ab" for seed in range(6)]
+    samples = []
+    for name, order in (("first", episodes), ("second", episodes[::-1])):
+        with ResultsStore.open(tmp_path / f"{name}.sqlite") as store:
+            store.add_run({}, run_id="r1")
+            for episode in order:
+                store.record_episode(episode)
+        table = load_tables(tmp_path / f"{name}.sqlite")["progress"]
+        samples.append({key: list(cell.samples) for key, cell in table.cells.items()})
+    assert samples[0] == samples[1]
