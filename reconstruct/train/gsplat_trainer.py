@@ -13,7 +13,8 @@ from reconstruct.train.config import TrainConfig
 from reconstruct.train.cpu import Progress, TrainResult
 from reconstruct.views import View
 from sim_env.splats import GaussianSet, gsplat_cuda_available
-from sim_env.splats.constants import EPS2D, FAR_PLANE, NEAR_PLANE
+from sim_env.splats.constants import FAR_PLANE, NEAR_PLANE
+from sim_env.splats.gpu import GSPLAT_SETTINGS
 
 
 def train_gsplat(
@@ -106,10 +107,7 @@ def train_gsplat(
             sh_degree=degree,
             near_plane=NEAR_PLANE,
             far_plane=FAR_PLANE,
-            eps2d=EPS2D,
-            radius_clip=0.0,
-            packed=False,
-            rasterize_mode="classic",
+            **GSPLAT_SETTINGS,
         )
         strategy.step_pre_backward(params, optimizers, state, step, info)
         rgb = render[0]
@@ -122,7 +120,9 @@ def train_gsplat(
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         optimizers["means"].param_groups[0]["lr"] *= decay
-        strategy.step_post_backward(params, optimizers, state, step, info, packed=False)
+        strategy.step_post_backward(
+            params, optimizers, state, step, info, packed=GSPLAT_SETTINGS["packed"]
+        )
         losses.append(loss.item())
         if step % 50 == 0 or step == config.iterations - 1:
             report(

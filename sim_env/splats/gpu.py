@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from functools import cache
+from types import MappingProxyType
 
 import numpy as np
 
 from sim_env.errors import SimEnvError
 from sim_env.splats.constants import EPS2D, TILE_SIZE
 
-__all__ = ["gsplat_cuda_available", "rasterize_gsplat"]
+__all__ = ["GSPLAT_SETTINGS", "gsplat_cuda_available", "rasterize_gsplat"]
+
+# The keyword arguments of ``gsplat.rasterization`` that give the CPU rasterizer's semantics
+# (classic mode, the 0.3 px low-pass, no radius clip, one list per camera); the renderer and
+# the gsplat trainer both pass them.
+GSPLAT_SETTINGS = MappingProxyType(
+    {
+        "eps2d": EPS2D,
+        "radius_clip": 0.0,
+        "packed": False,
+        "tile_size": TILE_SIZE,
+        "rasterize_mode": "classic",
+    }
+)
 
 
 @cache
@@ -67,14 +81,10 @@ def rasterize_gsplat(
             height=height,
             near_plane=near,
             far_plane=far,
-            radius_clip=0.0,
-            eps2d=EPS2D,
             sh_degree=None if sh_degree < 0 else sh_degree,
-            packed=False,
-            tile_size=TILE_SIZE,
             backgrounds=cuda(background)[None],
             render_mode="RGB+ED",
-            rasterize_mode="classic",
+            **GSPLAT_SETTINGS,
         )
     render = render[0].cpu().numpy()
     return (

@@ -12,6 +12,7 @@ tile lists use each footprint's exact rectangle, so ours are subsets of gsplat's
 
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple
 
 import numpy as np
@@ -29,6 +30,7 @@ from gsplat.cuda._torch_impl import (
 from reconstruct.train.raster import project as train_project
 from sim_env.splats.binning import bin_tiles
 from sim_env.splats.constants import ALPHA_MIN, EPS2D, FAR_PLANE, NEAR_PLANE, TILE_SIZE
+from sim_env.splats.gpu import GSPLAT_SETTINGS
 from sim_env.splats.project import (
     REC_A,
     REC_B,
@@ -228,3 +230,18 @@ def test_tile_lists_are_gsplats_in_gsplats_depth_order(camera_factory, scene_fac
         assert ours == theirs, f"tile {tile}"
         compared += len(ours)
     assert compared > 500
+
+
+def test_settings_are_gsplat_rasterization_arguments_with_its_defaults():
+    """What the renderer and the gsplat trainer pass binds to gsplat's ``rasterization``, and
+    the constants they share with it are its defaults (so the CPU path means the same)."""
+    from gsplat import rasterization
+
+    signature = inspect.signature(rasterization)
+    tensors = {name: None for name in ("means", "quats", "scales", "opacities", "colors")}
+    signature.bind(**tensors, viewmats=None, Ks=None, width=1, height=1, **GSPLAT_SETTINGS)
+    defaults = {name: p.default for name, p in signature.parameters.items()}
+    assert defaults["near_plane"] == NEAR_PLANE and defaults["far_plane"] == FAR_PLANE
+    assert defaults["eps2d"] == GSPLAT_SETTINGS["eps2d"] == EPS2D
+    assert defaults["tile_size"] == GSPLAT_SETTINGS["tile_size"] == TILE_SIZE
+    assert GSPLAT_SETTINGS["rasterize_mode"] == "classic"
