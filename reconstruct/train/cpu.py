@@ -155,7 +155,7 @@ def _train(
         optimizer.param_groups[0]["lr"] *= decay  # means
         losses.append(loss.item())
         if step < dz.stop and out.means2d.grad is not None:
-            state.accumulate(out.means2d.grad, out.visible, width, height)
+            state.accumulate(out.means2d.grad[0], out.visible, width, height)
         if dz.start <= step < dz.stop and (step - dz.start) % dz.every == 0 and step > 0:
             params, source, counts = refine(params, state, dz, scene_scale, generator)
             fresh = _optimizer(params, config, scene_scale)

@@ -5,6 +5,8 @@ rasterizer settings ``sim_env`` renders with (classic mode, 0.3 px low-pass)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +17,9 @@ from reconstruct.views import View
 from sim_env.splats import GaussianSet, gsplat_cuda_available
 from sim_env.splats.constants import FAR_PLANE, NEAR_PLANE
 from sim_env.splats.gpu import GSPLAT_SETTINGS
+
+if TYPE_CHECKING:
+    import torch
 
 
 def train_gsplat(
@@ -33,11 +38,28 @@ def train_gsplat(
         )
     import torch
     from gsplat import rasterization
+
+    return train_with_strategy(
+        init, views, config, scene_scale, report, rasterization, torch.device("cuda")
+    )
+
+
+def train_with_strategy(
+    init: GaussianSet,
+    views: list[View],
+    config: TrainConfig,
+    scene_scale: float,
+    report: Progress,
+    rasterization: Callable[..., tuple[Any, Any, dict[str, Any]]],
+    device: torch.device,
+) -> TrainResult:
+    """gsplat's recipe around ``rasterization``, a function with ``gsplat.rasterization``'s
+    contract (gsplat's own on CUDA; ``cpu_rasterization.rasterization_cpu`` elsewhere)."""
+    import torch
     from gsplat.strategy import DefaultStrategy
 
     from reconstruct.train.metrics import ssim_map
 
-    device = torch.device("cuda")
     torch.manual_seed(config.seed)
     raw = init.with_sh_degree(config.sh_degree).to_raw()
 

@@ -17,7 +17,7 @@ Gaussians; a tile holding more than ``max_per_tile`` Gaussians drops the farthes
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -48,8 +48,9 @@ class RasterOutput:
     depth: torch.Tensor  # [H, W] expected camera z, metres (0 where nothing)
     alpha: torch.Tensor  # [H, W]
     distortion: torch.Tensor  # [H, W] sum_ij w_i w_j |z_i - z_j|, metres
-    means2d: torch.Tensor  # [N, 2] projected centres, pixels
+    means2d: torch.Tensor  # [1, N, 2] projected centres, pixels (gsplat's [C, N, 2] layout)
     visible: torch.Tensor  # [N] bool, touched at least one tile
+    rects: torch.Tensor  # [N, 4] int64 footprint pixel rectangles x0, x1, y0, y1
     truncated: int  # tile entries dropped by the max_per_tile cap
 
 
@@ -281,8 +282,10 @@ def render_torch(
     if not 0 <= sh_degree <= MAX_TORCH_SH_DEGREE:
         raise ValueError(f"the torch rasterizer supports SH degree 0 or 1, got {sh_degree}")
     proj = project(means, quats, scales, opacities, sh, sh_degree, viewmat, K, width, height)
-    if proj.means2d.requires_grad:
-        proj.means2d.retain_grad()
+    screen = proj.means2d[None]  # the tensor whose gradient densification reads
+    if screen.requires_grad:
+        screen.retain_grad()
+    proj = replace(proj, means2d=screen[0])
     bg = torch.zeros(3) if background is None else background.detach().float()
     with torch.no_grad():
         lists = bin_tiles(proj.rects, proj.depths, width, height, tile_size)
@@ -294,11 +297,11 @@ def render_torch(
             layout, bg,
         )  # fmt: skip
         depth = depth_sum / alpha.clamp_min(DEPTH_ALPHA_EPS)
-        return RasterOutput(rgb, depth, alpha, distortion, proj.means2d, visible, 0)
+        return RasterOutput(rgb, depth, alpha, distortion, screen, visible, proj.rects, 0)
     index, dropped = lists.padded(len(means), max_per_tile)
     rgb_t, depth_t, alpha_t, dist_t = blend_padded(proj, opacities, index, lists.tiles_x, tile_size)
     alpha = _tiles_to_image(alpha_t, lists, width, height)
     rgb = _tiles_to_image(rgb_t, lists, width, height) + (1.0 - alpha)[..., None] * bg
     depth = _tiles_to_image(depth_t, lists, width, height) / alpha.clamp_min(DEPTH_ALPHA_EPS)
     distortion = _tiles_to_image(dist_t, lists, width, height)
-    return RasterOutput(rgb, depth, alpha, distortion, proj.means2d, visible, dropped)
+    return RasterOutput(rgb, depth, alpha, distortion, screen, visible, proj.rects, dropped)
