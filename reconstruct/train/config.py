@@ -78,3 +78,15 @@ class TrainConfig:
     lr_sh_rest: float = 2.5e-3 / 20
     densify: DensifyConfig = field(default_factory=DensifyConfig)
     seed: int = 0
+
+    def learning_rates(self, scene_scale: float) -> dict[str, float]:
+        """Initial learning rate per parameter (gsplat's names: means, scales, quats,
+        opacities, sh0, shN); the means' rate is per metre of ``scene_scale``."""
+        return {
+            "means": self.lr_means * scene_scale,
+            "scales": self.lr_scales,
+            "quats": self.lr_quats,
+            "opacities": self.lr_opacities,
+            "sh0": self.lr_sh0,
+            "shN": self.lr_sh_rest,
+        }

@@ -30,17 +30,15 @@ class TrainResult:
     seconds: float
 
 
+# SplatParams fields whose gsplat parameter name (learning_rates' key) differs.
+_GSPLAT_NAME = {"log_scales": "scales", "logit_opacities": "opacities", "sh_rest": "shN"}
+
+
 def _optimizer(params: SplatParams, config: TrainConfig, scene_scale: float) -> torch.optim.Adam:
-    rates = {
-        "means": config.lr_means * scene_scale,
-        "quats": config.lr_quats,
-        "log_scales": config.lr_scales,
-        "logit_opacities": config.lr_opacities,
-        "sh0": config.lr_sh0,
-        "sh_rest": config.lr_sh_rest,
-    }
+    rates = config.learning_rates(scene_scale)
     groups = [
-        {"params": [getattr(params, name)], "lr": rates[name], "name": name} for name in FIELDS
+        {"params": [getattr(params, name)], "lr": rates[_GSPLAT_NAME.get(name, name)], "name": name}
+        for name in FIELDS
     ]
     return torch.optim.Adam(groups, eps=1e-15)
 

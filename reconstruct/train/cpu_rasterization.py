@@ -46,11 +46,8 @@ def rasterization_cpu(
         means, quats, scales, opacities, colors, sh_degree, viewmats[0], Ks[0], width, height
     )
     with torch.no_grad():
-        radii = torch.zeros(1, len(means), 2, dtype=torch.int32)
-        ids = torch.nonzero(out.visible).squeeze(1)
-        rects = out.rects[ids]
-        radii[0, ids, 0] = ((rects[:, 1] - rects[:, 0] + 2) // 2).int()
-        radii[0, ids, 1] = ((rects[:, 3] - rects[:, 2] + 2) // 2).int()
+        half = (out.rects[:, [1, 3]] - out.rects[:, [0, 2]] + 2) // 2
+        radii = torch.where(out.visible[:, None], half, 0).int()[None]
     info = {
         "means2d": out.means2d,
         "radii": radii,

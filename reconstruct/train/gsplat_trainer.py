@@ -76,17 +76,9 @@ def train_with_strategy(
             "shN": param(raw.sh[:, 1:]),
         }
     )
-    rates = {
-        "means": config.lr_means * scene_scale,
-        "scales": config.lr_scales,
-        "quats": config.lr_quats,
-        "opacities": config.lr_opacities,
-        "sh0": config.lr_sh0,
-        "shN": config.lr_sh_rest,
-    }
     optimizers = {
         name: torch.optim.Adam([{"params": params[name], "lr": lr, "name": name}], eps=1e-15)
-        for name, lr in rates.items()
+        for name, lr in config.learning_rates(scene_scale).items()
     }
     dz = config.densify
     strategy = DefaultStrategy(

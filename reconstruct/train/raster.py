@@ -49,9 +49,13 @@ class RasterOutput:
     alpha: torch.Tensor  # [H, W]
     distortion: torch.Tensor  # [H, W] sum_ij w_i w_j |z_i - z_j|, metres
     means2d: torch.Tensor  # [1, N, 2] projected centres, pixels (gsplat's [C, N, 2] layout)
-    visible: torch.Tensor  # [N] bool, touched at least one tile
     rects: torch.Tensor  # [N, 4] int64 footprint pixel rectangles x0, x1, y0, y1
     truncated: int  # tile entries dropped by the max_per_tile cap
+
+    @property
+    def visible(self) -> torch.Tensor:
+        """[N] bool: the Gaussian touched at least one pixel's tile."""
+        return self.rects[:, 0] <= self.rects[:, 1]
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,7 +293,6 @@ def render_torch(
     bg = torch.zeros(3) if background is None else background.detach().float()
     with torch.no_grad():
         lists = bin_tiles(proj.rects, proj.depths, width, height, tile_size)
-    visible = proj.rects[:, 0] <= proj.rects[:, 1]
     if blend == "numba":
         layout = (lists.offsets, lists.entries, lists.tiles_x, tile_size, width, height)
         rgb, depth_sum, alpha, distortion = BlendFunction.apply(
@@ -297,11 +300,11 @@ def render_torch(
             layout, bg,
         )  # fmt: skip
         depth = depth_sum / alpha.clamp_min(DEPTH_ALPHA_EPS)
-        return RasterOutput(rgb, depth, alpha, distortion, screen, visible, proj.rects, 0)
+        return RasterOutput(rgb, depth, alpha, distortion, screen, proj.rects, 0)
     index, dropped = lists.padded(len(means), max_per_tile)
     rgb_t, depth_t, alpha_t, dist_t = blend_padded(proj, opacities, index, lists.tiles_x, tile_size)
     alpha = _tiles_to_image(alpha_t, lists, width, height)
     rgb = _tiles_to_image(rgb_t, lists, width, height) + (1.0 - alpha)[..., None] * bg
     depth = _tiles_to_image(depth_t, lists, width, height) / alpha.clamp_min(DEPTH_ALPHA_EPS)
     distortion = _tiles_to_image(dist_t, lists, width, height)
-    return RasterOutput(rgb, depth, alpha, distortion, screen, visible, proj.rects, dropped)
+    return RasterOutput(rgb, depth, alpha, distortion, screen, proj.rects, dropped)
