@@ -20,8 +20,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not manual"
 
+# Style, then the import layers and public contracts of ARCHITECTURE.md (pyproject's [tool.importlinter]).
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo
 
 setup: system-deps $(STAMP)
 

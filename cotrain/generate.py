@@ -122,9 +122,9 @@ class GenerationReport:
 
 def resolve_envs(config: GenerateConfig) -> list[EnvTask]:
     """Load each package and check that it can be recorded as a DROID dataset."""
-    from evaluate.privileged import pick_place_task
     from sim_env.package import load_package
     from sim_env.registry import resolve_env
+    from sim_env.rubric import pick_place_task
 
     tasks = []
     for env_id in config.envs:

@@ -1,24 +1,28 @@
 """Per-episode variation, so demonstrations are not one trajectory replayed.
 
 Each episode draws, from its own seed: object poses around one of the package's initial
-conditions (shifted and turned on the table, redrawn until nothing interpenetrates), small
-camera extrinsic offsets, an exposure and white-balance gain for every image, and the
-expert's approach (approach and lift heights, grasp depth, joint speed, place clearance, and a
-grasp yaw among the object's symmetric options).
+conditions and small camera extrinsic offsets (both from :mod:`sim_env.variation`), an
+exposure and white-balance gain for every image, and the expert's approach (approach and lift
+heights, grasp depth, joint speed, place clearance, and a grasp yaw among the object's
+symmetric options).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 
-import mujoco
 import numpy as np
 
 from sim_env.env import TwinEnv
+from sim_env.package import InitialCondition
 from sim_env.planner import PickPlaceConfig
-from sim_env.scene import apply_initial_condition, penetrations
+from sim_env.variation import (
+    CameraPose,
+    PoseVariation,
+    draw_camera_poses,
+    draw_free_conditions,
+)
 
 Interval = tuple[float, float]
 
@@ -27,11 +31,7 @@ Interval = tuple[float, float]
 class RandomizationConfig:
     """Uniform ranges of the per-episode draws; a zero width turns a knob off."""
 
-    object_shift: float = 0.03  # m, largest xy shift of each object from the package's pose
-    object_yaw: float = 0.35  # rad, largest extra turn of each object about the vertical
-    placement_attempts: int = 50  # redraws before falling back to the package's own poses
-    camera_shift: float = 0.01  # m, largest offset of each camera along each axis
-    camera_tilt: float = 0.035  # rad, largest rotation of each camera about each axis
+    poses: PoseVariation = field(default_factory=PoseVariation)  # objects and cameras
     exposure: Interval = (0.8, 1.2)  # image brightness gain
     white_balance: float = 0.08  # largest per-channel deviation of the colour gain
     approach_height: Interval = (0.08, 0.16)  # m
@@ -51,15 +51,15 @@ class EpisodeVariation:
 
     Attributes:
         initial_condition: the package's initial condition the objects were placed around.
-        object_poses: object -> (position [3] m, quaternion [4] w x y z) in the world.
+        condition: that initial condition with the objects moved (collision-free).
         camera_poses: camera -> (position [3], quaternion [4]) in its parent body's frame.
         colour_gain: [3] per-channel multiplier of every image.
         expert: the expert's approach for this episode.
     """
 
     initial_condition: int
-    object_poses: Mapping[str, tuple[np.ndarray, np.ndarray]]
-    camera_poses: Mapping[str, tuple[np.ndarray, np.ndarray]]
+    condition: InitialCondition
+    camera_poses: Mapping[str, CameraPose]
     colour_gain: np.ndarray
     expert: PickPlaceConfig
 
@@ -67,7 +67,7 @@ class EpisodeVariation:
         """JSON-friendly record of the draws (stored with each staged episode)."""
         return {
             "initial_condition": self.initial_condition,
-            "objects": {k: [p.tolist(), q.tolist()] for k, (p, q) in self.object_poses.items()},
+            "objects": {k: [list(p.pos), list(p.quat)] for k, p in self.condition.objects.items()},
             "cameras": {k: [p.tolist(), q.tolist()] for k, (p, q) in self.camera_poses.items()},
             "colour_gain": self.colour_gain.tolist(),
             "expert": asdict(self.expert),
@@ -76,20 +76,6 @@ class EpisodeVariation:
 
 def _uniform(rng: np.random.Generator, interval: Interval) -> float:
     return float(rng.uniform(*interval))
-
-
-def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = np.zeros(4)
-    mujoco.mju_mulQuat(out, np.asarray(a, float), np.asarray(b, float))
-    return out
-
-
-def _rotation_quat(vector: np.ndarray) -> np.ndarray:
-    """(w, x, y, z) of the rotation by |vector| rad about vector's direction."""
-    angle = float(np.linalg.norm(vector))
-    if angle < 1e-12:
-        return np.array([1.0, 0.0, 0.0, 0.0])
-    return np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * np.asarray(vector) / angle])
 
 
 def symmetric_yaws(half_extents: np.ndarray) -> tuple[float, ...]:
@@ -115,30 +101,6 @@ def sample_expert(
     )
 
 
-def sample_object_poses(
-    env: TwinEnv, rng: np.random.Generator, config: RandomizationConfig, condition: int
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Object poses near ``condition``'s, redrawn until free of interpenetration.
-
-    After ``placement_attempts`` rejected draws the package's own poses (valid by construction)
-    are used, so a crowded scene still yields episodes.
-    """
-    ic = env.package.spec.initial_conditions[condition]
-    data = mujoco.MjData(env.model)
-    base = {name: (np.array(p.pos), np.array(p.quat)) for name, p in ic.objects.items()}
-    for _ in range(config.placement_attempts):
-        poses = {}
-        for name, (pos, quat) in base.items():
-            shift = rng.uniform(-config.object_shift, config.object_shift, 2)
-            turn = _rotation_quat(np.array([0.0, 0.0, rng.uniform(-1, 1) * config.object_yaw]))
-            poses[name] = (pos + [shift[0], shift[1], 0.0], _quat_mul(turn, quat))
-        apply_initial_condition(env.scene, data, ic)
-        set_object_poses(env, data, poses)
-        if not penetrations(env.scene, data):
-            return poses
-    return base
-
-
 def sample_variation(
     env: TwinEnv,
     rng: np.random.Generator,
@@ -146,48 +108,20 @@ def sample_variation(
     conditions: Sequence[int],
     obj: str,
 ) -> EpisodeVariation:
-    """One episode's draws; ``obj`` is the object the expert grasps (for its symmetry)."""
-    condition = int(conditions[int(rng.integers(len(conditions)))])
-    objects = sample_object_poses(env, rng, config, condition)
-    model = env.model
-    cameras = {}
-    for name in env.camera_names:
-        cid = env.scene.cameras[name]
-        offset = rng.uniform(-config.camera_shift, config.camera_shift, 3)
-        tilt = _rotation_quat(rng.uniform(-config.camera_tilt, config.camera_tilt, 3))
-        cameras[name] = (model.cam_pos[cid] + offset, _quat_mul(model.cam_quat[cid], tilt))
+    """One episode's draws; ``obj`` is the object the expert grasps (for its symmetry).
+
+    When no collision-free placement is drawn in ``placement_attempts`` tries, the package's
+    own poses (valid by construction) are used, so a crowded scene still yields episodes.
+    """
+    index = int(conditions[int(rng.integers(len(conditions)))])
+    own = env.package.spec.initial_conditions[index]
+    drawn = draw_free_conditions(rng, [env.scene], [own], config.poses)
+    condition = own if drawn is None else drawn[0]
+    cameras = draw_camera_poses(rng, env.scene, env.camera_names, config.poses)
     balance = rng.uniform(-config.white_balance, config.white_balance, 3)
     gain = _uniform(rng, config.exposure) * (1.0 + balance)
     expert = sample_expert(rng, config, env.scene.boxes[obj].half_extents)
-    return EpisodeVariation(condition, objects, cameras, gain, expert)
-
-
-def set_object_poses(
-    env: TwinEnv, data: mujoco.MjData, poses: Mapping[str, tuple[np.ndarray, np.ndarray]]
-) -> None:
-    """Place objects at rest at ``poses`` in ``data`` and recompute the derived state."""
-    for obj in env.scene.objects:
-        if obj.name in poses:
-            pos, quat = poses[obj.name]
-            data.qpos[obj.qpos_adr : obj.qpos_adr + 3] = pos
-            data.qpos[obj.qpos_adr + 3 : obj.qpos_adr + 7] = quat / np.linalg.norm(quat)
-            data.qvel[obj.qvel_adr : obj.qvel_adr + 6] = 0.0
-    mujoco.mj_forward(env.model, data)
-
-
-@contextmanager
-def camera_poses(
-    env: TwinEnv, poses: Mapping[str, tuple[np.ndarray, np.ndarray]]
-) -> Iterator[None]:
-    """Move cameras (in their parent frames) for the duration of the block, then restore."""
-    ids = [env.scene.cameras[name] for name in poses]
-    saved = env.model.cam_pos[ids].copy(), env.model.cam_quat[ids].copy()
-    try:
-        for cid, (pos, quat) in zip(ids, poses.values(), strict=True):
-            env.model.cam_pos[cid], env.model.cam_quat[cid] = pos, quat
-        yield
-    finally:
-        env.model.cam_pos[ids], env.model.cam_quat[ids] = saved
+    return EpisodeVariation(index, condition, cameras, gain, expert)
 
 
 def apply_gain(image: np.ndarray, gain: np.ndarray) -> np.ndarray:

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cotrain.randomize import EpisodeVariation, apply_gain, camera_poses, set_object_poses
+from cotrain.randomize import EpisodeVariation, apply_gain
 from sim_env.env import TwinEnv
 from sim_env.planner import PickPlaceExpert
+from sim_env.scene import apply_initial_condition
+from sim_env.variation import camera_poses
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +66,7 @@ def reset_episode(env: TwinEnv, variation: EpisodeVariation) -> None:
     """Reset to the variation's initial condition with its object poses; the rubric's
     reference state (e.g. lift heights) is taken after the objects moved."""
     env.reset(options={"initial_condition": variation.initial_condition})
-    set_object_poses(env, env.data, variation.object_poses)
+    apply_initial_condition(env.scene, env.data, variation.condition)
     env.tracker.reset(env.rubric_state())
     env.tracker.update(env.rubric_state(), 0)
 
@@ -75,7 +77,7 @@ def record_episode(
     """Run the expert from ``variation`` until success plus ``tail_steps`` steps, or the horizon."""
     frames: dict[str, list[np.ndarray]] = {name: [] for name in env.camera_names}
     joints, gripper, actions = [], [], []
-    with camera_poses(env, variation.camera_poses):
+    with camera_poses(env.scene, variation.camera_poses):
         reset_episode(env, variation)
         expert = PickPlaceExpert(env.scene, obj, container, variation.expert)
         start = env.controller.target.copy()

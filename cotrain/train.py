@@ -24,7 +24,7 @@ from cotrain.lerobot.layout import STATS_PATH
 from cotrain.lerobot.reader import read_json
 from cotrain.policy_model import ChunkNet, image_tensor, torch_threads
 from evaluate.bundle import save_bundle
-from evaluate.policies.images import resize_with_pad
+from sim_env.images import resize_with_pad
 
 ENTRY_POINT = "policy_model:CotrainPolicy"
 POLICY_SOURCE = Path(__file__).with_name("policy_model.py")

@@ -27,8 +27,8 @@ from evaluate.correlation import (
     read_outcomes_csv,
 )
 from evaluate.errors import EvaluateError
-from evaluate.fidelity.summary import short_name
 from evaluate.report import METRIC_LABELS
+from studies.fidelity.summary import short_name
 
 REPORT_FILE = "report.json"
 

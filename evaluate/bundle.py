@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from evaluate.entry_points import load_entry_class
 from evaluate.errors import EvaluateError
-from evaluate.policies.entry_points import load_entry_class
-from evaluate.policies.images import policy_images
+from evaluate.images import policy_images
 from evaluate.policy import (
     ACTION_SPACES,
     DROID_IMAGE_KEYS,

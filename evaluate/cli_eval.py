@@ -1,4 +1,4 @@
-"""``twinbench eval``, ``submit``, ``worker`` and ``demo``: run policies in simulation.
+"""``twinbench eval``, ``submit`` and ``worker``: run policies in simulation.
 
 Heavy imports (MuJoCo, pandas, Ray) happen inside the commands, so ``twinbench --help``
 stays fast. Progress goes to stderr; the summary table to stdout.
@@ -220,23 +220,3 @@ def worker_command(
     ran = serve_queue(config, on_job, on_done)
     if once and not ran:
         console.print("no queued job")
-
-
-def demo_command(
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Demo directory: results.sqlite and report/.")
-    ] = Path("twinbench-demo"),
-    episodes: Episodes = 20,
-    workers: Workers = 2,
-) -> None:
-    """Evaluate the scripted policy ladder on the bundled source world ("real": not a real
-    robot, the textured world the bundled twin was scanned from) and on its reconstructed
-    twin ("sim"), and correlate the two.
-
-    Example: twinbench demo --out twinbench-demo --episodes 20 --workers 2
-    """
-    from rich.console import Console
-
-    from evaluate.demo import DEMO, run_demo
-
-    run_demo(DEMO, out, episodes=episodes, workers=workers, console=Console())

@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from evaluate.errors import EvaluateError
 from evaluate.policy import ActionChunk, Observation, Policy, PolicyError
 from sim_env.package import EnvPackageSpec
+from sim_env.rubric import pick_place_task
 from sim_env.scene import SceneModel
+
+__all__ = ["PrivilegedPolicy", "PrivilegedState", "SimTask", "pick_place_task"]
 
 PrivilegedState = Mapping[str, Any]  # TwinEnv.privileged_state(): objects, tcp_pos, tcp_mat
 
@@ -55,27 +57,3 @@ class PrivilegedPolicy(Policy):
             f"{self.metadata.policy_id} reads the simulator's privileged state: it runs only "
             "inside evaluate's rollout loop, not behind a policy server"
         )
-
-
-def pick_place_task(spec: EnvPackageSpec) -> tuple[str, str]:
-    """(object, container) of a pick-and-place rubric: its ``inside_xy`` criterion's params.
-
-    Raises:
-        EvaluateError: the rubric has no ``inside_xy`` criterion naming both.
-    """
-    for index, criterion in enumerate(spec.rubric.criteria):
-        if criterion.kind == "inside_xy":
-            obj, container = criterion.params.get("object"), criterion.params.get("container")
-            if isinstance(obj, str) and isinstance(container, str):
-                return obj, container
-            raise EvaluateError(
-                "an inside_xy criterion needs string params 'object' and 'container'",
-                file=f"{spec.name}/env.yaml",
-                field=f"rubric.criteria[{index}].params",
-            )
-    kinds = ", ".join(c.kind for c in spec.rubric.criteria)
-    raise EvaluateError(
-        f"scripted policies need a pick-and-place rubric with an inside_xy criterion; found: {kinds}",
-        file=f"{spec.name}/env.yaml",
-        field="rubric.criteria",
-    )

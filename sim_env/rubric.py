@@ -359,3 +359,30 @@ class RubricTracker:
 
     def reached(self) -> dict[str, int | None]:
         return dict(zip(self.rubric.names, self.first_reached, strict=True))
+
+
+def pick_place_task(spec: Any) -> tuple[str, str]:
+    """(object, container) of a pick-and-place rubric: its ``inside_xy`` criterion's params.
+
+    ``spec`` is an :class:`~sim_env.package.EnvPackageSpec` (untyped here, as in
+    :func:`check_rubric`: the package loader calls into this module, not the other way).
+
+    Raises:
+        EnvPackageError: the rubric has no ``inside_xy`` criterion naming both.
+    """
+    for index, criterion in enumerate(spec.rubric.criteria):
+        if criterion.kind == "inside_xy":
+            obj, container = criterion.params.get("object"), criterion.params.get("container")
+            if isinstance(obj, str) and isinstance(container, str):
+                return obj, container
+            raise EnvPackageError(
+                "an inside_xy criterion needs string params 'object' and 'container'",
+                file=f"{spec.name}/env.yaml",
+                field=f"rubric.criteria[{index}].params",
+            )
+    kinds = ", ".join(c.kind for c in spec.rubric.criteria)
+    raise EnvPackageError(
+        f"scripted policies need a pick-and-place rubric with an inside_xy criterion; found: {kinds}",
+        file=f"{spec.name}/env.yaml",
+        field="rubric.criteria",
+    )

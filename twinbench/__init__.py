@@ -1,4 +1,7 @@
-"""twinbench: the command line and the pieces every package shares (errors, version)."""
+"""twinbench: the ground every package stands on (errors, registries, version).
+
+The ``twinbench`` command lives in :mod:`twinbench.cli`, the top layer, which nothing imports.
+"""
 
 from twinbench.errors import TwinbenchError
 from twinbench.version import __version__

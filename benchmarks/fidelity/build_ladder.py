@@ -3,7 +3,7 @@ checkpoints with their provenance, for ``twinbench fidelity``.
 
     python -m benchmarks.fidelity.build_ladder --source tabletop_source --twin tabletop_twin
 
-Every rung is :class:`cotrain.locate_policy.LocatePickPlacePolicy`: a small CNN finds the red
+Every rung is :class:`studies.locator.policy.LocatePickPlacePolicy`: a small CNN finds the red
 box and the tray in the exterior camera's first frame and the scripted expert's motion does
 the rest, so the policy's success is its perception's — it sees the world only through the
 camera. Views are rendered in the source world, which plays the real robot's data, at object
@@ -35,7 +35,12 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from cotrain.locate import (
+from evaluate.bundle import load_bundle, save_bundle
+from sim_env.package import EnvPackage, load_package
+from sim_env.registry import resolve_env
+from sim_env.rubric import pick_place_task
+from studies.fidelity.conditions import extra_conditions
+from studies.locator.net import (
     LocatorConfig,
     Standardisation,
     Views,
@@ -44,12 +49,7 @@ from cotrain.locate import (
     predict,
     render_views,
 )
-from cotrain.locate_policy import ENTRY_POINT
-from evaluate.bundle import load_bundle, save_bundle
-from evaluate.fidelity.conditions import extra_conditions
-from evaluate.privileged import pick_place_task
-from sim_env.package import EnvPackage, load_package
-from sim_env.registry import resolve_env
+from studies.locator.policy import ENTRY_POINT
 from twinbench.version import __version__
 
 PROVENANCE_FILE = "provenance.json"

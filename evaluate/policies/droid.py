@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from evaluate.errors import EvaluateError
-from evaluate.policies.images import policy_images
+from evaluate.images import policy_images
 from evaluate.policy import Observation, PolicyError, PolicyMetadata
 
 PREFIX = "observation/"

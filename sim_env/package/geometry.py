@@ -13,7 +13,7 @@ import trimesh
 from scipy.spatial import ConvexHull, QhullError
 
 from sim_env.errors import EnvPackageError
-from sim_env.package.loader import EnvPackage
+from sim_env.package.schema import EnvPackageSpec
 
 MESH_SUFFIXES = (".obj", ".stl")
 TEXTURE_SUFFIXES = (".png",)
@@ -86,20 +86,20 @@ def check_texture(path: Path) -> None:
         raise EnvPackageError(f"texture does not load: {exc}", file=path) from None
 
 
-def check_geometry(package: EnvPackage) -> None:
-    """Every visual mesh, texture and splat file loads; every collision hull is a convex mesh."""
+def check_geometry(spec: EnvPackageSpec, root: Path) -> None:
+    """Every visual mesh, texture and splat file under ``root`` loads; every collision hull is
+    a convex mesh."""
     from sim_env.splats.ply import read_ply
 
-    spec = package.spec
     for rel in [spec.scene.splats] + [o.splats for o in spec.objects]:
         if rel:
-            read_ply(package.path(rel))
+            read_ply(root / rel)
     visuals = [spec.scene.visual] + [o.visual for o in spec.objects]
     for visual in visuals:
         if visual is None:
             continue
-        load_mesh(package.path(visual.mesh))
+        load_mesh(root / visual.mesh)
         if visual.texture:
-            check_texture(package.path(visual.texture))
+            check_texture(root / visual.texture)
     for rel in spec.scene.collision_hulls + [h for o in spec.objects for h in o.collision_hulls]:
-        check_hull(package.path(rel))
+        check_hull(root / rel)

@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim_env.errors import EnvPackageError
+from sim_env.package.geometry import check_geometry
 from sim_env.package.schema import EnvPackageSpec
 
 ENV_FILE = "env.yaml"
@@ -161,10 +162,8 @@ def load_spec_checked(root: str | os.PathLike[str]) -> EnvPackage:
 
 def load_package(root: str | os.PathLike[str]) -> EnvPackage:
     """Load and fully validate a package: schema, files, hashes, meshes and convex hulls."""
-    from sim_env.package.geometry import check_geometry
-
     package = load_spec_checked(root)
-    check_geometry(package)
+    check_geometry(package.spec, package.root)
     return package
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from dashboard.settings import STORE_ENV_VAR
-from evaluate.fidelity.summary import GOAL
+from studies.fidelity.summary import GOAL
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "benchmarks" / "fidelity" / "run"

@@ -8,7 +8,6 @@ from openpi_client import image_tools
 
 from evaluate.errors import EvaluateError
 from evaluate.policies import make_policy, policy_schemes, register_policy_scheme
-from evaluate.policies.images import resize_with_pad
 from evaluate.policies.openpi import OpenpiConfig
 from evaluate.policy import (
     ActionChunk,
@@ -18,6 +17,7 @@ from evaluate.policy import (
     PolicyMetadata,
     binarize_gripper,
 )
+from sim_env.images import resize_with_pad
 
 
 def test_valid_chunk_is_float64_and_read_only() -> None:

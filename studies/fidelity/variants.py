@@ -149,7 +149,7 @@ def write_variant(
         shutil.copyfile(files[rel], root / rel)
     spec["name"] = name
     spec["provenance"] = {
-        "created_by": "evaluate.fidelity",
+        "created_by": "studies.fidelity",
         "created_at": like.spec.provenance.created_at,
         "software_version": like.spec.provenance.software_version,
         "source": origin,

@@ -24,17 +24,17 @@ from pathlib import Path
 from rich.console import Console
 
 from evaluate.correlation import BootstrapConfig
-from evaluate.fidelity.run import check_pair
-from evaluate.fidelity.sides import (
+from evaluate.policies.scripted import ladder_specs
+from evaluate.report import metrics_line
+from evaluate.run import Execution
+from studies.fidelity.run import check_pair
+from studies.fidelity.sides import (
     EpisodePlan,
     Side,
     correlate_tables,
     evaluate_side,
     write_comparison,
 )
-from evaluate.policies.scripted import ladder_specs
-from evaluate.report import metrics_line
-from evaluate.run import Execution
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The ``twinbench`` command: one entry point, subcommands contributed by each package.
 
+It is the top layer (see ARCHITECTURE.md): it imports every package and nothing imports it.
 Each package owns its commands in its own ``cli.py`` and keeps heavy imports (MuJoCo, torch,
 open3d) inside the command functions, so ``twinbench --help`` stays fast.
 """
@@ -71,15 +72,15 @@ def _register_subcommands() -> None:
 
     app.command("correlate")(correlate)
 
-    from evaluate.cli_eval import demo_command, eval_command, submit_command, worker_command
+    from evaluate.cli_eval import eval_command, submit_command, worker_command
 
     app.command("eval")(eval_command)
     app.command("submit")(submit_command)
     app.command("worker")(worker_command)
+
+    from studies.cli import demo_command, fidelity_command
+
     app.command("demo")(demo_command)
-
-    from evaluate.cli_fidelity import fidelity_command
-
     app.command("fidelity")(fidelity_command)
 
     from dashboard.cli import dashboard

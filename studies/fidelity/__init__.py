@@ -1,13 +1,13 @@
 """Fidelity of a twin: policy rankings in the twin against those in the world that was scanned."""
 
-from evaluate.fidelity.run import (
+from studies.fidelity.run import (
     FidelityConfig,
     FidelityResult,
     check_pair,
     match_subset,
     run_fidelity,
 )
-from evaluate.fidelity.sides import (
+from studies.fidelity.sides import (
     EpisodePlan,
     Side,
     SideRun,
@@ -15,8 +15,8 @@ from evaluate.fidelity.sides import (
     evaluate_side,
     write_comparison,
 )
-from evaluate.fidelity.summary import GOAL, Comparison, fidelity_figure, summarize, world_rates
-from evaluate.fidelity.variants import ABLATIONS, Ablation, VariantError
+from studies.fidelity.summary import GOAL, Comparison, fidelity_figure, summarize, world_rates
+from studies.fidelity.variants import ABLATIONS, Ablation, VariantError
 
 __all__ = [
     "ABLATIONS",

@@ -1,5 +1,5 @@
 """A pick-and-place policy that sees the scene only through its camera: a learned
-:class:`~cotrain.locate.LocatorNet` finds the object and the container in the first frame, and
+:class:`~studies.locator.net.LocatorNet` finds the object and the container in the first frame, and
 the scripted expert's motion (IK, grasp, transport, release) carries out the task there.
 
 It is a plain :class:`~evaluate.policy.Policy`: it reads the observation's image and joint
@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from cotrain.locate import LocatorConfig, Standardisation, build_net, decode_poses, predict
 from cotrain.policy_model import torch_threads
 from evaluate.bundle import BundleConfig
 from evaluate.policy import ActionChunk, Observation, Policy, PolicyError, PolicyMetadata
@@ -27,8 +26,9 @@ from sim_env.package import load_package
 from sim_env.planner import PickPlaceConfig, PickPlaceExpert
 from sim_env.registry import resolve_env
 from sim_env.scene import build_scene
+from studies.locator.net import LocatorConfig, Standardisation, build_net, decode_poses, predict
 
-ENTRY_POINT = "cotrain.locate_policy:LocatePickPlacePolicy"
+ENTRY_POINT = "studies.locator.policy:LocatePickPlacePolicy"
 
 
 def locator_config(config: BundleConfig) -> LocatorConfig:

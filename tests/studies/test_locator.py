@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 import sim_env
-from cotrain.locate import (
+from evaluate.bundle import load_bundle, save_bundle
+from evaluate.errors import EvaluateError
+from evaluate.privileged import PrivilegedPolicy
+from evaluate.rollout import Episode, run_episode
+from sim_env.package import load_package
+from sim_env.registry import resolve_env
+from studies.fidelity.conditions import extra_conditions
+from studies.locator.net import (
     LocatorConfig,
     Standardisation,
     decode_poses,
@@ -22,13 +29,6 @@ from cotrain.locate import (
     render_views,
     yaw_error,
 )
-from evaluate.bundle import load_bundle, save_bundle
-from evaluate.errors import EvaluateError
-from evaluate.fidelity.conditions import extra_conditions
-from evaluate.privileged import PrivilegedPolicy
-from evaluate.rollout import Episode, run_episode
-from sim_env.package import load_package
-from sim_env.registry import resolve_env
 
 SOURCE = "tabletop_source"
 LADDER = Path(__file__).parents[2] / "benchmarks" / "fidelity" / "ladder"

@@ -16,16 +16,6 @@ from dashboard.comparison import compare, find_files, load_report, side_label, s
 from dashboard.settings import STORE_ENV_VAR
 from evaluate.correlation import load_tables
 from evaluate.errors import EvaluateError
-from evaluate.fidelity import (
-    ABLATIONS,
-    EpisodePlan,
-    FidelityConfig,
-    VariantError,
-    check_pair,
-    match_subset,
-)
-from evaluate.fidelity.conditions import expand_pair
-from evaluate.fidelity.variants import source_geometry, twin_meshes
 from evaluate.rollout import RolloutConfig
 from evaluate.store import ResultsStore
 from sim_env.package import load_package
@@ -33,6 +23,16 @@ from sim_env.primitives import PrimitiveSceneConfig, write_primitive_package
 from sim_env.registry import resolve_env
 from sim_env.render.select import has_splats
 from sim_env.scene import build_scene, check_initial_conditions
+from studies.fidelity import (
+    ABLATIONS,
+    EpisodePlan,
+    FidelityConfig,
+    VariantError,
+    check_pair,
+    match_subset,
+)
+from studies.fidelity.conditions import expand_pair
+from studies.fidelity.variants import source_geometry, twin_meshes
 from twinbench.cli import main
 
 APP = Path(dashboard.__file__).with_name("app.py")

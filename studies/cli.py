@@ -1,4 +1,5 @@
-"""``twinbench fidelity``: rank policies in a source world and its twin, correlate the rankings.
+"""``twinbench demo`` and ``twinbench fidelity``: rank policies in a source world and its twin,
+correlate the rankings.
 
 Heavy imports (MuJoCo, torch, matplotlib) happen inside the command, so ``twinbench --help``
 stays fast. Progress goes to stderr; the per-world tables and the metrics to stdout.
@@ -29,7 +30,7 @@ def _ladder(directory: Path) -> list[str]:
 def _subsets(texts: list[str], policies: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """``NAME=PATTERN`` options -> name -> the policies the pattern matches."""
     from evaluate.errors import EvaluateError
-    from evaluate.fidelity import match_subset
+    from studies.fidelity import match_subset
 
     subsets = {}
     for text in texts:
@@ -133,9 +134,9 @@ def fidelity_command(
     from rich.console import Console
 
     from evaluate.errors import EvaluateError
-    from evaluate.fidelity import EpisodePlan, FidelityConfig, run_fidelity
     from evaluate.rollout import RolloutConfig
     from evaluate.run import Execution
+    from studies.fidelity import EpisodePlan, FidelityConfig, run_fidelity
 
     policies = tuple(dict.fromkeys([*(policy or []), *(_ladder(ladder) if ladder else [])]))
     if not policies:
@@ -164,3 +165,23 @@ def fidelity_command(
         plot_path=plot_path,
         command=command_line(ctx),
     )
+
+
+def demo_command(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Demo directory: results.sqlite and report/.")
+    ] = Path("twinbench-demo"),
+    episodes: Episodes = 20,
+    workers: Workers = 2,
+) -> None:
+    """Evaluate the scripted policy ladder on the bundled source world ("real": not a real
+    robot, the textured world the bundled twin was scanned from) and on its reconstructed
+    twin ("sim"), and correlate the two.
+
+    Example: twinbench demo --out twinbench-demo --episodes 20 --workers 2
+    """
+    from rich.console import Console
+
+    from studies.demo import DEMO, run_demo
+
+    run_demo(DEMO, out, episodes=episodes, workers=workers, console=Console())

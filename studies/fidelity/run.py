@@ -23,8 +23,12 @@ from rich.console import Console
 
 from evaluate.correlation import BootstrapConfig, Quantity, RateTable
 from evaluate.errors import EvaluateError
-from evaluate.fidelity.conditions import expand_pair
-from evaluate.fidelity.sides import (
+from evaluate.report import metrics_line
+from evaluate.run import Execution
+from sim_env.package import EnvPackage, load_spec_checked
+from sim_env.registry import resolve_env
+from studies.fidelity.conditions import expand_pair
+from studies.fidelity.sides import (
     EpisodePlan,
     Side,
     SideRun,
@@ -32,7 +36,7 @@ from evaluate.fidelity.sides import (
     evaluate_side,
     write_comparison,
 )
-from evaluate.fidelity.summary import (
+from studies.fidelity.summary import (
     HEADLINE,
     Comparison,
     fidelity_figure,
@@ -40,11 +44,7 @@ from evaluate.fidelity.summary import (
     summarize,
     world_rates,
 )
-from evaluate.fidelity.variants import ABLATIONS, VariantError
-from evaluate.report import metrics_line
-from evaluate.run import Execution
-from sim_env.package import EnvPackage, load_spec_checked
-from sim_env.registry import resolve_env
+from studies.fidelity.variants import ABLATIONS, VariantError
 from twinbench.version import __version__
 
 SOURCE = "source"

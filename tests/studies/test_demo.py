@@ -10,15 +10,15 @@ from dataclasses import replace
 import pytest
 from rich.console import Console
 
-from evaluate.demo import DEMO, Side, run_demo
 from evaluate.errors import EvaluateError
-from evaluate.fidelity.run import check_pair
-from evaluate.fidelity.sides import SideRun
 from evaluate.policies import make_policy
 from evaluate.store import EpisodeRecord, ResultsStore
 from sim_env.package import load_package
 from sim_env.registry import resolve_env
 from sim_env.render.select import has_splats
+from studies.demo import DEMO, Side, run_demo
+from studies.fidelity.run import check_pair
+from studies.fidelity.sides import SideRun
 
 
 def test_demo_config_is_honest_and_ranks_the_ladder():

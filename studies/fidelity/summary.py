@@ -27,8 +27,8 @@ from evaluate.correlation import (
     RateTable,
 )
 from evaluate.correlation.bootstrap import percentile_interval, resample_rates
-from evaluate.fidelity.sides import SideRun
 from evaluate.report import draw_scatter
+from studies.fidelity.sides import SideRun
 
 GOAL = {"pearson": 0.95, "mmrv": 0.02}  # Pearson at least, MMRV at most
 HEADLINE = "twin"
