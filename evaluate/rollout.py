@@ -3,8 +3,10 @@ chunk until success or the horizon, and report what happened as an :class:`Episo
 
 Images are rendered only when the policy is about to read a new observation (a chunk
 boundary); the steps inside a chunk use ``env.advance``. A policy that raises, hangs past its
-deadline or returns unusable actions, and a simulation that rejects an action or diverges,
-end the episode as failed with the reason: an evaluation run never stops for one episode.
+deadline or returns unusable actions, and a simulation that rejects an action, end the
+episode as failed with the reason; a simulation that diverges (MuJoCo warned during a step,
+see :mod:`sim_env.stability`) ends it as ``diverged``, not as the policy's failure. An
+evaluation run never stops for one episode.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from evaluate.privileged import PrivilegedPolicy, SimTask
 from evaluate.store import EpisodeRecord
 from evaluate.video import VideoWriter
 from sim_env.env import TwinEnv
-from sim_env.errors import SimEnvError
+from sim_env.errors import SimEnvError, SimulationDiverged
 
-FailureKind = Literal["policy", "timeout", "sim"]
+# policy: raised or returned unusable actions; timeout: overran its deadline; sim: the env
+# rejected the episode (bad initial condition, bad action); diverged: the physics blew up.
+FailureKind = Literal["policy", "timeout", "sim", "diverged"]
 _T = TypeVar("_T")
 
 
@@ -216,6 +220,8 @@ def run_episode(
         failure = exc
     except PolicyError as exc:
         failure = _Failure("policy", f"policy error: {exc}")
+    except SimulationDiverged as exc:  # "simulation diverged at step N: ..."
+        failure = _Failure("diverged", str(exc))
     except SimEnvError as exc:
         failure = _Failure("sim", f"simulation error: {exc}")
     finally:
@@ -267,9 +273,7 @@ def _loop(
                 sim_obs = env.observe()
             obs = Observation.from_dict(sim_obs)
         action = broker.act(obs, env.instruction)
-        _, terminated, truncated = env.advance(action)
-        if not np.isfinite(env.data.qpos).all():
-            raise _Failure("sim", f"simulation diverged at step {env.steps} (non-finite state)")
+        _, terminated, truncated = env.advance(action)  # raises SimulationDiverged
         if video is not None:
             sim_obs = env.observe()
             video.add(_views(sim_obs, env.camera_names))

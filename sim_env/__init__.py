@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sim_env.errors import EnvPackageError, SimEnvError, SplatFileError
+from sim_env.errors import EnvPackageError, SimEnvError, SimulationDiverged, SplatFileError
 from sim_env.registry import list_envs, register_gym_envs, resolve_env
 
 __all__ = [
     "EnvPackageError",
     "SimEnvError",
+    "SimulationDiverged",
     "SplatFileError",
     "list_envs",
     "make",

@@ -12,7 +12,7 @@ import mujoco
 import numpy as np
 
 from sim_env.control import ActionSpace, ArmController
-from sim_env.errors import SimEnvError
+from sim_env.errors import SimEnvError, SimulationDiverged
 from sim_env.package import EnvPackage, load_package
 from sim_env.render import Renderer
 from sim_env.render.config import HybridConfig
@@ -24,6 +24,7 @@ from sim_env.scene import (
     build_scene,
     check_initial_conditions,
 )
+from sim_env.stability import check_stability, clear_warnings
 
 JOINT_KEY, GRIPPER_KEY = "joint_position", "gripper_position"
 
@@ -82,6 +83,7 @@ class TwinEnv(gym.Env):
         self._next_condition = 0
         self.initial_condition = 0
         self.steps = 0
+        self.diverged: SimulationDiverged | None = None  # set by a divergence until reset()
         self.action_space = gym.spaces.Box(-np.inf, np.inf, shape=(8,), dtype=np.float64)
         self.observation_space = gym.spaces.Dict(
             {
@@ -183,6 +185,7 @@ class TwinEnv(gym.Env):
         apply_initial_condition(self.scene, self.data, self.package.spec.initial_conditions[index])
         self.controller.reset(self.data)
         self.steps = 0
+        self.diverged = None
         self.tracker.reset(self.rubric_state())
         self.tracker.update(self.rubric_state(), 0)
         return self.observe(), self._info()
@@ -192,10 +195,25 @@ class TwinEnv(gym.Env):
 
         Chunked policies read an observation only every few steps: stepping with ``advance``
         in between skips rendering.
+
+        Raises:
+            SimulationDiverged: MuJoCo warned during the step (it resets the state on a bad
+                position, velocity or acceleration, zeroes bad controls, drops contacts past
+                its memory) or the state is not finite. The env refuses to step until reset.
         """
+        if self.diverged is not None:
+            raise SimEnvError(
+                f"the simulation diverged at step {self.diverged.step}; call reset() first"
+            )
         before = self.tracker.progress
+        clear_warnings(self.data)
         self.controller.step(self.model, self.data, action)
         self.steps += 1
+        try:
+            check_stability(self.model, self.data, self.steps)
+        except SimulationDiverged as exc:
+            self.diverged = exc
+            raise
         self.tracker.update(self.rubric_state(), self.steps)
         terminated = self.config.terminate_on_success and self.tracker.success
         return self.tracker.progress - before, terminated, self.steps >= self.horizon

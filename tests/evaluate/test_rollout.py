@@ -1,5 +1,6 @@
 """The rollout loop: a broken policy or simulation fails its episode (with the reason) and
-never the caller; images are rendered only at chunk boundaries; privileged state reaches
+never the caller; a simulation that blows up ends it as diverged, not as a policy failure;
+images are rendered only at chunk boundaries; privileged state reaches
 privileged policies only; videos are H.264 at 15 fps."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sim_env
 from evaluate.policies import make_policy
 from evaluate.policy import ActionChunk, Observation, Policy, PolicyMetadata
 from evaluate.rollout import Episode, EpisodeResult, RolloutConfig, run_episode
+from sim_env.scene import PhysicsConfig
 
 ENV_ID = "primitive_cube_bowl"
 
@@ -48,6 +50,8 @@ class HoldPolicy(Policy):
             actions = actions[:, :7]
         if self.mode == "array":
             return actions  # type: ignore[return-value]
+        if self.mode == "wave":  # large, fast joint targets: fine at the default timestep
+            actions[:, :7] += 0.5 * np.sin(np.arange(self.chunk) / 2)[:, None]
         if self.mode == "velocity":
             return ActionChunk(actions * 0, "joint_velocity")
         return ActionChunk(actions, "joint_position")
@@ -90,6 +94,23 @@ def test_bad_initial_condition_is_a_sim_failure(env):
     result = run_episode(env, HoldPolicy(), episode(condition=99), RolloutConfig(max_steps=4))
     assert result.failure == "sim" and "initial_condition 99" in result.failure_reason
     assert result.progress == 0.0 and result.criteria == {}
+
+
+def test_diverging_simulation_ends_the_episode_as_diverged():
+    """A 30 ms timestep is too long for the arm's PD loop: MuJoCo resets the state on a bad
+    acceleration and carries on, which used to record a normal episode from a reset world."""
+    unstable = sim_env.make(ENV_ID, cameras=(), physics=PhysicsConfig(timestep=0.03))
+    try:
+        result = run_episode(unstable, HoldPolicy("wave"), episode(), RolloutConfig(max_steps=60))
+        healthy = run_episode(unstable, HoldPolicy(), episode(seed=1), RolloutConfig(max_steps=8))
+    finally:
+        unstable.close()
+    assert result.failure == "diverged" and not result.success, result.failure_reason
+    assert 0 < result.length_steps < 60
+    assert result.failure_reason.startswith(f"simulation diverged at step {result.length_steps}:")
+    assert "mjWARN_BADQACC" in result.failure_reason
+    assert result.to_record("run-1").failure_reason == result.failure_reason
+    assert healthy.failure is None and healthy.length_steps == 8  # the next episode runs
 
 
 def test_result_fields_and_store_record(env):
