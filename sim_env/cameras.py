@@ -2,6 +2,13 @@
 
 An OpenCV camera looks down +z with y down; a MuJoCo camera looks down -z with y up, so the
 two frames differ by a rotation of pi about x: ``R_mujoco = R_opencv @ diag(1, -1, -1)``.
+
+Pixel centres: the package's intrinsics follow OpenCV (the top-left pixel's centre is (0, 0),
+a centred camera has cx = (width - 1) / 2). Both renderers put pixel (i, j)'s centre at
+(i + 0.5, j + 0.5) instead: MuJoCo's OpenGL frustum spans the image's outer edges, and gsplat
+(and our CPU rasterizer) sample pixel centres at +0.5. ``Intrinsics`` holds the renderers'
+convention; ``Intrinsics.of`` converts the package's numbers once, so MuJoCo's camera and the
+splats' ``K`` come from the same values.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ OPENCV_TO_MUJOCO = np.diag([1.0, -1.0, -1.0])
 
 @dataclass(frozen=True)
 class Intrinsics:
-    """Pinhole intrinsics in pixels."""
+    """Pinhole intrinsics in pixels, pixel (i, j) covering [i, i + 1) x [j, j + 1): a point
+    (x, y, z) in the camera frame lands at (fx x / z + cx, fy y / z + cy), and a centred camera
+    has cx = width / 2. The rasterizer's ``K`` convention (gsplat's), not OpenCV's."""
 
     width: int
     height: int
@@ -29,23 +38,19 @@ class Intrinsics:
 
     @classmethod
     def of(cls, camera: CameraSpec) -> Intrinsics:
-        return cls(camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy)
+        """A package camera's intrinsics (OpenCV: pixel centres at integers), converted."""
+        return cls(
+            camera.width, camera.height, camera.fx, camera.fy, camera.cx + 0.5, camera.cy + 0.5
+        )
 
     def matrix(self) -> np.ndarray:
         """[3, 3] K."""
         return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], dtype=np.float64)
 
     def scaled(self, width: int, height: int) -> Intrinsics:
-        """The same camera rendered at another resolution (pixel-centre convention kept)."""
+        """The same field of view rendered at another resolution (the image edges stay put)."""
         sx, sy = width / self.width, height / self.height
-        return Intrinsics(
-            width,
-            height,
-            self.fx * sx,
-            self.fy * sy,
-            (self.cx + 0.5) * sx - 0.5,
-            (self.cy + 0.5) * sy - 0.5,
-        )
+        return Intrinsics(width, height, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy)
 
 
 def quat_to_mat(quat: np.ndarray) -> np.ndarray:
@@ -76,10 +81,7 @@ def add_camera(body: mujoco.MjsBody, camera: CameraSpec) -> mujoco.MjsCamera:
         resolution=[k.width, k.height],
         sensor_size=[float(k.width), float(k.height)],  # one length unit per pixel
         focal_pixel=[k.fx, k.fy],
-        principal_pixel=[
-            (k.width - 1) / 2.0 - k.cx,
-            (k.height - 1) / 2.0 - k.cy,
-        ],  # offsets from the centre
+        principal_pixel=[k.width / 2.0 - k.cx, k.height / 2.0 - k.cy],  # offsets from the centre
     )
 
 

@@ -90,7 +90,7 @@ class HybridRenderer(Renderer):
             fit_size((native.width, native.height), size) if size else (native.width, native.height)
         )
         view = world_to_camera(data, self.scene.cameras[camera])
-        k = native.scaled(w, h).matrix()
+        k = native.scaled(w, h).matrix()  # pixel centres at +0.5, as the rasterizer's
         gs = self.world_gaussians(data, camera, view, k)
         rgb, depth, alpha = rasterize(
             gs.means,

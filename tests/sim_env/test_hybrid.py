@@ -54,10 +54,11 @@ def splat_env(tmp_path_factory):
 
 
 def _red_centroid(image: np.ndarray) -> np.ndarray:
+    """(x, y) of the red pixels, pixel (i, j)'s centre at (i + 0.5, j + 0.5)."""
     red = (image[..., 0] > 150) & (image[..., 1] < 80) & (image[..., 2] < 80)
     assert red.sum() > 5
     rows, cols = np.nonzero(red)
-    return np.array([cols.mean(), rows.mean()])
+    return np.array([cols.mean(), rows.mean()]) + 0.5
 
 
 def test_auto_picks_hybrid_and_matches_mesh_render(splat_env):
@@ -68,7 +69,9 @@ def test_auto_picks_hybrid_and_matches_mesh_render(splat_env):
         splat_env.data, "exterior_image_1_left", (160, 90)
     )
     # The cube is where the mesh render puts it, and the robot (MuJoCo in both) is identical.
-    np.testing.assert_allclose(_red_centroid(hybrid), _red_centroid(mesh), atol=1.5)
+    # The thresholded masks differ by up to 0.5 px (the mesh's shaded faces against the splats'
+    # flat colours and softer edges); test_pixel_centre checks the sub-pixel agreement.
+    np.testing.assert_allclose(_red_centroid(hybrid), _red_centroid(mesh), atol=0.75)
 
 
 def test_object_splats_follow_the_simulated_pose(splat_env):
@@ -85,8 +88,8 @@ def test_object_splats_follow_the_simulated_pose(splat_env):
     view = world_to_camera(env.data, env.scene.cameras[camera.name])
     p = view[:3, :3] @ env.data.xpos[cube.body_id] + view[:3, 3]
     u, v, _ = k @ p / p[2]
-    # The visible faces' centroid sits within a few pixels of the projected centre.
-    assert np.linalg.norm(_red_centroid(image) - [u, v]) < 3.0
+    # The visible faces' centroid sits 0.7 px above the projected centre (the top face shows).
+    assert np.linalg.norm(_red_centroid(image) - [u, v]) < 1.0
 
 
 def test_level_of_detail_is_close_to_exact(splat_env):
