@@ -41,13 +41,29 @@ def _load_full(env: str):
 
 
 @env_app.command("validate")
-def validate_command(env: str = ENV_ARG) -> None:
+def validate_command(
+    env: str = ENV_ARG,
+    deep: bool = typer.Option(
+        False,
+        "--deep",
+        help="Also simulate and render it: every initial condition settles without "
+        "interpenetration, every camera renders a picture, the rubric scores 0 at reset.",
+    ),
+) -> None:
     """Check a package completely: schema, files and hashes, meshes, hulls, physics, initial conditions.
 
-    Example: twinbench env validate envs/mytable
+    Example: twinbench env validate envs/mytable --deep
     """
     package, _ = _load_full(env)
-    typer.echo(f"ok: {package.name} ({package.root}) is a valid environment package, format v1")
+    if deep:
+        from sim_env.errors import EnvPackageError
+        from sim_env.invariants import invariant_violations
+
+        problems = invariant_violations(package)
+        if problems:
+            raise EnvPackageError("; ".join(problems), file=package.root)
+    checked = "simulated and rendered" if deep else "valid"
+    typer.echo(f"ok: {package.name} ({package.root}) is a {checked} environment package, format v1")
 
 
 @env_app.command("info")
@@ -109,16 +125,10 @@ def render_command(
     from PIL import Image
 
     from sim_env.env import EnvConfig, TwinEnv
-    from sim_env.errors import SimEnvError
+    from sim_env.images import ImageSize
     from sim_env.registry import resolve_env
 
-    image_size = None
-    if size:
-        try:
-            w, h = (int(v) for v in size.lower().split("x"))
-        except ValueError:
-            raise SimEnvError(f"--size must look like 320x180, got {size!r}") from None
-        image_size = (w, h)
+    image_size = ImageSize.parse(size, field="--size") if size else None
     env = TwinEnv(resolve_env(env), EnvConfig(image_size=image_size, renderer=renderer))
     try:
         env.reset(options={"initial_condition": initial_condition})

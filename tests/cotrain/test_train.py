@@ -50,4 +50,8 @@ def test_bundle_runs_an_episode_through_the_rollout(bundle, generated):
     episode = Episode(policy_id="demo", env_id="small", initial_condition=3, seed=0)
     result = run_episode(env, policy, episode, RolloutConfig(max_steps=16))
     assert result.failure is None, result.failure_reason
-    assert result.length_steps == 16 and 0.0 <= result.progress <= 1.0
+    assert result.length_steps == 16
+    reached = [step for step in result.criteria.values() if step is not None]
+    assert result.criteria and all(0 <= step <= result.length_steps for step in reached)
+    assert result.progress == pytest.approx(len(reached) / len(result.criteria))
+    assert result.success == (len(reached) == len(result.criteria))
