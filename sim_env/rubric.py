@@ -20,6 +20,7 @@ from sim_env.errors import EnvPackageError
 from twinbench.registry import Registry
 
 CRITERIA: Registry[type[Criterion]] = Registry("criterion", EnvPackageError)
+DEFAULT_BOUNDS = (0.0, 100.0)  # a numeric parameter's range unless its criterion says otherwise
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Criterion(ABC):
     """Base of every criterion: ``objects()`` names the objects it reads (checked on load)."""
 
     kind: ClassVar[str]
+    # the range of each numeric parameter; a parameter not named here is a length in [0, 100] m
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {}
 
     def objects(self) -> tuple[str, ...]:
         return tuple(v for f, v in self._fields() if f in ("object", "container"))
@@ -194,6 +197,7 @@ class InsideXY(Criterion):
     container: str
     fraction: float = 0.8
     max_gap: float | None = None
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {"fraction": (0.0, 1.0)}
 
     def __call__(self, ctx: RubricContext) -> bool:
         obj, box = ctx.corners(self.object), ctx.corners(self.container)
@@ -209,6 +213,7 @@ class GripperOpen(Criterion):
     """The gripper's closure is at most ``threshold`` (0 = fully open)."""
 
     threshold: float = 0.1
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {"threshold": (0.0, 1.0)}
 
     def __call__(self, ctx: RubricContext) -> bool:
         return ctx.now.gripper <= self.threshold
@@ -220,6 +225,7 @@ class Upright(Criterion):
 
     object: str
     max_tilt_deg: float = 15.0
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {"max_tilt_deg": (0.0, 180.0)}
 
     def __call__(self, ctx: RubricContext) -> bool:
         cos_tilt = float(ctx.now.object_rot[self.object][2, 2])
@@ -264,6 +270,13 @@ def build_criterion(
         if not ok:
             raise EnvPackageError(
                 f"must be a {'number' if numeric else 'string'}, got {value!r}",
+                file=file,
+                field=f"{field}.params.{f.name}",
+            )
+        low, high = criterion.bounds.get(f.name, DEFAULT_BOUNDS)
+        if numeric and value is not None and not low <= value <= high:
+            raise EnvPackageError(
+                f"must be a number in [{low:g}, {high:g}], got {value!r}",
                 file=file,
                 field=f"{field}.params.{f.name}",
             )

@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from sim_env.errors import EnvPackageError
 from sim_env.package.geometry import check_geometry
-from sim_env.package.schema import EnvPackageSpec
+from sim_env.package.schema import FORMAT_VERSION, EnvPackageSpec
+from twinbench.yamlio import load_yaml
 
 ENV_FILE = "env.yaml"
 
@@ -61,7 +62,7 @@ def parse_spec(data: dict[str, Any], file: Path) -> EnvPackageSpec:
     if not isinstance(data, dict):
         raise EnvPackageError("expected a YAML mapping at the top level", file=file)
     version = data.get("format_version")
-    if version is not None and version != 1:
+    if version is not None and (type(version) is not int or version != FORMAT_VERSION):
         raise EnvPackageError(
             f"format version {version!r} is not supported by this twinbench (it reads version 1)",
             file=file,
@@ -82,14 +83,7 @@ def read_spec(root: Path) -> EnvPackageSpec:
         raise EnvPackageError("not a directory (an environment package is a directory)", file=root)
     if not file.is_file():
         raise EnvPackageError(f"no {ENV_FILE} in the package directory", file=root)
-    try:
-        data = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise EnvPackageError(
-            f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", file=file
-        ) from None
+    data = load_yaml(file, EnvPackageError)
     return parse_spec(data, file)
 
 

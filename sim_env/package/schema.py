@@ -20,8 +20,15 @@ Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
 
 
+WORLD_EXTENT = 100.0  # m: every position in a package lies within this of the world origin
+MAX_MASS = 1000.0  # kg, far above any tabletop object
+MAX_DENSITY = 1e5  # kg/m^3, far above any solid
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """No unknown keys, no NaN or infinity anywhere: every number has a finite range."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_name(value: str) -> str:
@@ -38,11 +45,11 @@ class Pose(_Strict):
     pos: Vec3 = (0.0, 0.0, 0.0)
     quat: Quat = (1.0, 0.0, 0.0, 0.0)
 
-    @field_validator("pos", "quat")
+    @field_validator("pos")
     @classmethod
-    def _finite(cls, v: tuple[float, ...]) -> tuple[float, ...]:
-        if not all(math.isfinite(x) for x in v):
-            raise ValueError("must be finite numbers")
+    def _within_world(cls, v: Vec3) -> Vec3:
+        if not all(abs(x) <= WORLD_EXTENT for x in v):
+            raise ValueError(f"must lie within {WORLD_EXTENT:g} m of the origin, got {list(v)}")
         return v
 
     @field_validator("quat")
@@ -70,14 +77,21 @@ class CameraSpec(_Strict):
     name: str
     width: int = Field(gt=0, le=8192)
     height: int = Field(gt=0, le=8192)
-    fx: float = Field(gt=0)
-    fy: float = Field(gt=0)
-    cx: float
+    fx: float = Field(gt=0, le=1e6)  # px
+    fy: float = Field(gt=0, le=1e6)
+    cx: float  # px, OpenCV convention: a centred camera has cx = (width - 1) / 2
     cy: float
     parent: str = "world"
     pose: Pose
 
     _name = field_validator("name")(_check_name)
+
+    @model_validator(mode="after")
+    def _principal_point_near_the_image(self) -> CameraSpec:
+        for axis, value, size in (("cx", self.cx, self.width), ("cy", self.cy, self.height)):
+            if not -size <= value <= 2 * size:
+                raise ValueError(f"{axis} = {value:g} px is far outside the {size} px image")
+        return self
 
 
 class VisualSpec(_Strict):
@@ -86,6 +100,23 @@ class VisualSpec(_Strict):
     mesh: str
     texture: str | None = None
     rgba: tuple[float, float, float, float] = (0.7, 0.7, 0.7, 1.0)
+
+    @field_validator("rgba")
+    @classmethod
+    def _unit_range(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(0.0 <= x <= 1.0 for x in v):
+            raise ValueError(f"each of r, g, b, a must be in [0, 1], got {list(v)}")
+        return v
+
+
+def _check_friction(v: Vec3) -> Vec3:
+    """MuJoCo's (sliding, torsional, rolling) coefficients, each in a physical range."""
+    for name, value, high in zip(
+        ("sliding", "torsional", "rolling"), v, (10.0, 1.0, 1.0), strict=True
+    ):
+        if not 0.0 <= value <= high:
+            raise ValueError(f"{name} friction must be in [0, {high:g}], got {value}")
+    return v
 
 
 class SceneSpec(_Strict):
@@ -96,6 +127,8 @@ class SceneSpec(_Strict):
     splats: str | None = None
     friction: Vec3 = (1.0, 0.005, 0.0001)
 
+    _friction = field_validator("friction")(_check_friction)
+
 
 class ObjectSpec(_Strict):
     """A movable rigid object: a free body whose collision geometry is a set of convex hulls."""
@@ -104,11 +137,12 @@ class ObjectSpec(_Strict):
     visual: VisualSpec
     collision_hulls: list[str] = Field(min_length=1)
     splats: str | None = None
-    mass: float | None = Field(default=None, gt=0)
-    density: float | None = Field(default=None, gt=0)
+    mass: float | None = Field(default=None, gt=0, le=MAX_MASS)  # kg
+    density: float | None = Field(default=None, gt=0, le=MAX_DENSITY)  # kg/m^3
     friction: Vec3 = (1.0, 0.005, 0.0001)
 
     _name = field_validator("name")(_check_name)
+    _friction = field_validator("friction")(_check_friction)
 
     @model_validator(mode="after")
     def _mass_or_density(self) -> ObjectSpec:
@@ -141,8 +175,8 @@ class InitialCondition(_Strict):
 
 
 class EpisodeSpec(_Strict):
-    control_hz: float = Field(default=15.0, gt=0)
-    horizon_steps: int = Field(default=450, gt=0)
+    control_hz: float = Field(default=15.0, ge=1.0, le=1000.0)  # Hz
+    horizon_steps: int = Field(default=450, gt=0, le=1_000_000)
 
 
 class Provenance(_Strict):
