@@ -19,17 +19,6 @@ cotrain_app = typer.Typer(
 )
 
 
-def parse_image_size(text: str) -> tuple[int, int]:
-    from cotrain.errors import CotrainError
-
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise CotrainError(
-            f"expected WIDTHxHEIGHT such as 320x180, got {text!r}", field="--image-size"
-        )
-    return int(width), int(height)
-
-
 def parse_indices(text: str | None) -> tuple[int, ...] | None:
     """``0-6`` or ``0,2,5`` (or both mixed) -> initial-condition indices."""
     from cotrain.errors import CotrainError
@@ -83,13 +72,14 @@ def generate_command(
     from rich.console import Console
 
     from cotrain.generate import GenerateConfig, generate
+    from sim_env.images import ImageSize
 
     err = Console(stderr=True)
     config = GenerateConfig(
         envs=tuple(env),
         episodes=episodes,
         seed=seed,
-        image_size=parse_image_size(image_size),
+        image_size=ImageSize.parse(image_size, field="--image-size"),
         workers=workers,
         initial_conditions=parse_indices(initial_conditions),
         tail_steps=tail_steps,

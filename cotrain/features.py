@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim_env.images import ImageSize
+
 FPS = 15  # DROID's control rate
 ROBOT_TYPE = "panda"
+VIDEO_SIZE = ImageSize(320, 180)  # openpi's DROID conversion stores 180x320 videos
 EXTERIOR, WRIST = "exterior_image_1_left", "wrist_image_left"
 CAMERAS = (EXTERIOR, WRIST)
 JOINT_POSITION, GRIPPER_POSITION = "joint_position", "gripper_position"
@@ -18,11 +21,11 @@ ACTIONS, VELOCITY_ACTIONS = "actions", "joint_velocity_actions"
 JOINTS = tuple(f"joint_{i}" for i in range(1, 8))
 
 
-def droid_features(height: int, width: int) -> dict[str, dict[str, Any]]:
-    """Feature specs for ``height`` x ``width`` camera videos."""
+def droid_features(size: ImageSize) -> dict[str, dict[str, Any]]:
+    """Feature specs for camera videos of ``size``; LeRobot stores their shape as [H, W, 3]."""
     image = {
         "dtype": "video",
-        "shape": [height, width, 3],
+        "shape": list(size.shape),
         "names": ["height", "width", "channels"],
     }
     return {

@@ -29,18 +29,20 @@ from cotrain.randomize import RandomizationConfig, sample_variation
 from cotrain.scripted import failed_record, record_episode
 from cotrain.staging import StagedEpisode, Staging
 from sim_env.errors import SimEnvError
+from sim_env.images import ImageSize
 
 GENERATION_FILE = "meta/twinbench_generation.json"  # provenance; LeRobot ignores extra files
 
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """What to generate. ``image_size`` is (width, height), both even (H.264)."""
+    """What to generate. ``image_size``'s width and height are both even (H.264); a plain
+    pair is taken as (width, height)."""
 
     envs: tuple[str, ...]
     episodes: int  # successful episodes kept per environment
     seed: int = 0
-    image_size: tuple[int, int] = (320, 180)
+    image_size: ImageSize = features.VIDEO_SIZE
     workers: int = 1
     initial_conditions: tuple[int, ...] | None = None  # None: all of each package's
     tail_steps: int = 8  # steps recorded after success (the gripper opening, moving off)
@@ -50,13 +52,17 @@ class GenerateConfig:
     video: VideoConfig = field(default_factory=VideoConfig)
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "image_size", ImageSize.coerce(self.image_size))
+        except SimEnvError as exc:
+            raise CotrainError(exc.message, field="image_size") from None
         checks = {
             "envs": (len(self.envs) > 0, "give at least one environment"),
             "episodes": (self.episodes >= 1, f"must be >= 1, got {self.episodes}"),
             "workers": (self.workers >= 1, f"must be >= 1, got {self.workers}"),
             "image_size": (
-                len(self.image_size) == 2 and all(v > 0 and v % 2 == 0 for v in self.image_size),
-                f"width and height must be even and > 0 (H.264), got {self.image_size}",
+                self.image_size.width % 2 == 0 and self.image_size.height % 2 == 0,
+                f"width and height must be even (H.264), got {self.image_size}",
             ),
             "tail_steps": (self.tail_steps >= 0, f"must be >= 0, got {self.tail_steps}"),
             "attempts_factor": (self.attempts_factor >= 1, "must be >= 1"),
@@ -173,7 +179,7 @@ def _plan(config: GenerateConfig, envs: list[EnvTask]) -> dict[str, Any]:
         "format": 1,
         "envs": [{"id": e.id, "content_hash": e.content_hash} for e in envs],
         "seed": config.seed,
-        "image_size": list(config.image_size),
+        "image_size": list(config.image_size),  # [width, height]
         "initial_conditions": [list(e.conditions) for e in envs],
         "tail_steps": config.tail_steps,
         "renderer": config.renderer,
@@ -331,10 +337,9 @@ def generate(
 def _finalize(
     output: Path, config: GenerateConfig, envs: list[EnvTask], kept: dict[int, list[StagedEpisode]]
 ) -> int:
-    width, height = config.image_size
     writer = DatasetWriter(
         output,
-        DatasetSpec(features.droid_features(height, width), features.FPS, features.ROBOT_TYPE),
+        DatasetSpec(features.droid_features(config.image_size), features.FPS, features.ROBOT_TYPE),
     )
     for e, env in enumerate(envs):
         for episode in kept[e]:

@@ -18,17 +18,16 @@ from torch import nn
 
 from evaluate.bundle import BundleConfig, NormStats
 from evaluate.policy import ActionChunk, Observation, Policy, PolicyMetadata
+from sim_env.images import ImageSize
 
 STATE_DIM = ACTION_DIM = 8  # 7 joints + gripper
 
 
-def conv_encoder(
-    channels: Sequence[int], image_size: tuple[int, int], feature_dim: int
-) -> nn.Sequential:
+def conv_encoder(channels: Sequence[int], image_size: ImageSize, feature_dim: int) -> nn.Sequential:
     """[B, 3, H, W] -> [B, feature_dim]: stride-2 convolutions (each halves the resolution),
     then a linear layer over the flattened map, which keeps where things are in the image."""
     layers: list[nn.Module] = []
-    previous, (height, width) = 3, image_size
+    previous, height, width = 3, image_size.height, image_size.width
     for width_out in channels:
         layers += [nn.Conv2d(previous, width_out, 3, stride=2, padding=1), nn.ReLU()]
         previous, height, width = width_out, (height + 1) // 2, (width + 1) // 2
@@ -51,7 +50,8 @@ class ChunkNet(nn.Module):
         super().__init__()
         self.horizon = horizon
         self.encoders = nn.ModuleList(
-            conv_encoder(channels, (image_size, image_size), feature_dim) for _ in range(cameras)
+            conv_encoder(channels, ImageSize(image_size, image_size), feature_dim)
+            for _ in range(cameras)
         )
         self.state = nn.Sequential(nn.Linear(STATE_DIM, 64), nn.ReLU())
         self.head = nn.Sequential(
@@ -113,7 +113,7 @@ class CotrainPolicy(Policy):
         self.net = ChunkNet(
             cameras=len(config.image_keys),
             horizon=config.chunk_length,
-            image_size=config.image_size[0],
+            image_size=config.image_size.width,  # square (train-demo writes S x S)
             channels=tuple(params["channels"]),
             hidden=int(params["hidden"]),
             feature_dim=int(params["feature_dim"]),

@@ -24,7 +24,7 @@ from cotrain.lerobot.layout import STATS_PATH
 from cotrain.lerobot.reader import read_json
 from cotrain.policy_model import ChunkNet, image_tensor, torch_threads
 from evaluate.bundle import save_bundle
-from sim_env.images import resize_with_pad
+from sim_env.images import ImageSize, resize_with_pad
 
 ENTRY_POINT = "policy_model:CotrainPolicy"
 POLICY_SOURCE = Path(__file__).with_name("policy_model.py")
@@ -212,7 +212,7 @@ def train_demo(
             "chunk_length": config.horizon,
             "open_loop_horizon": config.open_loop_horizon,
             "image_keys": list(features.CAMERAS),
-            "image_size": [config.image_size, config.image_size],
+            "image_size": ImageSize(config.image_size, config.image_size),
             "gripper_threshold": 0.5,
             "normalization": norms,
             "params": {

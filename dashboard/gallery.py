@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from sim_env import list_envs, resolve_env
+from sim_env import ImageSize, list_envs, resolve_env
 from sim_env.package import EnvPackage, load_spec_checked
 from twinbench.errors import TwinbenchError
 
 PREVIEW_DIR = "previews"
-PREVIEW_SIZE = (320, 180)  # (width, height) [px]
+PREVIEW_SIZE = ImageSize(320, 180)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from evaluate.errors import EvaluateError
 from evaluate.images import policy_images
 from evaluate.policy import (
     ACTION_SPACES,
+    DEFAULT_IMAGE_SIZE,
     DROID_IMAGE_KEYS,
     ActionChunk,
     ActionSpace,
@@ -33,6 +34,8 @@ from evaluate.policy import (
     PolicyMetadata,
     binarize_gripper,
 )
+from sim_env.errors import SimEnvError
+from sim_env.images import ImageSize
 
 CONFIG_FILE = "policy.yaml"
 WEIGHTS_FILE = "model.safetensors"
@@ -62,6 +65,7 @@ class BundleConfig:
 
     Attributes:
         directory: the bundle directory (for entry classes that read extra files).
+        image_size: policy.yaml's ``[height, width]``, as an ImageSize.
         params: free-form settings of the entry class (``params:`` in policy.yaml).
     """
 
@@ -69,7 +73,7 @@ class BundleConfig:
     entry_point: str
     action_space: ActionSpace
     image_keys: tuple[str, ...]
-    image_size: tuple[int, int]
+    image_size: ImageSize
     chunk_length: int
     open_loop_horizon: int
     name: str
@@ -131,9 +135,11 @@ def parse_config(raw: Any, directory: Path) -> BundleConfig:
     image_keys = get("image_keys", (list, tuple), DROID_IMAGE_KEYS)
     if not all(isinstance(key, str) for key in image_keys):
         raise fail("image_keys", f"expected a list of camera names, got {image_keys!r}")
-    image_size = get("image_size", (list, tuple), (224, 224))
-    if len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size):
-        raise fail("image_size", f"expected [height, width] > 0, got {image_size!r}")
+    image_size = get("image_size", (list, tuple), DEFAULT_IMAGE_SIZE.height_width)
+    try:
+        size = ImageSize.from_height_width(image_size)
+    except SimEnvError as exc:
+        raise fail("image_size", exc.message) from None
     chunk_length = get("chunk_length", int)
     if chunk_length < 1:
         raise fail("chunk_length", f"expected >= 1, got {chunk_length}")
@@ -149,7 +155,7 @@ def parse_config(raw: Any, directory: Path) -> BundleConfig:
         entry_point=entry_point,
         action_space=action_space,
         image_keys=tuple(image_keys),
-        image_size=(image_size[0], image_size[1]),
+        image_size=size,
         chunk_length=chunk_length,
         open_loop_horizon=horizon,
         name=get("name", str, directory.resolve().name),
@@ -312,7 +318,8 @@ def save_bundle(
         directory: created if needed.
         entry_point: ``module:Class``; ship the module via ``sources`` or keep it importable.
         config: the other policy.yaml fields (numpy values allowed); ``framework`` defaults to
-            ``torch`` when any tensor is a torch.Tensor.
+            ``torch`` when any tensor is a torch.Tensor. ``image_size`` is an ImageSize
+            (written as the file's ``[height, width]``) or that list itself.
         tensors: name -> numpy array or torch tensor.
         sources: files or package directories copied into the bundle.
 
@@ -321,6 +328,9 @@ def save_bundle(
     """
     directory = Path(directory)
     is_torch = any(type(t).__module__.startswith("torch") for t in tensors.values())
+    config = dict(config)
+    if isinstance(config.get("image_size"), ImageSize):
+        config["image_size"] = config["image_size"].height_width
     raw = {"format_version": FORMAT_VERSION, "entry_point": entry_point, **_plain(config)}
     raw.setdefault("framework", "torch" if is_torch else "numpy")
     parse_config(raw, directory)

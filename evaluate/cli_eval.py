@@ -15,6 +15,7 @@ import typer
 if TYPE_CHECKING:
     from evaluate.run import JobOutcome
     from evaluate.store import JobRecord
+    from sim_env.images import ImageSize
 
 # Where submit and worker keep the job queue (and the jobs' results) unless told otherwise.
 DEFAULT_STORE = Path("twinbench-results") / "results.sqlite"
@@ -56,17 +57,17 @@ Video = Annotated[
 ]
 
 
-def _image_size(text: str | None) -> tuple[int, int] | None:
+def parse_image_size(text: str | None) -> ImageSize | None:
+    """``--image-size WIDTHxHEIGHT`` (None: each camera's own); a bad value is a usage error."""
+    from sim_env.errors import SimEnvError
+    from sim_env.images import ImageSize
+
     if text is None:
         return None
-    width, sep, height = text.lower().partition("x")
     try:
-        size = (int(width), int(height if sep else width))
-    except ValueError:
-        size = (0, 0)
-    if min(size) < 1:
-        raise typer.BadParameter(f"expected WIDTHxHEIGHT, e.g. 224x224, got {text!r}")
-    return size
+        return ImageSize.parse(text, field="--image-size")
+    except SimEnvError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--image-size") from None
 
 
 def eval_command(
@@ -118,7 +119,7 @@ def eval_command(
         policies=tuple(policy),
         episodes=episodes,
         seed=seed,
-        image_size=_image_size(image_size),
+        image_size=parse_image_size(image_size),
         rollout=RolloutConfig(
             open_loop_horizon=horizon, infer_timeout_s=timeout, max_steps=max_steps
         ),

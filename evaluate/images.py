@@ -22,5 +22,8 @@ def policy_images(obs: Observation, metadata: PolicyMetadata) -> dict[str, np.nd
             f"policy {metadata.policy_id!r} reads cameras {list(metadata.image_keys)} but the "
             f"observation has no {missing}; it has {sorted(obs.images)}"
         )
-    height, width = metadata.image_size
-    return {key: resize_with_pad(obs.images[key], height, width) for key in metadata.image_keys}
+    size = metadata.image_size
+    return {
+        key: resize_with_pad(obs.images[key], size.height, size.width)
+        for key in metadata.image_keys
+    }

@@ -17,11 +17,13 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from evaluate.errors import EvaluateError
+from sim_env.images import ImageSize
 
 ActionSpace = Literal["joint_position", "joint_velocity"]
 ACTION_SPACES: tuple[str, ...] = get_args(ActionSpace)
 ACTION_DIM = 8  # 7 arm joints (rad or rad/s) + gripper position in [0, 1]
 DROID_IMAGE_KEYS: tuple[str, ...] = ("exterior_image_1_left", "wrist_image_left")
+DEFAULT_IMAGE_SIZE = ImageSize(224, 224)  # openpi's DROID clients resize-with-pad to this
 
 
 class PolicyError(EvaluateError):
@@ -138,7 +140,8 @@ class PolicyMetadata:
         policy_id: a name for reports (the spec, a bundle name, a server's id).
         action_space: meaning of the first 7 action columns.
         image_keys: cameras the policy reads, in the simulator's naming.
-        image_size: (height, width) images are resized-with-pad to before inference.
+        image_size: what images are resized-with-pad to before inference; an ImageSize or
+            ``"WIDTHxHEIGHT"`` (a plain pair is refused: its order would be a guess).
         chunk_length: actions per chunk, when known in advance.
         open_loop_horizon: actions executed from each chunk before asking again.
         extra: anything else the policy or its server reported (e.g. openpi metadata).
@@ -147,7 +150,7 @@ class PolicyMetadata:
     policy_id: str
     action_space: ActionSpace = "joint_position"
     image_keys: tuple[str, ...] = DROID_IMAGE_KEYS
-    image_size: tuple[int, int] = (224, 224)
+    image_size: ImageSize = DEFAULT_IMAGE_SIZE
     chunk_length: int | None = None
     open_loop_horizon: int = 8
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
@@ -157,14 +160,19 @@ class PolicyMetadata:
             raise EvaluateError(
                 f"unknown action space {self.action_space!r}; expected one of {ACTION_SPACES}"
             )
-        if len(self.image_size) != 2 or min(self.image_size) < 1:
-            raise EvaluateError(f"image_size must be (height, width) > 0, got {self.image_size}")
+        if isinstance(self.image_size, str):
+            object.__setattr__(self, "image_size", ImageSize.parse(self.image_size))
+        if not isinstance(self.image_size, ImageSize):
+            raise EvaluateError(
+                f"image_size must be an ImageSize(width, height) or 'WIDTHxHEIGHT', got "
+                f"{self.image_size!r} (a plain pair is ambiguous)",
+                field="image_size",
+            )
         if self.open_loop_horizon < 1:
             raise EvaluateError(f"open_loop_horizon must be >= 1, got {self.open_loop_horizon}")
         if self.chunk_length is not None and self.chunk_length < 1:
             raise EvaluateError(f"chunk_length must be >= 1, got {self.chunk_length}")
         object.__setattr__(self, "image_keys", tuple(self.image_keys))
-        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
 
 

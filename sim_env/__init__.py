@@ -10,10 +10,12 @@ import os
 from typing import Any
 
 from sim_env.errors import EnvPackageError, SimEnvError, SimulationDiverged, SplatFileError
+from sim_env.images import ImageSize
 from sim_env.registry import list_envs, register_gym_envs, resolve_env
 
 __all__ = [
     "EnvPackageError",
+    "ImageSize",
     "SimEnvError",
     "SimulationDiverged",
     "SplatFileError",
@@ -24,7 +26,11 @@ __all__ = [
 
 
 def make(name_or_path: str | os.PathLike[str], **config: Any):
-    """A ``TwinEnv`` for a bundled or user environment id, or a package directory."""
+    """A ``TwinEnv`` for a bundled or user environment id, or a package directory.
+
+    ``config`` are ``EnvConfig`` fields, e.g. ``image_size=ImageSize(320, 180)`` (or
+    ``"320x180"``, or ``(320, 180)``: always width first).
+    """
     from sim_env.env import EnvConfig, TwinEnv
 
     return TwinEnv(resolve_env(name_or_path), EnvConfig(**config))

@@ -13,6 +13,7 @@ import numpy as np
 
 from sim_env.control import ActionSpace, ArmController
 from sim_env.errors import SimEnvError, SimulationDiverged
+from sim_env.images import ImageSize
 from sim_env.package import EnvPackage, load_package
 from sim_env.render import Renderer
 from sim_env.render.config import HybridConfig
@@ -34,12 +35,16 @@ class EnvConfig:
     """How an episode is run and observed (the package says what the world is)."""
 
     action_space: ActionSpace = "joint_position"
-    image_size: tuple[int, int] | None = None  # (width, height) every camera is rendered into
+    image_size: ImageSize | None = None  # every camera is rendered into; (w, h) or "WxH" too
     cameras: tuple[str, ...] | None = None  # which cameras to observe; None = all
     renderer: str = "auto"  # "mujoco", "splats" or "auto" (splats when the package has them)
     hybrid: HybridConfig = field(default_factory=HybridConfig)  # settings of the splat renderer
     terminate_on_success: bool = True
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None:
+            object.__setattr__(self, "image_size", ImageSize.coerce(self.image_size))
 
 
 class TwinEnv(gym.Env):
@@ -99,7 +104,7 @@ class TwinEnv(gym.Env):
     # -- rendering -------------------------------------------------------------------------
     def _image_shape(self, camera: str) -> tuple[int, int, int]:
         if self.config.image_size:
-            return (self.config.image_size[1], self.config.image_size[0], 3)
+            return self.config.image_size.shape
         w, h = self.model.cam_resolution[self.scene.cameras[camera]]
         return (int(h), int(w), 3)
 

@@ -1,9 +1,112 @@
-"""Image geometry shared by the cameras' consumers: what openpi policies were trained with."""
+"""Image geometry shared by the cameras' consumers: one image-size type, and the resize
+openpi policies were trained with.
+
+:class:`ImageSize` is the only way a size travels through twinbench: always (width, height),
+written ``WIDTHxHEIGHT`` (``320x180``). Files that store a size as ``[height, width]`` (a
+bundle's policy.yaml, a policy server's metadata frame) convert at their boundary with
+:meth:`ImageSize.from_height_width` and :attr:`ImageSize.height_width`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
 import numpy as np
 from PIL import Image
+
+from sim_env.errors import SimEnvError
+
+
+class _WidthHeight(NamedTuple):
+    width: int
+    height: int
+
+
+class ImageSize(_WidthHeight):
+    """An image's size in pixels, (width, height), both >= 1.
+
+    A named tuple, so ``width, height = size`` and the renderers' ``size[0]`` (width) work;
+    use the names. ``size.shape`` is the (height, width, 3) shape of an RGB image of this size.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, width: int, height: int) -> ImageSize:
+        values = []
+        for name, value in (("width", width), ("height", height)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise SimEnvError(f"image {name} must be an integer >= 1, got {value!r}")
+            values.append(int(value))
+        return super().__new__(cls, *values)
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(height, width, 3): the shape of an RGB image of this size."""
+        return (self.height, self.width, 3)
+
+    @property
+    def height_width(self) -> tuple[int, int]:
+        """(height, width): the order files that store a size as ``[H, W]`` use."""
+        return (self.height, self.width)
+
+    @classmethod
+    def parse(cls, text: str, *, field: str = "image_size") -> ImageSize:
+        """``"WIDTHxHEIGHT"`` (e.g. ``"320x180"``) as a size.
+
+        Raises:
+            SimEnvError: naming ``field``, when ``text`` is not two positive integers joined
+                by ``x``.
+        """
+        width, sep, height = str(text).strip().lower().partition("x")
+        try:
+            if not sep:
+                raise ValueError
+            return cls(int(width), int(height))
+        except (ValueError, SimEnvError):
+            raise SimEnvError(
+                f"expected WIDTHxHEIGHT with both >= 1, e.g. 320x180, got {text!r}", field=field
+            ) from None
+
+    @classmethod
+    def from_height_width(cls, values: Sequence[Any], *, field: str = "image_size") -> ImageSize:
+        """A size stored as ``[height, width]`` (policy.yaml, a server's metadata frame).
+
+        Raises:
+            SimEnvError: naming ``field``, when ``values`` is not two integers >= 1.
+        """
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence) or len(values) != 2:
+            raise SimEnvError(f"expected [height, width], got {values!r}", field=field)
+        try:
+            return cls(width=values[1], height=values[0])
+        except SimEnvError as exc:
+            raise SimEnvError(
+                f"expected [height, width] > 0, got {list(values)!r}: {exc.message}", field=field
+            ) from None
+
+    @classmethod
+    def coerce(cls, value: Any, *, field: str = "image_size") -> ImageSize:
+        """An ImageSize, a ``"WIDTHxHEIGHT"`` string or a (width, height) pair, as a size.
+
+        For configs documented as (width, height) (``EnvConfig``, ``EvalConfig``); a plain
+        pair is never read as (height, width).
+        """
+        if isinstance(value, ImageSize):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value, field=field)
+        if isinstance(value, Sequence) and len(value) == 2:
+            try:
+                return cls(*value)
+            except SimEnvError as exc:
+                raise SimEnvError(exc.message, field=field) from None
+        raise SimEnvError(
+            f"expected ImageSize(width, height), 'WIDTHxHEIGHT' or (width, height), got {value!r}",
+            field=field,
+        )
 
 
 def resize_with_pad(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from evaluate.cli_eval import Episodes, Seed, Workers, _image_size
+from evaluate.cli_eval import Episodes, Seed, Workers, parse_image_size
 
 
 def _ladder(directory: Path) -> list[str]:
@@ -148,7 +148,7 @@ def fidelity_command(
             policies=policies,
             episodes=episodes,
             seed=seed,
-            image_size=_image_size(image_size),
+            image_size=parse_image_size(image_size),
             rollout=RolloutConfig(max_steps=max_steps),
         ),
         initial_conditions=initial_conditions,

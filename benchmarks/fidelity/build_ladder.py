@@ -157,7 +157,7 @@ def bundle_config(
         "name": f"{group}-{rung.name}",
         "action_space": "joint_position",
         "image_keys": [locator.camera],
-        "image_size": list(locator.image_size),
+        "image_size": locator.image_size,  # save_bundle writes policy.yaml's [height, width]
         "chunk_length": CHUNK,
         "open_loop_horizon": CHUNK,
         "gripper_threshold": 0.5,
@@ -224,6 +224,7 @@ def build_rung(
         },
         "training": {
             **asdict(locator),
+            "image_size": str(locator.image_size),  # WIDTHxHEIGHT
             "first_loss": losses[0],
             "final_loss": float(np.mean(losses[-max(1, rung.steps // 10) :])),
             "seconds": round(seconds, 1),

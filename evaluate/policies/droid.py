@@ -4,6 +4,8 @@ Shared by the websocket client and server so the two cannot drift apart: a reque
 ``{"observation/<camera>": uint8 image, "observation/joint_position": (7,),
 "observation/gripper_position": (1,), "prompt": str}``; the first frame of a connection is
 the metadata map, whose known keys fill PolicyMetadata and whose other keys land in ``extra``.
+Its ``image_size`` is ``[height, width]`` (as in a bundle's policy.yaml), converted to and from
+:class:`ImageSize` here and nowhere else.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 from evaluate.errors import EvaluateError
 from evaluate.images import policy_images
 from evaluate.policy import Observation, PolicyError, PolicyMetadata
+from sim_env.errors import SimEnvError
+from sim_env.images import ImageSize
 
 PREFIX = "observation/"
 JOINTS = PREFIX + "joint_position"
@@ -64,7 +68,7 @@ def metadata_to_frame(metadata: PolicyMetadata) -> dict[str, Any]:
         policy_id=metadata.policy_id,
         action_space=metadata.action_space,
         image_keys=list(metadata.image_keys),
-        image_size=list(metadata.image_size),
+        image_size=list(metadata.image_size.height_width),
         chunk_length=metadata.chunk_length,
         open_loop_horizon=metadata.open_loop_horizon,
     )
@@ -84,10 +88,10 @@ def metadata_from_frame(
     known = {key: frame[key] for key in METADATA_FIELDS if frame.get(key) is not None}
     if "image_keys" in known:
         known["image_keys"] = tuple(known["image_keys"])
-    if "image_size" in known:
-        known["image_size"] = tuple(known["image_size"])
     extra = {str(key): value for key, value in frame.items() if key not in METADATA_FIELDS}
     try:
+        if "image_size" in known:
+            known["image_size"] = ImageSize.from_height_width(known["image_size"])
         return replace(defaults, **{**known, **overrides}, extra=extra)
-    except (TypeError, ValueError, EvaluateError) as exc:
+    except (TypeError, ValueError, EvaluateError, SimEnvError) as exc:
         raise PolicyError(f"server metadata {dict(known)} is unusable: {exc}") from exc

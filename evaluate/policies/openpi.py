@@ -36,6 +36,8 @@ from evaluate.policy import (
     binarize_gripper,
     check_actions,
 )
+from sim_env.errors import SimEnvError
+from sim_env.images import ImageSize
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class OpenpiConfig:
         api_key: sent as ``Authorization: Api-Key <key>`` when set.
         action_space, open_loop_horizon, image_size: override what the server reports
             (openpi's own servers report none of them; the DROID defaults apply then).
+            ``image_size`` is written WIDTHxHEIGHT in a spec, like every size in twinbench.
         timeout_s: longest wait for one reply (and for connecting) [s].
         retries: reconnect attempts after a dropped connection before giving up.
         backoff_s: first pause between attempts, doubled each time up to 2 s [s].
@@ -65,7 +68,7 @@ class OpenpiConfig:
     api_key: str | None = None
     action_space: ActionSpace | None = None
     open_loop_horizon: int | None = None
-    image_size: tuple[int, int] | None = None
+    image_size: ImageSize | None = None
     timeout_s: float = 30.0
     retries: int = 3
     backoff_s: float = 0.25
@@ -98,6 +101,8 @@ class OpenpiConfig:
             name, parse = _QUERY_PARSERS[key]
             try:
                 fields[name] = parse(text)
+            except SimEnvError as exc:
+                raise EvaluateError(f"{exc.message} in {spec!r}", field=key) from exc
             except ValueError as exc:
                 raise EvaluateError(f"bad value {text!r} in {spec!r}: {exc}", field=key) from exc
         return cls(host=host, port=port, **fields)
@@ -130,11 +135,6 @@ def _action_space(text: str) -> str:
     return text
 
 
-def _image_size(text: str) -> tuple[int, int]:
-    height, _, width = text.lower().partition("x")
-    return _positive_int(height), _positive_int(width or height)
-
-
 def _threshold(text: str) -> float | None:
     return None if text.lower() in ("off", "none") else float(text)
 
@@ -143,7 +143,7 @@ _QUERY_PARSERS = {
     "api_key": ("api_key", str),
     "horizon": ("open_loop_horizon", _positive_int),
     "action_space": ("action_space", _action_space),
-    "image_size": ("image_size", _image_size),
+    "image_size": ("image_size", ImageSize.parse),
     "timeout": ("timeout_s", _positive_float),
     "retries": ("retries", _non_negative_int),
     "gripper": ("gripper_threshold", _threshold),

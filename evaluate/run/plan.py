@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from evaluate.errors import EvaluateError
 from evaluate.rollout import RolloutConfig
 from evaluate.store import EpisodeKey, ResultsStore
+from sim_env.errors import SimEnvError
+from sim_env.images import ImageSize
 from sim_env.scene import PhysicsConfig
 
 
@@ -29,7 +31,8 @@ class EvalConfig:
             the policy's id in the store.
         episodes: episodes per (policy, env).
         seed: episode ``k`` uses seed ``seed + k``.
-        image_size: (width, height) every camera is rendered at; None: each camera's own.
+        image_size: what every camera is rendered at (a (width, height) pair or "WxH" is
+            converted); None: each camera's own.
         rollout: open-loop horizon, deadlines, step limit.
         physics: the simulator's settings.
         label: a note stored with the run (e.g. which side of a comparison it is).
@@ -39,7 +42,7 @@ class EvalConfig:
     policies: tuple[str, ...]
     episodes: int
     seed: int = 0
-    image_size: tuple[int, int] | None = None
+    image_size: ImageSize | None = None
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     label: str = ""
@@ -55,10 +58,11 @@ class EvalConfig:
             raise EvaluateError(f"must be >= 1, got {self.episodes}", field="episodes")
         if self.seed < 0:
             raise EvaluateError(f"must be >= 0, got {self.seed}", field="seed")
-        if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
-            raise EvaluateError(
-                f"expected (width, height) > 0, got {self.image_size}", field="image_size"
-            )
+        if self.image_size is not None:
+            try:
+                object.__setattr__(self, "image_size", ImageSize.coerce(self.image_size))
+            except SimEnvError as exc:
+                raise EvaluateError(exc.message, field="image_size") from None
 
 
 @dataclass(frozen=True)

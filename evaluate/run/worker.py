@@ -19,6 +19,7 @@ from evaluate.run.plan import EpisodeTask
 from evaluate.store import ResultsStore
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.errors import SimEnvError
+from sim_env.images import ImageSize
 from sim_env.registry import resolve_env
 from sim_env.scene import PhysicsConfig
 
@@ -33,7 +34,7 @@ class WorkerConfig:
         store: the results store's path.
         run_id: the run episodes are recorded into.
         video_dir: where episode videos go; None records none.
-        image_size: (width, height) of every camera; None: each camera's own.
+        image_size: every camera's size; None: each camera's own.
         rollout: how episodes are run.
         physics: the simulator's settings.
     """
@@ -41,7 +42,7 @@ class WorkerConfig:
     store: Path
     run_id: str
     video_dir: Path | None = None
-    image_size: tuple[int, int] | None = None
+    image_size: ImageSize | None = None
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
 

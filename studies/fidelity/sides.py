@@ -29,6 +29,7 @@ from evaluate.rollout import RolloutConfig
 from evaluate.run import STORE_FILENAME, EvalConfig, Execution
 from evaluate.run.console import run_with_progress
 from evaluate.store import ResultsStore
+from sim_env.images import ImageSize
 from sim_env.scene import PhysicsConfig
 
 
@@ -90,8 +91,12 @@ class EpisodePlan:
     policies: tuple[str, ...]
     episodes: int
     seed: int = 0
-    image_size: tuple[int, int] | None = None  # (width, height); None: each camera's own
+    image_size: ImageSize | None = None  # None: each camera's own; (w, h) or "WxH" too
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None:
+            object.__setattr__(self, "image_size", ImageSize.coerce(self.image_size))
 
 
 def evaluate_side(

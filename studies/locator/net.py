@@ -23,11 +23,13 @@ from cotrain.policy_model import conv_encoder, image_tensor, torch_threads
 from cotrain.train import shift_images
 from sim_env.cameras import quat_to_mat
 from sim_env.env import EnvConfig, TwinEnv
+from sim_env.images import ImageSize
 from sim_env.package import EnvPackage, InitialCondition
 from sim_env.scene import apply_initial_condition
 
 SYMMETRY = 4  # a box's grasp faces repeat every 90°: yaw is located mod 2*pi / SYMMETRY
 POSE_DIM = 4  # per object: x, y [m], cos(SYMMETRY * yaw), sin(SYMMETRY * yaw)
+VIEW_SIZE = ImageSize(160, 90)  # the camera is rendered at
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class LocatorConfig:
     """The network and its training."""
 
     camera: str = "exterior_image_1_left"
-    image_size: tuple[int, int] = (90, 160)  # (height, width) the camera is rendered at
+    image_size: ImageSize = VIEW_SIZE
     objects: tuple[str, ...] = ("red_box", "tray")
     channels: tuple[int, ...] = (16, 32, 64, 64)
     hidden: int = 256
@@ -51,9 +53,7 @@ class LocatorConfig:
 class LocatorNet(nn.Module):
     """[B, 3, H, W] standardised image -> [B, M * POSE_DIM] standardised poses."""
 
-    def __init__(
-        self, objects: int, image_size: tuple[int, int], channels: Sequence[int], hidden: int
-    ):
+    def __init__(self, objects: int, image_size: ImageSize, channels: Sequence[int], hidden: int):
         super().__init__()
         self.encoder = conv_encoder(channels, image_size, hidden)
         self.head = nn.Sequential(
@@ -127,15 +127,13 @@ def render_views(
 ) -> Views:
     """The camera's view of every initial condition, as the episode's first observation shows it
     (robot at its initial pose), rendered as evaluation renders ``package``."""
-    height, width = config.image_size
-    env = TwinEnv(
-        package, EnvConfig(image_size=(width, height), cameras=(config.camera,), renderer=renderer)
-    )
+    size = config.image_size
+    env = TwinEnv(package, EnvConfig(image_size=size, cameras=(config.camera,), renderer=renderer))
     images, xy, yaw = [], [], []
     try:
         for index, condition in enumerate(conditions):
             apply_initial_condition(env.scene, env.data, condition)
-            images.append(env.renderer.render(env.data, config.camera, (width, height)))
+            images.append(env.renderer.render(env.data, config.camera, size))
             poses = [condition.objects[name] for name in config.objects]
             xy.append([pose.pos[:2] for pose in poses])
             yaw.append([object_yaw(pose.quat) for pose in poses])

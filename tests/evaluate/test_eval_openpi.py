@@ -9,6 +9,7 @@ from evaluate.policy import ActionChunk, Observation, Policy, PolicyMetadata
 from evaluate.rollout import RolloutConfig
 from evaluate.run import EvalConfig, Execution, run_evaluation
 from evaluate.store import ResultsStore
+from sim_env.images import ImageSize
 
 ENV_ID = "primitive_cube_bowl"
 CAMERAS = ("exterior_image_1_left", "wrist_image_left")
@@ -20,7 +21,7 @@ class SwayPolicy(Policy):
     def __init__(self):
         self.requests: list[tuple[dict[str, tuple[int, ...]], str]] = []
         self._metadata = PolicyMetadata(
-            policy_id="sway", image_keys=CAMERAS, image_size=(32, 32), chunk_length=10
+            policy_id="sway", image_keys=CAMERAS, image_size=ImageSize(32, 32), chunk_length=10
         )
 
     @property

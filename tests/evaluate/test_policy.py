@@ -17,7 +17,7 @@ from evaluate.policy import (
     PolicyMetadata,
     binarize_gripper,
 )
-from sim_env.images import resize_with_pad
+from sim_env.images import ImageSize, resize_with_pad
 
 
 def test_valid_chunk_is_float64_and_read_only() -> None:
@@ -69,8 +69,11 @@ def test_observation_checks_shapes_and_from_dict(obs: Observation) -> None:
 
 
 def test_metadata_validates_and_freezes() -> None:
-    meta = PolicyMetadata("p", image_size=[128, 96], image_keys=["a"], extra={"k": 1})
-    assert meta.image_size == (128, 96) and meta.image_keys == ("a",)
+    meta = PolicyMetadata("p", image_size=ImageSize(128, 96), image_keys=["a"], extra={"k": 1})
+    assert meta.image_size == ImageSize(width=128, height=96) and meta.image_keys == ("a",)
+    assert PolicyMetadata("p", image_size="128x96").image_size == meta.image_size
+    with pytest.raises(EvaluateError, match="ambiguous"):
+        PolicyMetadata("p", image_size=(96, 128))  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         meta.extra["k"] = 2  # type: ignore[index]
     with pytest.raises(EvaluateError, match="open_loop_horizon"):
@@ -138,14 +141,13 @@ def test_registered_scheme_gets_the_argument(fake_policy) -> None:
 def test_openpi_spec_parsing() -> None:
     config = OpenpiConfig.from_spec(
         "openpi://10.0.0.2:8000?api_key=s3cret&horizon=5&action_space=joint_velocity"
-        "&image_size=180x320&timeout=2.5&retries=0&gripper=off"
+        "&image_size=320x180&timeout=2.5&retries=0&gripper=off"
     )
     assert (config.host, config.port, config.api_key) == ("10.0.0.2", 8000, "s3cret")
     assert config.open_loop_horizon == 5 and config.action_space == "joint_velocity"
-    assert config.image_size == (180, 320) and config.timeout_s == 2.5
+    assert config.image_size == ImageSize(width=320, height=180) and config.timeout_s == 2.5
     assert config.retries == 0 and config.gripper_threshold is None
     assert OpenpiConfig.from_spec("openpi://[::1]:9000").uri == "ws://[::1]:9000"
-    assert OpenpiConfig.from_spec("openpi://h:1?image_size=224").image_size == (224, 224)
 
 
 @pytest.mark.parametrize(
@@ -158,6 +160,8 @@ def test_openpi_spec_parsing() -> None:
         ("openpi://h:1?horizon=0", "positive integer"),
         ("openpi://h:1?action_space=eef", "expected one of"),
         ("openpi://h:1?timeout=-1", "must be > 0"),
+        ("openpi://h:1?image_size=224", "WIDTHxHEIGHT"),
+        ("openpi://h:1?image_size=0x10", "WIDTHxHEIGHT"),
     ],
 )
 def test_bad_openpi_specs(spec: str, message: str) -> None:

@@ -18,6 +18,7 @@ from evaluate.policies import make_policy
 from evaluate.policies.openpi import OpenpiConfig, OpenpiPolicy
 from evaluate.policy import ChunkBroker, PolicyError
 from evaluate.serving import BackgroundServer, ServerConfig, wait_until_healthy
+from sim_env.images import ImageSize
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -28,11 +29,12 @@ def client(port: int, **options: object) -> OpenpiPolicy:
 
 
 def test_metadata_and_actions_round_trip(serve, fake_policy, make_obs, expected) -> None:
-    served = fake_policy(policy_id="served", image_size=(96, 128), open_loop_horizon=5)
+    served = fake_policy(policy_id="served", image_size=ImageSize(128, 96), open_loop_horizon=5)
     server = serve(served)
     with make_policy(f"openpi://127.0.0.1:{server.port}?gripper=off") as policy:
         meta = policy.metadata
-        assert (meta.policy_id, meta.image_size, meta.open_loop_horizon) == ("served", (96, 128), 5)
+        assert meta.image_size == ImageSize(width=128, height=96)
+        assert (meta.policy_id, meta.open_loop_horizon) == ("served", 5)
         assert meta.chunk_length == 10 and meta.action_space == "joint_position"
         for seed in range(3):
             obs = make_obs(seed, height=180, width=320)

@@ -15,6 +15,7 @@ from evaluate.bundle import load_bundle, save_bundle
 from evaluate.errors import EvaluateError
 from evaluate.privileged import PrivilegedPolicy
 from evaluate.rollout import Episode, run_episode
+from sim_env.images import ImageSize
 from sim_env.package import load_package
 from sim_env.registry import resolve_env
 from studies.fidelity.conditions import extra_conditions
@@ -32,7 +33,7 @@ from studies.locator.net import (
 
 SOURCE = "tabletop_source"
 LADDER = Path(__file__).parents[2] / "benchmarks" / "fidelity" / "ladder"
-CONFIG = LocatorConfig(image_size=(45, 80), channels=(8, 16, 32), hidden=64)
+CONFIG = LocatorConfig(image_size=ImageSize(80, 45), channels=(8, 16, 32), hidden=64)
 
 
 def test_pose_encoding_round_trips_modulo_the_grasp_symmetry() -> None:
@@ -92,7 +93,7 @@ def test_policy_needs_one_executed_chunk_per_inference(tmp_path) -> None:
     raw = dict(
         action_space="joint_position",
         image_keys=list(bundle.config.image_keys),
-        image_size=list(bundle.config.image_size),
+        image_size=bundle.config.image_size,
         chunk_length=8,
         open_loop_horizon=4,
         normalization={
