@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from evaluate.entry_points import load_entry_class
+from evaluate.entry_points import check_module_name, load_entry_class
 from evaluate.errors import EvaluateError
 from evaluate.images import policy_images
 from evaluate.policy import (
@@ -129,6 +129,7 @@ def parse_config(raw: Any, directory: Path) -> BundleConfig:
     module, _, cls = entry_point.partition(":")
     if not module or not cls.isidentifier():
         raise fail("entry_point", f"expected 'module:Class', got {entry_point!r}")
+    check_module_name(module, file)
     action_space = get("action_space", str)
     if action_space not in ACTION_SPACES:
         raise fail("action_space", f"expected one of {list(ACTION_SPACES)}, got {action_space!r}")

@@ -3,13 +3,20 @@
 Bundles carry their policy code next to their weights; importing it under a name unique to the
 directory and the file's version keeps two bundles that both ship ``policy.py`` apart, and a
 bundle rewritten in the same process from loading stale code.
+
+The trust model (BUNDLE.md): the code a bundle runs is either shipped inside the bundle's own
+directory or part of an installed distribution, named by its dotted module name. A filesystem
+path, a module in whatever directory the command runs from, or a shipped file that is a link
+out of the bundle is refused before anything is imported.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.metadata
 import importlib.util
+import keyword
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -48,14 +55,47 @@ def load_entry_class(entry_point: str, directory: Path, *, file: Path) -> type[P
     )
 
 
+def check_module_name(module_name: str, file: Path) -> None:
+    """Refuse anything but a dotted Python module name (``pkg.module``): never a path.
+
+    Raises:
+        EvaluateError: naming ``file``'s ``entry_point``.
+    """
+    parts = module_name.split(".")
+    if not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+        raise EvaluateError(
+            f"entry point module {module_name!r} is not a dotted Python module name "
+            "(code comes from the bundle's directory or an installed package, never a path)",
+            file=file,
+            field="entry_point",
+        )
+
+
 def _import(module_name: str, directory: Path, file: Path) -> ModuleType:
+    check_module_name(module_name, file)
     top, _, rest = module_name.partition(".")
     package_init = directory / top / "__init__.py"
     single_file = directory / f"{top}.py"
     if package_init.is_file() or single_file.is_file():
         location = package_init if package_init.is_file() else single_file
+        if not location.resolve().is_relative_to(directory.resolve()):
+            raise EvaluateError(
+                f"shipped module {location.name} links outside the bundle ({location.resolve()})",
+                file=file,
+                field="entry_point",
+            )
         alias = _load_shipped(top, location)
         return importlib.import_module(f"{alias}.{rest}" if rest else alias)
+    if (
+        top not in importlib.metadata.packages_distributions()
+        and top not in sys.stdlib_module_names
+    ):
+        raise EvaluateError(
+            f"entry point module {module_name!r} is neither shipped in {directory} "
+            f"({top}.py or {top}/__init__.py) nor part of an installed distribution",
+            file=file,
+            field="entry_point",
+        )
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

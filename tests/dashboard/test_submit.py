@@ -131,8 +131,16 @@ def test_bad_bundle_upload_is_a_message(page, dashboard_env, facts):
         ),
         ({"policy.yaml": yaml.safe_dump(POLICY_YAML).encode(), "w.pt": b"\x80\x04"}, "pickle"),
         ({"policy.yaml": b"entry_point: [unclosed"}, "not valid YAML"),
+        (
+            {
+                "policy.yaml": yaml.safe_dump(
+                    {**POLICY_YAML, "entry_point": "/tmp/x/evil:E"}
+                ).encode()
+            },
+            "not a dotted Python module name",
+        ),
     ],
-    ids=["zip-slip", "two-folders", "bad-config", "pickle", "bad-yaml"],
+    ids=["zip-slip", "two-folders", "bad-config", "pickle", "bad-yaml", "path-entry-point"],
 )
 def test_bad_bundle_is_refused_and_removed(tmp_path, files, message):
     with pytest.raises(DashboardError, match=message) as refused:

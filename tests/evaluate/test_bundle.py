@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from evaluate.bundle import BundlePolicy, load_bundle, parse_config, save_bundle
+from evaluate.entry_points import load_entry_class
 from evaluate.errors import EvaluateError
 from evaluate.policies import make_policy
 from evaluate.policies.openpi import OpenpiConfig, OpenpiPolicy
@@ -94,10 +95,54 @@ def test_numpy_bundles_shipping_the_same_module_stay_apart(tmp_path: Path, obs) 
         np.testing.assert_allclose(policy.infer(obs, "go").actions, expected, atol=1e-5)
 
 
-def test_importable_entry_point_without_shipped_code(tmp_path: Path, obs, monkeypatch) -> None:
+def test_entry_point_from_an_installed_distribution(tmp_path: Path) -> None:
+    from studies.locator.policy import LocatePickPlacePolicy
+
+    entry = "studies.locator.policy:LocatePickPlacePolicy"  # the fidelity ladder's
+    assert load_entry_class(entry, tmp_path, file=tmp_path / "policy.yaml") is LocatePickPlacePolicy
+
+
+def test_module_only_on_sys_path_is_not_trusted(tmp_path: Path, monkeypatch) -> None:
+    """Code that is neither shipped nor installed (e.g. in the directory the command runs
+    from) is refused, before it is imported."""
     monkeypatch.syspath_prepend(str(FIXTURES))
     save_bundle(tmp_path, ENTRY, CONFIG, _weights(0))
-    assert load_bundle(tmp_path).infer(obs, "go").horizon == 4
+    with pytest.raises(EvaluateError, match="nor part of an installed distribution"):
+        load_bundle(tmp_path)
+
+
+def _outside_module(tmp_path: Path) -> Path:
+    """A module outside any bundle that records, in a file, whether it ever ran."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evilmod.py").write_text(
+        f"from pathlib import Path\nPath({str(outside / 'ran')!r}).write_text('yes')\n"
+    )
+    return outside
+
+
+@pytest.mark.parametrize(
+    "entry_point",
+    ["{outside}/evilmod:Evil", "../outside/evilmod:Evil", "evil-mod:Evil", "class.x:Evil"],
+)
+def test_entry_point_that_is_a_path_never_runs(tmp_path: Path, entry_point: str) -> None:
+    outside = _outside_module(tmp_path)
+    bundle = _save(tmp_path / "bundle")
+    _edit_yaml(bundle, entry_point=entry_point.format(outside=outside))
+    with pytest.raises(EvaluateError, match="not a dotted Python module name") as info:
+        load_bundle(bundle)
+    assert info.value.field == "entry_point"
+    assert not (outside / "ran").exists()
+
+
+def test_shipped_module_linking_out_of_the_bundle_never_runs(tmp_path: Path) -> None:
+    outside = _outside_module(tmp_path)
+    bundle = _save(tmp_path / "bundle")
+    (bundle / "evilmod.py").symlink_to(outside / "evilmod.py")
+    _edit_yaml(bundle, entry_point="evilmod:Evil")
+    with pytest.raises(EvaluateError, match="links outside the bundle"):
+        load_bundle(bundle)
+    assert not (outside / "ran").exists()
 
 
 def test_served_bundle_matches_the_local_one(tmp_path: Path, obs, serve) -> None:
