@@ -1,8 +1,9 @@
 """Stage ``splats``: Gaussian splats of the scene in the aligned world frame.
 
-Three trainers: ``gsplat`` (CUDA, gsplat's rasterizer and densification), ``cpu`` (the
-differentiable torch/numba rasterizer on small images) and ``nerfstudio-import`` (splats
-trained with nerfstudio, mapped into the world frame). Training starts from the aligned SfM
+Three trainers: ``gsplat`` (CUDA: gsplat's rasterizer), ``cpu`` (the differentiable
+torch/numba rasterizer on small images), both the same training loop with every
+``TrainConfig`` setting, and ``nerfstudio-import`` (splats trained with nerfstudio, mapped
+into the world frame). Training starts from the aligned SfM
 points. Every 8th frame (by name) is held out; PSNR and SSIM on those are measured with
 ``sim_env.splats.rasterize``, the renderer the simulator uses, for the initialisation and the
 result. Writes ``scene.ply`` (SH degree <= ``sh_degree``, nearly transparent Gaussians

@@ -44,7 +44,6 @@ def _forward(
     depth_sum,  # out [H, W] f32
     trans_final,  # out [H, W] f32
     last,  # out [H, W] i64 entry index of the last contributor, -1 if none
-    distortion,  # out [H, W] f32 sum_ij w_i w_j |z_i - z_j|
 ):
     n_tiles = offsets.shape[0] - 1
     for tile in numba.prange(n_tiles):
@@ -55,7 +54,7 @@ def _forward(
                 fx = np.float32(px) + _HALF
                 fy = np.float32(py) + _HALF
                 t = _ONE
-                cr = cg = cb = cz = dist = acc = _ZERO
+                cr = cg = cb = cz = _ZERO
                 stop = np.int64(-1)
                 for e in range(offsets[tile], offsets[tile + 1]):
                     g = entries[e]
@@ -73,13 +72,10 @@ def _forward(
                     if next_t <= _T_MIN:
                         break
                     w = a * t
-                    z = depths[g]
-                    dist += 2 * w * (z * acc - cz)  # entries come in increasing depth
                     cr += w * colors[g, 0]
                     cg += w * colors[g, 1]
                     cb += w * colors[g, 2]
-                    cz += w * z
-                    acc += w
+                    cz += w * depths[g]
                     t = next_t
                     stop = e
                 rgb[py, px, 0] = cr
@@ -88,7 +84,6 @@ def _forward(
                 depth_sum[py, px] = cz
                 trans_final[py, px] = t
                 last[py, px] = stop
-                distortion[py, px] = dist
 
 
 @numba.njit(parallel=True, cache=True)
@@ -111,8 +106,6 @@ def _backward(
     grad_rgb,  # [H, W, 3] f32 dL/d(rgb with background)
     grad_depth_sum,  # [H, W] f32
     grad_alpha,  # [H, W] f32
-    grad_distortion,  # [H, W] f32
-    depth_sum,  # [H, W] f32 from the forward
     grads,  # out [E, GRAD_COLUMNS] f32, zeroed
 ):
     n_tiles = offsets.shape[0] - 1
@@ -128,10 +121,7 @@ def _backward(
                 fy = np.float32(py) + _HALF
                 t_final = trans_final[py, px]
                 gr, gg, gb = grad_rgb[py, px, 0], grad_rgb[py, px, 1], grad_rgb[py, px, 2]
-                gz, ga, gd = grad_depth_sum[py, px], grad_alpha[py, px], grad_distortion[py, px]
-                a_total = _ONE - trans_final[py, px]
-                b_total = depth_sum[py, px]
-                a_after = b_after = _ZERO  # sums of w and w z over later entries
+                gz, ga = grad_depth_sum[py, px], grad_alpha[py, px]
                 # d(rgb)/d(T_final) and d(alpha)/d(T_final), folded into the suffix sums
                 bg_term = gr * background[0] + gg * background[1] + gb * background[2] - ga
                 t = t_final
@@ -152,28 +142,14 @@ def _backward(
                     one_minus = _ONE - a
                     t = t / one_minus  # transmittance before this entry
                     w = a * t
-                    z = depths[g]
-                    a_before = a_total - a_after - w
-                    b_before = b_total - b_after - w * z
-                    # d(distortion)/dw and /dz of this entry, others fixed
-                    d_w = 2 * (z * a_before - b_before + b_after - z * a_after)
-                    d_z = 2 * w * (a_before - a_after)
-                    own = (
-                        gr * colors[g, 0]
-                        + gg * colors[g, 1]
-                        + gb * colors[g, 2]
-                        + gz * z
-                        + gd * d_w
-                    )
+                    own = gr * colors[g, 0] + gg * colors[g, 1] + gb * colors[g, 2] + gz * depths[g]
                     grad_a = t * own - (suffix + t_final * bg_term) / one_minus
                     suffix += w * own
-                    a_after += w
-                    b_after += w * z
                     row = grads[e]
                     row[6] += w * gr
                     row[7] += w * gg
                     row[8] += w * gb
-                    row[9] += w * gz + gd * d_z
+                    row[9] += w * gz
                     if raw >= _ALPHA_MAX:
                         continue  # clamped: no gradient to opacity or shape
                     row[5] += grad_a * gauss
@@ -186,8 +162,8 @@ def _backward(
 
 
 class BlendFunction(torch.autograd.Function):
-    """(means2d, conics, opacities, colors, depths) -> images: rgb + T bg, depth_sum = sum w z,
-    alpha and the depth distortion sum_ij w_i w_j |z_i - z_j| (Mip-NeRF 360's, per pixel)."""
+    """(means2d, conics, opacities, colors, depths) -> images: rgb + T bg, depth_sum = sum w z
+    and alpha."""
 
     @staticmethod
     def forward(ctx, means2d, conics, opacities, colors, depths, sigma_max, layout, background):
@@ -200,25 +176,22 @@ class BlendFunction(torch.autograd.Function):
         depth_sum = np.empty((height, width), np.float32)
         trans = np.empty((height, width), np.float32)
         last = np.empty((height, width), np.int64)
-        distortion = np.empty((height, width), np.float32)
         off, ent = offsets.numpy(), entries.numpy()
         _forward(
-            *arrays, off, ent, tiles_x, tile_size, width, height, rgb, depth_sum, trans, last,
-            distortion,
+            *arrays, off, ent, tiles_x, tile_size, width, height, rgb, depth_sum, trans, last
         )  # fmt: skip
         bg = np.ascontiguousarray(background.numpy(), np.float32)
-        ctx.saved = (arrays, off, ent, layout, bg, trans, last, depth_sum)
+        ctx.saved = (arrays, off, ent, layout, bg, trans, last)
         out_rgb = torch.from_numpy(rgb + trans[..., None] * bg)
         return (
             out_rgb,
             torch.from_numpy(depth_sum),
             torch.from_numpy(1.0 - trans),
-            torch.from_numpy(distortion),
         )
 
     @staticmethod
-    def backward(ctx, grad_rgb, grad_depth_sum, grad_alpha, grad_distortion):
-        arrays, off, ent, layout, bg, trans, last, depth_sum = ctx.saved
+    def backward(ctx, grad_rgb, grad_depth_sum, grad_alpha):
+        arrays, off, ent, layout, bg, trans, last = ctx.saved
         _, _, tiles_x, tile_size, width, height = layout
         grads = np.zeros((len(ent), GRAD_COLUMNS), np.float32)
 
@@ -232,8 +205,6 @@ class BlendFunction(torch.autograd.Function):
             plain(grad_rgb, (height, width, 3)),
             plain(grad_depth_sum, (height, width)),
             plain(grad_alpha, (height, width)),
-            plain(grad_distortion, (height, width)),
-            depth_sum,
             grads,
         )  # fmt: skip
         n = arrays[0].shape[0]

@@ -36,12 +36,13 @@ class DensifyConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (learning rates as 3DGS / gsplat's defaults).
+    """Optimisation settings (learning rates as 3DGS / gsplat's defaults). Both trainers run
+    the same loop (``reconstruct.train.loop``), so every field acts on either rasterizer.
 
     Attributes:
         iterations: optimisation steps, one view each.
-        sh_degree: final SH degree (0 or 1 on the CPU).
-        sh_degree_step: step at which SH degree 1 switches on.
+        sh_degree: final SH degree (0 or 1 on the CPU, up to 3 with gsplat).
+        sh_degree_step: step at which the final SH degree switches on (degree 0 before).
         ssim_weight: loss = (1 - w) L1 + w (1 - SSIM).
         depth_weight: weight of the relative error of the rendered expected depth at the
             SfM points each view sees (sparse depth supervision: it keeps the splats on the
@@ -51,9 +52,10 @@ class TrainConfig:
         entropy_weight: weight of the mean binary entropy of the opacities (after
             ``sh_degree_step``): it drives opacities to 0 or 1, so that small objects become
             opaque surfaces instead of veils that mix their depth with the table behind.
-        distortion_weight: weight of the mean depth distortion over the scene scale
-            (Mip-NeRF 360 / 2DGS): it gathers each pixel's blending weights at one depth, so
-            plain surfaces do not dissolve into layers of semi-transparent Gaussians.
+        distortion_weight: weight of the mean depth distortion, sum_ij w_i w_j (z_i - z_j)^2
+            per pixel with depths over the scene scale (2DGS's, from one extra render): it
+            gathers each pixel's blending weights at one depth, so plain surfaces do not
+            dissolve into layers of semi-transparent Gaussians.
         lr_means: means' learning rate per metre of scene scale, decayed to 1% at the end
             (5x 3DGS's: a few hundred CPU steps instead of 30 000 must still move Gaussians
             by centimetres, e.g. onto an object's top that SfM left without points).

@@ -1,10 +1,13 @@
-"""Adaptive density control for the CPU trainer, after 3DGS / gsplat's ``DefaultStrategy``:
+"""Adaptive density control for the training loop, after 3DGS / gsplat's ``DefaultStrategy``:
 Gaussians whose projected centres keep getting large gradients are cloned (small ones) or
 split in two (large ones); nearly transparent or huge ones are pruned. The optimizer's moments
-follow the Gaussians they belong to; new Gaussians start with zero moments."""
+follow the Gaussians they belong to; new Gaussians start with zero moments. Unlike
+``DefaultStrategy`` it caps the count (``max_gaussians``) and splits oversized Gaussians
+(``max_size``) whatever their gradient."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -24,15 +27,15 @@ class DensifyState:
     count: torch.Tensor  # [N]
 
     @classmethod
-    def zeros(cls, n: int) -> DensifyState:
-        return cls(torch.zeros(n), torch.zeros(n))
+    def zeros(cls, n: int, device: torch.device | str = "cpu") -> DensifyState:
+        return cls(torch.zeros(n, device=device), torch.zeros(n, device=device))
 
     def accumulate(
         self, means2d_grad: torch.Tensor, visible: torch.Tensor, width: int, height: int
     ) -> None:
         """Add one view's [N, 2] pixel gradients of the projected centres ([N] visible)."""
-        scaled = means2d_grad * torch.tensor([width / 2.0, height / 2.0])
-        self.grad_sum += torch.where(visible, scaled.norm(dim=-1), torch.zeros(()))
+        scaled = means2d_grad * means2d_grad.new_tensor([width / 2.0, height / 2.0])
+        self.grad_sum += torch.where(visible, scaled.norm(dim=-1), 0.0)
         self.count += visible.float()
 
 
@@ -43,7 +46,7 @@ def refine(
     scene_scale: float,
     generator: torch.Generator,
 ) -> tuple[SplatParams, torch.Tensor, dict[str, int]]:
-    """Clone, split and prune once.
+    """Clone, split and prune once (``generator``, on the CPU, draws the split offsets).
 
     Returns:
         The new parameters, ``[N']`` the index of the old Gaussian each new one keeps the
@@ -69,20 +72,22 @@ def refine(
         tensors = params.tensors()
         kept = (~prune).nonzero().squeeze(1)
         parts = {name: [value[kept]] for name, value in tensors.items()}
-        source = [kept, torch.full((len(clone) + 2 * len(split),), -1, dtype=torch.long)]
+        fresh = len(clone) + 2 * len(split)
+        source = [kept, torch.full((fresh,), -1, dtype=torch.long, device=kept.device)]
         for name, value in tensors.items():
             parts[name].append(value[clone])
         if len(split):
             rotation = quat_to_rotation(params.quats[split])
             for _ in range(2):
-                noise = torch.randn(len(split), 3, generator=generator) * scales[split]
+                noise = torch.randn(len(split), 3, generator=generator).to(scales.device)
+                noise = noise * scales[split]
                 offset = rotation @ noise[..., None]
                 for name, value in tensors.items():
                     child = value[split]
                     if name == "means":
                         child = child + offset[..., 0]
                     elif name == "log_scales":
-                        child = child - torch.log(torch.tensor(SPLIT_SHRINK))
+                        child = child - math.log(SPLIT_SHRINK)
                     parts[name].append(child)
         new = SplatParams.from_tensors({name: torch.cat(parts[name]) for name in FIELDS})
         counts = {

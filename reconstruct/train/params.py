@@ -45,11 +45,13 @@ class SplatParams:
         )
 
     @classmethod
-    def from_gaussians(cls, gs: GaussianSet, sh_degree: int) -> SplatParams:
+    def from_gaussians(
+        cls, gs: GaussianSet, sh_degree: int, device: torch.device | str = "cpu"
+    ) -> SplatParams:
         raw = gs.with_sh_degree(sh_degree).to_raw()
 
         def leaf(array: np.ndarray) -> torch.Tensor:
-            return torch.tensor(np.asarray(array, np.float32)).requires_grad_(True)
+            return torch.tensor(np.asarray(array, np.float32), device=device).requires_grad_(True)
 
         return cls(
             leaf(raw.means),
@@ -68,9 +70,14 @@ class SplatParams:
         """The activated, file-exact GaussianSet of these parameters."""
         with torch.no_grad():
             return GaussianSet.from_raw(
-                self.means.numpy(),
-                self.quats.numpy(),
-                self.log_scales.numpy(),
-                self.logit_opacities.numpy(),
-                self.sh.numpy(),
+                *(
+                    t.cpu().numpy()
+                    for t in (
+                        self.means,
+                        self.quats,
+                        self.log_scales,
+                        self.logit_opacities,
+                        self.sh,
+                    )
+                )
             )

@@ -5,7 +5,8 @@ trained here renders the same in the simulator: EWA projection with the 0.3 px l
 the clamped field-of-view Jacobian, the opacity-aware footprint, pixel centres at integer +
 0.5, alpha = min(0.999, opacity * exp(-sigma)) skipped below 1/255, front-to-back blending
 that stops a pixel once its transmittance would fall to 1e-4, SH colours (degree <= 1) + 0.5
-clamped at 0, expected depth sum(w z) / alpha.
+clamped at 0 (or, with ``sh_degree=None``, colours as given, as gsplat takes features),
+expected depth sum(w z) / alpha.
 
 Instead of gsplat's per-pixel loop it works on padded tiles: every tile gets the indices of
 the (at most ``max_per_tile``) front-most Gaussians whose footprint touches it, and the
@@ -47,7 +48,6 @@ class RasterOutput:
     rgb: torch.Tensor  # [H, W, 3]
     depth: torch.Tensor  # [H, W] expected camera z, metres (0 where nothing)
     alpha: torch.Tensor  # [H, W]
-    distortion: torch.Tensor  # [H, W] sum_ij w_i w_j |z_i - z_j|, metres
     means2d: torch.Tensor  # [1, N, 2] projected centres, pixels (gsplat's [C, N, 2] layout)
     rects: torch.Tensor  # [N, 4] int64 footprint pixel rectangles x0, x1, y0, y1
     truncated: int  # tile entries dropped by the max_per_tile cap
@@ -101,8 +101,8 @@ def project(
     quats: torch.Tensor,  # [N, 4] w x y z
     scales: torch.Tensor,  # [N, 3] metres, activated
     opacities: torch.Tensor,  # [N] activated
-    sh: torch.Tensor,  # [N, K, 3]
-    sh_degree: int,
+    sh: torch.Tensor,  # [N, K, 3] SH coefficients, or [N, 3] colours if sh_degree is None
+    sh_degree: int | None,
     viewmat: torch.Tensor,  # [4, 4] world -> camera, OpenCV axes
     K: torch.Tensor,  # [3, 3] pixels, centres at integer + 0.5
     width: int,
@@ -132,9 +132,12 @@ def project(
     det_safe = torch.where(det > 0, det, torch.ones_like(det))
     conics = torch.stack([cyy / det_safe, -cxy / det_safe, cxx / det_safe], dim=-1)
     means2d = torch.stack([fx * x / z_safe + cx, fy * y / z_safe + cy], dim=-1)
-    campos = -rot.T @ trans
-    dirs = means - campos
-    colors = sh_colors(sh, sh_degree, dirs / dirs.norm(dim=-1, keepdim=True))
+    if sh_degree is None:
+        colors = sh
+    else:
+        campos = -rot.T @ trans
+        dirs = means - campos
+        colors = sh_colors(sh, sh_degree, dirs / dirs.norm(dim=-1, keepdim=True))
     with torch.no_grad():
         op = opacities.clamp_min(ALPHA_MIN)
         extend = torch.clamp(torch.sqrt(2.0 * torch.log(op / ALPHA_MIN)), max=EXTEND_MAX)
@@ -212,8 +215,7 @@ def blend_padded(
     tile_size: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The reference blend in plain torch ops (autograd differentiates it): colour [T, P, 3],
-    sum of w z [T, P], alpha [T, P] and depth distortion [T, P] per tile pixel. Memory grows
-    with T x P x M."""
+    sum of w z [T, P] and alpha [T, P] per tile pixel. Memory grows with T x P x M."""
 
     def gather(values: torch.Tensor) -> torch.Tensor:
         padded = torch.cat([values, values.new_zeros((1, *values.shape[1:]))])
@@ -244,12 +246,8 @@ def blend_padded(
     before = torch.cat([torch.ones_like(trans[..., :1]), trans[..., :-1]], dim=-1)
     weight = torch.where(contributes, alpha * before, torch.zeros_like(alpha))
     rgb = torch.einsum("tpm,tmc->tpc", weight, color)
-    wz = weight * depth[:, None, :]
-    depth_sum = wz.sum(-1)
-    before_w = torch.cumsum(weight, -1) - weight
-    before_wz = torch.cumsum(wz, -1) - wz
-    distortion = 2 * (weight * (depth[:, None, :] * before_w - before_wz)).sum(-1)
-    return rgb, depth_sum, weight.sum(-1), distortion
+    depth_sum = (weight * depth[:, None, :]).sum(-1)
+    return rgb, depth_sum, weight.sum(-1)
 
 
 def _tiles_to_image(values: torch.Tensor, lists: TileLists, width: int, height: int):
@@ -265,8 +263,8 @@ def render_torch(
     quats: torch.Tensor,  # [N, 4] w x y z
     scales: torch.Tensor,  # [N, 3] metres, activated
     opacities: torch.Tensor,  # [N] in (0, 1), activated
-    sh: torch.Tensor,  # [N, K, 3] SH coefficients, K >= (sh_degree + 1)^2
-    sh_degree: int,  # 0 or 1
+    sh: torch.Tensor,  # [N, K, 3] SH coefficients, K >= (sh_degree + 1)^2; [N, 3] colours
+    sh_degree: int | None,  # 0 or 1; None: ``sh`` holds the colours
     viewmat: torch.Tensor,  # [4, 4] world -> camera, OpenCV axes
     K: torch.Tensor,  # [3, 3] intrinsics, pixels
     width: int,
@@ -283,8 +281,10 @@ def render_torch(
     ``blend="torch"`` is the padded autograd reference (exact while no tile holds more than
     ``max_per_tile`` Gaussians) that the numba gradients are tested against.
     """
-    if not 0 <= sh_degree <= MAX_TORCH_SH_DEGREE:
+    if sh_degree is not None and not 0 <= sh_degree <= MAX_TORCH_SH_DEGREE:
         raise ValueError(f"the torch rasterizer supports SH degree 0 or 1, got {sh_degree}")
+    if sh_degree is None and sh.shape[1:] != (3,):
+        raise ValueError(f"without SH the torch rasterizer takes [N, 3] colours, got {sh.shape}")
     proj = project(means, quats, scales, opacities, sh, sh_degree, viewmat, K, width, height)
     screen = proj.means2d[None]  # the tensor whose gradient densification reads
     if screen.requires_grad:
@@ -295,16 +295,15 @@ def render_torch(
         lists = bin_tiles(proj.rects, proj.depths, width, height, tile_size)
     if blend == "numba":
         layout = (lists.offsets, lists.entries, lists.tiles_x, tile_size, width, height)
-        rgb, depth_sum, alpha, distortion = BlendFunction.apply(
+        rgb, depth_sum, alpha = BlendFunction.apply(
             proj.means2d, proj.conics, opacities, proj.colors, proj.depths, proj.sigma_max,
             layout, bg,
         )  # fmt: skip
         depth = depth_sum / alpha.clamp_min(DEPTH_ALPHA_EPS)
-        return RasterOutput(rgb, depth, alpha, distortion, screen, proj.rects, 0)
+        return RasterOutput(rgb, depth, alpha, screen, proj.rects, 0)
     index, dropped = lists.padded(len(means), max_per_tile)
-    rgb_t, depth_t, alpha_t, dist_t = blend_padded(proj, opacities, index, lists.tiles_x, tile_size)
+    rgb_t, depth_t, alpha_t = blend_padded(proj, opacities, index, lists.tiles_x, tile_size)
     alpha = _tiles_to_image(alpha_t, lists, width, height)
     rgb = _tiles_to_image(rgb_t, lists, width, height) + (1.0 - alpha)[..., None] * bg
     depth = _tiles_to_image(depth_t, lists, width, height) / alpha.clamp_min(DEPTH_ALPHA_EPS)
-    distortion = _tiles_to_image(dist_t, lists, width, height)
-    return RasterOutput(rgb, depth, alpha, distortion, screen, proj.rects, dropped)
+    return RasterOutput(rgb, depth, alpha, screen, proj.rects, dropped)
