@@ -13,11 +13,9 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-import yaml
-
 from dashboard.errors import DashboardError
 from dashboard.safezip import DEFAULT_LIMITS, ZipLimits, extract_zip
-from evaluate.bundle import CONFIG_FILE, PICKLE_SUFFIXES, parse_config
+from evaluate.bundle import CONFIG_FILE, PICKLE_SUFFIXES, read_config
 from evaluate.errors import EvaluateError
 from evaluate.policies.openpi import OpenpiConfig
 
@@ -76,13 +74,8 @@ def _bundle_root(target: Path, name: str) -> Path:
 
 
 def _check_bundle(root: Path, name: str) -> None:
-    config_file = root / CONFIG_FILE
     try:
-        raw = yaml.safe_load(config_file.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DashboardError(f"{CONFIG_FILE} is not valid YAML ({exc})", file=name) from exc
-    try:
-        parse_config(raw, root)
+        read_config(root)
     except EvaluateError as exc:
         raise DashboardError(exc.message, file=f"{name}: {CONFIG_FILE}", field=exc.field) from exc
     pickles = sorted(

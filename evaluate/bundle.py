@@ -36,6 +36,7 @@ from evaluate.policy import (
 )
 from sim_env.errors import SimEnvError
 from sim_env.images import ImageSize
+from twinbench.yamlio import load_yaml
 
 CONFIG_FILE = "policy.yaml"
 WEIGHTS_FILE = "model.safetensors"
@@ -92,6 +93,11 @@ class BundleConfig:
             open_loop_horizon=self.open_loop_horizon,
             extra={"bundle": str(self.directory)},
         )
+
+
+def read_config(directory: Path) -> BundleConfig:
+    """``directory``'s policy.yaml, read (bounded, no YAML aliases) and checked."""
+    return parse_config(load_yaml(directory / CONFIG_FILE, EvaluateError), directory)
 
 
 def parse_config(raw: Any, directory: Path) -> BundleConfig:
@@ -257,11 +263,7 @@ def load_bundle(path: str | Path) -> BundlePolicy:
     file = directory / CONFIG_FILE
     if not file.is_file():
         raise EvaluateError(f"not a policy bundle: no {CONFIG_FILE} in it", file=directory)
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise EvaluateError(f"not valid YAML: {exc}", file=file) from exc
-    config = parse_config(raw, directory)
+    config = read_config(directory)
     weights = load_weights(directory, config.framework)
     entry_class = load_entry_class(config.entry_point, directory, file=file)
     try:

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from reconstruct.errors import ReconstructError
+from twinbench.yamlio import load_yaml
 
 Point2 = tuple[float, float]
 TOP_KEYS = {"objects", "drop", "keep_unlisted", "task", "initial_conditions"}
@@ -160,12 +159,7 @@ def _conditions(value: Any, file: Path) -> tuple[ConditionEdit, ...]:
 def load_objects_yaml(path: Path) -> tuple[ObjectEdits, TaskEdit, tuple[ConditionEdit, ...]]:
     """Parse the objects file; every problem names the file and the field."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise _fail(f"cannot read: {exc.strerror}", path, "") from None
-    except yaml.YAMLError as exc:
-        raise _fail(f"not valid YAML: {exc}", path, "") from None
+    data = load_yaml(path, ReconstructError) or {}
     if not isinstance(data, dict):
         raise _fail("expected a mapping at the top level", path, "")
     unknown = set(data) - TOP_KEYS
