@@ -90,13 +90,13 @@ def bundle_policy(settings: Settings) -> Iterator[dict]:
     if settings.bundle is None:
         return
     from evaluate.policies import make_policy
-    from evaluate.rollout import Episode, run_episode
+    from evaluate.rollout import run_episode
 
     policy = make_policy(f"bundle:{settings.bundle}")
     for task in resolve_envs(GenerateConfig(envs=settings.envs, episodes=1)):
         env = TwinEnv(task.path)
         results = [
-            run_episode(env, policy, Episode("bundle", task.id, condition, seed=condition))
+            run_episode(env, policy, initial_condition=condition, seed=condition)
             for condition in settings.conditions
         ]
         case = f"bundle/{task.id}/conditions{'-'.join(map(str, settings.conditions))}"

@@ -61,7 +61,7 @@ def measure(case: str, episodes: int, execution: Execution, cores: int) -> None:
         total = time.perf_counter() - start
     if len(finished) != episodes or result.report.setup_errors:
         raise RuntimeError(f"{case}: {len(finished)}/{episodes} episodes ({result.report})")
-    episode_s = sum(outcome.wall_time_s for _, outcome in finished) / episodes
+    episode_s = sum(o.record.outcome.wall_time_s for _, o in finished if o.record) / episodes
     simulated_s = 450 / CONTROL_HZ
     emit(case, "episode_wall_s", episode_s, "s")
     emit(case, "realtime_factor_per_worker", simulated_s / episode_s, "x")

@@ -13,8 +13,8 @@ import pandas as pd
 
 from evaluate.correlation import Cell
 from evaluate.correlation.bootstrap import percentile_interval, resample_rates
-from evaluate.metrics import wilson_interval
-from evaluate.store import ResultsStore
+from evaluate.run.summary import success_interval
+from evaluate.store import EXCLUDED_KINDS, ResultsStore
 
 LEVEL = 0.95
 N_RESAMPLES = 1000
@@ -27,7 +27,7 @@ SORT_KEYS: Mapping[str, tuple[list[str], list[bool]]] = {
 """Leaderboard orderings: label -> (columns, ascending)."""
 LEADERBOARD_COLUMNS = (
     "policy", "env", "episodes", "successes", "failures", "success_rate", "success_low",
-    "success_high", "progress", "progress_low", "progress_high",
+    "success_high", "progress", "progress_low", "progress_high", "diverged", "errored",
 )  # fmt: skip
 
 
@@ -38,18 +38,23 @@ def leaderboard(
 
     Success uses the Wilson interval of the store's counts; progress (not a 0/1 outcome) a
     bootstrap over the cell's episodes, seeded so the page shows the same numbers every time.
+    Diverged and errored episodes are not the policy's failures: they are left out of the
+    rates and counted on their own (see :meth:`ResultsStore.summary`).
 
     Returns:
         Columns policy, env, episodes, successes, failures, success_rate, success_low,
-        success_high, progress, progress_low, progress_high (rates in [0, 1]).
+        success_high, progress, progress_low, progress_high (rates in [0, 1], NaN for a
+        cell without an episode that counts), diverged, errored.
     """
     summary = store.summary(run_id)
     if summary.empty:
         return pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
-    low, high = wilson_interval(
+    low, high = success_interval(
         summary["successes"].to_numpy(), summary["episodes"].to_numpy(), level
     )
-    progress = store.episodes(run_id=run_id).groupby(["policy_id", "env_id"])["progress"]
+    episodes = store.episodes(run_id=run_id)
+    counted = episodes[~episodes["failure_kind"].isin(EXCLUDED_KINDS)]
+    progress = counted.groupby(["policy_id", "env_id"])["progress"]
     rng = np.random.default_rng(0)
     bounds = {
         key: percentile_interval(
@@ -69,8 +74,10 @@ def leaderboard(
             "success_low": low,
             "success_high": high,
             "progress": summary["progress_mean"].astype(float),
-            "progress_low": [float(bounds[key][0]) for key in keys],
-            "progress_high": [float(bounds[key][1]) for key in keys],
+            "progress_low": [float(bounds[key][0]) if key in bounds else np.nan for key in keys],
+            "progress_high": [float(bounds[key][1]) if key in bounds else np.nan for key in keys],
+            "diverged": summary["diverged"].astype(int),
+            "errored": summary["errored"].astype(int),
         }
     )
 
@@ -80,7 +87,8 @@ def leaderboard_display(table: pd.DataFrame) -> pd.DataFrame:
 
     def interval(prefix: str) -> list[str]:
         lows, highs = table[f"{prefix}_low"], table[f"{prefix}_high"]
-        return [f"{low:.2f} – {high:.2f}" for low, high in zip(lows, highs, strict=True)]
+        pairs = zip(lows, highs, strict=True)
+        return [f"{low:.2f} – {high:.2f}" if pd.notna(low) else "–" for low, high in pairs]
 
     return pd.DataFrame(
         {
@@ -93,6 +101,8 @@ def leaderboard_display(table: pd.DataFrame) -> pd.DataFrame:
             f"success {LEVEL:.0%} CI": interval("success"),
             "progress": table["progress"],
             f"progress {LEVEL:.0%} CI": interval("progress"),
+            "diverged": table["diverged"],
+            "errored": table["errored"],
         }
     )
 

@@ -16,6 +16,7 @@ from evaluate.policy import (
 from evaluate.store import (
     SCHEMA_VERSION,
     EpisodeKey,
+    EpisodeOutcome,
     EpisodeRecord,
     JobRecord,
     JobState,
@@ -32,6 +33,7 @@ __all__ = [
     "ChunkBroker",
     "CorrelationReport",
     "EpisodeKey",
+    "EpisodeOutcome",
     "EpisodeRecord",
     "EvaluateError",
     "JobRecord",

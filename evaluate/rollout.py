@@ -1,5 +1,6 @@
 """One evaluation episode: reset to an initial condition, run the policy open loop chunk by
-chunk until success or the horizon, and report what happened as an :class:`EpisodeResult`.
+chunk until success or the horizon, and report what happened as an
+:class:`evaluate.store.EpisodeOutcome` (the caller knows which episode it was, its key).
 
 Images are rendered only when the policy is about to read a new observation (a chunk
 boundary); the steps inside a chunk use ``env.advance``. A policy that raises, hangs past its
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,14 +32,11 @@ from evaluate.policy import (
     PolicyMetadata,
 )
 from evaluate.privileged import PrivilegedPolicy, SimTask
-from evaluate.store import EpisodeRecord
+from evaluate.store import EpisodeOutcome, FailureKind
 from evaluate.video import VideoWriter
 from sim_env.env import TwinEnv
 from sim_env.errors import SimEnvError, SimulationDiverged
 
-# policy: raised or returned unusable actions; timeout: overran its deadline; sim: the env
-# rejected the episode (bad initial condition, bad action); diverged: the physics blew up.
-FailureKind = Literal["policy", "timeout", "sim", "diverged"]
 _T = TypeVar("_T")
 
 
@@ -70,57 +68,6 @@ class RolloutConfig:
             raise EvaluateError(f"must be > 0, got {self.infer_timeout_s}", field="infer_timeout_s")
         if self.max_steps is not None and self.max_steps < 1:
             raise EvaluateError(f"must be >= 1, got {self.max_steps}", field="max_steps")
-
-
-@dataclass(frozen=True)
-class Episode:
-    """Which episode to run: its identity in the results store."""
-
-    policy_id: str
-    env_id: str
-    initial_condition: int
-    seed: int
-
-
-@dataclass(frozen=True)
-class EpisodeResult:
-    """What one episode did; ``failure`` is None when it ran to success or the horizon."""
-
-    policy_id: str
-    env_id: str
-    env_hash: str
-    initial_condition: int
-    seed: int
-    success: bool
-    progress: float  # fraction of rubric criteria reached, [0, 1]
-    criteria: Mapping[str, int | None]  # criterion -> first control step reached
-    length_steps: int
-    wall_time_s: float
-    latency_mean_s: float  # policy inference, per call
-    latency_max_s: float
-    failure: FailureKind | None = None
-    failure_reason: str | None = None
-    video_path: str | None = None
-
-    def to_record(self, run_id: str, video_path: str | None = None) -> EpisodeRecord:
-        """The results-store row; ``video_path`` overrides the result's (e.g. made relative)."""
-        return EpisodeRecord(
-            run_id=run_id,
-            policy_id=self.policy_id,
-            env_id=self.env_id,
-            env_hash=self.env_hash,
-            initial_condition=self.initial_condition,
-            seed=self.seed,
-            success=self.success,
-            progress=self.progress,
-            criteria=dict(self.criteria),
-            length_steps=self.length_steps,
-            wall_time_s=self.wall_time_s,
-            latency_mean_s=self.latency_mean_s,
-            latency_max_s=self.latency_max_s,
-            failure_reason=self.failure_reason,
-            video_path=self.video_path if video_path is None else video_path,
-        )
 
 
 class _Failure(Exception):
@@ -192,13 +139,17 @@ class _Guarded(Policy):
 def run_episode(
     env: TwinEnv,
     policy: Policy,
-    episode: Episode,
+    *,
+    initial_condition: int,
+    seed: int,
     config: RolloutConfig = RolloutConfig(),
     video_path: Path | None = None,
-) -> EpisodeResult:
+) -> EpisodeOutcome:
     """Run one episode of ``policy`` in ``env`` (whose cameras are what gets rendered).
 
     Args:
+        initial_condition: index of the package's initial condition to reset to.
+        seed: the episode's seed (the env's reset, a privileged policy's task).
         video_path: write an mp4 of the env's camera views, side by side, one frame per step
             (none if the env renders no camera).
     """
@@ -211,11 +162,9 @@ def run_episode(
     failure: _Failure | None = None
     started = False
     try:
-        sim_obs, _ = env.reset(
-            seed=episode.seed, options={"initial_condition": episode.initial_condition}
-        )
+        sim_obs, _ = env.reset(seed=seed, options={"initial_condition": initial_condition})
         started = True
-        _loop(env, guarded, broker, episode, sim_obs, replace(config, max_steps=max_steps), video)
+        _loop(env, guarded, broker, seed, sim_obs, replace(config, max_steps=max_steps), video)
     except _Failure as exc:
         failure = exc
     except PolicyError as exc:
@@ -229,12 +178,7 @@ def run_episode(
             video.close()
     latencies = guarded.latencies or [0.0]
     tracker = env.tracker
-    return EpisodeResult(
-        policy_id=episode.policy_id,
-        env_id=episode.env_id,
-        env_hash=env.package.content_hash,
-        initial_condition=episode.initial_condition,
-        seed=episode.seed,
+    return EpisodeOutcome(
         success=started and bool(tracker.success),
         progress=float(tracker.progress) if started else 0.0,
         criteria=dict(tracker.reached()) if started else {},
@@ -242,7 +186,7 @@ def run_episode(
         wall_time_s=time.perf_counter() - start,
         latency_mean_s=float(np.mean(latencies)),
         latency_max_s=float(np.max(latencies)),
-        failure=None if failure is None else failure.kind,
+        failure_kind=None if failure is None else failure.kind,
         failure_reason=None if failure is None else failure.reason,
         video_path=str(video_path) if video is not None and video.frames else None,
     )
@@ -252,7 +196,7 @@ def _loop(
     env: TwinEnv,
     guarded: _Guarded,
     broker: ChunkBroker,
-    episode: Episode,
+    seed: int,
     sim_obs: Mapping[str, np.ndarray],
     config: RolloutConfig,
     video: VideoWriter | None,
@@ -262,7 +206,7 @@ def _loop(
     broker.reset()
     policy = guarded.policy
     if isinstance(policy, PrivilegedPolicy):
-        task = SimTask(env.scene, env.package.spec, episode.seed)
+        task = SimTask(env.scene, env.package.spec, seed)
         call_with_deadline(partial(policy.begin_episode, task), guarded.timeout_s, "begin_episode")
     obs = Observation.from_dict(sim_obs)
     if video is not None:

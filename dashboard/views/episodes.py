@@ -9,11 +9,12 @@ import streamlit as st
 
 from dashboard import charts, data, ui
 from dashboard.settings import DashboardSettings
+from evaluate.store import EXCLUDED_KINDS
 
 OUTCOMES = ("all", "success", "no success", "ended early")
 _TABLE_COLUMNS = [
     "policy_id", "env_id", "initial_condition", "seed", "success", "progress",
-    "length_steps", "failure_reason",
+    "length_steps", "failure_kind", "failure_reason",
 ]  # fmt: skip
 
 
@@ -39,6 +40,7 @@ def render(settings: DashboardSettings) -> None:
             "initial_condition": "condition",
             "progress": st.column_config.NumberColumn(format="%.2f"),
             "length_steps": "steps",
+            "failure_kind": "ended early as",
             "failure_reason": "ended early because",
         },
     )
@@ -84,7 +86,12 @@ def _details(settings: DashboardSettings, number: int, episode: pd.Series) -> No
     b.metric("Progress", f"{episode['progress']:.2f}")
     c.metric("Steps", int(episode["length_steps"]))
     d.metric("Policy latency", f"{episode['latency_mean_s'] * 1000:.0f} ms")
-    if pd.notna(episode["failure_reason"]):
+    if episode["failure_kind"] in EXCLUDED_KINDS:
+        st.warning(
+            f"Not counted in the rates ({episode['failure_kind']}, not the policy's failure): "
+            f"{episode['failure_reason']}"
+        )
+    elif pd.notna(episode["failure_reason"]):
         st.error(f"Ended early: {episode['failure_reason']}")
     left, right = st.columns(2)
     with left:

@@ -37,7 +37,13 @@ def render(settings: DashboardSettings) -> None:
             "success": st.column_config.NumberColumn(format="%.3f"),
             "progress": st.column_config.NumberColumn(format="%.3f"),
             "ended early": st.column_config.NumberColumn(
-                help="Episodes with a failure reason (policy server gone, sim diverged)"
+                help="Episodes that count and ended early (policy error, timeout, bad action)"
+            ),
+            "diverged": st.column_config.NumberColumn(
+                help="Simulations that diverged: not the policy's failure, left out of the rates"
+            ),
+            "errored": st.column_config.NumberColumn(
+                help="Episodes lost to an infrastructure error, left out of the rates"
             ),
         },
     )

@@ -23,6 +23,7 @@ from evaluate.errors import EvaluateError
 from evaluate.metrics import CORRELATION_METRICS, descending_ranks, max_rank_violations
 
 POOLED = "pooled"
+_WORDS = {"error": "errored"}  # failure kind -> adjective
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,14 @@ def correlate(
 
 
 def _coverage_notes(sim: RateTable, real: RateTable) -> list[str]:
-    """What one side has and the other lacks: left out of every comparison."""
+    """What one side has and the other lacks, and the episodes that are not the policies'
+    failures: left out of every comparison."""
     notes = []
+    for side in (sim, real):
+        counts = side.excluded_counts()
+        if counts:
+            what = " and ".join(f"{n} {_WORDS.get(kind, kind)}" for kind, n in counts.items())
+            notes.append(f"{what} episode(s) in {side.source} left out: not the policy's failure")
     for side, other in ((sim, real), (real, sim)):
         notes += [f"env {env!r} only in {side.source}" for env in sorted(side.envs - other.envs)]
         notes += [

@@ -3,27 +3,31 @@
 A CSV has ``policy`` and ``env`` columns and one of three shapes, told apart by its columns:
 ``success_rate`` (one row per cell), ``successes,trials`` (one row per cell) or ``success``
 (one row per episode, 0/1 or true/false). An optional ``progress`` column is a per-episode
-progress in the last shape and a cell's mean progress in the others. Every problem is
+progress in the last shape and a cell's mean progress in the others. A per-episode CSV may
+have a ``failure_kind`` column (empty or one of the store's failure kinds): its diverged and
+errored episodes are left out of the rates and counted, as a store's are. Every problem is
 reported with the file, the line and the column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 
 from evaluate.correlation.tables import Cell, Quantity, RateTable, tables_from_episodes
 from evaluate.errors import EvaluateError
-from evaluate.store import EpisodeKey, ResultsStore
+from evaluate.store import FAILURE_KINDS, ResultsStore
+from evaluate.store.records import KEY_COLUMNS
 
 STORE_FILENAME = "results.sqlite"
-CSV_SHAPES = "policy,env,success_rate | policy,env,successes,trials | policy,env,success[,progress]"
+CSV_SHAPES = (
+    "policy,env,success_rate | policy,env,successes,trials | "
+    "policy,env,success[,progress][,failure_kind]"
+)
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
-_KEY_COLUMNS = [f.name for f in fields(EpisodeKey)]
 
 
 def load_tables(path: Path, *, run_id: str | None = None) -> dict[Quantity, RateTable]:
@@ -65,10 +69,11 @@ def _from_store(path: Path, run_id: str | None) -> dict[Quantity, RateTable]:
         )
     # Key order, not the order parallel workers recorded episodes in: the bootstrap then
     # resamples the same episodes, and prints the same intervals, for the same results.
-    frame = frame.sort_values(["run_id", *_KEY_COLUMNS], kind="stable")
+    frame = frame.sort_values(["run_id", *KEY_COLUMNS], kind="stable")
     frame = frame.rename(columns={"policy_id": "policy", "env_id": "env"})
     frame["success"] = frame["success"].astype(float)
-    return tables_from_episodes(frame[["policy", "env", "success", "progress"]], str(path))
+    columns = ["policy", "env", "success", "progress", "failure_kind"]
+    return tables_from_episodes(frame[columns], str(path))
 
 
 def read_outcomes_csv(path: Path) -> dict[Quantity, RateTable]:
@@ -111,6 +116,8 @@ def read_outcomes_csv(path: Path) -> dict[Quantity, RateTable]:
     )
     if "progress" in columns:
         frame["progress"] = [rows.fraction(line, "progress") for line in rows.lines]
+    if "failure_kind" in columns:
+        frame["failure_kind"] = [rows.failure_kind(line) for line in rows.lines]
     return tables_from_episodes(frame, str(path))
 
 
@@ -176,6 +183,12 @@ class _Rows:
         if text in _TRUE or text in _FALSE:
             return float(text in _TRUE)
         raise self._error(line, column, "0/1 or true/false")
+
+    def failure_kind(self, line: int) -> str | None:
+        text = self._text(line, "failure_kind")
+        if text and text not in FAILURE_KINDS:
+            raise self._error(line, "failure_kind", f"empty or one of {', '.join(FAILURE_KINDS)}")
+        return text or None
 
     def count(self, line: int, column: str) -> int:
         text = self._text(line, column)

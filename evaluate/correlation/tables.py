@@ -3,16 +3,24 @@
 A cell keeps the per-episode outcomes when the source has them (a results store, a
 per-episode CSV, successes/trials counts), so the bootstrap can resample episodes; a source
 that only gives rates yields cells without samples, which the bootstrap holds fixed.
+
+Episodes that are not the policy's failure (diverged, an infrastructure error: see
+:data:`evaluate.store.EXCLUDED_KINDS`) are left out of every cell and counted per cell in
+the table's ``excluded``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from evaluate.store import EXCLUDED_KINDS
 
 Quantity = Literal["success", "progress"]
 QUANTITIES: tuple[Quantity, ...] = ("success", "progress")
@@ -39,10 +47,24 @@ class Cell:
 
 @dataclass(frozen=True)
 class RateTable:
-    """All cells of one side for one quantity; ``source`` names where they came from."""
+    """All cells of one side for one quantity; ``source`` names where they came from.
+
+    ``excluded`` counts, per cell, the episodes left out by failure kind (``diverged``,
+    ``error``); a cell whose every episode was left out is absent from ``cells``.
+    """
 
     source: str
     cells: Mapping[CellKey, Cell]
+    excluded: Mapping[CellKey, Mapping[str, int]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    def excluded_counts(self) -> dict[str, int]:
+        """Failure kind -> episodes left out, over all cells."""
+        total: Counter[str] = Counter()
+        for counts in self.excluded.values():
+            total.update(counts)
+        return dict(sorted(total.items()))
 
     @property
     def policies(self) -> set[str]:
@@ -57,18 +79,28 @@ def tables_from_episodes(frame: pd.DataFrame, source: str) -> dict[Quantity, Rat
     """Group per-episode rows into cells.
 
     Args:
-        frame: one row per episode with columns ``policy``, ``env``, ``success`` (0/1) and
-            optionally ``progress`` (in [0, 1]).
+        frame: one row per episode with columns ``policy``, ``env``, ``success`` (0/1),
+            optionally ``progress`` (in [0, 1]) and ``failure_kind`` (NA or a kind; rows of
+            an excluded kind are left out and counted).
         source: the file the rows came from.
     Returns:
         A table per quantity the frame has (``success`` always, ``progress`` if present).
     """
+    excluded: dict[CellKey, dict[str, int]] = {}
+    kept = frame
+    if "failure_kind" in frame.columns:
+        left_out = frame["failure_kind"].isin(EXCLUDED_KINDS)
+        for (policy, env, kind), group in frame[left_out].groupby(
+            ["policy", "env", "failure_kind"]
+        ):
+            excluded.setdefault((str(policy), str(env)), {})[str(kind)] = len(group)
+        kept = frame[~left_out]
     quantities = [q for q in QUANTITIES if q in frame.columns]
     tables: dict[Quantity, RateTable] = {}
     for quantity in quantities:
         cells = {
             (str(policy), str(env)): Cell.from_samples(group[quantity].to_numpy(dtype=np.float64))
-            for (policy, env), group in frame.groupby(["policy", "env"], sort=True)
+            for (policy, env), group in kept.groupby(["policy", "env"], sort=True)
         }
-        tables[quantity] = RateTable(source, cells)
+        tables[quantity] = RateTable(source, cells, MappingProxyType(excluded))
     return tables

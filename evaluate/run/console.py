@@ -41,7 +41,7 @@ class ProgressTask:
     def __init__(self, progress: Progress, label: str):
         self.progress, self.label = progress, label
         self.task = progress.add_task(label, total=None)
-        self.successes = self.failures = self.finished = 0
+        self.successes = self.failures = self.finished = self.excluded = 0
 
     def start(self, planned: int, done: int) -> None:
         if done:
@@ -51,14 +51,23 @@ class ProgressTask:
         self.progress.update(self.task, total=planned - done)
 
     def outcome(self, outcome: TaskOutcome) -> None:
-        self.finished += 1
-        self.successes += outcome.success
-        self.failures += outcome.failure_reason is not None
+        """Count one reported episode: it succeeded, failed, or does not count (diverged,
+        infrastructure error)."""
+        if outcome.record is None:
+            return
+        episode = outcome.record.outcome
+        if episode.counts:
+            self.finished += 1
+            self.successes += episode.success
+            self.failures += episode.failure_kind is not None
+        else:
+            self.excluded += 1
         failed = f", {self.failures} failed" if self.failures else ""
+        excluded = f", {self.excluded} diverged or errored" if self.excluded else ""
         self.progress.update(
             self.task,
             advance=1,
-            description=f"{self.label}: {self.successes}/{self.finished} succeeded{failed}",
+            description=f"{self.label}: {self.successes}/{self.finished} succeeded{failed}{excluded}",
         )
 
 

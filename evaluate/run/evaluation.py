@@ -24,7 +24,7 @@ from evaluate.run.plan import (
 )
 from evaluate.run.scheduler import ExecutionReport, Pool, execute
 from evaluate.run.worker import TaskOutcome, WorkerConfig
-from evaluate.store import EpisodeRecord, ResultsStore
+from evaluate.store import EpisodeOutcome, EpisodeRecord, ResultsStore
 
 
 @dataclass(frozen=True)
@@ -128,24 +128,9 @@ def make_pool(worker: WorkerConfig, execution: Execution, tasks: int) -> Pool:
 
 
 def _record_lost(results: ResultsStore, run_id: str, task: EpisodeTask, reason: str) -> TaskOutcome:
-    """Record an episode whose worker died on every attempt, as failed with the reason."""
+    """Record an episode whose worker died on every attempt: an infrastructure error, not
+    the policy's failure (left out of its success rate)."""
     why = f"worker died on each of {task.attempt} attempts; last: {reason}"
-    recorded = results.record_episode(
-        EpisodeRecord(
-            run_id=run_id,
-            policy_id=task.policy_spec,
-            env_id=task.env_id,
-            env_hash=task.env_hash,
-            initial_condition=task.initial_condition,
-            seed=task.seed,
-            success=False,
-            progress=0.0,
-            criteria={},
-            length_steps=0,
-            wall_time_s=0.0,
-            latency_mean_s=0.0,
-            latency_max_s=0.0,
-            failure_reason=why,
-        )
-    )
-    return TaskOutcome(task, recorded=recorded, failure_reason=why)
+    record = EpisodeRecord(run_id, task.key, EpisodeOutcome.aborted("error", why))
+    results.record_episode(record)
+    return TaskOutcome(task, record)

@@ -76,20 +76,11 @@ class EnvInfo:
 
 @dataclass(frozen=True)
 class EpisodeTask:
-    """One episode to run; ``attempt`` counts how often a worker died running it."""
+    """One episode to run (its key: the policy spec is its ``policy_id``); ``attempt`` counts
+    how often a worker died running it."""
 
-    policy_spec: str
-    env_id: str
-    env_hash: str
-    initial_condition: int
-    seed: int
+    key: EpisodeKey
     attempt: int = 1
-
-    @property
-    def key(self) -> EpisodeKey:
-        return EpisodeKey(
-            self.policy_spec, self.env_id, self.env_hash, self.initial_condition, self.seed
-        )
 
 
 def describe_envs(env_ids: Sequence[str]) -> dict[str, EnvInfo]:
@@ -108,11 +99,13 @@ def plan_tasks(config: EvalConfig, envs: Mapping[str, EnvInfo]) -> list[EpisodeT
     """Every episode of the run, policy by policy, env by env, in initial-condition order."""
     return [
         EpisodeTask(
-            policy,
-            env_id,
-            envs[env_id].content_hash,
-            k % envs[env_id].initial_conditions,
-            config.seed + k,
+            EpisodeKey(
+                policy,
+                env_id,
+                envs[env_id].content_hash,
+                k % envs[env_id].initial_conditions,
+                config.seed + k,
+            )
         )
         for policy in config.policies
         for env_id in config.envs

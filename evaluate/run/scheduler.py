@@ -87,7 +87,7 @@ def execute(
         for slot in range(pool.size):
             while slot not in busy and pending:
                 task = pending.popleft()
-                if (task.policy_spec, task.env_id) in broken:
+                if (task.key.policy_id, task.key.env_id) in broken:
                     not_run += 1
                     continue
                 pool.submit(slot, task)
@@ -107,7 +107,7 @@ def execute(
                 else:
                     finish(record_lost(task, event.reason))
             elif event.setup_error is not None:
-                cell = (task.policy_spec, task.env_id)
+                cell = (task.key.policy_id, task.key.env_id)
                 if cell not in broken:
                     broken[cell] = event.setup_error
                 not_run += 1

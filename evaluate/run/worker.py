@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from evaluate.errors import EvaluateError
 from evaluate.policy import Policy
-from evaluate.rollout import Episode, EpisodeResult, RolloutConfig, run_episode
+from evaluate.rollout import RolloutConfig, run_episode
 from evaluate.run.plan import EpisodeTask
-from evaluate.store import ResultsStore
+from evaluate.store import EpisodeOutcome, EpisodeRecord, ResultsStore
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.errors import SimEnvError
 from sim_env.images import ImageSize
@@ -49,18 +49,14 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class TaskOutcome:
-    """What a worker reports back for one task; the full result is in the store.
+    """What a worker reports back for one task: the episode it recorded, or why none ran.
 
-    ``setup_error`` is set (and nothing recorded) when the policy or the environment could
+    ``setup_error`` is set (and ``record`` None) when the policy or the environment could
     not be built: the episode is left for a later, resumed run.
     """
 
     task: EpisodeTask
-    recorded: bool = False
-    success: bool = False
-    progress: float = 0.0
-    failure_reason: str | None = None
-    wall_time_s: float = 0.0
+    record: EpisodeRecord | None = None
     setup_error: str | None = None
 
 
@@ -75,28 +71,27 @@ class EpisodeWorker:
 
     def run(self, task: EpisodeTask) -> TaskOutcome:
         """Run and record one episode; never raises for a policy or environment problem."""
+        key = task.key
         try:
-            policy = self._policy(task.policy_spec)
-            env = self._env(task.env_id, policy)
+            policy = self._policy(key.policy_id)
+            env = self._env(key.env_id, policy)
         except Exception as exc:  # policy code is the user's: any failure to load is reported
-            logger.warning("cannot set up %s on %s: %s", task.policy_spec, task.env_id, exc)
+            logger.warning("cannot set up %s on %s: %s", key.policy_id, key.env_id, exc)
             return TaskOutcome(task, setup_error=f"{type(exc).__name__}: {exc}")
-        episode = Episode(task.policy_spec, task.env_id, task.initial_condition, task.seed)
-        video = self._video_path(task)
-        result = run_episode(env, policy, episode, self.config.rollout, video)
-        if result.failure == "timeout":  # its call may still be running: never reuse it
-            self._policies.pop(task.policy_spec, None)
-        recorded = self.store.record_episode(
-            result.to_record(self.config.run_id, video_path=self._stored_video(result))
+        outcome = run_episode(
+            env,
+            policy,
+            initial_condition=key.initial_condition,
+            seed=key.seed,
+            config=self.config.rollout,
+            video_path=self._video_path(task),
         )
-        return TaskOutcome(
-            task,
-            recorded=recorded,
-            success=result.success,
-            progress=result.progress,
-            failure_reason=result.failure_reason,
-            wall_time_s=result.wall_time_s,
-        )
+        if outcome.failure_kind == "timeout":  # its call may still be running: never reuse it
+            self._policies.pop(key.policy_id, None)
+        outcome = replace(outcome, video_path=self._stored_video(outcome))
+        record = EpisodeRecord(self.config.run_id, key, outcome)
+        self.store.record_episode(record)
+        return TaskOutcome(task, record)
 
     @property
     def store(self) -> ResultsStore:
@@ -149,14 +144,15 @@ class EpisodeWorker:
     def _video_path(self, task: EpisodeTask) -> Path | None:
         if self.config.video_dir is None:
             return None
-        name = f"{_slug(task.policy_spec)}__{_slug(task.env_id)}__ic{task.initial_condition:03d}_seed{task.seed}.mp4"
+        key = task.key
+        name = f"{_slug(key.policy_id)}__{_slug(key.env_id)}__ic{key.initial_condition:03d}_seed{key.seed}.mp4"
         return self.config.video_dir / name
 
-    def _stored_video(self, result: EpisodeResult) -> str | None:
+    def _stored_video(self, outcome: EpisodeOutcome) -> str | None:
         """The video path as the store keeps it: relative to the store's directory if inside."""
-        if result.video_path is None:
+        if outcome.video_path is None:
             return None
-        path = Path(result.video_path).resolve()
+        path = Path(outcome.video_path).resolve()
         try:
             return str(path.relative_to(self.config.store.resolve().parent))
         except ValueError:

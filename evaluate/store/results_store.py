@@ -11,7 +11,6 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import astuple, fields
 from pathlib import Path
 from types import TracebackType
 
@@ -19,12 +18,19 @@ import pandas as pd
 
 from evaluate.errors import EvaluateError
 from evaluate.store.jobs import JobQueue
-from evaluate.store.records import EpisodeKey, EpisodeRecord, RunRecord
+from evaluate.store.records import (
+    EPISODE_COLUMNS,
+    EXCLUDED_KINDS,
+    KEY_COLUMNS,
+    EpisodeKey,
+    EpisodeRecord,
+    RunRecord,
+)
 from evaluate.store.schema import connect, write
 from twinbench.version import __version__
 
-_EPISODE_COLUMNS = tuple(f.name for f in fields(EpisodeRecord))
-_KEY_COLUMNS = tuple(f.name for f in fields(EpisodeKey))
+_EXCLUDED = ", ".join(f"'{kind}'" for kind in EXCLUDED_KINDS)
+_COUNTS = f"(failure_kind IS NULL OR failure_kind NOT IN ({_EXCLUDED}))"
 
 
 class ResultsStore(JobQueue):
@@ -101,17 +107,15 @@ class ResultsStore(JobQueue):
 
     def record_episode(self, episode: EpisodeRecord) -> bool:
         """Store one episode and commit; False (not an error) if its key is already stored."""
-        values = list(astuple(episode))
-        values[_EPISODE_COLUMNS.index("criteria")] = json.dumps(
-            dict(episode.criteria), sort_keys=True
-        )
-        values[_EPISODE_COLUMNS.index("success")] = int(episode.success)
+        row = episode.row()
+        row["criteria"] = json.dumps(dict(episode.outcome.criteria), sort_keys=True)
+        row["success"] = int(episode.outcome.success)
         try:
             cursor = self._conn.execute(
-                f"INSERT INTO episodes ({', '.join(_EPISODE_COLUMNS)})"
-                f" VALUES ({', '.join('?' * len(_EPISODE_COLUMNS))})"
-                f" ON CONFLICT (run_id, {', '.join(_KEY_COLUMNS)}) DO NOTHING",
-                values,
+                f"INSERT INTO episodes ({', '.join(EPISODE_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(EPISODE_COLUMNS))})"
+                f" ON CONFLICT (run_id, {', '.join(KEY_COLUMNS)}) DO NOTHING",
+                [row[name] for name in EPISODE_COLUMNS],
             )
         except sqlite3.IntegrityError as exc:
             raise EvaluateError(
@@ -127,12 +131,12 @@ class ResultsStore(JobQueue):
         """Episodes matching the filters, one row each, in recording order.
 
         Returns:
-            Columns as in :class:`EpisodeRecord` (``success`` bool, ``criteria`` a dict; a
-            missing ``failure_reason`` or ``video_path`` is NA).
+            One column per :meth:`EpisodeRecord.row` field (``success`` bool, ``criteria`` a
+            dict; a missing ``failure_kind``, ``failure_reason`` or ``video_path`` is NA).
         """
         where, args = self._filters(run_id=run_id, policy_id=policy, env_id=env)
         frame = pd.read_sql_query(
-            f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM episodes {where} ORDER BY episode_id",
+            f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes {where} ORDER BY episode_id",
             self._conn,
             params=args,
         )
@@ -140,25 +144,51 @@ class ResultsStore(JobQueue):
         frame["criteria"] = frame["criteria"].map(json.loads)
         return frame
 
+    def records(
+        self, run_id: str | None = None, policy: str | None = None, env: str | None = None
+    ) -> list[EpisodeRecord]:
+        """:meth:`episodes` as typed records."""
+        where, args = self._filters(run_id=run_id, policy_id=policy, env_id=env)
+        rows = self._conn.execute(
+            f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes {where} ORDER BY episode_id", args
+        )
+        records = []
+        for values in rows:
+            row = dict(zip(EPISODE_COLUMNS, values, strict=True))
+            row["success"], row["criteria"] = bool(row["success"]), json.loads(row["criteria"])
+            records.append(EpisodeRecord.from_row(row))
+        return records
+
     def completed_keys(self, run_id: str) -> set[EpisodeKey]:
         """The keys already recorded in ``run_id``: what a resumed run skips."""
         rows = self._conn.execute(
-            f"SELECT {', '.join(_KEY_COLUMNS)} FROM episodes WHERE run_id = ?", (run_id,)
+            f"SELECT {', '.join(KEY_COLUMNS)} FROM episodes WHERE run_id = ?", (run_id,)
         )
         return {EpisodeKey(*row) for row in rows}
 
     def summary(self, run_id: str | None = None) -> pd.DataFrame:
-        """Per (policy, env): episodes, successes, failures (episodes with a failure reason),
-        success rate and mean progress over all episodes."""
+        """Per (policy, env): the rates over the episodes that count, and those that do not.
+
+        Returns:
+            Columns policy_id, env_id; episodes (that count: not diverged, not an
+            infrastructure error), successes, failures (of those, ended with a failure),
+            success_rate and progress_mean over them (NaN when none counts); diverged and
+            errored (left out of everything before).
+        """
         where, args = self._filters(run_id=run_id)
         return pd.read_sql_query(
-            "SELECT policy_id, env_id, COUNT(*) AS episodes, SUM(success) AS successes,"
-            " COUNT(failure_reason) AS failures, AVG(success) AS success_rate,"
-            f" AVG(progress) AS progress_mean FROM episodes {where}"
-            " GROUP BY policy_id, env_id ORDER BY policy_id, env_id",
+            "SELECT policy_id, env_id,"
+            f" COUNT(CASE WHEN {_COUNTS} THEN 1 END) AS episodes,"
+            f" COUNT(CASE WHEN {_COUNTS} AND success THEN 1 END) AS successes,"
+            f" COUNT(CASE WHEN {_COUNTS} AND failure_kind IS NOT NULL THEN 1 END) AS failures,"
+            f" AVG(CASE WHEN {_COUNTS} THEN success END) AS success_rate,"
+            f" AVG(CASE WHEN {_COUNTS} THEN progress END) AS progress_mean,"
+            " COUNT(CASE WHEN failure_kind = 'diverged' THEN 1 END) AS diverged,"
+            " COUNT(CASE WHEN failure_kind = 'error' THEN 1 END) AS errored"
+            f" FROM episodes {where} GROUP BY policy_id, env_id ORDER BY policy_id, env_id",
             self._conn,
             params=args,
-        )
+        ).astype({"success_rate": float, "progress_mean": float})
 
     @staticmethod
     def _filters(**equal: str | None) -> tuple[str, tuple[str, ...]]:

@@ -1,4 +1,5 @@
-"""The store's SQLite schema (version 1, documented in evaluate/STORE.md) and how to open it.
+"""The store's SQLite schema (version 2, documented in evaluate/STORE.md), how to open it, and
+the migration of a version 1 store (done on open, in one transaction).
 
 Every connection runs in autocommit mode with WAL journaling, a busy timeout and foreign
 keys on; writers take the lock up front with ``BEGIN IMMEDIATE`` (see :func:`write`), so
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from evaluate.errors import EvaluateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 
 _DDL = """
@@ -45,6 +46,7 @@ CREATE TABLE episodes (
     failure_reason TEXT,
     video_path TEXT,
     created REAL NOT NULL,
+    failure_kind TEXT CHECK (failure_kind IN ('policy', 'timeout', 'sim', 'diverged', 'error')),
     UNIQUE (run_id, policy_id, env_id, env_hash, initial_condition, seed)
 );
 CREATE INDEX episodes_by_cell ON episodes (policy_id, env_id);
@@ -66,6 +68,22 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_by_state ON jobs (state, created);
 """
+
+# Version 1 had no failure_kind: it is read off the reasons the rollout and runner wrote.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE episodes ADD COLUMN failure_kind TEXT
+    CHECK (failure_kind IN ('policy', 'timeout', 'sim', 'diverged', 'error'));
+UPDATE episodes SET failure_kind = CASE
+    WHEN failure_reason LIKE 'simulation diverged%' THEN 'diverged'
+    WHEN failure_reason LIKE 'simulation error:%' THEN 'sim'
+    WHEN failure_reason LIKE 'policy % did not return within %' THEN 'timeout'
+    WHEN failure_reason LIKE 'worker died%' THEN 'error'
+    ELSE 'policy' END
+WHERE failure_reason IS NOT NULL;
+UPDATE schema_version SET version = 2;
+"""
+MIGRATIONS = {1: _MIGRATE_1_TO_2}
+"""Old version -> the statements that take a store from it to the next version."""
 
 
 @contextmanager
@@ -112,9 +130,7 @@ def _initialise_or_check(conn: sqlite3.Connection, path: Path) -> None:
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         if not tables:
-            for statement in _DDL.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            _run(conn, _DDL)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             return
         if "schema_version" not in tables:
@@ -123,11 +139,16 @@ def _initialise_or_check(conn: sqlite3.Connection, path: Path) -> None:
                 file=path,
             )
         rows = conn.execute("SELECT version FROM schema_version").fetchall()
-    if len(rows) != 1:
-        raise EvaluateError(
-            f"expected one schema_version row, found {len(rows)}", file=path, field="schema_version"
-        )
-    version = rows[0][0]
+        if len(rows) != 1:
+            raise EvaluateError(
+                f"expected one schema_version row, found {len(rows)}",
+                file=path,
+                field="schema_version",
+            )
+        version = rows[0][0]
+        while version in MIGRATIONS:
+            _run(conn, MIGRATIONS[version])
+            version = conn.execute("SELECT version FROM schema_version").fetchone()[0]
     if version != SCHEMA_VERSION:
         newer = isinstance(version, int) and version > SCHEMA_VERSION
         hint = "upgrade twinbench to read it" if newer else "it was not written by twinbench"
@@ -137,3 +158,9 @@ def _initialise_or_check(conn: sqlite3.Connection, path: Path) -> None:
             file=path,
             field="schema_version",
         )
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)

@@ -68,16 +68,17 @@ class SideRun:
         return f"{self.store} run {self.run_id} ({self.side.description})"
 
     def outcomes(self, task: str) -> pd.DataFrame:
-        """One row per episode: ``policy``, ``env`` (named ``task``), ``success``, ``progress``;
-        in (policy, seed) order, not the order parallel workers recorded them in, so that the
-        bootstrap resamples the same episodes on every run."""
+        """One row per episode: ``policy``, ``env`` (named ``task``), ``success``, ``progress``,
+        ``failure_kind`` (diverged and errored episodes are left out of the tables, and
+        counted); in (policy, seed) order, not the order parallel workers recorded them in, so
+        that the bootstrap resamples the same episodes on every run."""
         with ResultsStore.open(self.store, create=False) as results:
             frame = results.episodes(run_id=self.run_id)
         frame = frame[frame["seed"].isin(self.seeds)].rename(columns={"policy_id": "policy"})
         frame = frame.sort_values(["policy", "seed"], kind="stable")
         frame["env"] = task
         frame["success"] = frame["success"].astype(float)
-        return frame[["policy", "env", "success", "progress"]]
+        return frame[["policy", "env", "success", "progress", "failure_kind"]]
 
     def tables(self, task: str) -> dict[Quantity, RateTable]:
         """Per-policy success and progress, the env renamed to ``task`` so cells match."""

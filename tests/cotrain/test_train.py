@@ -11,7 +11,7 @@ from cotrain.train import TrainConfig, train_demo
 from evaluate.bundle import load_bundle
 from evaluate.policies import make_policy
 from evaluate.policy import Observation
-from evaluate.rollout import Episode, RolloutConfig, run_episode
+from evaluate.rollout import RolloutConfig, run_episode
 from sim_env.env import EnvConfig, TwinEnv
 
 CONFIG = TrainConfig(steps=4, batch_size=4, horizon=10, log_every=2)
@@ -47,9 +47,9 @@ def test_bundle_loads_and_infers_a_chunk(bundle, generated):
 def test_bundle_runs_an_episode_through_the_rollout(bundle, generated):
     env = TwinEnv(generated.package, EnvConfig(image_size=(96, 64)))
     policy = make_policy(f"bundle:{bundle}")
-    episode = Episode(policy_id="demo", env_id="small", initial_condition=3, seed=0)
-    result = run_episode(env, policy, episode, RolloutConfig(max_steps=16))
-    assert result.failure is None, result.failure_reason
+    config = RolloutConfig(max_steps=16)
+    result = run_episode(env, policy, initial_condition=3, seed=0, config=config)
+    assert result.failure_kind is None, result.failure_reason
     assert result.length_steps == 16
     reached = [step for step in result.criteria.values() if step is not None]
     assert result.criteria and all(0 <= step <= result.length_steps for step in reached)

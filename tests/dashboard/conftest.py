@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.settings import STORE_ENV_VAR
 from evaluate.correlation import BootstrapConfig, correlate, load_tables
 from evaluate.report import ReportInputs, write_report
-from evaluate.store import EpisodeRecord, ResultsStore
+from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 from sim_env.package import load_spec_checked
 from sim_env.registry import BUNDLED_DIR
 
@@ -83,30 +83,24 @@ def _record_run(store: ResultsStore) -> None:
                 if (policy, env) == ("pi0", BUNDLED_ENV)
                 else None
             )
-            store.record_episode(
-                EpisodeRecord(
-                    run_id=RUN_ID,
-                    policy_id=policy,
-                    env_id=env,
-                    env_hash=env_hash,
-                    initial_condition=seed % 2,
-                    seed=seed,
-                    success=bool(success),
-                    progress=reached / len(CRITERIA),
-                    criteria=criteria,
-                    length_steps=20 if ended_early else 60,
-                    wall_time_s=4.0,
-                    latency_mean_s=0.05,
-                    latency_max_s=0.09,
-                    failure_reason=FAILURE_REASON if ended_early else None,
-                    video_path=video,
-                )
+            outcome = EpisodeOutcome(
+                success=bool(success),
+                progress=reached / len(CRITERIA),
+                criteria=criteria,
+                length_steps=20 if ended_early else 60,
+                wall_time_s=4.0,
+                latency_mean_s=0.05,
+                latency_max_s=0.09,
+                failure_kind="policy" if ended_early else None,
+                failure_reason=FAILURE_REASON if ended_early else None,
+                video_path=video,
             )
+            key = EpisodeKey(policy, env, env_hash, seed % 2, seed)
+            store.record_episode(EpisodeRecord(RUN_ID, key, outcome))
     store.add_run({"label": "sim: a run elsewhere"}, run_id="run-b")
+    outcome = EpisodeOutcome(True, 1.0, {"open": 5}, 30, 2.0, 0.05, 0.06)
     store.record_episode(
-        EpisodeRecord(
-            "run-b", "pi0", LOST_ENV, "e" * 64, 0, 0, True, 1.0, {"open": 5}, 30, 2.0, 0.05, 0.06
-        )
+        EpisodeRecord("run-b", EpisodeKey("pi0", LOST_ENV, "e" * 64, 0, 0), outcome)
     )
 
 

@@ -26,11 +26,15 @@ def test_gallery(page, facts):
 
 
 def test_store_hash_differs_from_the_package(page, dashboard_env, facts):
-    from evaluate.store import EpisodeRecord, ResultsStore
+    from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 
     with ResultsStore.open(dashboard_env.store) as store:
         store.record_episode(
-            EpisodeRecord("run-b", "pi0", facts.USER_ENV, "0" * 64, 0, 0, True, 1.0, {}, 1, 1, 0, 0)
+            EpisodeRecord(
+                "run-b",
+                EpisodeKey("pi0", facts.USER_ENV, "0" * 64, 0, 0),
+                EpisodeOutcome(True, 1.0, {}, 1, 1, 0, 0),
+            )
         )
     app = page("environments")
     assert any("different version of the package" in w.value for w in app.warning)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dashboard import data
-from evaluate.store import ResultsStore
+from evaluate.store import EpisodeOutcome, EpisodeRecord, ResultsStore
 
 
 def _select_run(app, run_id: str):
@@ -71,3 +73,17 @@ def test_intervals_hold_their_rates_and_repeat(results_dir, facts):
     assert (pi0["success_low"], pi0["success_high"]) == pytest.approx((0.3006, 0.9544), abs=1e-4)
     for key in data.SORT_KEYS:
         assert sorted(data.sort_leaderboard(table, key).index) == list(range(len(table)))
+
+
+def test_a_diverged_episode_leaves_the_rates_and_is_counted(results_dir, facts):
+    with ResultsStore.open(results_dir.store, create=False) as store:
+        before = data.leaderboard(store, facts.RUN_ID)
+        key = store.records(facts.RUN_ID, "pi0", facts.BUNDLED_ENV)[0].key
+        diverged = EpisodeOutcome(False, 0.0, {}, 7, 1.0, 0.1, 0.1, "diverged", "diverged at 7")
+        store.record_episode(EpisodeRecord(facts.RUN_ID, replace(key, seed=99), diverged))
+        after = data.leaderboard(store, facts.RUN_ID)
+    rates = ["episodes", "successes", "success_rate", "success_low", "progress", "progress_low"]
+    assert after[rates].equals(before[rates])
+    assert _cell(after, "pi0", facts.BUNDLED_ENV)["diverged"] == 1
+    assert after["diverged"].sum() == 1 and after["errored"].sum() == 0
+    assert _cell(data.leaderboard_display(after), "pi0", facts.BUNDLED_ENV)["diverged"] == 1

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluate.correlation import load_tables
+from evaluate.correlation import correlate, load_tables
 from evaluate.errors import EvaluateError
-from evaluate.store import EpisodeRecord, ResultsStore
+from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 
 
 def _csv(tmp_path: Path, text: str, name: str = "real.csv") -> Path:
@@ -92,21 +92,8 @@ def test_empty_and_unknown_files(tmp_path: Path):
 
 
 def _episode(run_id: str, policy: str, seed: int, success: bool) -> EpisodeRecord:
-    return EpisodeRecord(
-        run_id,
-        policy,
-        "e1",
-        "h",
-        0,
-        seed,
-        success,
-        1.0 if success else 0.25,
-        {},
-        100,
-        1.0,
-        0.1,
-        0.1,
-    )
+    outcome = EpisodeOutcome(success, 1.0 if success else 0.25, {}, 100, 1.0, 0.1, 0.1)
+    return EpisodeRecord(run_id, EpisodeKey(policy, "e1", "h", 0, seed), outcome)
 
 
 def test_store_and_run_directory(tmp_path: Path):
@@ -144,3 +131,41 @@ def test_store_episodes_are_read_in_key_order_not_recording_order(tmp_path: Path
         table = load_tables(tmp_path / f"{name}.sqlite")["progress"]
         samples.append({key: list(cell.samples) for key, cell in table.cells.items()})
     assert samples[0] == samples[1]
+
+
+def test_diverged_episodes_leave_the_rates_unchanged_and_are_counted(tmp_path: Path):
+    """A diverged simulation or a dead worker is not the policy's failure."""
+    clean = [_episode("r1", policy, seed, seed % 2 == 0) for policy in "ab" for seed in range(4)]
+    diverged = EpisodeRecord(
+        "r1",
+        EpisodeKey("a", "e1", "h", 0, 9),
+        EpisodeOutcome(False, 0.0, {}, 7, 1.0, 0.1, 0.1, "diverged", "simulation diverged at 7"),
+    )
+    errored = EpisodeRecord(
+        "r1", EpisodeKey("b", "e1", "h", 0, 9), EpisodeOutcome.aborted("error", "x")
+    )
+    tables = {}
+    for name, episodes in (("clean", clean), ("with", [*clean, diverged, errored])):
+        with ResultsStore.open(tmp_path / f"{name}.sqlite") as store:
+            store.add_run({}, run_id="r1")
+            for episode in episodes:
+                store.record_episode(episode)
+        tables[name] = load_tables(tmp_path / f"{name}.sqlite")
+    for quantity in ("success", "progress"):
+        before, after = (tables[name][quantity] for name in ("clean", "with"))
+        assert {k: c.rate for k, c in before.cells.items()} == {
+            k: c.rate for k, c in after.cells.items()
+        }
+        assert after.excluded_counts() == {"diverged": 1, "error": 1}
+        assert dict(after.excluded) == {("a", "e1"): {"diverged": 1}, ("b", "e1"): {"error": 1}}
+    report = correlate(tables["with"]["success"], tables["clean"]["success"], "success")
+    assert any("1 diverged and 1 errored episode(s)" in note for note in report.notes)
+
+
+def test_episode_csv_with_failure_kinds(tmp_path: Path):
+    text = "policy,env,success,failure_kind\na,e1,1,\na,e1,0,diverged\na,e1,0,policy\nb,e1,1,\n"
+    table = load_tables(_csv(tmp_path, text))["success"]
+    assert table.cells["a", "e1"].rate == 0.5 and table.excluded_counts() == {"diverged": 1}
+    with pytest.raises(EvaluateError, match="one of policy, timeout") as info:
+        load_tables(_csv(tmp_path, "policy,env,success,failure_kind\na,e1,1,melted\n"))
+    assert info.value.field == "line 2, column failure_kind"

@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from evaluate.errors import EvaluateError
@@ -25,8 +26,9 @@ from evaluate.run import (
     run_config,
     run_evaluation,
     summarize,
+    summary_table,
 )
-from evaluate.store import ResultsStore
+from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 from sim_env.errors import SimEnvError
 from twinbench.cli import app
 
@@ -49,13 +51,13 @@ def episodes_of(store_path, run_id=None):
 def test_plan_follows_initial_conditions_in_order():
     envs = {"a": EnvInfo("a", "hash-a", 10), "b": EnvInfo("b", "hash-b", 4)}
     cfg = EvalConfig(envs=("a", "b"), policies=("p", "q"), episodes=12, seed=5)
-    tasks = plan_tasks(cfg, envs)
-    assert len(tasks) == 2 * 2 * 12
-    cell = [t for t in tasks if (t.policy_spec, t.env_id) == ("q", "a")]
-    assert [t.initial_condition for t in cell] == [*range(10), 0, 1]
-    assert [t.seed for t in cell] == list(range(5, 17))
-    assert [t.initial_condition for t in tasks if t.env_id == "b"][:6] == [0, 1, 2, 3, 0, 1]
-    assert len({t.key for t in tasks}) == len(tasks)
+    keys = [task.key for task in plan_tasks(cfg, envs)]
+    assert len(keys) == 2 * 2 * 12
+    cell = [k for k in keys if (k.policy_id, k.env_id) == ("q", "a")]
+    assert [k.initial_condition for k in cell] == [*range(10), 0, 1]
+    assert [k.seed for k in cell] == list(range(5, 17))
+    assert [k.initial_condition for k in keys if k.env_id == "b"][:6] == [0, 1, 2, 3, 0, 1]
+    assert len(set(keys)) == len(keys) and {k.env_hash for k in cell} == {"hash-a"}
 
 
 def test_run_identity_follows_the_config():
@@ -144,6 +146,32 @@ def test_unloadable_policy_is_reported_and_left_for_resume(tmp_path):
     assert len(result.report.setup_errors) == 1 and dead in result.report.setup_errors[0]
     assert result.report.not_run == 2
     assert set(episodes_of(result.store)["policy_id"]) == {"scripted"}
+
+
+def test_summary_leaves_out_and_shows_diverged_and_errored_episodes(tmp_path):
+    with ResultsStore.open(tmp_path / "results.sqlite") as store:
+        store.add_run({}, run_id="r")
+        outcomes = [
+            EpisodeOutcome(True, 1.0, {}, 5, 1.0, 0.1, 0.1),
+            EpisodeOutcome(False, 0.5, {}, 5, 1.0, 0.1, 0.1),
+            EpisodeOutcome(False, 0.0, {}, 3, 1.0, 0.1, 0.1, "diverged", "simulation diverged"),
+        ]
+        for seed, outcome in enumerate(outcomes):
+            store.record_episode(EpisodeRecord("r", EpisodeKey("p", "e", "h", 0, seed), outcome))
+        store.record_episode(
+            EpisodeRecord(
+                "r", EpisodeKey("q", "e", "h", 0, 0), EpisodeOutcome.aborted("error", "x")
+            )
+        )
+        frame = summarize(store, "r").set_index("policy")
+    assert frame.loc["p", ["episodes", "successes", "diverged", "errored"]].tolist() == [2, 1, 1, 0]
+    assert frame.loc["p", "success_rate"] == 0.5 and frame.loc["p", "progress_mean"] == 0.75
+    assert frame.loc["q", "episodes"] == 0 and np.isnan(frame.loc["q", "success_rate"])
+    assert np.isnan(frame.loc["q", "ci_low"]) and frame.loc["q", "errored"] == 1
+    console = Console(record=True, width=200)
+    console.print(summary_table(frame.reset_index()))
+    text = console.export_text()
+    assert "diverged" in text and "errored" in text and "leave out diverged" in text
 
 
 def test_summary_has_wilson_intervals(tmp_path):

@@ -18,7 +18,7 @@ from evaluate.policies.scripted import (
 )
 from evaluate.policy import DROID_IMAGE_KEYS, Observation, PolicyError
 from evaluate.privileged import PrivilegedPolicy, SimTask, pick_place_task
-from evaluate.rollout import Episode, run_episode
+from evaluate.rollout import run_episode
 
 ENV_ID = "primitive_cube_bowl"
 
@@ -116,6 +116,6 @@ def test_delay_holds_then_replays_the_expert(env):
 def test_expert_solves_the_bundled_task(env):
     policy = make_policy("scripted:expert")
     for condition in (0, 5):
-        result = run_episode(env, policy, Episode("scripted:expert", ENV_ID, condition, condition))
-        assert result.success and result.failure is None, result
+        result = run_episode(env, policy, initial_condition=condition, seed=condition)
+        assert result.success and result.failure_kind is None, result
         assert result.length_steps < 120

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import sqlite3
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from evaluate.errors import EvaluateError
-from evaluate.store import EpisodeKey, EpisodeRecord, ResultsStore
+from evaluate.store import (
+    SCHEMA_VERSION,
+    EpisodeKey,
+    EpisodeOutcome,
+    EpisodeRecord,
+    ResultsStore,
+)
+from evaluate.store.records import KEY_COLUMNS
 
 FORK = multiprocessing.get_context("fork")  # children run this module's functions in-process
+COMMITTED_STORE = Path(__file__).resolve().parents[2] / "benchmarks/fidelity/run/results.sqlite"
 
 
 def _episode(run_id: str, policy: str = "pi0", seed: int = 0, **changes: object) -> EpisodeRecord:
     fields: dict[str, object] = {
-        "run_id": run_id,
         "policy_id": policy,
         "env_id": "food_bussing",
         "env_hash": "sha256:abc",
@@ -34,8 +41,11 @@ def _episode(run_id: str, policy: str = "pi0", seed: int = 0, **changes: object)
         "wall_time_s": 31.5,
         "latency_mean_s": 0.08,
         "latency_max_s": 0.2,
-    }
-    return EpisodeRecord(**(fields | changes))
+    } | changes
+    if changes.get("failure_reason") is not None and "failure_kind" not in changes:
+        fields["failure_kind"] = "policy"
+    key = EpisodeKey(**{name: fields.pop(name) for name in KEY_COLUMNS})  # type: ignore[arg-type]
+    return EpisodeRecord(run_id, key, EpisodeOutcome(**fields))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -59,11 +69,13 @@ def test_round_trip(store: ResultsStore, store_path: Path):
     with ResultsStore.open(store_path) as again:  # a second connection sees committed data
         assert again.run("r1") == run
         frame = again.episodes(run_id="r1")
+        records = again.records(run_id="r1")
+    assert records == recorded
     assert len(frame) == 2
     for row, episode in zip(frame.to_dict("records"), recorded, strict=True):
-        assert {k: None if k != "criteria" and pd.isna(v) else v for k, v in row.items()} == asdict(
-            episode
-        )
+        assert {
+            k: None if k != "criteria" and pd.isna(v) else v for k, v in row.items()
+        } == episode.row()
     assert frame["success"].dtype == bool
     assert store.completed_keys("r1") == {e.key for e in recorded}
 
@@ -84,7 +96,7 @@ def test_filters_and_summary(store: ResultsStore):
         store.record_episode(_episode("r1", policy="pi0", seed=seed))
         store.record_episode(_episode("r1", policy="pi1", seed=seed, success=False, progress=0.25))
     store.record_episode(
-        _episode("r1", policy="pi1", seed=9, env_id="other", failure_reason="sim diverged")
+        _episode("r1", policy="pi1", seed=9, env_id="other", failure_reason="server gone")
     )
     assert len(store.episodes(policy="pi1")) == 5
     assert len(store.episodes(policy="pi1", env="other")) == 1
@@ -96,6 +108,8 @@ def test_filters_and_summary(store: ResultsStore):
         "failures": 0,
         "success_rate": 0.5,
         "progress_mean": 0.75,
+        "diverged": 0,
+        "errored": 0,
     }
     assert summary.loc[("pi1", "food_bussing"), "success_rate"] == 0.0
     assert summary.loc[("pi1", "other"), "failures"] == 1
@@ -125,6 +139,8 @@ def test_runs_and_their_errors(store: ResultsStore):
         ({"criteria": {"reach": -3}}, "criteria"),
         ({"latency_max_s": float("nan")}, "latency_max_s"),
         ({"env_hash": ""}, "env_hash"),
+        ({"failure_kind": "crashed", "failure_reason": "?"}, "failure_kind"),
+        ({"failure_kind": "policy"}, "failure_kind"),  # a kind without its reason
     ],
 )
 def test_invalid_episode_is_refused_naming_the_field(changes, field):
@@ -136,14 +152,15 @@ def test_invalid_episode_is_refused_naming_the_field(changes, field):
 def test_store_settings(store: ResultsStore, store_path: Path):
     conn = sqlite3.connect(store_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     conn.close()
     assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store._conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
 
 
 @pytest.mark.parametrize(
-    ("version", "message"), [(2, "upgrade twinbench"), (0, "not written by twinbench")]
+    ("version", "message"),
+    [(SCHEMA_VERSION + 1, "upgrade twinbench"), (0, "not written by twinbench")],
 )
 def test_unknown_schema_version_is_a_clear_error(store_path: Path, version: int, message: str):
     ResultsStore.open(store_path).close()
@@ -331,3 +348,83 @@ def test_completed_keys_drive_resume(store: ResultsStore):
         EpisodeKey("pi0", "food_bussing", "sha256:abc", 3, 3),
         EpisodeKey("pi0", "food_bussing", "sha256:abc", 4, 4),
     ]
+
+
+def test_diverged_and_errored_episodes_are_left_out_of_rates_and_counted(store: ResultsStore):
+    store.add_run({}, run_id="clean")
+    store.add_run({}, run_id="with")
+    for run in ("clean", "with"):
+        for seed in range(4):
+            store.record_episode(_episode(run, seed=seed))
+    diverged = "simulation diverged at step 7: mjWARN_BADQACC"
+    store.record_episode(
+        _episode("with", seed=4, success=False, progress=0.0, failure_kind="diverged",
+                 failure_reason=diverged)
+    )  # fmt: skip
+    store.record_episode(
+        EpisodeRecord("with", _episode("with", seed=5).key, EpisodeOutcome.aborted("error", "x"))
+    )
+    clean, with_ = (store.summary(run).iloc[0] for run in ("clean", "with"))
+    for column in ("episodes", "successes", "failures", "success_rate", "progress_mean"):
+        assert clean[column] == with_[column], column
+    assert (with_["diverged"], with_["errored"]) == (1, 1)
+    assert (clean["diverged"], clean["errored"]) == (0, 0)
+    assert [r.outcome.counts for r in store.records(run_id="with")] == [True] * 4 + [False] * 2
+
+
+def _as_version_1(path: Path, reasons: list[str | None]) -> None:
+    """A store as version 1 wrote it: no failure_kind column, one episode per reason."""
+    with ResultsStore.open(path) as store:
+        store.add_run({}, run_id="old")
+        for seed, reason in enumerate(reasons):
+            store.record_episode(_episode("old", seed=seed, failure_reason=reason))
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE episodes DROP COLUMN failure_kind")
+    conn.execute("UPDATE schema_version SET version = 1")
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_1_store_is_migrated_on_open(store_path: Path):
+    reasons = [
+        None,
+        "policy error: policy infer raised RuntimeError: boom",
+        "policy infer did not return within 2 s",
+        "simulation error: initial_condition 99 out of range",
+        "simulation diverged at step 3: mjWARN_BADQACC",
+        "worker died on each of 2 attempts; last: killed",
+        "policy server openpi://x went away",
+    ]
+    _as_version_1(store_path, reasons)
+    with ResultsStore.open(store_path) as store:
+        kinds = store.episodes()["failure_kind"].tolist()
+        summary = store.summary().iloc[0]
+    assert [None if pd.isna(k) else k for k in kinds] == [
+        None, "policy", "timeout", "sim", "diverged", "error", "policy",
+    ]  # fmt: skip
+    assert (summary["episodes"], summary["diverged"], summary["errored"]) == (5, 1, 1)
+    conn = sqlite3.connect(store_path)
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    conn.close()
+
+
+def test_the_committed_version_1_store_reads_the_same(tmp_path: Path):
+    old = tmp_path / "results.sqlite"
+    shutil.copyfile(COMMITTED_STORE, old)
+    conn = sqlite3.connect(old)
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    before = conn.execute(
+        "SELECT run_id, policy_id, env_id, seed, success, progress, failure_reason FROM episodes"
+        " ORDER BY episode_id"
+    ).fetchall()
+    conn.close()
+    with ResultsStore.open(old, create=False) as store:
+        frame = store.episodes()
+        summary = store.summary()
+        records = store.records()
+    after = frame[["run_id", "policy_id", "env_id", "seed", "success", "progress"]]
+    assert [tuple(row[:6]) for row in before] == [
+        (r, p, e, s, int(ok), pr) for r, p, e, s, ok, pr in after.itertuples(index=False)
+    ]
+    assert len(records) == len(before) and frame["failure_kind"].isna().all()
+    assert summary["episodes"].sum() == len(before) and summary["diverged"].sum() == 0

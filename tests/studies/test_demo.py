@@ -12,7 +12,7 @@ from rich.console import Console
 
 from evaluate.errors import EvaluateError
 from evaluate.policies import make_policy
-from evaluate.store import EpisodeRecord, ResultsStore
+from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 from sim_env.package import load_package
 from sim_env.registry import resolve_env
 from sim_env.render.select import has_splats
@@ -73,12 +73,10 @@ def _store_in_order(path, seeds):
     with ResultsStore.open(path) as store:
         run = store.add_run({"label": "x"}, run_id="run")
         for seed in seeds:
-            store.record_episode(
-                EpisodeRecord(
-                    run.run_id, "scripted", "env", "hash", 0, seed, seed % 3 == 0,
-                    float(seed % 3 == 0), {}, 1, 0.1, 0.0, 0.0,
-                )
-            )  # fmt: skip
+            won = seed % 3 == 0
+            outcome = EpisodeOutcome(won, float(won), {}, 1, 0.1, 0.0, 0.0)
+            key = EpisodeKey("scripted", "env", "hash", 0, seed)
+            store.record_episode(EpisodeRecord(run.run_id, key, outcome))
     return path
 
 

@@ -14,7 +14,7 @@ import sim_env
 from evaluate.bundle import load_bundle, save_bundle
 from evaluate.errors import EvaluateError
 from evaluate.privileged import PrivilegedPolicy
-from evaluate.rollout import Episode, run_episode
+from evaluate.rollout import run_episode
 from sim_env.images import ImageSize
 from sim_env.package import load_package
 from sim_env.registry import resolve_env
@@ -118,7 +118,7 @@ def test_best_rung_picks_and_places_from_pixels_alone() -> None:
     )
     env = sim_env.make(SOURCE, cameras=policy.metadata.image_keys, image_size=(160, 90))
     try:
-        results = [run_episode(env, policy, Episode("locate", SOURCE, i, i)) for i in range(2)]
+        results = [run_episode(env, policy, initial_condition=i, seed=i) for i in range(2)]
     finally:
         env.close()
     assert all(r.failure_reason is None for r in results), results
