@@ -4,7 +4,7 @@ Each camera image (resized with padding to S x S, as the bundle wrapper and open
 do) goes through its own small CNN; the features and the normalised joint state feed an MLP
 that outputs H actions, each as a normalised offset from the current state
 (action = state + unnormalise(output)). This file is copied into every bundle ``train-demo``
-writes, so it imports only numpy, torch and the evaluate package.
+writes, so it imports only numpy, torch, evaluate and sim_env.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from torch import nn
 
 from evaluate.bundle import BundleConfig, NormStats
 from evaluate.policy import ActionChunk, Observation, Policy, PolicyMetadata
+from sim_env.droid import ACTION_DIM, STATE
 from sim_env.images import ImageSize
 
-STATE_DIM = ACTION_DIM = 8  # 7 joints + gripper
+STATE_DIM = sum(spec.shape[0] for spec in STATE.values())  # 7 joints + gripper
 
 
 def conv_encoder(channels: Sequence[int], image_size: ImageSize, feature_dim: int) -> nn.Sequential:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cotrain.randomize import EpisodeVariation, apply_gain
+from sim_env import droid
 from sim_env.env import TwinEnv
 from sim_env.planner import PickPlaceExpert
 from sim_env.scene import apply_initial_condition
@@ -57,9 +58,9 @@ def failed_record() -> EpisodeRecord:
 def velocity_actions(actions: np.ndarray, start: np.ndarray, period: float) -> np.ndarray:
     """[T, 8] joint velocities (rad/s) + gripper from [T, 8] joint targets, the first target
     measured from ``start`` [7] (the controller's target at reset); ``period`` in s."""
-    targets = actions[:, :7].astype(np.float64)
+    targets = actions[:, : droid.ARM_DOF].astype(np.float64)
     previous = np.concatenate([np.asarray(start, np.float64)[None], targets[:-1]])
-    return np.concatenate([(targets - previous) / period, actions[:, 7:]], axis=1)
+    return np.concatenate([(targets - previous) / period, actions[:, droid.ARM_DOF :]], axis=1)
 
 
 def reset_episode(env: TwinEnv, variation: EpisodeVariation) -> None:
@@ -84,11 +85,11 @@ def record_episode(
         after_success = 0
         for _ in range(env.horizon):
             obs = env.observe()
-            action = expert.act(env.privileged_state(), obs["joint_position"])
+            action = expert.act(env.privileged_state(), obs[droid.JOINT_POSITION])
             for name in env.camera_names:
                 frames[name].append(apply_gain(obs[name], variation.colour_gain))
-            joints.append(obs["joint_position"])
-            gripper.append(obs["gripper_position"])
+            joints.append(obs[droid.JOINT_POSITION])
+            gripper.append(obs[droid.GRIPPER_POSITION])
             actions.append(action)
             env.advance(action)
             if env.tracker.success:

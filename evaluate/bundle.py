@@ -34,6 +34,7 @@ from evaluate.policy import (
     PolicyMetadata,
     binarize_gripper,
 )
+from sim_env import droid
 from sim_env.errors import SimEnvError
 from sim_env.images import ImageSize
 from twinbench.yamlio import load_yaml
@@ -79,7 +80,7 @@ class BundleConfig:
     open_loop_horizon: int
     name: str
     framework: str = "numpy"
-    gripper_threshold: float | None = 0.5
+    gripper_threshold: float | None = droid.GRIPPER_THRESHOLD
     normalization: Mapping[str, NormStats] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -156,7 +157,11 @@ def parse_config(raw: Any, directory: Path) -> BundleConfig:
     framework = get("framework", str, "numpy")
     if framework not in FRAMEWORKS:
         raise fail("framework", f"expected one of {list(FRAMEWORKS)}, got {framework!r}")
-    threshold = get("gripper_threshold", (int, float), None) if "gripper_threshold" in raw else 0.5
+    threshold = (
+        get("gripper_threshold", (int, float), None)
+        if "gripper_threshold" in raw
+        else droid.GRIPPER_THRESHOLD
+    )
     return BundleConfig(
         directory=directory,
         entry_point=entry_point,

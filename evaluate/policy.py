@@ -1,9 +1,9 @@
 """The policy interface every evaluated policy implements, and the checks on what it returns.
 
 A policy sees one DROID observation plus a language instruction and answers with a chunk of
-``H`` actions of 8 numbers each (7 arm joints + gripper). The rollout loop runs a chunk open
-loop through :class:`ChunkBroker`; a bad chunk raises :class:`PolicyError`, which fails the
-episode without stopping the run.
+``H`` actions of 8 numbers each (7 arm joints + gripper), as ``sim_env.droid`` declares them.
+The rollout loop runs a chunk open loop through :class:`ChunkBroker`; a bad chunk raises
+:class:`PolicyError`, which fails the episode without stopping the run.
 """
 
 from __future__ import annotations
@@ -12,18 +12,17 @@ import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 
 from evaluate.errors import EvaluateError
+from sim_env import droid
+from sim_env.droid import ACTION_DIM, ACTION_SPACES, ActionSpace
 from sim_env.images import ImageSize
 
-ActionSpace = Literal["joint_position", "joint_velocity"]
-ACTION_SPACES: tuple[str, ...] = get_args(ActionSpace)
-ACTION_DIM = 8  # 7 arm joints (rad or rad/s) + gripper position in [0, 1]
-DROID_IMAGE_KEYS: tuple[str, ...] = ("exterior_image_1_left", "wrist_image_left")
-DEFAULT_IMAGE_SIZE = ImageSize(224, 224)  # openpi's DROID clients resize-with-pad to this
+DROID_IMAGE_KEYS: tuple[str, ...] = droid.IMAGE_KEYS
+DEFAULT_IMAGE_SIZE = droid.POLICY_IMAGE_SIZE
 
 
 class PolicyError(EvaluateError):
@@ -44,8 +43,8 @@ class Observation:
     """One DROID observation as the simulator produces it.
 
     Attributes:
-        joint_position: (7,) arm joint angles [rad].
-        gripper_position: (1,) gripper position in [0, 1] (0 open, 1 closed).
+        joint_position: (7,) arm joint angles [rad], float64 (the contract's float32, widened).
+        gripper_position: (1,) gripper position in [0, 1] (0 open, 1 closed), float64.
         images: camera name (e.g. ``exterior_image_1_left``) -> uint8 (H, W, 3) RGB image.
     """
 
@@ -55,19 +54,21 @@ class Observation:
 
     def __post_init__(self) -> None:
         # state is copied (the simulator may reuse its buffers); images are not (size)
-        joints = np.array(self.joint_position, dtype=np.float64).reshape(-1)
-        gripper = np.array(self.gripper_position, dtype=np.float64).reshape(-1)
-        if joints.shape != (7,):
-            raise ValueError(f"joint_position must have 7 values, got shape {joints.shape}")
-        if gripper.shape != (1,):
-            raise ValueError(f"gripper_position must have 1 value, got shape {gripper.shape}")
+        state = {}
+        for key in droid.STATE_KEYS:
+            value = np.array(getattr(self, key), dtype=np.float64).reshape(-1)
+            if value.shape != droid.STATE[key].shape:
+                raise ValueError(
+                    f"{key} must have {droid.STATE[key].shape[0]} values, got shape {value.shape}"
+                )
+            state[key] = value
         for name, image in self.images.items():
             if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
                 raise ValueError(
                     f"image {name!r} must be uint8 (H, W, 3), got {image.dtype} {image.shape}"
                 )
-        object.__setattr__(self, "joint_position", joints)
-        object.__setattr__(self, "gripper_position", gripper)
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
         object.__setattr__(self, "images", MappingProxyType(dict(self.images)))
 
     @classmethod
@@ -79,7 +80,7 @@ class Observation:
             for key, value in obs.items()
             if isinstance(value, np.ndarray) and value.ndim == 3
         }
-        return cls(obs["joint_position"], obs["gripper_position"], images)
+        return cls(obs[droid.JOINT_POSITION], obs[droid.GRIPPER_POSITION], images)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,10 +126,11 @@ def check_actions(actions: Any, action_space: str) -> np.ndarray:
     return checked
 
 
-def binarize_gripper(actions: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+def binarize_gripper(actions: np.ndarray, threshold: float = droid.GRIPPER_THRESHOLD) -> np.ndarray:
     """Snap the gripper column to 0 or 1 (closed above ``threshold``), as DROID clients do."""
     snapped = np.array(actions, dtype=np.float64)
-    snapped[:, -1] = (snapped[:, -1] > threshold).astype(np.float64)
+    column = droid.GRIPPER_INDEX
+    snapped[:, column] = (snapped[:, column] > threshold).astype(np.float64)
     return snapped
 
 
@@ -152,7 +154,7 @@ class PolicyMetadata:
     image_keys: tuple[str, ...] = DROID_IMAGE_KEYS
     image_size: ImageSize = DEFAULT_IMAGE_SIZE
     chunk_length: int | None = None
-    open_loop_horizon: int = 8
+    open_loop_horizon: int = droid.OPEN_LOOP_HORIZON
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:

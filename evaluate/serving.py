@@ -29,6 +29,7 @@ from evaluate import wire
 from evaluate.errors import EvaluateError
 from evaluate.policies.droid import decode_request, metadata_to_frame
 from evaluate.policy import Policy
+from sim_env import droid
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class PolicyServer:
             server_timing["prev_total_ms"] = previous_total_ms
         return wire.packb(
             {
-                "actions": chunk.actions,
+                droid.ACTIONS: chunk.actions,
                 "server_timing": server_timing,
                 "policy_timing": {"infer_ms": policy_ms},
             }

@@ -13,21 +13,14 @@ one, with its velocity fed forward: a MuJoCo position actuator applies
 
 from __future__ import annotations
 
-from typing import Literal
-
 import mujoco
 import numpy as np
 
+from sim_env.droid import ACTION_DIM, ACTION_SPACES, MAX_JOINT_VELOCITY, ActionSpace
 from sim_env.errors import SimEnvError
 from sim_env.robot import GRIPPER_CTRL_MAX
 from sim_env.scene import SceneModel
 
-ActionSpace = Literal["joint_position", "joint_velocity"]
-ACTION_SPACES: tuple[ActionSpace, ...] = ("joint_position", "joint_velocity")
-ACTION_DIM = 8
-MAX_JOINT_VELOCITY = np.array(
-    [2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61]
-)  # rad/s, Franka's limits
 MAX_TARGET_LEAD = 0.2  # rad, how far a velocity-integrated target may run ahead of the arm
 
 

@@ -11,6 +11,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from sim_env import droid
 from sim_env.control import ActionSpace, ArmController
 from sim_env.errors import SimEnvError, SimulationDiverged
 from sim_env.images import ImageSize
@@ -26,8 +27,6 @@ from sim_env.scene import (
     check_initial_conditions,
 )
 from sim_env.stability import check_stability, clear_warnings
-
-JOINT_KEY, GRIPPER_KEY = "joint_position", "gripper_position"
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,10 @@ class TwinEnv(gym.Env):
     """One environment package, simulated. reset(options={"initial_condition": i}) picks the
     package's i-th initial condition; without it, ``seed % n`` (or the next one in order)."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 15}
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["rgb_array"],
+        "render_fps": droid.CONTROL_HZ,
+    }
 
     def __init__(
         self,
@@ -89,24 +91,17 @@ class TwinEnv(gym.Env):
         self.initial_condition = 0
         self.steps = 0
         self.diverged: SimulationDiverged | None = None  # set by a divergence until reset()
-        self.action_space = gym.spaces.Box(-np.inf, np.inf, shape=(8,), dtype=np.float64)
-        self.observation_space = gym.spaces.Dict(
-            {
-                JOINT_KEY: gym.spaces.Box(-np.inf, np.inf, (7,), np.float32),
-                GRIPPER_KEY: gym.spaces.Box(0.0, 1.0, (1,), np.float32),
-                **{
-                    name: gym.spaces.Box(0, 255, (*self._image_shape(name),), np.uint8)
-                    for name in self.camera_names
-                },
-            }
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, (droid.ACTION_DIM,), np.float64)
+        self.observation_space = droid.observation_space(
+            {name: self._image_size(name) for name in self.camera_names}
         )
 
     # -- rendering -------------------------------------------------------------------------
-    def _image_shape(self, camera: str) -> tuple[int, int, int]:
+    def _image_size(self, camera: str) -> ImageSize:
         if self.config.image_size:
-            return self.config.image_size.shape
+            return self.config.image_size
         w, h = self.model.cam_resolution[self.scene.cameras[camera]]
-        return (int(h), int(w), 3)
+        return ImageSize(int(w), int(h))
 
     @property
     def renderer(self) -> Renderer:
@@ -151,8 +146,10 @@ class TwinEnv(gym.Env):
 
     def proprioception(self) -> dict[str, np.ndarray]:
         return {
-            JOINT_KEY: self.data.qpos[self.scene.arm_qpos_adr].astype(np.float32),
-            GRIPPER_KEY: np.array([self.scene.gripper_closure(self.data)], dtype=np.float32),
+            droid.JOINT_POSITION: self.data.qpos[self.scene.arm_qpos_adr].astype(np.float32),
+            droid.GRIPPER_POSITION: np.array(
+                [self.scene.gripper_closure(self.data)], dtype=np.float32
+            ),
         }
 
     def observe(self, images: bool = True) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ import numpy as np
 import trimesh
 
 from sim_env.cameras import look_at
+from sim_env.droid import CONTROL_HZ, EXTERIOR_IMAGE, WRIST_IMAGE
 from sim_env.package import EnvPackage, save_package
 from sim_env.robot import HOME_QPOS
 
@@ -134,13 +135,13 @@ def droid_cameras(size: tuple[int, int]) -> list[dict]:
     wrist_eye, wrist_target = np.array([-0.09, 0.0, 0.04]), np.array([0.0, 0.0, 0.22])
     return [
         {
-            "name": "exterior_image_1_left",
+            "name": EXTERIOR_IMAGE,
             **intrinsics,
             "parent": "world",
             "pose": {"pos": eye.tolist(), "quat": look_at(eye, target).tolist()},
         },
         {
-            "name": "wrist_image_left",
+            "name": WRIST_IMAGE,
             **intrinsics,
             "parent": "gripper",
             "pose": {
@@ -239,7 +240,7 @@ def write_primitive_package(
         ],
         "rubric": pick_place_rubric("cube", "bowl"),
         "initial_conditions": sample_initial_conditions(cfg),
-        "episode": {"control_hz": 15.0, "horizon_steps": 450},
+        "episode": {"control_hz": float(CONTROL_HZ), "horizon_steps": 450},
         "provenance": {
             "created_by": "sim_env.primitives.write_primitive_package",
             "source": f"seed {cfg.seed}",

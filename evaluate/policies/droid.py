@@ -1,9 +1,11 @@
 """How our Observation, instruction and PolicyMetadata map onto openpi's DROID wire keys.
 
 Shared by the websocket client and server so the two cannot drift apart: a request is
-``{"observation/<camera>": uint8 image, "observation/joint_position": (7,),
-"observation/gripper_position": (1,), "prompt": str}``; the first frame of a connection is
-the metadata map, whose known keys fill PolicyMetadata and whose other keys land in ``extra``.
+``{"observation/<camera>": uint8 image, "observation/joint_position": float32 (7,),
+"observation/gripper_position": float32 (1,), "prompt": str}``, the keys, shapes and dtypes
+``sim_env.droid`` declares (a server also takes float64 state, as openpi's own client sends);
+the first frame of a connection is the metadata map, whose known keys fill PolicyMetadata and
+whose other keys land in ``extra``.
 Its ``image_size`` is ``[height, width]`` (as in a bundle's policy.yaml), converted to and from
 :class:`ImageSize` here and nowhere else.
 """
@@ -19,13 +21,12 @@ import numpy as np
 from evaluate.errors import EvaluateError
 from evaluate.images import policy_images
 from evaluate.policy import Observation, PolicyError, PolicyMetadata
+from sim_env import droid
 from sim_env.errors import SimEnvError
 from sim_env.images import ImageSize
 
-PREFIX = "observation/"
-JOINTS = PREFIX + "joint_position"
-GRIPPER = PREFIX + "gripper_position"
-PROMPT = "prompt"
+PREFIX = droid.OPENPI_PREFIX
+PROMPT = droid.PROMPT
 METADATA_FIELDS = (
     "policy_id",
     "action_space",
@@ -39,25 +40,38 @@ METADATA_FIELDS = (
 def encode_request(obs: Observation, instruction: str, metadata: PolicyMetadata) -> dict:
     """The request for one inference, images resized-with-pad to ``metadata.image_size``."""
     images = policy_images(obs, metadata)
-    request: dict[str, Any] = {PREFIX + key: image for key, image in images.items()}
-    request[JOINTS] = obs.joint_position
-    request[GRIPPER] = obs.gripper_position
+    request: dict[str, Any] = {droid.openpi_key(key): image for key, image in images.items()}
+    for key, spec in droid.STATE.items():
+        request[droid.openpi_key(key)] = getattr(obs, key).astype(spec.dtype)
     request[PROMPT] = instruction
     return request
 
 
 def decode_request(request: Mapping[str, Any]) -> tuple[Observation, str]:
     """The Observation and instruction in a request; every other ``observation/`` array of
-    rank 3 is taken as a camera image."""
-    for key in (JOINTS, GRIPPER):
-        if key not in request:
-            raise ValueError(f"request has no {key!r}; it has {sorted(request)}")
+    rank 3 is taken as a camera image (uint8 (H, W, 3), checked by Observation).
+
+    Raises:
+        ValueError: a state key is missing or breaks the contract's shape, or is not floating.
+    """
+    state = {}
+    for key, spec in droid.STATE.items():
+        wire_key = droid.openpi_key(key)
+        if wire_key not in request:
+            raise ValueError(f"request has no {wire_key!r}; it has {sorted(request)}")
+        value = np.asarray(request[wire_key])
+        if value.shape != spec.shape or value.dtype.kind != "f":
+            raise ValueError(
+                f"{wire_key} must be a float array of shape {spec.shape} [{spec.unit}], "
+                f"got {value.dtype} {value.shape}"
+            )
+        state[key] = value
     images = {
         key.removeprefix(PREFIX): value
         for key, value in request.items()
         if key.startswith(PREFIX) and isinstance(value, np.ndarray) and value.ndim == 3
     }
-    obs = Observation(request[JOINTS], request[GRIPPER], images)
+    obs = Observation(state[droid.JOINT_POSITION], state[droid.GRIPPER_POSITION], images)
     return obs, str(request.get(PROMPT, ""))
 
 

@@ -36,6 +36,7 @@ from evaluate.policy import (
     binarize_gripper,
     check_actions,
 )
+from sim_env import droid
 from sim_env.errors import SimEnvError
 from sim_env.images import ImageSize
 
@@ -72,7 +73,7 @@ class OpenpiConfig:
     timeout_s: float = 30.0
     retries: int = 3
     backoff_s: float = 0.25
-    gripper_threshold: float | None = 0.5
+    gripper_threshold: float | None = droid.GRIPPER_THRESHOLD
 
     @property
     def uri(self) -> str:
@@ -186,11 +187,11 @@ class OpenpiPolicy(Policy):
     def infer(self, obs: Observation, instruction: str) -> ActionChunk:
         payload = wire.packb(encode_request(obs, instruction, self._metadata))
         reply = self._decode(self._with_retries(lambda: self._round_trip(payload)))
-        if not isinstance(reply, Mapping) or "actions" not in reply:
+        if not isinstance(reply, Mapping) or droid.ACTIONS not in reply:
             keys = sorted(reply) if isinstance(reply, Mapping) else type(reply).__name__
-            raise PolicyError(f"reply from {self.config.uri} has no 'actions' (got {keys})")
+            raise PolicyError(f"reply from {self.config.uri} has no {droid.ACTIONS!r} (got {keys})")
         self.last_timing = {k: reply[k] for k in ("server_timing", "policy_timing") if k in reply}
-        actions = check_actions(reply["actions"], self._metadata.action_space)
+        actions = check_actions(reply[droid.ACTIONS], self._metadata.action_space)
         if self.config.gripper_threshold is not None:
             actions = binarize_gripper(actions, self.config.gripper_threshold)
         return ActionChunk(actions, self._metadata.action_space)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sim_env.droid import CONTROL_HZ
+
 FORMAT_VERSION = 1
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 
@@ -175,7 +177,7 @@ class InitialCondition(_Strict):
 
 
 class EpisodeSpec(_Strict):
-    control_hz: float = Field(default=15.0, ge=1.0, le=1000.0)  # Hz
+    control_hz: float = Field(default=float(CONTROL_HZ), ge=1.0, le=1000.0)  # Hz, DROID's 15
     horizon_steps: int = Field(default=450, gt=0, le=1_000_000)
 
 

@@ -17,7 +17,9 @@ from cotrain.generate import GENERATION_FILE, SlotJob, generate, resolve_envs, r
 from cotrain.lerobot import DatasetReader, validate
 from cotrain.lerobot.video import decode_frames
 from cotrain.staging import STAGING_DIR, Staging
+from sim_env import droid
 from sim_env.env import EnvConfig, TwinEnv
+from sim_env.images import ImageSize
 
 DATA_FILE = "data/chunk-000/file-000.parquet"
 
@@ -45,6 +47,19 @@ def test_dataset_validates_and_reads_back(generated):
             assert reader.episode_frames(camera, index).shape == (length, height, width, 3)
     streamed = dict(reader.iter_episode_frames(features.EXTERIOR))
     assert [len(streamed[i]) for i in range(episodes)] == list(reader.episodes["length"])
+
+
+def test_dataset_features_follow_the_droid_contract(generated):
+    info = json.loads((generated.dataset / "meta/info.json").read_text())
+    found, size = info["features"], ImageSize(*generated.config.image_size)
+    assert info["fps"] == droid.CONTROL_HZ
+    for key, spec in droid.observation_specs(dict.fromkeys(droid.IMAGE_KEYS, size)).items():
+        assert tuple(found[key]["shape"]) == spec.shape, key
+        assert found[key]["dtype"] == ("video" if key in droid.IMAGE_KEYS else spec.dtype), key
+    assert tuple(found[features.ACTIONS]["shape"]) == (droid.ACTION_DIM,)
+    values = DatasetReader(generated.dataset).episode(0)
+    for key, spec in droid.STATE.items():
+        assert values[key].dtype == np.dtype(spec.dtype), key
 
 
 def test_episodes_vary_and_yield_is_recorded(generated):

@@ -49,11 +49,12 @@ def expected_actions(obs: Observation, mode: str = "ok") -> np.ndarray:
 
 
 def make_observation(seed: int = 0, height: int = 90, width: int = 160) -> Observation:
-    """A random DROID observation with both cameras at (height, width)."""
+    """A random DROID observation with both cameras at (height, width); its state is float32,
+    as the env observes it and the wire carries it (``sim_env.droid``)."""
     rng = np.random.default_rng(seed)
     return Observation(
-        joint_position=rng.uniform(-1, 1, 7),
-        gripper_position=rng.uniform(0, 1, 1),
+        joint_position=rng.uniform(-1, 1, 7).astype(np.float32),
+        gripper_position=rng.uniform(0, 1, 1).astype(np.float32),
         images={
             "exterior_image_1_left": rng.integers(0, 256, (height, width, 3), dtype=np.uint8),
             "wrist_image_left": rng.integers(0, 256, (height, width, 3), dtype=np.uint8),
