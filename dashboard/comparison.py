@@ -1,22 +1,21 @@
 """The Sim vs real page's data: real-world outcome files, saved correlate reports, and the
 comparison itself, all through ``evaluate.correlation`` (the same loaders and metrics as
-``twinbench correlate``)."""
+``twinbench correlate``). Saved reports and fidelity summaries are read as their documents'
+models (:mod:`evaluate.documents`, :mod:`studies.fidelity.document`); a side's label is a
+field of the report, never parsed out of a string."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from dashboard.errors import DashboardError
 from evaluate.correlation import (
-    POOLED,
     Agreement,
     BootstrapConfig,
     CorrelationReport,
@@ -26,8 +25,15 @@ from evaluate.correlation import (
     load_tables,
     read_outcomes_csv,
 )
+from evaluate.documents import (
+    CorrelationReportDocument,
+    Interval,
+    Metrics,
+    ReportSide,
+)
 from evaluate.errors import EvaluateError
 from evaluate.report import METRIC_LABELS
+from studies.fidelity.document import FidelitySummary, World
 from studies.fidelity.summary import short_name
 
 REPORT_FILE = "report.json"
@@ -37,20 +43,6 @@ def find_files(store_dir: Path, pattern: str) -> list[Path]:
     """Files matching ``pattern`` in the store's directory and its direct subdirectories."""
     found = [*store_dir.glob(pattern), *store_dir.glob(f"*/{pattern}")]
     return sorted(path for path in found if path.is_file())
-
-
-def side_label(source: str) -> str:
-    """What to call a side, from where its outcomes came from.
-
-    A source that describes itself in trailing parentheses (``twinbench demo`` records
-    ``STORE run ID (NOT A REAL ROBOT: ...)``) is called by that description; a file
-    by its name (``source_world.csv`` -> ``source world``).
-    """
-    described = re.search(r"\((.+)\)\s*$", source)
-    if described:
-        return described.group(1).strip()
-    stem = Path(source).stem if source else ""
-    return re.sub(r"[_\-\s]+", " ", stem).strip() or "real"
 
 
 def sim_tables(store_path: Path, run_id: str | None) -> dict[Quantity, RateTable]:
@@ -89,7 +81,7 @@ def scopes(report: CorrelationReport) -> list[Agreement]:
     return [*([report.pooled] if report.pooled else []), *report.per_env.values()]
 
 
-def _with_interval(value: float, interval: tuple[float, float] | None) -> str:
+def _with_interval(value: float, interval: Interval | None) -> str:
     return f"{value:.3f}" + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
 
 
@@ -133,141 +125,125 @@ class SavedReport:
     """A ``twinbench correlate`` report.json, with the directory its plots are in."""
 
     path: Path
-    document: Mapping[str, Any]
+    document: CorrelationReportDocument
 
     @property
-    def real_label(self) -> str:
-        return side_label(str(self.inputs.get("real", "")))
+    def real(self) -> ReportSide:
+        return self.document.inputs.real
 
     @property
-    def sim_label(self) -> str:
-        return side_label(str(self.inputs.get("sim", "")))
-
-    @property
-    def inputs(self) -> Mapping[str, Any]:
-        inputs = self.document.get("inputs")
-        return inputs if isinstance(inputs, Mapping) else {}
+    def sim(self) -> ReportSide:
+        return self.document.inputs.sim
 
     def quantities(self) -> list[str]:
-        results = self.document.get("results")
-        return list(results) if isinstance(results, Mapping) else []
+        return list(self.document.results)
 
-    def scope_rows(self, quantity: str) -> pd.DataFrame:
+    def scope_rows(self, quantity: Quantity) -> pd.DataFrame:
         """The saved metrics of every scope for ``quantity``, formatted like :func:`metrics_table`."""
-        result = self.document["results"][quantity]
-        entries = [*result.get("per_env", {}).items()]
-        if result.get("pooled"):
-            entries.insert(0, (POOLED, result["pooled"]))
         rows = []
-        for scope, entry in entries:
-            ci = entry.get("ci") or {}
-            row: dict[str, object] = {"scope": scope, "policies": entry.get("n_policies")}
-            for name, label in METRIC_LABELS.items():
-                if name in entry:
-                    interval = ci.get(name)
-                    row[label] = _with_interval(
-                        float(entry[name]), tuple(interval) if interval else None
-                    )
-            row["rank differs"] = ", ".join(entry.get("flagged", []))
-            rows.append(row)
+        for scope, entry in self.document.results[quantity].scopes():
+            rows.append(
+                {
+                    "scope": scope,
+                    "policies": entry.n_policies,
+                    **_metric_cells(entry),
+                    "rank differs": ", ".join(entry.flagged),
+                }
+            )
         return pd.DataFrame(rows)
 
-    def plots(self, quantity: str) -> list[Path]:
+    def plots(self, quantity: Quantity) -> list[Path]:
         """The report's scatter PNGs for ``quantity`` that exist next to it, pooled first."""
-        result = self.document["results"][quantity]
-        entries = [result.get("pooled") or {}, *result.get("per_env", {}).values()]
-        names = [entry.get("plot") for entry in entries if isinstance(entry, Mapping)]
-        paths = [self.path.parent / name for name in names if isinstance(name, str)]
+        paths = [self.path.parent / e.plot for _, e in self.document.results[quantity].scopes()]
         return [path for path in paths if path.is_file()]
 
-    def notes(self, quantity: str) -> list[str]:
-        return [str(note) for note in self.document["results"][quantity].get("notes", [])]
+    def notes(self, quantity: Quantity) -> list[str]:
+        return list(self.document.results[quantity].notes)
 
 
 def load_report(path: Path) -> SavedReport:
-    """Read a report.json, refusing anything that is not a correlate report.
+    """Read a report.json.
 
     Raises:
-        DashboardError: unreadable JSON, or no ``results`` mapping in it.
+        EvaluateError: unreadable, of another schema version, or not a correlation report
+            (naming the file and the field).
     """
-    return SavedReport(path, _json_document(path, "results", "twinbench correlate report"))
+    return SavedReport(path, CorrelationReportDocument.load(path))
 
 
-def _json_document(path: Path, key: str, what: str) -> Mapping[str, Any]:
-    """The JSON mapping in ``path``, which must hold a mapping under ``key``."""
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DashboardError(f"not readable JSON ({exc})", file=path) from exc
-    if not isinstance(document, Mapping) or not isinstance(document.get(key), Mapping):
-        raise DashboardError(f"not a {what} (no {key!r})", file=path)
-    return document
+def _metric_cells(metrics: Metrics) -> dict[str, str]:
+    """Metric label -> 'value [low, high]'."""
+    values = metrics.model_dump()
+    cells = {}
+    for name, label in METRIC_LABELS.items():
+        interval = None if metrics.ci is None else getattr(metrics.ci, name)
+        cells[label] = _with_interval(float(values[name]), interval)
+    return cells
+
+
+def excluded_text(side: ReportSide | World) -> str:
+    """'2 diverged, 1 error episodes left out' or ''."""
+    if not side.excluded:
+        return ""
+    counts = ", ".join(f"{n} {kind}" for kind, n in side.excluded.items())
+    return f"{counts} episodes left out (not the policy's failure)"
 
 
 FIDELITY_FILE = "fidelity.json"
 
 
 @dataclasses.dataclass(frozen=True)
-class FidelitySummary:
+class SavedFidelity:
     """A ``twinbench fidelity`` fidelity.json: the twin (and ablation worlds, policy subsets)
     against the source world, which plays real."""
 
     path: Path
-    document: Mapping[str, Any]
+    summary: FidelitySummary
 
     @property
     def headline(self) -> str:
         """Twin vs source on success, with intervals and the goal's verdict, in one line."""
-        doc = self.document
-        ci = doc.get("ci") or {}
-        parts = [
-            f"{label} {_with_interval(float(doc[name]), tuple(ci[name]) if ci.get(name) else None)}"
-            for name, label in METRIC_LABELS.items()
-            if name in doc
-        ]
-        goal = doc.get("goal") or {}
-        verdict = "met" if goal.get("met") else f"not met ({goal.get('why', 'see the numbers')})"
-        target = f"Pearson >= {goal.get('pearson', '?')}, MMRV <= {goal.get('mmrv', '?')}"
+        summary, goal = self.summary, self.summary.goal
+        parts = [f"{label} {value}" for label, value in _metric_cells(summary).items()]
+        verdict = "met" if goal.met else f"not met ({goal.why or 'see the numbers'})"
+        target = f"Pearson >= {goal.pearson}, MMRV <= {goal.mmrv}"
         return f"{' · '.join(parts)}. Goal ({target}): {verdict}."
 
-    def comparisons_table(self, quantity: str) -> pd.DataFrame:
+    def comparisons_table(self, quantity: Quantity) -> pd.DataFrame:
         """One row per comparison: what it is, episodes, each metric with its interval."""
         rows = []
-        for name, entry in (self.document.get("comparisons") or {}).items():
-            values = entry.get(quantity) or {}
-            ci = values.get("ci") or {}
-            row: dict[str, object] = {
-                "comparison": name,
-                "what": entry.get("description", ""),
-                "episodes per policy": entry.get("episodes_per_policy"),
-                "policies": values.get("n_policies"),
-            }
-            for metric, label in METRIC_LABELS.items():
-                if metric in values:
-                    interval = ci.get(metric)
-                    row[label] = _with_interval(
-                        float(values[metric]), tuple(interval) if interval else None
-                    )
-            row["rank differs"] = ", ".join(map(short_name, entry.get("rank_differs", [])))
+        for name, entry in self.summary.comparisons.items():
+            metrics = entry.metrics(quantity)
+            rows.append(
+                {
+                    "comparison": name,
+                    "what": entry.description,
+                    "episodes per policy": entry.episodes_per_policy,
+                    "policies": metrics.n_policies,
+                    **_metric_cells(metrics),
+                    "rank differs": ", ".join(map(short_name, entry.rank_differs)),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def rates_table(self, quantity: Quantity) -> pd.DataFrame:
+        """One row per policy, one column per world: the rate with its interval."""
+        rows = []
+        for entry in self.summary.policies:
+            row: dict[str, object] = {"policy": short_name(entry.policy)}
+            for world in self.summary.worlds:
+                if world in entry.worlds:
+                    row[world] = _with_interval(*entry.worlds[world].rate(quantity))
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def rates_table(self, quantity: str) -> pd.DataFrame:
-        """One row per policy, one column per world: the rate with its interval."""
-        worlds = list(self.document.get("worlds") or {})
-        rows = []
-        for entry in self.document.get("policies") or []:
-            policy = str(entry.get("policy", ""))
-            row: dict[str, object] = {"policy": short_name(policy)}
-            for world in worlds:
-                cell = entry.get(world)
-                if isinstance(cell, Mapping) and quantity in cell:
-                    interval = cell.get(f"{quantity}_ci")
-                    row[world] = _with_interval(
-                        float(cell[quantity]), tuple(interval) if interval else None
-                    )
-            rows.append(row)
-        return pd.DataFrame(rows)
+    def excluded_lines(self) -> list[str]:
+        """'WORLD: N diverged ... left out' for every world that left episodes out."""
+        return [
+            f"{name}: {excluded_text(world)}"
+            for name, world in self.summary.worlds.items()
+            if world.excluded
+        ]
 
     @property
     def figure(self) -> Path | None:
@@ -275,10 +251,11 @@ class FidelitySummary:
         return path if path.is_file() else None
 
 
-def load_fidelity(path: Path) -> FidelitySummary:
+def load_fidelity(path: Path) -> SavedFidelity:
     """Read a fidelity.json.
 
     Raises:
-        DashboardError: unreadable JSON, or no ``comparisons`` mapping in it.
+        EvaluateError: unreadable, of another schema version, or not a fidelity summary
+            (naming the file and the field).
     """
-    return FidelitySummary(path, _json_document(path, "comparisons", "twinbench fidelity summary"))
+    return SavedFidelity(path, FidelitySummary.load(path))

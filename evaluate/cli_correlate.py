@@ -72,6 +72,7 @@ def correlate(
 
     from evaluate.correlation import QUANTITIES, BootstrapConfig, load_tables
     from evaluate.correlation import correlate as compare
+    from evaluate.documents import ReportSide
     from evaluate.errors import EvaluateError
     from evaluate.report import ReportInputs, write_report
 
@@ -88,7 +89,11 @@ def correlate(
         q for q in QUANTITIES if q != metric and q in sim_tables and q in real_tables
     ]
     reports = {q: compare(sim_tables[q], real_tables[q], q, config) for q in shared}
-    report_path = write_report(output, reports, ReportInputs(str(sim), str(real), metric, config))
+    sides = (
+        ReportSide.of(str(path), tables)
+        for path, tables in ((sim, sim_tables), (real, real_tables))
+    )
+    report_path = write_report(output, reports, ReportInputs(*sides, metric, config))
 
     console = Console(stderr=as_json)
     console.print(_summary_table(reports[metric], level))

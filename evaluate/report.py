@@ -1,15 +1,15 @@
 """Write a correlation report directory: report.json, a scatter plot per scope, index.html.
 
-report.json carries everything the ``--json`` summary has, plus each policy's rates, ranks
-and whether its sim and real ranks disagree (``flagged``). index.html embeds the plots, so
-the directory's one HTML file can be mailed or attached on its own.
+report.json (a :class:`evaluate.documents.CorrelationReportDocument`) carries everything the
+``--json`` summary has, plus each side's source and label, each policy's rates, ranks and
+whether its sim and real ranks disagree (``flagged``). index.html embeds the plots, so the
+directory's one HTML file can be mailed or attached on its own.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +19,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from evaluate.correlation import Agreement, BootstrapConfig, CorrelationReport, Quantity
+from evaluate.documents import (
+    Bootstrap,
+    CorrelationReportDocument,
+    Metrics,
+    PolicyResult,
+    QuantityResult,
+    ReportSide,
+    ReportSides,
+    ScopeResult,
+)
 from twinbench.version import __version__
 
 METRIC_LABELS = {
@@ -31,12 +41,23 @@ METRIC_LABELS = {
 
 @dataclass(frozen=True)
 class ReportInputs:
-    """What was compared and how, recorded in report.json."""
+    """What was compared and how, recorded in report.json; a side given as a path is
+    labelled by its file name (:meth:`ReportSide.of`)."""
 
-    sim: str
-    real: str
+    sim: ReportSide | str
+    real: ReportSide | str
     primary: Quantity
     bootstrap: BootstrapConfig
+
+    def __post_init__(self) -> None:
+        for name in ("sim", "real"):
+            side = getattr(self, name)
+            if isinstance(side, str):
+                object.__setattr__(self, name, ReportSide.of(side))
+
+    @property
+    def sides(self) -> ReportSides:
+        return ReportSides.model_validate({"sim": self.sim, "real": self.real})
 
 
 def write_report(
@@ -44,7 +65,7 @@ def write_report(
 ) -> Path:
     """Write report.json, the PNGs and index.html into ``out_dir``; return report.json's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, object] = {}
+    results: dict[Quantity, QuantityResult] = {}
     sections = []
     for quantity, report in reports.items():
         scopes = [*report.per_env.values(), *([report.pooled] if report.pooled else [])]
@@ -53,26 +74,21 @@ def write_report(
         for agreement, plot in zip(scopes, plots, strict=True):
             scatter_plot(agreement, quantity, out_dir / plot)
         entries = [_detail(a, plot) for a, plot in zip(scopes, plots, strict=True)]
-        results[quantity] = {
-            "per_env": dict(zip(report.per_env, entries, strict=False)),
-            "pooled": entries[-1] if report.pooled else None,
-            "notes": list(report.notes),
-        }
+        results[quantity] = QuantityResult(
+            per_env=dict(zip(report.per_env, entries, strict=False)),
+            pooled=entries[-1] if report.pooled else None,
+            notes=list(report.notes),
+        )
         sections.append(_html_section(quantity, report, scopes, plots, out_dir))
-    document = {
-        "twinbench_version": __version__,
-        "inputs": {"sim": inputs.sim, "real": inputs.real},
-        "primary": inputs.primary,
-        "bootstrap": {
-            "n_resamples": inputs.bootstrap.n_resamples,
-            "level": inputs.bootstrap.level,
-            "seed": inputs.bootstrap.seed,
-        },
-        "results": results,
-    }
-    path = out_dir / "report.json"
-    path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
-    (out_dir / "index.html").write_text(_html_page(inputs, sections))
+    document = CorrelationReportDocument(
+        twinbench_version=__version__,
+        inputs=inputs.sides,
+        primary=inputs.primary,
+        bootstrap=Bootstrap.of(inputs.bootstrap),
+        results=results,
+    )
+    path = document.write(out_dir / "report.json")
+    (out_dir / "index.html").write_text(_html_page(document.inputs, inputs.bootstrap, sections))
     return path
 
 
@@ -81,26 +97,26 @@ def _env_plot_name(quantity: str, index: int, env: str) -> str:
     return f"{quantity}_env{index:02d}_{slug}.png"
 
 
-def _detail(agreement: Agreement, plot: str) -> dict[str, object]:
-    return {
-        **agreement.summary(),
-        "plot": plot,
-        "flagged": [p.policy for p in agreement.points if p.rank_disagrees],
-        "policies": [
-            {
-                "policy": p.policy,
-                "sim": p.sim,
-                "real": p.real,
-                "sim_ci": None if p.sim_interval is None else list(p.sim_interval),
-                "real_ci": None if p.real_interval is None else list(p.real_interval),
-                "sim_rank": p.sim_rank,
-                "real_rank": p.real_rank,
-                "max_rank_violation": p.max_violation,
-                "flagged": p.rank_disagrees,
-            }
+def _detail(agreement: Agreement, plot: str) -> ScopeResult:
+    return ScopeResult(
+        **dict(Metrics.of(agreement)),
+        plot=plot,
+        flagged=[p.policy for p in agreement.points if p.rank_disagrees],
+        policies=[
+            PolicyResult(
+                policy=p.policy,
+                sim=p.sim,
+                real=p.real,
+                sim_ci=p.sim_interval,
+                real_ci=p.real_interval,
+                sim_rank=p.sim_rank,
+                real_rank=p.real_rank,
+                max_rank_violation=p.max_violation,
+                flagged=p.rank_disagrees,
+            )
             for p in agreement.points
         ],
-    }
+    )
 
 
 def metrics_line(agreement: Agreement, sep: str = " · ") -> str:
@@ -188,14 +204,20 @@ figure { display: inline-block; margin: 0.5em; }
 """
 
 
-def _html_page(inputs: ReportInputs, sections: list[str]) -> str:
+def _html_page(sides: ReportSides, bootstrap: BootstrapConfig, sections: list[str]) -> str:
     e = html.escape
+
+    def side(name: str, report_side: ReportSide) -> str:
+        excluded = ", ".join(f"{n} {kind}" for kind, n in report_side.excluded.items())
+        left_out = f" ({e(excluded)} episodes left out of the rates)" if excluded else ""
+        return f"{name}: {e(report_side.label)} <code>{e(report_side.source)}</code>{left_out}"
+
     return (
         "<!doctype html>\n<html><head><meta charset='utf-8'><title>twinbench correlation</title>"
         f"<style>{_STYLE}</style></head><body>\n<h1>Sim–real correlation</h1>\n"
-        f"<p>sim: <code>{e(inputs.sim)}</code><br>real: <code>{e(inputs.real)}</code><br>"
-        f"bootstrap: {inputs.bootstrap.n_resamples} resamples, {inputs.bootstrap.level:.0%} "
-        f"percentile intervals, seed {inputs.bootstrap.seed}; twinbench {e(__version__)}</p>\n"
+        f"<p>{side('sim', sides.sim)}<br>{side('real', sides.real)}<br>"
+        f"bootstrap: {bootstrap.n_resamples} resamples, {bootstrap.level:.0%} "
+        f"percentile intervals, seed {bootstrap.seed}; twinbench {e(__version__)}</p>\n"
         + "\n".join(sections)
         + "\n</body></html>\n"
     )

@@ -17,6 +17,7 @@ from dashboard import charts, comparison, ui
 from dashboard.settings import DashboardSettings
 from evaluate.correlation import QUANTITIES, Quantity, RateTable, load_tables
 from evaluate.correlation.inputs import CSV_SHAPES
+from evaluate.documents import file_label
 from twinbench.errors import TwinbenchError
 
 MAX_CSV_MB = 20
@@ -55,9 +56,9 @@ def _real_side(store_dir: Path) -> tuple[str, dict[Quantity, RateTable]] | None:
     try:
         if upload is not None:
             tables = comparison.real_tables_from_upload(upload.name, upload.getvalue())
-            return comparison.side_label(upload.name), tables
+            return file_label(upload.name), tables
         if choice:
-            return comparison.side_label(choice), load_tables(store_dir / choice)
+            return file_label(choice), load_tables(store_dir / choice)
     except TwinbenchError as exc:
         st.error(f"Cannot use these real-world results: {exc}")
         return None
@@ -123,12 +124,11 @@ def _saved_reports(store_dir: Path) -> None:
     except TwinbenchError as exc:
         st.warning(f"Cannot show {name}: {exc}")
         return
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        st.warning(f"Cannot show {name}: it is not laid out as a correlate report ({exc!r})")
-        return
-    inputs = saved.inputs
-    st.markdown(f"**Plays real:** {saved.real_label}  \n**Sim:** {saved.sim_label}")
-    st.caption(f"inputs: real `{inputs.get('real', '?')}` · sim `{inputs.get('sim', '?')}`")
+    st.markdown(f"**Plays real:** {saved.real.label}  \n**Sim:** {saved.sim.label}")
+    st.caption(f"inputs: real `{saved.real.source}` · sim `{saved.sim.source}`")
+    for role, side in (("real", saved.real), ("sim", saved.sim)):
+        if side.excluded:
+            st.caption(f"{role}: {comparison.excluded_text(side)}")
     st.dataframe(rows, hide_index=True)
     for note in saved.notes(quantity):
         st.caption(f"Note: {note}")
@@ -160,11 +160,12 @@ def _fidelity(store_dir: Path) -> None:
     quantity = st.radio("Fidelity rate", QUANTITIES, horizontal=True, key="fidelity_quantity")
     st.dataframe(summary.comparisons_table(quantity), hide_index=True)
     st.dataframe(summary.rates_table(quantity), hide_index=True)
+    for line in summary.excluded_lines():
+        st.caption(line)
     if summary.figure is not None:
         st.image(str(summary.figure), caption="x axis: the source world (plays real)")
-    command = summary.document.get("command")
-    if command:
-        st.caption(f"Produced by `{command}`")
+    if summary.summary.provenance.command:
+        st.caption(f"Produced by `{summary.summary.provenance.command}`")
     st.divider()
 
 

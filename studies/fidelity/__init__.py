@@ -1,5 +1,6 @@
 """Fidelity of a twin: policy rankings in the twin against those in the world that was scanned."""
 
+from studies.fidelity.document import FidelitySummary
 from studies.fidelity.run import (
     FidelityConfig,
     FidelityResult,
@@ -26,6 +27,7 @@ __all__ = [
     "EpisodePlan",
     "FidelityConfig",
     "FidelityResult",
+    "FidelitySummary",
     "Side",
     "SideRun",
     "VariantError",

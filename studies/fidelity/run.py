@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -22,12 +21,14 @@ from types import MappingProxyType
 from rich.console import Console
 
 from evaluate.correlation import BootstrapConfig, Quantity, RateTable
+from evaluate.documents import Bootstrap
 from evaluate.errors import EvaluateError
 from evaluate.report import metrics_line
 from evaluate.run import Execution
 from sim_env.package import EnvPackage, load_spec_checked
 from sim_env.registry import resolve_env
 from studies.fidelity.conditions import expand_pair
+from studies.fidelity.document import FidelitySummary, Provenance
 from studies.fidelity.sides import (
     EpisodePlan,
     Side,
@@ -106,7 +107,7 @@ class FidelityConfig:
 
 @dataclass(frozen=True)
 class FidelityResult:
-    summary: Mapping[str, object]
+    summary: FidelitySummary
     json_path: Path
     plot_path: Path
     store: Path
@@ -175,30 +176,24 @@ def run_fidelity(
         for name, policies in config.subsets.items()
     ]
     rates = {name: world_rates(run.tables(name), config.bootstrap) for name, run in runs.items()}
-    summary = summarize(comparisons, runs, rates, config.plan.episodes, skipped)
-    wall = time.perf_counter() - start
-    summary |= {
-        "command": command,
-        "twinbench_version": __version__,
-        "bootstrap": {
-            "n_resamples": config.bootstrap.n_resamples,
-            "level": config.bootstrap.level,
-            "seed": config.bootstrap.seed,
-        },
-        "initial_conditions": config.initial_conditions,
-        "ablation_episodes": config.ablation_episodes or config.plan.episodes,
-        "derived_from": {SOURCE: config.source, HEADLINE: config.twin},
-        "image_size": config.plan.image_size,
-        "max_steps": config.plan.rollout.max_steps,
-        "seed": config.plan.seed,
-        "wall_time_s": round(wall, 1),
-    }
+    provenance = Provenance(
+        command=command,
+        twinbench_version=__version__,
+        bootstrap=Bootstrap.of(config.bootstrap),
+        initial_conditions=config.initial_conditions,
+        ablation_episodes=config.ablation_episodes or config.plan.episodes,
+        derived_from={SOURCE: config.source, HEADLINE: config.twin},
+        image_size=config.plan.image_size,
+        max_steps=config.plan.rollout.max_steps,
+        seed=config.plan.seed,
+        wall_time_s=round(time.perf_counter() - start, 1),
+    )
+    summary = summarize(comparisons, runs, rates, config.plan.episodes, skipped, provenance)
     # the Sim vs real page's live comparison: the twin's run against these outcomes
     runs[SOURCE].outcomes(runs[HEADLINE].side.env).to_csv(out / REAL_CSV, index=False)
     json_path = Path(json_path or out / "fidelity.json")
     plot_path = Path(plot_path or out / "fidelity.png")
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    summary.write(json_path)
     fidelity_figure(comparisons, "success", plot_path)
     for comparison in comparisons:
         line = f"{comparison.name}: {metrics_line(comparison.agreement('success'))}"

@@ -24,6 +24,7 @@ from evaluate.correlation import (
     correlate,
 )
 from evaluate.correlation.tables import tables_from_episodes
+from evaluate.documents import ReportSide
 from evaluate.report import ReportInputs, write_report
 from evaluate.rollout import RolloutConfig
 from evaluate.run import STORE_FILENAME, EvalConfig, Execution
@@ -63,9 +64,8 @@ class SideRun:
 
     @property
     def source(self) -> str:
-        """``STORE run ID (DESCRIPTION)``: how reports name it (the dashboard reads the
-        trailing description as the side's label)."""
-        return f"{self.store} run {self.run_id} ({self.side.description})"
+        """``STORE run ID``: where reports say its outcomes came from."""
+        return f"{self.store} run {self.run_id}"
 
     def outcomes(self, task: str) -> pd.DataFrame:
         """One row per episode: ``policy``, ``env`` (named ``task``), ``success``, ``progress``,
@@ -138,6 +138,11 @@ def write_comparison(
     reports: Mapping[Quantity, CorrelationReport],
     bootstrap: BootstrapConfig,
 ) -> Path:
-    """The report directory (report.json, plots, index.html) of ``sim`` against ``real``."""
-    inputs = ReportInputs(sim=sim.source, real=real.source, primary="success", bootstrap=bootstrap)
+    """The report directory (report.json, plots, index.html) of ``sim`` against ``real``;
+    each side is labelled by its world's description."""
+    sides = (
+        ReportSide.of(run.source, run.tables(run.side.role), label=run.side.description)
+        for run in (sim, real)
+    )
+    inputs = ReportInputs(*sides, primary="success", bootstrap=bootstrap)
     return write_report(out_dir, reports, inputs)

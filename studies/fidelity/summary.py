@@ -1,10 +1,6 @@
 """The fidelity result as data and as one figure: every world's per-policy rates with
-bootstrap intervals, and every comparison's agreement with the source world.
-
-``fidelity.json`` leads with the headline (the twin against the source world, on success):
-``pearson``, ``mmrv``, ``spearman``, ``kendall`` and their intervals, ``n_policies``,
-``episodes_per_policy``, whether the goal was met; then ``comparisons`` (the twin, each
-ablation world, each policy subset, for success and progress), ``worlds`` and ``policies``.
+bootstrap intervals, and every comparison's agreement with the source world, gathered into
+the ``fidelity.json`` document (:class:`studies.fidelity.document.FidelitySummary`).
 """
 
 from __future__ import annotations
@@ -27,7 +23,17 @@ from evaluate.correlation import (
     RateTable,
 )
 from evaluate.correlation.bootstrap import percentile_interval, resample_rates
+from evaluate.documents import Metrics
 from evaluate.report import draw_scatter
+from studies.fidelity.document import (
+    ComparisonEntry,
+    FidelitySummary,
+    Goal,
+    PolicyRates,
+    Provenance,
+    Rates,
+    World,
+)
 from studies.fidelity.sides import SideRun
 
 GOAL = {"pearson": 0.95, "mmrv": 0.02}  # Pearson at least, MMRV at most
@@ -59,29 +65,36 @@ class Comparison:
 
 def world_rates(
     tables: Mapping[Quantity, RateTable], bootstrap: BootstrapConfig
-) -> dict[str, dict[str, object]]:
-    """Policy -> episodes and each quantity's rate with its percentile interval."""
+) -> dict[str, Rates]:
+    """Policy -> episodes that count, each quantity's rate with its percentile interval, and
+    the episodes left out (diverged, errored)."""
     rng = np.random.default_rng(bootstrap.seed)
-    rates: dict[str, dict[str, object]] = {}
+    fields: dict[str, dict[str, object]] = {}
     for quantity in QUANTITIES:
         for (policy, _), cell in sorted(tables[quantity].cells.items()):
             draws = resample_rates(cell, bootstrap.n_resamples, rng)
             low, high = percentile_interval(draws, bootstrap.level)
-            entry = rates.setdefault(policy, {})
+            entry = fields.setdefault(policy, {"excluded": {}})
             entry["episodes"] = 0 if cell.samples is None else int(cell.samples.shape[0])
             entry[quantity] = cell.rate
-            entry[f"{quantity}_ci"] = [float(low), float(high)]
-    return rates
+            entry[f"{quantity}_ci"] = (float(low), float(high))
+    for (policy, _), counts in tables["success"].excluded.items():
+        if policy in fields:
+            excluded = fields[policy]["excluded"]
+            for kind, n in counts.items():
+                excluded[kind] = excluded.get(kind, 0) + n  # type: ignore[index, union-attr]
+    return {policy: Rates.model_validate(entry) for policy, entry in fields.items()}
 
 
 def summarize(
     comparisons: Sequence[Comparison],
     worlds: Mapping[str, SideRun],
-    rates: Mapping[str, Mapping[str, Mapping[str, object]]],
+    rates: Mapping[str, Mapping[str, Rates]],
     episodes: int,
     skipped: Mapping[str, str],
-) -> dict[str, object]:
-    """The fidelity.json document (without the run's provenance, which the caller adds).
+    provenance: Provenance,
+) -> FidelitySummary:
+    """The fidelity.json document.
 
     Args:
         rates: world name -> :func:`world_rates` of that world.
@@ -89,46 +102,48 @@ def summarize(
     """
     by_name = {c.name: c for c in comparisons}
     headline = by_name[HEADLINE].agreement("success")
-    head = headline.summary()
+    head = Metrics.of(headline)
     policies = sorted({policy for world in rates.values() for policy in world})
-    return {
-        **{name: head[name] for name in ("pearson", "mmrv", "spearman", "kendall")},
-        "ci": head["ci"],
-        "n_policies": head["n_policies"],
-        "episodes_per_policy": episodes,
-        "quantity": "success",
-        "goal": {**GOAL, **goal_verdict(headline)},
-        "comparisons": {
-            c.name: {
-                "description": c.description,
-                "world": c.sim.side.env,
-                "episodes_per_policy": len(c.sim.seeds),
-                "report": str(c.report),
-                **{q: c.agreement(q).summary() for q in QUANTITIES},
-                "rank_differs": [
-                    p.policy for p in c.agreement("success").points if p.rank_disagrees
-                ],
-            }
+    return FidelitySummary(
+        **dict(head),
+        episodes_per_policy=episodes,
+        quantity="success",
+        goal=Goal(**GOAL, **goal_verdict(headline)),
+        comparisons={
+            c.name: ComparisonEntry(
+                description=c.description,
+                world=c.sim.side.env,
+                episodes_per_policy=len(c.sim.seeds),
+                report=str(c.report),
+                success=Metrics.of(c.agreement("success")),
+                progress=Metrics.of(c.agreement("progress")),
+                rank_differs=[p.policy for p in c.agreement("success").points if p.rank_disagrees],
+            )
             for c in comparisons
         },
-        "skipped_ablations": dict(skipped),
-        "worlds": {
-            name: {
-                "env": run.side.env,
-                "description": run.side.description,
-                "run_id": run.run_id,
-                "store": str(run.store),
-            }
+        skipped_ablations=dict(skipped),
+        worlds={
+            name: World(
+                env=run.side.env,
+                description=run.side.description,
+                run_id=run.run_id,
+                store=str(run.store),
+                excluded=run.tables(name)["success"].excluded_counts(),
+            )
             for name, run in worlds.items()
         },
-        "policies": [
-            {"policy": policy, **{world: rates[world].get(policy) for world in rates}}
+        policies=[
+            PolicyRates(
+                policy=policy,
+                worlds={world: rates[world][policy] for world in rates if policy in rates[world]},
+            )
             for policy in policies
         ],
-    }
+        provenance=provenance,
+    )
 
 
-def goal_verdict(agreement: Agreement) -> dict[str, object]:
+def goal_verdict(agreement: Agreement) -> dict[str, bool | str]:
     """``met`` and, when not, ``why``. A ranking exists only where the source world's rates
     differ: with all of them equal, SIMPLER's Pearson of 1 and MMRV of 0 say nothing."""
     real = {point.real for point in agreement.points}

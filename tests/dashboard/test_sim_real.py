@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from dashboard import comparison
 from evaluate.correlation import BootstrapConfig, correlate, load_tables
+from evaluate.documents import CorrelationReportDocument, file_label
 
 
 def _metrics(app):
@@ -46,16 +48,44 @@ def test_saved_report_is_labelled_by_its_source(page):
 
 @pytest.mark.parametrize(
     ("source", "label"),
+    [("source_world.csv", "source world"), ("/data/lab-bench.csv", "lab bench"), ("", "real")],
+)
+def test_a_file_is_labelled_by_its_name(source, label):
+    assert file_label(source) == label
+
+
+def test_a_saved_report_is_labelled_by_its_field_not_its_source(page, dashboard_env):
+    """The label is what the writer recorded; parentheses in a source are just text."""
+    path = dashboard_env.root / "correlation" / "report.json"
+    document = CorrelationReportDocument.load(path)
+    real = document.inputs.real.model_copy(
+        update={"source": "runs/x.sqlite run 1 (not a label)", "label": "the lab's arm"}
+    )
+    inputs = document.inputs.model_copy(update={"real": real})
+    document.model_copy(update={"inputs": inputs}).write(path)
+    app = page("sim_real")
+    assert any("**Plays real:** the lab's arm" in m.value for m in app.markdown)
+    assert any("runs/x.sqlite run 1 (not a label)" in c.value for c in app.caption)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
     [
-        ("source_world.csv", "source world"),
-        ("/data/lab-bench.csv", "lab bench"),
-        ("runs/x/results.sqlite run 2025-1 (NOT A REAL ROBOT: the source world (textured))",
-         "NOT A REAL ROBOT: the source world (textured)"),
-        ("", "real"),
+        (lambda doc: doc.pop("schema_version"), "schema_version"),
+        (lambda doc: doc.update(schema_version=0), "schema_version"),
+        (lambda doc: doc["inputs"]["real"].pop("label"), "inputs.real.label"),
     ],
-)  # fmt: skip
-def test_side_label(source, label):
-    assert comparison.side_label(source) == label
+    ids=["unversioned", "old-version", "no-label"],
+)
+def test_an_old_or_malformed_report_is_a_one_line_warning(page, dashboard_env, change, field):
+    path = dashboard_env.root / "correlation" / "report.json"
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+    app = page("sim_real")
+    (warning,) = [w.value for w in app.warning]
+    assert warning.startswith(f"Cannot show correlation/report.json: {path}: {field}: ")
+    assert "\n" not in warning
 
 
 def test_uploaded_csv_is_used_and_named(page, facts):

@@ -11,6 +11,7 @@ import pytest
 
 from evaluate.correlation import BootstrapConfig, Cell, RateTable, correlate
 from evaluate.correlation.bootstrap import percentile_interval, resample_rates
+from evaluate.documents import CorrelationReportDocument
 from evaluate.errors import EvaluateError
 from evaluate.metrics import mmrv, pearson
 from twinbench.cli import main
@@ -201,11 +202,12 @@ def test_cli_json_report_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture
     }
     assert "pooled" in stderr and "Pearson" in stderr  # the table went to stderr
 
-    report = json.loads((out / "report.json").read_text())
-    assert report["primary"] == "success" and set(report["results"]) == {"success", "progress"}
-    pooled = report["results"]["success"]["pooled"]
-    assert pooled["pearson"] == summary["pooled"]["pearson"]
-    assert pooled["flagged"] == [p["policy"] for p in pooled["policies"] if p["flagged"]]
+    report = CorrelationReportDocument.load(out / "report.json")
+    assert report.primary == "success" and set(report.results) == {"success", "progress"}
+    pooled = report.results["success"].pooled
+    assert pooled.pearson == summary["pooled"]["pearson"]
+    assert pooled.flagged == [p.policy for p in pooled.policies if p.flagged]
+    assert report.inputs.real.label == "real" and report.inputs.real.excluded == {}
     plots = sorted(p.name for p in out.glob("*.png"))
     assert len(plots) == 6  # (2 envs + pooled) x (success, progress)
     assert all((out / name).read_bytes().startswith(b"\x89PNG") for name in plots)

@@ -4,12 +4,12 @@ what the "real" side is."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
 from rich.console import Console
 
+from evaluate.documents import CorrelationReportDocument
 from evaluate.errors import EvaluateError
 from evaluate.policies import make_policy
 from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
@@ -48,8 +48,10 @@ def test_small_demo_writes_report_and_says_what_real_is(tmp_path):
     assert f'the "real" side, tabletop_source, is {DEMO.real.description}' in text
     assert f"twinbench dashboard --store {result.store}" in text
     assert (result.report.parent / "index.html").is_file()
-    report = json.loads(result.report.read_text())
-    assert set(report["results"]["success"]["per_env"]) == {"tray_task"}
+    report = CorrelationReportDocument.load(result.report)
+    assert set(report.results["success"].per_env) == {"tray_task"}
+    assert report.inputs.real.label == DEMO.real.description  # the side's label is a field
+    assert report.inputs.sim.label == DEMO.sim.description
     with ResultsStore.open(result.store) as store:
         runs = {run.run_id: run.config["label"] for run in store.runs()}
         envs = set(store.episodes()["env_id"])

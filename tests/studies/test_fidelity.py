@@ -4,7 +4,6 @@ cameras, two episodes each, the ablation worlds built from the pair."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import dashboard
-from dashboard.comparison import compare, find_files, load_report, side_label, sim_tables
+from dashboard.comparison import compare, find_files, load_report, sim_tables
 from dashboard.settings import STORE_ENV_VAR
 from evaluate.correlation import load_tables
+from evaluate.documents import file_label
 from evaluate.errors import EvaluateError
 from evaluate.rollout import RolloutConfig
 from evaluate.store import ResultsStore
@@ -32,6 +32,7 @@ from studies.fidelity import (
     match_subset,
 )
 from studies.fidelity.conditions import expand_pair
+from studies.fidelity.document import FidelitySummary
 from studies.fidelity.variants import source_geometry, twin_meshes
 from twinbench.cli import main
 
@@ -65,29 +66,32 @@ def test_cli_run_writes_summary_and_reports_the_dashboard_shows(twin, tmp_path, 
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 0
-    summary = json.loads((out / "fidelity.json").read_text())
-    for key in ("pearson", "mmrv", "spearman", "kendall", "ci"):
-        assert key in summary
-    assert (summary["n_policies"], summary["episodes_per_policy"]) == (3, 2)
-    assert set(summary["comparisons"]) == {"twin", "twin-meshes", "source-geometry", "subset:low"}
-    assert summary["comparisons"]["subset:low"]["success"]["n_policies"] == 2
-    assert summary["comparisons"]["twin-meshes"]["episodes_per_policy"] == 1
-    assert summary["command"].startswith(f"twinbench fidelity --source {SOURCE} --twin {twin}")
-    for entry in summary["policies"]:
-        assert set(entry) == {"policy", "source", "twin", "twin-meshes", "source-geometry"}
-        assert entry["twin"]["episodes"] == 2 and len(entry["twin"]["success_ci"]) == 2
-        assert entry["source-geometry"]["episodes"] == 1
+    summary = FidelitySummary.load(out / "fidelity.json")
+    assert summary.ci is not None and -1 <= summary.pearson <= 1
+    assert (summary.n_policies, summary.episodes_per_policy) == (3, 2)
+    assert set(summary.comparisons) == {"twin", "twin-meshes", "source-geometry", "subset:low"}
+    assert summary.comparisons["subset:low"].success.n_policies == 2
+    assert summary.comparisons["twin-meshes"].episodes_per_policy == 1
+    command = summary.provenance.command
+    assert command.startswith(f"twinbench fidelity --source {SOURCE} --twin {twin}")
+    assert summary.provenance.image_size == (64, 36)
+    for entry in summary.policies:
+        assert set(entry.worlds) == {"source", "twin", "twin-meshes", "source-geometry"}
+        assert entry.worlds["twin"].episodes == 2 and entry.worlds["twin"].excluded == {}
+        assert entry.worlds["source-geometry"].episodes == 1
+    assert all(world.excluded == {} for world in summary.worlds.values())
     assert (out / "fidelity.png").stat().st_size > 0
 
     # the dashboard's Sim vs real page lists every report next to the store, source as real
     reports = find_files(out, "report.json")
     assert out / "report" / "report.json" in reports and len(reports) == 4
     saved = load_report(out / "report" / "report.json")
-    assert saved.real_label == "source world primitive_cube_bowl, playing real"
+    assert saved.real.label == "source world primitive_cube_bowl, playing real"
+    assert saved.real.source == f"{out / 'results.sqlite'} run {summary.worlds['source'].run_id}"
     assert saved.plots("success")
     csv = out / "source_world_plays_real.csv"  # the page's live comparison: twin run vs this
-    assert side_label(csv.name) == "source world plays real"
-    twin_run = summary["worlds"]["twin"]["run_id"]
+    assert file_label(csv.name) == "source world plays real"
+    twin_run = summary.worlds["twin"].run_id
     live = compare(sim_tables(out / "results.sqlite", twin_run), load_tables(csv), "success")
     assert live.per_env[str(out / "worlds" / "twin")].n_policies == 3
 
@@ -99,10 +103,10 @@ def test_cli_run_writes_summary_and_reports_the_dashboard_shows(twin, tmp_path, 
     assert any("**Plays real:** source world primitive_cube_bowl" in m.value for m in app.markdown)
     # ... led by the fidelity summary: the headline, every comparison, every policy per world
     assert "Twin fidelity: the source world plays real" in [h.value for h in app.subheader]
-    headline = f"Pearson r {summary['pearson']:.3f}"
+    headline = f"Pearson r {summary.pearson:.3f}"
     assert any(headline in m.value and "Goal (" in m.value for m in app.markdown)
     comparisons, rates = app.dataframe[0].value, app.dataframe[1].value
-    assert list(comparisons["comparison"]) == list(summary["comparisons"])
+    assert list(comparisons["comparison"]) == list(summary.comparisons)
     assert len(rates) == 3 and {"source", "twin", "twin-meshes"} <= set(rates.columns)
 
     with ResultsStore.open(out / "results.sqlite") as store:
