@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import pycolmap
 
+from reconstruct import frames, sfm
 from reconstruct.colmap_model import Poses, load_model, points_xyz, registered_poses, save_model
 from reconstruct.errors import ReconstructError
 from reconstruct.geometry import (
@@ -51,6 +52,17 @@ CAMERA_SIDE_RATIO = 0.8  # fraction of cameras that must be above the table plan
 MAX_POINTS_BELOW = 0.3  # largest fraction of points below the table (floor, outliers)
 MAX_MARKER_TILT_DEG = 10.0  # largest angle between the table plane and a marker lying on it
 MAX_PLANE_TRIES = 5  # planes tried, largest first
+
+
+@dataclass(frozen=True)
+class AlignOutputs:
+    """What the align stage writes (its summary holds the similarity and the robot base)."""
+
+    model: Path  # the sfm model in the world frame: metres, z up, table at z = 0
+
+    @classmethod
+    def at(cls, folder: Path) -> AlignOutputs:
+        return cls(folder / "sparse")
 
 
 @dataclass(frozen=True)
@@ -255,14 +267,14 @@ def world_frame(
 
 
 def run_align(ctx: StageContext, config: AlignConfig) -> dict[str, Any]:
-    """Align the sfm stage's model to the world frame and write it to ``sparse/``."""
+    """Align the sfm stage's model to the world frame; write it to ``AlignOutputs.model``."""
     if config.marker_size is None and config.distance is None and config.scale is None:
         raise _no_scale_error()
-    rec = load_model(ctx.inputs["sfm"])
+    rec = load_model(ctx.input(sfm.STAGE).model)
     poses = registered_poses(rec)
     centres = camera_centres(poses.cam_from_world)
     ctx.report(0.1, "looking for the marker")
-    views = find_marker(rec, poses, ctx.inputs["frames"] / "images", config)
+    views = find_marker(rec, poses, ctx.input(frames.STAGE).images, config)
     geometry = None
     if len(views.names) >= 2:
         geometry = triangulate_marker(views.cam_from_world, views.corners)
@@ -293,7 +305,7 @@ def run_align(ctx: StageContext, config: AlignConfig) -> dict[str, Any]:
     rec.transform(
         pycolmap.Sim3d(world.scale, pycolmap.Rotation3d(world.rotation), world.translation)
     )
-    save_model(rec, ctx.out_dir)
+    save_model(rec, AlignOutputs.at(ctx.out_dir).model)
     heights = world.apply(centres)[:, 2]
     residual = scale * float(np.sqrt(np.mean(plane.distance(points[inliers]) ** 2)))
     base = tilt = None
@@ -324,6 +336,7 @@ STAGE = Stage(
     name="align",
     config_type=AlignConfig,
     run=run_align,
-    inputs=("frames", "sfm"),
+    inputs=(frames.STAGE.name, sfm.STAGE.name),
     description="world frame: metres, z up, table at z = 0",
+    outputs_at=AlignOutputs.at,
 )

@@ -10,26 +10,22 @@ import pycolmap
 
 from reconstruct.errors import ReconstructError
 
-# A stage's COLMAP binary model (cameras.bin, images.bin, points3D.bin, ...) lives here.
-SPARSE_DIRNAME = "sparse"
 
-
-def load_model(stage_dir: Path) -> pycolmap.Reconstruction:
-    """The sparse model a stage wrote under ``stage_dir / "sparse"``."""
-    path = stage_dir / SPARSE_DIRNAME
-    if not (path / "images.bin").is_file():
+def load_model(model_dir: Path) -> pycolmap.Reconstruction:
+    """The COLMAP binary model (cameras.bin, images.bin, points3D.bin) in ``model_dir``, e.g.
+    ``SfmOutputs.model`` or ``AlignOutputs.model``."""
+    if not (model_dir / "images.bin").is_file():
         raise ReconstructError(
-            "no sparse model here; run the sfm stage first", file=path, field="images.bin"
+            "no sparse model here; run the sfm stage first", file=model_dir, field="images.bin"
         )
-    return pycolmap.Reconstruction(str(path))
+    return pycolmap.Reconstruction(str(model_dir))
 
 
-def save_model(rec: pycolmap.Reconstruction, stage_dir: Path) -> Path:
-    """Write ``rec`` in COLMAP binary format to ``stage_dir / "sparse"``; returns that folder."""
-    path = stage_dir / SPARSE_DIRNAME
-    path.mkdir(parents=True, exist_ok=True)
-    rec.write(str(path))
-    return path
+def save_model(rec: pycolmap.Reconstruction, model_dir: Path) -> Path:
+    """Write ``rec`` in COLMAP binary format to ``model_dir``; returns that folder."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    rec.write(str(model_dir))
+    return model_dir
 
 
 @dataclass(frozen=True, eq=False)

@@ -27,6 +27,17 @@ CAPTURE_ADVICE = (
 
 
 @dataclass(frozen=True)
+class FramesOutputs:
+    """What the frames stage writes (its summary lists the names, in order)."""
+
+    images: Path  # folder of the picked frames, upright, as SfM reads them
+
+    @classmethod
+    def at(cls, folder: Path) -> FramesOutputs:
+        return cls(folder / "images")
+
+
+@dataclass(frozen=True)
 class FramesConfig:
     """How frames are picked from a video (photos are all kept).
 
@@ -77,9 +88,9 @@ def scan_digest(scan: Path) -> str:
 
 
 def run_frames(ctx: StageContext, config: FramesConfig) -> dict[str, Any]:
-    """Write the SfM input images of ``ctx.scan`` to ``ctx.out_dir / "images"``."""
+    """Write the SfM input images of ``ctx.scan`` to ``FramesOutputs.images``."""
     scan = ctx.scan
-    images = ctx.out_dir / "images"
+    images = FramesOutputs.at(ctx.out_dir).images
     images.mkdir()
     if scan.is_dir():
         return _from_photos(scan, images, ctx)
@@ -179,4 +190,5 @@ STAGE = Stage(
     run=run_frames,
     scan_digest=scan_digest,
     description="pick sharp, well-spread frames",
+    outputs_at=FramesOutputs.at,
 )

@@ -6,24 +6,35 @@ depth mixes a foreground and a background surface, are dropped; the rest is fuse
 TSDF volume (open3d's ``UniformTSDFVolume``; its scalable variant returns empty meshes in
 open3d 0.20) over the region the splats occupy. The mesh is then cleaned: triangles below
 the table are removed, then every connected piece much smaller than the largest (floaters),
-then it is simplified. Writes ``scene.ply`` (vertex colours).
+then it is simplified. Writes ``MeshOutputs``: ``scene_mesh.ply`` (vertex colours).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import open3d as o3d
 
+from reconstruct import align, frames, splats
 from reconstruct.errors import ReconstructError
 from reconstruct.stage import Stage, StageContext
 from reconstruct.views import View, load_views
 from sim_env.splats import GaussianSet, rasterize, read_ply
 
-MESH_FILE = "scene.ply"
+
+@dataclass(frozen=True)
+class MeshOutputs:
+    """What the mesh stage writes."""
+
+    mesh: Path  # the scene's triangle mesh, world frame, vertex colours (PLY)
+
+    @classmethod
+    def at(cls, folder: Path) -> MeshOutputs:
+        return cls(folder / "scene_mesh.ply")
 
 
 @dataclass(frozen=True)
@@ -160,9 +171,11 @@ def even_subset(views: list[View], count: int) -> list[View]:
 
 
 def run_mesh(ctx: StageContext, config: MeshConfig) -> dict[str, Any]:
-    """Fuse the splats' depth into ``scene.ply``."""
-    gs = read_ply(ctx.inputs["splats"] / "scene.ply")
-    views = load_views(ctx.inputs["align"], ctx.inputs["frames"] / "images", config.image_width)
+    """Fuse the splats' depth into ``MeshOutputs.mesh``."""
+    gs = read_ply(ctx.input(splats.STAGE).splats)
+    views = load_views(
+        ctx.input(align.STAGE).model, ctx.input(frames.STAGE).images, config.image_width
+    )
     views = even_subset(views, config.max_views)
     raw = fuse(gs, views, config, lambda f, note: ctx.report(0.05 + 0.8 * f, note))
     if len(raw.triangles) == 0:
@@ -173,14 +186,15 @@ def run_mesh(ctx: StageContext, config: MeshConfig) -> dict[str, Any]:
         )
     ctx.report(0.9, "cleaning")
     mesh, counts = clean(raw, config)
-    o3d.io.write_triangle_mesh(str(ctx.out_dir / MESH_FILE), mesh, write_ascii=False)
+    outputs = MeshOutputs.at(ctx.out_dir)
+    o3d.io.write_triangle_mesh(str(outputs.mesh), mesh, write_ascii=False)
     vertices = np.asarray(mesh.vertices)
     return {
         **counts,
         "vertices": len(vertices),
         "views_fused": len(views),
         "bounds_m": [vertices.min(0).tolist(), vertices.max(0).tolist()],
-        "file": MESH_FILE,
+        "file": outputs.mesh.name,
     }
 
 
@@ -188,6 +202,7 @@ STAGE = Stage(
     name="mesh",
     config_type=MeshConfig,
     run=run_mesh,
-    inputs=("frames", "align", "splats"),
+    inputs=(frames.STAGE.name, align.STAGE.name, splats.STAGE.name),
     description="scene mesh from splat depth (TSDF)",
+    outputs_at=MeshOutputs.at,
 )

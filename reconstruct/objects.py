@@ -8,7 +8,7 @@ the body frame). The static scene keeps the other Gaussians, with the table fill
 the objects hid it (``holefill``), the scene mesh with the objects cut out as its visual, and
 a table slab (top at z = 0) as its collision.
 
-Writes ``objects/<name>/{visual.obj, hull_<k>.obj, splats.ply}`` and
+Writes ``ObjectsOutputs``: ``objects/<name>/{visual.obj, hull_<k>.obj, splats.ply}`` and
 ``static/{visual.obj, table.obj, splats.ply}``.
 """
 
@@ -22,6 +22,8 @@ import numpy as np
 import open3d as o3d
 import trimesh
 
+from reconstruct import mesh as mesh_stage
+from reconstruct import splats as splats_stage
 from reconstruct.errors import ReconstructError
 from reconstruct.holefill import FillConfig, fill_table
 from reconstruct.hulls import HullConfig, collision_hulls
@@ -38,7 +40,39 @@ from reconstruct.stage import Stage, StageContext
 from sim_env.splats import GaussianSet, concat, read_ply, transform, write_ply
 from sim_env.splats.rotations import matrix_to_quat
 
-OBJECTS_DIR, STATIC_DIR = "objects", "static"
+
+@dataclass(frozen=True)
+class BodyFiles:
+    """One object's files, in its body frame."""
+
+    visual: Path  # watertight visual mesh (OBJ)
+    splats: Path  # its Gaussians (PLY)
+    folder: Path  # holds them and the convex hulls
+
+    def hull(self, k: int) -> Path:
+        """The ``k``-th convex collision hull (OBJ)."""
+        return self.folder / f"hull_{k}.obj"
+
+
+@dataclass(frozen=True)
+class ObjectsOutputs:
+    """What the objects stage writes; its summary lists the objects (name, hull count, ...)."""
+
+    bodies: Path  # one folder per object (``body(name)``)
+    static_splats: Path  # the static scene's Gaussians, the table filled in (PLY)
+    static_visual: Path  # the scene mesh with the objects cut out (OBJ)
+    table: Path  # the table slab, top at z = 0: the static collision (OBJ)
+
+    @classmethod
+    def at(cls, folder: Path) -> ObjectsOutputs:
+        static = folder / "static"
+        return cls(
+            folder / "objects", static / "splats.ply", static / "visual.obj", static / "table.obj"
+        )
+
+    def body(self, name: str) -> BodyFiles:
+        folder = self.bodies / name
+        return BodyFiles(folder / "visual.obj", folder / "splats.ply", folder)
 
 
 @dataclass(frozen=True)
@@ -140,9 +174,9 @@ def build_object(
     scene: GaussianSet,
     taken: np.ndarray,
     config: ObjectsConfig,
-    out_dir: Path,
+    outputs: ObjectsOutputs,
 ) -> tuple[dict[str, Any], Solid, np.ndarray]:
-    """Write one object's visual mesh, hulls and body-frame splats under ``out_dir``.
+    """Write one object's visual mesh, hulls and body-frame splats (``outputs.body(name)``).
 
     Returns its summary record, its solid and the ``[N]`` mask of the scene Gaussians it took
     (none of those already ``taken``).
@@ -152,13 +186,13 @@ def build_object(
     near = np.all((scene.means >= lo - 0.01) & (scene.means <= hi + 0.02), axis=1)
     support = scene.means[near & (scene.opacities >= config.support_opacity)]
     solid = build_solid(samples, config.solid, support)
-    folder = out_dir / OBJECTS_DIR / name
-    _export(solid.mesh, folder / "visual.obj")
+    files = outputs.body(name)
+    _export(solid.mesh, files.visual)
     hulls = collision_hulls(solid, config.hulls)
     for i, hull in enumerate(hulls):
-        _export(hull, folder / f"hull_{i}.obj")
+        _export(hull, files.hull(i))
     mine = object_gaussians(scene, solid, config) & ~taken
-    write_ply(folder / "splats.ply", to_body_frame(scene.subset(mine), solid))
+    write_ply(files.splats, to_body_frame(scene.subset(mine), solid))
     volume = float(solid.mesh.volume)
     low, high = solid.mesh.bounds
     record = {
@@ -185,8 +219,9 @@ def build_object(
 
 def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     """Find, edit and build the objects and the static scene."""
-    mesh = o3d.io.read_triangle_mesh(str(ctx.inputs["mesh"] / "scene.ply"))
-    scene = read_ply(ctx.inputs["splats"] / "scene.ply")
+    outputs = ObjectsOutputs.at(ctx.out_dir)
+    mesh = o3d.io.read_triangle_mesh(str(ctx.input(mesh_stage.STAGE).mesh))
+    scene = read_ply(ctx.input(splats_stage.STAGE).splats)
     ctx.report(0.05, "sampling the scene mesh")
     points, colors = surface_samples(mesh, config.segment.sample_spacing)
     candidates = find_candidates(points, colors, config.segment)
@@ -198,7 +233,7 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
                 " and all were dropped"
                 if candidates
                 else "; film the objects from all sides, "
-                "standing on the table, and check the mesh stage's scene.ply"
+                "standing on the table, and check the mesh stage's scene_mesh.ply"
             ),
             field="objects",
         )
@@ -207,7 +242,7 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     for k, (name, parts, density) in enumerate(edited):
         ctx.report(0.1 + 0.7 * k / len(edited), f"building {name}")
         record, solid, mine = build_object(
-            name, parts, density or config.density, scene, taken, config, ctx.out_dir
+            name, parts, density or config.density, scene, taken, config, outputs
         )
         taken |= mine
         records.append(record)
@@ -216,12 +251,12 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     rest = scene.subset(~taken)
     fill, hidden = fill_table(rest, solids, config.fill)
     static = concat([rest.subset(~hidden), fill])
-    (ctx.out_dir / STATIC_DIR).mkdir()
-    write_ply(ctx.out_dir / STATIC_DIR / "splats.ply", static)
+    outputs.static_splats.parent.mkdir(parents=True, exist_ok=True)
+    write_ply(outputs.static_splats, static)
     visual = static_visual(mesh, solids, config.splat_margin, config.static_triangles)
-    _export(visual, ctx.out_dir / STATIC_DIR / "visual.obj")
+    _export(visual, outputs.static_visual)
     slab = table_slab(mesh, config)
-    _export(slab, ctx.out_dir / STATIC_DIR / "table.obj")
+    _export(slab, outputs.table)
     table_colors = rest.colors[np.abs(rest.means[:, 2]) < 0.005]
     return {
         "candidates": [c.describe() for c in candidates],
@@ -240,6 +275,7 @@ STAGE = Stage(
     name="objects",
     config_type=ObjectsConfig,
     run=run_objects,
-    inputs=("splats", "mesh"),
+    inputs=(splats_stage.STAGE.name, mesh_stage.STAGE.name),
     description="movable objects, their hulls and splats; the static table",
+    outputs_at=ObjectsOutputs.at,
 )

@@ -35,7 +35,8 @@ from reconstruct.initial_conditions import (
     yaw_quat,
 )
 from reconstruct.object_edits import ConditionEdit, TaskEdit
-from reconstruct.objects import OBJECTS_DIR, STATIC_DIR
+from reconstruct.objects import STAGE as OBJECTS_STAGE
+from reconstruct.objects import ObjectsOutputs
 from reconstruct.stage import Stage, StageContext, read_summary, remove_tree
 from sim_env.package import ENV_FILE, EnvPackage, load_package, save_package
 from sim_env.primitives import droid_cameras, pick_place_rubric
@@ -44,6 +45,19 @@ from sim_env.scene import build_scene, check_initial_conditions
 
 GRASPABLE_WIDTH = 0.075  # m, narrowest footprint side the 2F-85 (85 mm) can close around
 CONCAVE = 0.25  # objects whose volume is this much below their hull's are containers
+
+
+@dataclass(frozen=True)
+class PackageOutputs:
+    """What the package stage writes: an environment package (``previews/`` as configured)."""
+
+    package: Path  # the package's root folder
+    env: Path  # its env.yaml
+    provenance: Path  # every stage's summary (JSON)
+
+    @classmethod
+    def at(cls, folder: Path) -> PackageOutputs:
+        return cls(folder, folder / ENV_FILE, folder / "provenance" / "stages.json")
 
 
 @dataclass(frozen=True)
@@ -161,34 +175,32 @@ def write_previews(package: EnvPackage, folder: Path) -> list[str]:
         env.close()
 
 
-def copy_assets(objects_dir: Path, root: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Copy the objects stage's files into the package layout; the scene and object specs."""
-    summary = read_summary(objects_dir) or {}
+def copy_assets(
+    built: ObjectsOutputs, summary: dict[str, Any], root: Path
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Copy the objects stage's files (``summary``: its summary) into the package layout; the
+    scene and object specs."""
     objects = []
     for record in summary["objects"]:
-        name, src = record["name"], objects_dir / OBJECTS_DIR / record["name"]
-        hulls = [
-            _copy(src / f"hull_{i}.obj", root, f"hulls/{name}_{i}.obj")
-            for i in range(record["hulls"])
-        ]
-        visual = _copy(src / "visual.obj", root, f"meshes/{name}.obj")
+        name, src = record["name"], built.body(record["name"])
+        hulls = [_copy(src.hull(i), root, f"hulls/{name}_{i}.obj") for i in range(record["hulls"])]
+        visual = _copy(src.visual, root, f"meshes/{name}.obj")
         objects.append(
             {
                 "name": name,
                 "visual": {"mesh": visual, "rgba": record["rgba"]},
                 "collision_hulls": hulls,
-                "splats": _copy(src / "splats.ply", root, f"splats/{name}.ply"),
+                "splats": _copy(src.splats, root, f"splats/{name}.ply"),
                 "mass": record["mass_kg"],
             }
         )
-    static = objects_dir / STATIC_DIR
     scene = {
         "visual": {
-            "mesh": _copy(static / "visual.obj", root, "meshes/scene.obj"),
+            "mesh": _copy(built.static_visual, root, "meshes/scene.obj"),
             "rgba": summary["static"]["rgba"],
         },
-        "collision_hulls": [_copy(static / "table.obj", root, "hulls/table_0.obj")],
-        "splats": _copy(static / "splats.ply", root, "splats/scene.ply"),
+        "collision_hulls": [_copy(built.table, root, "hulls/table_0.obj")],
+        "splats": _copy(built.static_splats, root, "splats/scene.ply"),
     }
     return scene, objects
 
@@ -232,17 +244,16 @@ def provenance(scan: Path, summaries: dict[str, dict[str, Any]]) -> dict[str, st
 
 def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     """Assemble, validate and preview the package in the stage's folder."""
-    root = ctx.out_dir
+    outputs = PackageOutputs.at(ctx.out_dir)
+    root = outputs.package
     summaries = {name: read_summary(path) or {} for name, path in ctx.inputs.items()}
-    records = summaries["objects"]["objects"]
+    records = summaries[OBJECTS_STAGE.name]["objects"]
     obj, container = choose_task(records, config.task)
     ctx.report(0.05, "copying meshes, hulls and splats")
-    scene, objects = copy_assets(ctx.inputs["objects"], root)
+    scene, objects = copy_assets(ctx.input(OBJECTS_STAGE), summaries[OBJECTS_STAGE.name], root)
     conditions = candidate_conditions(config, records, objects, root)
-    (root / "provenance").mkdir()
-    (root / "provenance/stages.json").write_text(
-        json.dumps(summaries, indent=1, sort_keys=True, default=str)
-    )
+    outputs.provenance.parent.mkdir()
+    outputs.provenance.write_text(json.dumps(summaries, indent=1, sort_keys=True, default=str))
     instruction = config.task.instruction or (
         f"put the {obj.replace('_', ' ')} in the {container.replace('_', ' ')}"
     )
@@ -293,7 +304,7 @@ def publish_package(package_dir: Path, env_dir: Path) -> EnvPackage:
     The old ``env.yaml`` goes first and the new one last (an atomic rename), so ``env_dir``
     is never a package whose files and ``env.yaml`` disagree.
     """
-    if not (package_dir / ENV_FILE).is_file():
+    if not PackageOutputs.at(package_dir).env.is_file():
         raise ReconstructError("the package stage has not finished; run it first", file=package_dir)
     env_dir.mkdir(parents=True, exist_ok=True)
     staging = env_dir / f".publish-{os.getpid()}"
@@ -315,4 +326,5 @@ STAGE = Stage(
     run=run_package,
     inputs=("frames", "sfm", "align", "splats", "mesh", "objects"),
     description="the environment package (env.yaml, meshes, hulls, splats, previews)",
+    outputs_at=PackageOutputs.at,
 )

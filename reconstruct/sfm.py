@@ -19,6 +19,7 @@ from typing import Any
 
 import pycolmap
 
+from reconstruct import frames
 from reconstruct.colmap_model import model_stats, save_model
 from reconstruct.errors import ReconstructError
 from reconstruct.stage import Stage, StageContext, read_summary
@@ -31,6 +32,17 @@ ADVICE = (
     "film more slowly with more overlap between views, add texture to the table (a newspaper or "
     "printed patterns), use more light, and avoid plain or repeated surfaces filling the view"
 )
+
+
+@dataclass(frozen=True)
+class SfmOutputs:
+    """What the sfm stage writes."""
+
+    model: Path  # COLMAP binary model (cameras, images, points3D), SfM's own frame and units
+
+    @classmethod
+    def at(cls, folder: Path) -> SfmOutputs:
+        return cls(folder / "sparse")
 
 
 @dataclass(frozen=True)
@@ -234,12 +246,11 @@ def check_quality(stats: dict[str, Any], config: SfmConfig, image_dir: Path) -> 
 
 
 def run_sfm(ctx: StageContext, config: SfmConfig) -> dict[str, Any]:
-    """Reconstruct the frames stage's images; write ``sparse/`` and return the summary."""
-    frames_dir = ctx.inputs["frames"]
-    frames = read_summary(frames_dir) or {}
-    names: list[str] = list(frames.get("images", []))
-    image_dir = frames_dir / "images"
-    single = bool(frames.get("single_camera", False))
+    """Reconstruct the frames stage's images; write ``SfmOutputs.model``, return the summary."""
+    image_dir = ctx.input(frames.STAGE).images
+    picked = read_summary(ctx.inputs[frames.STAGE.name]) or {}
+    names: list[str] = list(picked.get("images", []))
+    single = bool(picked.get("single_camera", False))
     method = config.matching
     if method == "auto":
         method = "exhaustive" if len(names) <= config.exhaustive_max_images else "sequential"
@@ -287,7 +298,7 @@ def run_sfm(ctx: StageContext, config: SfmConfig) -> dict[str, Any]:
         pycolmap.bundle_adjustment(best, adjust)
     stats = model_stats(best)
     check_quality(stats, config, image_dir)
-    save_model(best, ctx.out_dir)
+    save_model(best, SfmOutputs.at(ctx.out_dir).model)
     in_best = {best.images[i].name for i in best.reg_image_ids()}
     cameras = [
         {
@@ -315,6 +326,7 @@ STAGE = Stage(
     name="sfm",
     config_type=SfmConfig,
     run=run_sfm,
-    inputs=("frames",),
+    inputs=(frames.STAGE.name,),
     description="camera poses and sparse points (pycolmap)",
+    outputs_at=SfmOutputs.at,
 )

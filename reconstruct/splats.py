@@ -6,8 +6,8 @@ torch/numba rasterizer on small images), both the same training loop with every
 into the world frame). Training starts from the aligned SfM
 points. Every 8th frame (by name) is held out; PSNR and SSIM on those are measured with
 ``sim_env.splats.rasterize``, the renderer the simulator uses, for the initialisation and the
-result. Writes ``scene.ply`` (SH degree <= ``sh_degree``, nearly transparent Gaussians
-pruned) and ``holdout/*.png`` (rendered | captured).
+result. Writes ``SplatsOutputs``: ``scene_splats.ply`` (SH degree <= ``sh_degree``, nearly
+transparent Gaussians pruned) and ``holdout/*.png`` (rendered | captured).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from reconstruct import nerfstudio
+from reconstruct import align, frames, nerfstudio
 from reconstruct.colmap_model import load_model
 from reconstruct.errors import ReconstructError
 from reconstruct.geometry import Similarity
@@ -31,7 +31,18 @@ from sim_env.errors import SplatFileError
 from sim_env.splats import GaussianSet, rasterize, read_ply, write_ply
 
 TRAINERS = ("cpu", "gsplat", "nerfstudio-import")
-SCENE_FILE = "scene.ply"
+
+
+@dataclass(frozen=True)
+class SplatsOutputs:
+    """What the splats stage writes (its summary holds the held-out PSNR / SSIM)."""
+
+    splats: Path  # the scene's Gaussians, world frame (sim_env.splats PLY)
+    holdout: Path  # folder of held-out renders beside their frames (png)
+
+    @classmethod
+    def at(cls, folder: Path) -> SplatsOutputs:
+        return cls(folder / "scene_splats.ply", folder / "holdout")
 
 
 @dataclass(frozen=True)
@@ -89,7 +100,8 @@ def scene_scale(views: list[View]) -> float:
 
 
 def sfm_points(model_dir: Path, min_height: float) -> tuple[np.ndarray, np.ndarray]:
-    """Aligned SfM points ``[M, 3]`` (metres) above ``min_height`` and their colours in [0, 1]."""
+    """Aligned SfM points ``[M, 3]`` (metres) above ``min_height`` and their colours in [0, 1]
+    (``model_dir``: ``AlignOutputs.model``)."""
     rec = load_model(model_dir)
     points = [(p.xyz, p.color) for p in rec.points3D.values()]
     xyz = np.array([p[0] for p in points], float).reshape(-1, 3)
@@ -143,7 +155,7 @@ def imported_gaussians(ctx: StageContext, config: SplatsConfig, views: list[View
             nerfstudio.data_centres(Path(config.transforms)), world, Path(config.transforms)
         )
     else:
-        summary = read_summary(ctx.inputs["align"]) or {}
+        summary = read_summary(ctx.inputs[align.STAGE.name]) or {}
         sim = summary["world_from_model"]
         to_world = nerfstudio.data_to_world_from_model(
             Similarity(sim["scale"], np.asarray(sim["rotation"]), np.asarray(sim["translation"]))
@@ -152,13 +164,14 @@ def imported_gaussians(ctx: StageContext, config: SplatsConfig, views: list[View
 
 
 def run_splats(ctx: StageContext, config: SplatsConfig) -> dict[str, Any]:
-    """Train (or import) the scene's splats; write ``scene.ply`` and the held-out renders."""
-    align_dir = ctx.inputs["align"]
+    """Train (or import) the scene's splats; write ``SplatsOutputs``."""
+    model = ctx.input(align.STAGE).model
+    outputs = SplatsOutputs.at(ctx.out_dir)
     ctx.report(0.02, "loading frames")
-    views = load_views(align_dir, ctx.inputs["frames"] / "images", config.image_width)
+    views = load_views(model, ctx.input(frames.STAGE).images, config.image_width)
     train_ids, test_ids = holdout_split(len(views), config.holdout_every)
     train_views, test_views = [views[i] for i in train_ids], [views[i] for i in test_ids]
-    points, colors = sfm_points(align_dir, config.min_point_height)
+    points, colors = sfm_points(model, config.min_point_height)
     init = gaussians_from_points(points, colors, config.init)
     before = evaluate(init, test_views)
     report = lambda f, note: ctx.report(0.05 + 0.85 * f, note)  # noqa: E731
@@ -180,14 +193,13 @@ def run_splats(ctx: StageContext, config: SplatsConfig) -> dict[str, Any]:
             "sfm stage registered them",
             field="splats",
         )
-    write_ply(ctx.out_dir / SCENE_FILE, gs)
+    write_ply(outputs.splats, gs)
     after = evaluate(gs, test_views)
-    holdout = ctx.out_dir / "holdout"
-    holdout.mkdir()
+    outputs.holdout.mkdir()
     for view in test_views[:4]:
         pair = np.concatenate([render_view(gs, view), view.image], axis=1)
         cv2.imwrite(
-            str(holdout / (Path(view.name).stem + ".png")),
+            str(outputs.holdout / (Path(view.name).stem + ".png")),
             cv2.cvtColor((pair * 255).astype(np.uint8), cv2.COLOR_RGB2BGR),
         )
     return {
@@ -204,7 +216,7 @@ def run_splats(ctx: StageContext, config: SplatsConfig) -> dict[str, Any]:
         "ssim_init": before["ssim"],
         "train_seconds": round(seconds, 2),
         "final_loss": float(np.mean(losses[-20:])) if losses else None,
-        "file": SCENE_FILE,
+        "file": outputs.splats.name,
     }
 
 
@@ -212,6 +224,7 @@ STAGE = Stage(
     name="splats",
     config_type=SplatsConfig,
     run=run_splats,
-    inputs=("frames", "align"),
+    inputs=(frames.STAGE.name, align.STAGE.name),
     description="Gaussian splats of the scene (world frame)",
+    outputs_at=SplatsOutputs.at,
 )

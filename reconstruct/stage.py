@@ -3,10 +3,15 @@
 Every stage writes into ``ENV_DIR/work/.<stage>.partial-<pid>/`` and the folder is renamed to
 ``ENV_DIR/work/<stage>/`` only once the stage has finished and written its ``summary.json``,
 so an interrupted run never leaves a half-written stage behind.
+
+What a stage writes is a frozen dataclass of paths (``SplatsOutputs(splats, holdout)``, ...)
+that ``stage.outputs(work_dir)`` gives; a stage reads another's files through
+``ctx.input(other_stage)``, never by file name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -15,7 +20,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from reconstruct.errors import ReconstructError
 
 SUMMARY_NAME = "summary.json"
 
@@ -25,6 +32,30 @@ Reporter = Callable[[float, str], None]
 
 def _ignore_progress(fraction: float, note: str) -> None:
     """The reporter used when nobody is watching."""
+
+
+@dataclass(frozen=True)
+class StageFolder:
+    """The outputs of a stage that names no files of its own: its folder."""
+
+    folder: Path
+
+
+Outputs = TypeVar("Outputs")
+
+
+def output_paths(outputs: object) -> dict[str, Path]:
+    """The paths of a stage's outputs dataclass, by field name."""
+    return {
+        f.name: getattr(outputs, f.name)
+        for f in dataclasses.fields(outputs)
+        if isinstance(getattr(outputs, f.name), Path)
+    }
+
+
+def missing_outputs(outputs: object) -> dict[str, Path]:
+    """The paths of ``outputs`` that do not exist, by field name."""
+    return {name: path for name, path in output_paths(outputs).items() if not path.exists()}
 
 
 @dataclass(frozen=True)
@@ -45,9 +76,26 @@ class StageContext:
     inputs: Mapping[str, Path]
     report: Reporter = _ignore_progress
 
+    def input(self, stage: Stage[Outputs]) -> Outputs:
+        """The outputs of ``stage``, one this stage reads; a missing one is an error naming it."""
+        if stage.name not in self.inputs:
+            raise ValueError(
+                f"this stage reads the {stage.name} stage's outputs but does not list it in its "
+                f"inputs ({', '.join(self.inputs) or 'none'})"
+            )
+        outputs = stage.outputs_at(self.inputs[stage.name])
+        missing = missing_outputs(outputs)
+        if missing:
+            name, path = next(iter(missing.items()))
+            raise ReconstructError(
+                f"the {stage.name} stage's output '{name}' is missing; run that stage again",
+                file=path,
+            )
+        return outputs
+
 
 @dataclass(frozen=True)
-class Stage:
+class Stage(Generic[Outputs]):
     """A named step of the pipeline.
 
     Attributes:
@@ -59,6 +107,8 @@ class Stage:
         scan_digest: for stages that read the scan itself, a digest of the files they read.
         version: bump when the stage's code changes its outputs, to invalidate old caches.
         description: one line for listings and the progress display.
+        outputs_at: the typed outputs (a frozen dataclass of paths) of a folder this stage
+            wrote; the runner checks they exist after a run and before a skip.
     """
 
     name: str
@@ -68,6 +118,11 @@ class Stage:
     scan_digest: Callable[[Path], str] | None = None
     version: int = 1
     description: str = ""
+    outputs_at: Callable[[Path], Outputs] = StageFolder
+
+    def outputs(self, work_dir: Path) -> Outputs:
+        """What this stage writes under ``work_dir/<name>``."""
+        return self.outputs_at(work_dir / self.name)
 
 
 def file_digest(path: Path, *, chunk: int = 1 << 20) -> str:

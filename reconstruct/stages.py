@@ -2,9 +2,11 @@
 
 Each stage's outputs live in ``ENV_DIR/work/<stage>/`` with a ``summary.json`` that records a
 key: a digest of the stage's name, version, config and the digests of what it read (the scan's
-files, or the earlier stages' outputs). A stage whose key is unchanged is skipped, so an
-interrupted or re-configured run redoes only what changed. To add a stage, define a ``Stage``
-in its own module and append it to ``PIPELINE``.
+files, or the earlier stages' outputs). A stage whose key is unchanged and whose outputs
+(``stage.outputs(work_dir)``) all exist is skipped, so an interrupted or re-configured run
+redoes only what changed, and a folder from an older layout (e.g. ``splats/scene.ply`` before
+it became ``splats/splats.ply``) is run again. To add a stage, define a ``Stage`` and its
+outputs dataclass in its own module and append it to ``PIPELINE``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from reconstruct.stage import (
     Reporter,
     Stage,
     StageContext,
+    missing_outputs,
     read_summary,
     remove_tree,
     staged_output,
@@ -149,6 +152,9 @@ def _run_one(
             report=report,
         )
         summary = dict(stage.run(ctx, config))
+        missing = missing_outputs(stage.outputs_at(out_dir))
+        if missing:
+            raise RuntimeError(f"stage '{stage.name}' did not write its outputs {missing}")
         summary["run"] = {
             "stage": stage.name,
             "version": stage.version,
@@ -195,7 +201,15 @@ def run_pipeline(
             config = resolved[stage.name]
             key = _stage_key(stage, config, scan, work_dir)
             previous = read_summary(work_dir / stage.name)
-            if previous is not None and previous.get("run", {}).get("key") == key:
+            unchanged = previous is not None and previous.get("run", {}).get("key") == key
+            missing = missing_outputs(stage.outputs(work_dir)) if unchanged else {}
+            if missing:
+                logger.info(
+                    "stage %s: %s missing (an older layout?), running it again",
+                    stage.name,
+                    ", ".join(str(p) for p in missing.values()),
+                )
+            if unchanged and not missing:
                 report(1.0, "unchanged, skipped")
                 status: Literal["ran", "skipped"] = "skipped"
                 summary = previous

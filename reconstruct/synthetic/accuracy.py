@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reconstruct import align, frames
 from reconstruct.colmap_model import load_model, registered_poses
 from reconstruct.geometry import angle_between_deg, camera_centres, umeyama
 from reconstruct.stage import read_summary
@@ -15,15 +16,17 @@ from reconstruct.stage import read_summary
 
 def camera_accuracy(work_dir: Path, truth_file: Path) -> dict[str, float]:
     """Scale error (fraction), gravity error (deg), and camera-centre errors (m) of the
-    aligned model under ``work_dir`` against the true cameras in ``truth_file``.
+    aligned model under ``work_dir`` (the stages' folder) against the true cameras in
+    ``truth_file``.
 
     The similarity mapping the aligned centres onto the true ones measures the scale (it
     should be 1) and the gravity error (the angle it turns world z by); the centre error is
     measured both directly (the world frame should be the source world's) and after it.
     """
     truth = json.loads(truth_file.read_text())
-    index = {f["name"]: f["index"] for f in read_summary(work_dir / "frames")["frames"]}
-    poses = registered_poses(load_model(work_dir / "align"))
+    picked = read_summary(work_dir / frames.STAGE.name)["frames"]
+    index = {f["name"]: f["index"] for f in picked}
+    poses = registered_poses(load_model(align.STAGE.outputs(work_dir).model))
     ours = camera_centres(poses.cam_from_world)
     true = camera_centres(np.asarray(truth["cam_from_world"])[[index[n] for n in poses.names]])
     sim = umeyama(ours, true)

@@ -34,7 +34,7 @@ from reconstruct.objects import ObjectsConfig
 from reconstruct.package import PackageConfig, publish_package
 from reconstruct.sfm import SfmConfig
 from reconstruct.splats import SplatsConfig
-from reconstruct.stages import run_pipeline
+from reconstruct.stages import WORK_DIRNAME, run_pipeline
 from reconstruct.synthetic.accuracy import camera_accuracy, centroid_errors
 from reconstruct.synthetic.scan import ScanConfig, render_scan
 from reconstruct.synthetic.world import (
@@ -170,7 +170,7 @@ def build(config: BuildConfig, out: Path, work: Path) -> dict[str, Any]:
     results = run_pipeline(
         video, work / "env", configs=stage_configs(config, source), show_progress=False
     )
-    twin = publish_package(work / "env" / "work" / "package", twin_dir)
+    twin = publish_package(results[-1].out_dir, twin_dir)
     objects = {o["name"]: np.asarray(o["centroid_m"]) for o in results[-2].summary["objects"]}
     truth = truth_centroids(config.world)
     splats = next(r for r in results if r.name == "splats").summary
@@ -178,7 +178,7 @@ def build(config: BuildConfig, out: Path, work: Path) -> dict[str, Any]:
         "source": config.world.name,
         "twin": config.twin_name,
         "accuracy": {
-            **camera_accuracy(work / "env" / "work", truth_file),
+            **camera_accuracy(work / "env" / WORK_DIRNAME, truth_file),
             "centroid_error_m": centroid_errors(objects, truth),
             "centroid_xy_error_m": centroid_errors(objects, truth, dims=2),
         },

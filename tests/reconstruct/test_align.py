@@ -12,7 +12,15 @@ import pycolmap
 import pytest
 from scipy.spatial.transform import Rotation
 
-from reconstruct.align import AlignConfig, KnownDistance, run_align, table_plane, world_frame
+from reconstruct import frames, sfm
+from reconstruct.align import (
+    AlignConfig,
+    AlignOutputs,
+    KnownDistance,
+    run_align,
+    table_plane,
+    world_frame,
+)
 from reconstruct.colmap_model import Poses, load_model, points_xyz, registered_poses, save_model
 from reconstruct.errors import ReconstructError
 from reconstruct.geometry import Similarity, angle_between_deg, camera_centres
@@ -38,7 +46,7 @@ def make_scene(tmp_path: Path, poses: np.ndarray, printed: tuple[np.ndarray, np.
     """Frames from ``poses`` ``[V, 3, 4]`` (table frame, metres) of the ``printed`` table
     (texture, texture-to-table map), and an SfM-like model of it in other units and axes."""
     env = tmp_path / "env"
-    images = env / "work" / "frames" / "images"
+    images = frames.STAGE.outputs(env / "work").images
     images.mkdir(parents=True)
     texture, to_table = printed
     names = []
@@ -72,7 +80,7 @@ def make_scene(tmp_path: Path, poses: np.ndarray, printed: tuple[np.ndarray, np.
     )
     sim = model_from_table
     rec.transform(pycolmap.Sim3d(sim.scale, pycolmap.Rotation3d(sim.rotation), sim.translation))
-    save_model(rec, env / "work" / "sfm")
+    save_model(rec, sfm.STAGE.outputs(env / "work").model)
     return Scene(env, model_from_table, poses, ids[: len(table)])
 
 
@@ -120,7 +128,7 @@ def test_marker_gives_scale_origin_and_axes(tmp_path: Path, views: np.ndarray, p
     )
     assert summary["marker_tilt_deg"] < 1.0
     assert summary["robot_base"] == {"position_m": [0.0, 0.0, 0.0], "yaw_deg": 0.0}
-    rec = load_model(out)
+    rec = load_model(AlignOutputs.at(out).model)
     aligned = camera_centres(registered_poses(rec).cam_from_world)
     expected = marker_frame(camera_centres(scene.poses))
     assert np.abs(aligned - expected).max() < 0.005  # m, cameras ~0.6 m from the marker
@@ -133,7 +141,7 @@ def test_given_scale_and_plane_give_gravity_and_z_zero(
 ) -> None:
     scene = make_scene(tmp_path, views, printed)
     summary, out = align(scene, AlignConfig(scale=METRES_PER_UNIT))
-    rec = load_model(out)
+    rec = load_model(AlignOutputs.at(out).model)
     table_z = np.array([rec.points3D[i].xyz[2] for i in scene.table_ids])
     assert np.abs(table_z).max() < 3e-3  # m: noise 0.5 mm, plus the fit
     assert len(points_xyz(rec)) == 830

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from reconstruct.errors import ReconstructError
-from reconstruct.frames import FramesConfig
+from reconstruct.frames import FramesConfig, FramesOutputs
 from reconstruct.stages import run_pipeline
 from reconstruct.video import VideoStats, choose_frames
 
@@ -43,9 +43,10 @@ def test_video_frames_are_sharp_spread_and_cached(
     assert 10 <= len(picked) <= 25  # 4 px/frame over 90 frames = 0.9 diagonals, one per 0.05
     assert picked == sorted(picked) and picked[0] <= 5 and picked[-1] >= 84
     assert max(np.diff(picked)) <= 10
-    images = sorted(p.name for p in (env / "work" / "frames" / "images").iterdir())
+    folder = FramesOutputs.at(result.out_dir).images
+    images = sorted(p.name for p in folder.iterdir())
     assert images == sorted(summary["images"])
-    assert cv2.imread(str(env / "work" / "frames" / "images" / images[0])).shape == (240, 320, 3)
+    assert cv2.imread(str(folder / images[0])).shape == (240, 320, 3)
     [again] = run_frames(video, env)
     assert again.status == "skipped"
     [capped] = run_frames(video, env, FramesConfig(max_frames=6))
@@ -59,7 +60,7 @@ def test_rotated_video_frames_come_out_upright(
     video = make_video(frames, rotation=90)
     [result] = run_frames(video, tmp_path / "env")
     first = result.summary["frames"][0]
-    image = cv2.imread(str(tmp_path / "env" / "work" / "frames" / "images" / first["name"]))
+    image = cv2.imread(str(FramesOutputs.at(result.out_dir).images / first["name"]))
     assert image.shape == (320, 240, 3)
     expected = np.rot90(frames[first["index"]])[:, :, ::-1].astype(float)
     assert np.abs(image.astype(float) - expected).mean() < 12
@@ -174,7 +175,7 @@ def test_photos_pass_through_and_exif_orientation_is_respected(
     [result] = run_frames(tmp_path / "photos", env)
     assert result.summary["source"] == "photos" and result.summary["count"] == 5
     assert result.summary["single_camera"] is False  # the rotated photo has another size
-    out = env / "work" / "frames" / "images"
+    out = FramesOutputs.at(result.out_dir).images
     assert (out / photos[1].name).read_bytes() == photos[1].read_bytes()
     upright = Image.open(out / photos[0].name)
     assert upright.size == (120, 160)

@@ -14,11 +14,13 @@ from scipy.spatial import Delaunay
 from reconstruct.errors import ReconstructError
 from reconstruct.holefill import fill_table
 from reconstruct.hulls import HullConfig, collision_hulls
+from reconstruct.mesh import MeshOutputs
 from reconstruct.object_edits import ObjectEdit, ObjectEdits, load_objects_yaml
-from reconstruct.objects import ObjectsConfig, run_objects
+from reconstruct.objects import ObjectsConfig, ObjectsOutputs, run_objects
 from reconstruct.segment import SegmentConfig, apply_edits, find_candidates, surface_samples
 from reconstruct.solid import build_solid
-from reconstruct.stage import StageContext
+from reconstruct.splats import SplatsOutputs
+from reconstruct.stage import StageContext, missing_outputs
 from sim_env.package.geometry import convexity_violation
 from sim_env.splats import (
     GaussianSet,
@@ -196,10 +198,10 @@ def test_the_stage_splits_a_scene_into_objects_and_a_filled_table(tmp_path: Path
     splats_dir, mesh_dir, out = tmp_path / "splats", tmp_path / "mesh", tmp_path / "out"
     for folder in (splats_dir, mesh_dir, out):
         folder.mkdir()
-    write_ply(
-        splats_dir / "scene.ply", gaussians_from_mesh(mesh, MeshSampling(count=60000, seed=0))
-    )
-    o3d.io.write_triangle_mesh(str(mesh_dir / "scene.ply"), to_open3d(mesh))
+    splats = SplatsOutputs.at(splats_dir)
+    splats.holdout.mkdir()
+    write_ply(splats.splats, gaussians_from_mesh(mesh, MeshSampling(count=60000, seed=0)))
+    o3d.io.write_triangle_mesh(str(MeshOutputs.at(mesh_dir).mesh), to_open3d(mesh))
     ctx = StageContext(
         scan=tmp_path,
         out_dir=out,
@@ -213,11 +215,13 @@ def test_the_stage_splits_a_scene_into_objects_and_a_filled_table(tmp_path: Path
     assert np.allclose(tall["centroid_m"], (0.55, 0.12, 0.04), atol=0.006)
     assert tall["mass_kg"] == pytest.approx(400 * 0.05 * 0.05 * 0.08, rel=0.15)
     assert all(o["watertight"] for o in summary["objects"])
-    body = read_ply(out / "objects/tall/splats.ply")
+    outputs = ObjectsOutputs.at(out)
+    assert not missing_outputs(outputs) and not missing_outputs(outputs.body("tall"))
+    body = read_ply(outputs.body("tall").splats)
     assert len(body) == tall["gaussians"] > 100
     assert np.abs(body.means[:, :2]).max() < 0.045 and body.means[:, 2].min() > 0.0  # body frame
-    static = read_ply(out / "static/splats.ply")
+    static = read_ply(outputs.static_splats)
     assert summary["static"]["fill_gaussians"] > 0 and len(static) == summary["static"]["gaussians"]
-    assert trimesh.load(out / "static/table.obj").bounds[1][2] == pytest.approx(0.0)
+    assert trimesh.load(outputs.table).bounds[1][2] == pytest.approx(0.0)
     for name in ("tall", "object_0"):
-        assert trimesh.load(out / f"objects/{name}/visual.obj").is_watertight
+        assert trimesh.load(outputs.body(name).visual).is_watertight

@@ -14,10 +14,18 @@ from typer.testing import CliRunner
 
 from reconstruct import package as package_stage
 from reconstruct.errors import ReconstructError
+from reconstruct.mesh import MeshOutputs
 from reconstruct.object_edits import TaskEdit
 from reconstruct.objects import ObjectsConfig, run_objects
 from reconstruct.package import PackageConfig, choose_task, publish_package, run_package
-from reconstruct.stage import StageContext, read_summary, staged_output, write_json
+from reconstruct.splats import SplatsOutputs
+from reconstruct.stage import (
+    StageContext,
+    missing_outputs,
+    read_summary,
+    staged_output,
+    write_json,
+)
 from sim_env.cli import env_app
 from sim_env.package import load_package
 from sim_env.splats import MeshSampling, gaussians_from_mesh, write_ply
@@ -65,14 +73,14 @@ def stage_inputs(tmp_path_factory) -> dict[str, Path]:
         {"trainer": "cpu", "gaussians": 50000, "psnr": 30.0, "ssim": 0.9},
     )
     mesh = tabletop()
-    write_ply(
-        dirs["splats"] / "scene.ply", gaussians_from_mesh(mesh, MeshSampling(count=60000, seed=0))
-    )
+    splats = SplatsOutputs.at(dirs["splats"])
+    splats.holdout.mkdir()
+    write_ply(splats.splats, gaussians_from_mesh(mesh, MeshSampling(count=60000, seed=0)))
     o3d_mesh = o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(mesh.vertices), o3d.utility.Vector3iVector(mesh.faces)
     )
     o3d_mesh.vertex_colors = o3d.utility.Vector3dVector(np.full((len(mesh.vertices), 3), 0.6))
-    o3d.io.write_triangle_mesh(str(dirs["mesh"] / "scene.ply"), o3d_mesh)
+    o3d.io.write_triangle_mesh(str(MeshOutputs.at(dirs["mesh"]).mesh), o3d_mesh)
     ctx = StageContext(
         scan=scan,
         out_dir=dirs["objects"],
@@ -102,6 +110,7 @@ def test_the_package_validates_with_a_chosen_task_and_sampled_conditions(
     assert summary["task"]["container"] == "object_1" and summary["task"]["object"] == "object_0"
     assert summary["initial_conditions"] >= 5
     env_dir = tmp_path / "unit_twin"
+    assert not missing_outputs(package_stage.STAGE.outputs(stage_inputs["work"]))
     package = publish_package(stage_inputs["work"] / "package", env_dir)
     result = CliRunner().invoke(env_app, ["validate", str(env_dir)])
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reconstruct.align import AlignConfig
+from reconstruct.align import AlignConfig, AlignOutputs
 from reconstruct.colmap_model import load_model, registered_poses
 from reconstruct.frames import FramesConfig
 from reconstruct.geometry import camera_centres, umeyama
@@ -45,7 +45,7 @@ def test_rendered_tabletop_video_to_a_metric_world(
     assert align.summary["marker_tilt_deg"] < 2.0
     # The marker lies at the table frame's origin, x along the table's x: world = table frame.
     index = {f["name"]: f["index"] for f in frames.summary["frames"]}
-    aligned = registered_poses(load_model(align.out_dir))
+    aligned = registered_poses(load_model(AlignOutputs.at(align.out_dir).model))
     ours = camera_centres(aligned.cam_from_world)
     truth = camera_centres(poses[[index[n] for n in aligned.names]])
     errors = np.linalg.norm(ours - truth, axis=1)

@@ -15,7 +15,7 @@ from PIL import Image
 from reconstruct.colmap_model import load_model, registered_poses
 from reconstruct.errors import ReconstructError
 from reconstruct.geometry import camera_centres, umeyama
-from reconstruct.sfm import SfmConfig, check_models, check_quality, sequential_pairs
+from reconstruct.sfm import SfmConfig, SfmOutputs, check_models, check_quality, sequential_pairs
 from reconstruct.stages import run_pipeline
 
 BUDDHA_CAMERAS = Path("/work/shared/data/scans/buddha_tabletop/cameras")
@@ -69,7 +69,7 @@ def test_buddha_photos_register_and_match_the_dataset_cameras(buddha_photos: Pat
     assert summary["total"] == 13 and summary["registered"] >= 12
     assert summary["models"] >= 1 and summary["points"] > 500
     assert summary["mean_reprojection_error"] < 1.5 and summary["mean_track_length"] > 2.5
-    poses = registered_poses(load_model(sfm.out_dir))
+    poses = registered_poses(load_model(SfmOutputs.at(sfm.out_dir).model))
     ours = camera_centres(poses.cam_from_world)
     theirs = np.array(
         [dataset_centre(BUDDHA_CAMERAS / f"{Path(n).stem}_P.txt") for n in poses.names]

@@ -1,4 +1,5 @@
-"""The stage runner on toy stages: caching, re-running on change, ``until``, atomic outputs."""
+"""The stage runner on toy stages: caching, re-running on change, ``until``, atomic outputs,
+typed outputs; and the real pipeline's outputs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from typing import Any
 import pytest
 
 from reconstruct.errors import ReconstructError
-from reconstruct.stage import Stage, StageContext, file_digest, read_summary
+from reconstruct.stage import (
+    Stage,
+    StageContext,
+    file_digest,
+    missing_outputs,
+    output_paths,
+    read_summary,
+)
 from reconstruct.stages import PIPELINE, get_stage, run_pipeline, stage_names
 
 
@@ -19,31 +27,39 @@ class CopyConfig:
     fail: bool = False
 
 
-def make_stages(calls: list[str]) -> tuple[Stage, ...]:
+@dataclass(frozen=True)
+class TextOutputs:
+    text: Path
+
+    @classmethod
+    def at(cls, folder: Path) -> TextOutputs:
+        return cls(folder / "out.txt")
+
+
+def make_stages(calls: list[str]) -> tuple[Stage[TextOutputs], ...]:
     """Three toy stages: ``a`` copies the scan, ``b`` and ``c`` append to their input."""
 
     def copy_scan(ctx: StageContext, config: CopyConfig) -> dict[str, Any]:
         calls.append("a")
-        (ctx.out_dir / "out.txt").write_text(ctx.scan.read_text() + config.suffix)
+        TextOutputs.at(ctx.out_dir).text.write_text(ctx.scan.read_text() + config.suffix)
         return {"length": len(ctx.scan.read_text())}
 
-    def appender(name: str, source: str):
+    def appender(name: str, source: Stage[TextOutputs]):
         def run(ctx: StageContext, config: CopyConfig) -> dict[str, Any]:
             calls.append(name)
-            text = (ctx.inputs[source] / "out.txt").read_text()
-            (ctx.out_dir / "out.txt").write_text(text + config.suffix)
+            text = ctx.input(source).text.read_text()
+            TextOutputs.at(ctx.out_dir).text.write_text(text + config.suffix)
             (ctx.scratch_dir / "tmp.bin").write_bytes(b"scratch")
             if config.fail:
                 raise ReconstructError("asked to fail")
-            return {"from": source}
+            return {"from": source.name}
 
         return run
 
-    return (
-        Stage("a", CopyConfig, copy_scan, scan_digest=file_digest),
-        Stage("b", CopyConfig, appender("b", "a"), inputs=("a",)),
-        Stage("c", CopyConfig, appender("c", "b"), inputs=("b",)),
-    )
+    a = Stage("a", CopyConfig, copy_scan, scan_digest=file_digest, outputs_at=TextOutputs.at)
+    b = Stage("b", CopyConfig, appender("b", a), inputs=("a",), outputs_at=TextOutputs.at)
+    c = Stage("c", CopyConfig, appender("c", b), inputs=("b",), outputs_at=TextOutputs.at)
+    return a, b, c
 
 
 @pytest.fixture
@@ -63,7 +79,7 @@ def test_rerun_skips_unchanged_stages(tmp_path: Path, scan: Path) -> None:
     env = tmp_path / "env"
     first = run_pipeline(scan, env, stages=stages, show_progress=False)
     assert [r.status for r in first] == ["ran", "ran", "ran"]
-    assert (env / "work" / "c" / "out.txt").read_text() == "table!!!"
+    assert stages[2].outputs(env / "work").text.read_text() == "table!!!"
     summary = read_summary(env / "work" / "a")
     assert summary is not None and summary["length"] == 5 and summary["run"]["key"]
     second = run_pipeline(scan, env, stages=stages, show_progress=False)
@@ -84,7 +100,7 @@ def test_a_changed_config_reruns_that_stage_and_the_ones_after(tmp_path: Path, s
     )
     assert [r.status for r in results] == ["skipped", "ran", "ran"]
     assert calls == ["b", "c"]
-    assert (env / "work" / "c" / "out.txt").read_text() == "table!?!"
+    assert stages[2].outputs(env / "work").text.read_text() == "table!?!"
 
 
 def test_a_changed_scan_reruns_everything(tmp_path: Path, scan: Path) -> None:
@@ -146,3 +162,53 @@ def test_the_progress_display_runs(tmp_path: Path, scan: Path) -> None:
 def test_configs_for_unknown_stages_are_refused(tmp_path: Path, scan: Path) -> None:
     with pytest.raises(ReconstructError, match="unknown stage 'd'"):
         run_pipeline(scan, tmp_path / "env", stages=make_stages([]), configs={"d": CopyConfig()})
+
+
+def test_a_stage_whose_outputs_are_missing_runs_again(tmp_path: Path, scan: Path) -> None:
+    """A folder from an older layout (its file under another name) is run again, not read;
+    the stages after it too, as after any rerun."""
+    calls: list[str] = []
+    stages = make_stages(calls)
+    env = tmp_path / "env"
+    run_pipeline(scan, env, stages=stages, show_progress=False)
+    old = stages[1].outputs(env / "work").text
+    old.rename(old.with_name("scene.txt"))
+    calls.clear()
+    results = run_pipeline(scan, env, stages=stages, show_progress=False)
+    assert [r.status for r in results] == ["skipped", "ran", "ran"] and calls == ["b", "c"]
+    assert not missing_outputs(stages[1].outputs(env / "work"))
+
+
+def test_a_stage_must_write_its_outputs(tmp_path: Path, scan: Path) -> None:
+    def forgetful(ctx: StageContext, config: CopyConfig) -> dict[str, Any]:
+        return {}
+
+    stage = Stage("a", CopyConfig, forgetful, scan_digest=file_digest, outputs_at=TextOutputs.at)
+    with pytest.raises(RuntimeError, match=r"did not write its outputs.*out\.txt"):
+        run_pipeline(scan, tmp_path / "env", stages=(stage,), show_progress=False)
+    assert not (tmp_path / "env" / "work" / "a").exists() and leftovers(tmp_path / "env") == []
+
+
+def test_reading_an_undeclared_or_missing_input_is_a_clear_error(tmp_path: Path) -> None:
+    a, b, _ = make_stages([])
+    ctx = StageContext(tmp_path, tmp_path / "out", tmp_path, {"a": tmp_path / "a"})
+    with pytest.raises(ValueError, match="does not list it in its inputs"):
+        ctx.input(b)
+    with pytest.raises(
+        ReconstructError, match=r"a/out.txt: the a stage's output 'text' is missing"
+    ):
+        ctx.input(a)
+
+
+def test_no_two_pipeline_stages_share_an_output_path_or_file_name(tmp_path: Path) -> None:
+    owners: dict[Path, str] = {}
+    for stage in PIPELINE:
+        paths = output_paths(stage.outputs(tmp_path))
+        assert paths, f"{stage.name} declares no outputs"
+        for path in paths.values():
+            assert path.is_relative_to(tmp_path / stage.name)  # inside its atomic folder
+            assert path not in owners, (stage.name, owners.get(path), path)
+            owners[path] = stage.name
+    files = [p for p in owners if p.suffix]
+    named = {p.name: owners[p] for p in files}
+    assert len(named) == len(files), sorted(p.name for p in files)  # e.g. scene.ply twice

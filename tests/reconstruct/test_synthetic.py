@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from reconstruct.stage import missing_outputs
+from reconstruct.stages import PIPELINE, WORK_DIRNAME
 from reconstruct.synthetic.build import BuildConfig, build, quick_config
 from sim_env.cli import env_app
 from sim_env.env import EnvConfig, TwinEnv
@@ -67,7 +69,13 @@ def quick_build(tmp_path_factory) -> dict:
     started = time.monotonic()
     record = build(quick_config(), root / "envs", root / "work")
     record["wall_s"] = time.monotonic() - started
+    record["stages_dir"] = root / "work" / "env" / WORK_DIRNAME
     return record
+
+
+def test_every_stage_wrote_its_outputs(quick_build: dict) -> None:
+    for stage in PIPELINE:
+        assert not missing_outputs(stage.outputs(quick_build["stages_dir"])), stage.name
 
 
 def test_quick_scan_becomes_a_metric_twin(quick_build: dict) -> None:
