@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 from evaluate.errors import EvaluateError
 from evaluate.policy import Policy
@@ -32,6 +33,30 @@ def register_policy_scheme(name: str, factory: PolicyFactory, *, replace: bool =
     _SCHEMES[name] = factory
 
 
+SECRET_OPTIONS = frozenset({"api_key"})  # spec options never stored, printed or shown
+CREDENTIAL_OPTIONS = SECRET_OPTIONS | {"api_key_env"}  # how to authenticate, not which policy
+
+
+def _options(spec: str) -> list[tuple[str, str]]:
+    return parse_qsl(spec.partition("?")[2], keep_blank_values=True)
+
+
+def public_spec(spec: str) -> str:
+    """``spec`` without its credentials: the policy's id in the store, logs, reports, pages.
+
+    ``openpi://gpu:8000?api_key=K&horizon=8`` -> ``openpi://gpu:8000?horizon=8``; the same
+    policy reached with ``api_key_env=VAR`` has the same id.
+    """
+    head, sep, _ = spec.partition("?")
+    kept = [(k, v) for k, v in _options(spec) if k not in CREDENTIAL_OPTIONS]
+    return f"{head}?{urlencode(kept, safe=':/,')}" if sep and kept else head
+
+
+def has_secret(spec: str) -> bool:
+    """Whether ``spec`` holds a secret itself (rather than naming where to find it)."""
+    return any(k in SECRET_OPTIONS for k, _ in _options(spec))
+
+
 def policy_schemes() -> tuple[str, ...]:
     """The registered scheme names, sorted."""
     return tuple(sorted(_SCHEMES))
@@ -51,7 +76,9 @@ def make_policy(spec: str) -> Policy:
         hint = f" Did you mean {near[0]!r}?" if near else ""
         if not near and Path(spec).exists():
             hint = f" For a checkpoint directory write 'bundle:{spec}'."
-        raise EvaluateError(f"unknown policy scheme {scheme!r} in {spec!r}; valid: {valid}.{hint}")
+        raise EvaluateError(
+            f"unknown policy scheme {scheme!r} in {public_spec(spec)!r}; valid: {valid}.{hint}"
+        )
     return factory(argument)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import websockets.sync.client
 
 from evaluate import wire
 from evaluate.errors import EvaluateError
+from evaluate.policies import public_spec
 from evaluate.policies.droid import (
     METADATA_FIELDS,
     encode_request,
@@ -82,30 +84,46 @@ class OpenpiConfig:
 
     @classmethod
     def from_spec(cls, spec: str) -> OpenpiConfig:
-        """Parse ``openpi://HOST:PORT[?api_key=K&horizon=8&action_space=joint_velocity
-        &image_size=224x224&timeout=30&retries=3&gripper=0.5|off]``."""
+        """Parse ``openpi://HOST:PORT[?api_key_env=VAR&horizon=8&action_space=joint_velocity
+        &image_size=224x224&timeout=30&retries=3&gripper=0.5|off]``.
+
+        The API key comes from the environment variable ``api_key_env`` names (``api_key=K``
+        is accepted too, but a key in a spec ends up in shell histories); error messages
+        quote the spec without it.
+        """
         parts = urlsplit(spec)
+        shown = public_spec(spec)
         try:
             host, port = parts.hostname, parts.port
         except ValueError as exc:
-            raise EvaluateError(f"bad port in policy spec {spec!r}: {exc}") from exc
+            raise EvaluateError(f"bad port in policy spec {shown!r}: {exc}") from exc
         if parts.scheme != "openpi" or not host or port is None:
-            raise EvaluateError(f"policy spec {spec!r} must look like openpi://HOST:PORT[?...]")
+            raise EvaluateError(f"policy spec {shown!r} must look like openpi://HOST:PORT[?...]")
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         unknown = sorted(set(query) - set(_QUERY_PARSERS))
         if unknown:
             raise EvaluateError(
-                f"unknown option(s) {unknown} in {spec!r}; valid: {sorted(_QUERY_PARSERS)}"
+                f"unknown option(s) {unknown} in {shown!r}; valid: {sorted(_QUERY_PARSERS)}"
             )
         fields: dict[str, Any] = {}
+        if "api_key_env" in query:
+            variable = query.pop("api_key_env")
+            if "api_key" in query:
+                raise EvaluateError(f"give api_key or api_key_env, not both, in {shown!r}")
+            if not os.environ.get(variable):
+                raise EvaluateError(
+                    f"environment variable {variable!r} (api_key_env) is not set",
+                    field="api_key_env",
+                )
+            fields["api_key"] = os.environ[variable]
         for key, text in query.items():
             name, parse = _QUERY_PARSERS[key]
             try:
                 fields[name] = parse(text)
             except SimEnvError as exc:
-                raise EvaluateError(f"{exc.message} in {spec!r}", field=key) from exc
+                raise EvaluateError(f"{exc.message} in {shown!r}", field=key) from exc
             except ValueError as exc:
-                raise EvaluateError(f"bad value {text!r} in {spec!r}: {exc}", field=key) from exc
+                raise EvaluateError(f"bad value {text!r} in {shown!r}: {exc}", field=key) from exc
         return cls(host=host, port=port, **fields)
 
 
@@ -142,6 +160,7 @@ def _threshold(text: str) -> float | None:
 
 _QUERY_PARSERS = {
     "api_key": ("api_key", str),
+    "api_key_env": ("api_key", str),  # read from the environment in from_spec
     "horizon": ("open_loop_horizon", _positive_int),
     "action_space": ("action_space", _action_space),
     "image_size": ("image_size", ImageSize.parse),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from evaluate.correlation.inputs import STORE_FILENAME
 from evaluate.errors import EvaluateError
+from evaluate.policies import public_spec
 from evaluate.run.local_pool import InlinePool, LocalPool
 from evaluate.run.plan import (
     EpisodeTask,
@@ -96,6 +97,7 @@ def run_evaluation(
             worker = WorkerConfig(
                 store=store,
                 run_id=run_id,
+                policy_specs={public_spec(spec): spec for spec in config.policies},
                 video_dir=run_dir / "videos" / run_id if execution.video else None,
                 image_size=config.image_size,
                 rollout=config.rollout,

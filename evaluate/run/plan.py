@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from evaluate.errors import EvaluateError
+from evaluate.policies import public_spec
 from evaluate.rollout import RolloutConfig
 from evaluate.store import EpisodeKey, ResultsStore
 from sim_env.errors import SimEnvError
@@ -27,8 +28,8 @@ class EvalConfig:
 
     Attributes:
         envs: environment ids or package paths.
-        policies: policy specs (``scripted:good``, ``openpi://host:8000``); a spec is also
-            the policy's id in the store.
+        policies: policy specs (``scripted:good``, ``openpi://host:8000``); a spec without
+            its secrets (``public_spec``) is the policy's id in the store.
         episodes: episodes per (policy, env).
         seed: episode ``k`` uses seed ``seed + k``.
         image_size: what every camera is rendered at (a (width, height) pair or "WxH" is
@@ -76,7 +77,7 @@ class EnvInfo:
 
 @dataclass(frozen=True)
 class EpisodeTask:
-    """One episode to run (its key: the policy spec is its ``policy_id``); ``attempt`` counts
+    """One episode to run (its key's ``policy_id`` is the spec without secrets); ``attempt`` counts
     how often a worker died running it."""
 
     key: EpisodeKey
@@ -100,7 +101,7 @@ def plan_tasks(config: EvalConfig, envs: Mapping[str, EnvInfo]) -> list[EpisodeT
     return [
         EpisodeTask(
             EpisodeKey(
-                policy,
+                public_spec(policy),
                 env_id,
                 envs[env_id].content_hash,
                 k % envs[env_id].initial_conditions,
@@ -117,6 +118,7 @@ def run_config(config: EvalConfig, envs: Mapping[str, EnvInfo]) -> dict[str, obj
     """The JSON config stored with the run; ``identity`` names the run for resuming."""
     document: dict[str, object] = {
         **asdict(config),
+        "policies": [public_spec(spec) for spec in config.policies],
         "env_hashes": {env_id: envs[env_id].content_hash for env_id in config.envs},
     }
     digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()

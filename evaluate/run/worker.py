@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +34,8 @@ class WorkerConfig:
     Attributes:
         store: the results store's path.
         run_id: the run episodes are recorded into.
+        policy_specs: the spec (with its secrets) to build each policy id from; an id not
+            here is its own spec.
         video_dir: where episode videos go; None records none.
         image_size: every camera's size; None: each camera's own.
         rollout: how episodes are run.
@@ -41,6 +44,7 @@ class WorkerConfig:
 
     store: Path
     run_id: str
+    policy_specs: Mapping[str, str] = field(default_factory=dict)  # policy id -> full spec
     video_dir: Path | None = None
     image_size: ImageSize | None = None
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
@@ -111,12 +115,13 @@ class EpisodeWorker:
             self._store.close()
         self._policies, self._envs, self._store = {}, {}, None
 
-    def _policy(self, spec: str) -> Policy:
-        if spec not in self._policies:
+    def _policy(self, policy_id: str) -> Policy:
+        if policy_id not in self._policies:
             from evaluate.policies import make_policy
 
-            self._policies[spec] = make_policy(spec)
-        return self._policies[spec]
+            spec = self.config.policy_specs.get(policy_id, policy_id)
+            self._policies[policy_id] = make_policy(spec)
+        return self._policies[policy_id]
 
     def _env(self, env_id: str, policy: Policy) -> TwinEnv:
         """The env for ``env_id`` rendering the cameras ``policy`` reads (all of them when a

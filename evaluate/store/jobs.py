@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 
 from evaluate.errors import EvaluateError
+from evaluate.policies import has_secret
 from evaluate.store.records import JOB_STATES, JobRecord, JobState
 from evaluate.store.schema import write
 
@@ -42,6 +43,13 @@ class JobQueue:
         """Queue ``episodes`` episodes per environment of ``policy_spec`` over ``envs``."""
         if not policy_spec:
             raise EvaluateError("expected a policy spec, got an empty string", field="policy_spec")
+        if has_secret(policy_spec):
+            raise EvaluateError(
+                "a queued job is stored in plain text, so its spec may not hold a secret: "
+                "set the key in the worker's environment and name the variable with "
+                "api_key_env=VAR instead of api_key=KEY",
+                field="policy_spec",
+            )
         if not envs or not all(isinstance(env, str) and env for env in envs):
             raise EvaluateError(
                 f"expected a non-empty list of env ids, got {list(envs)!r}", field="envs"

@@ -60,3 +60,47 @@ def test_served_policy_evaluated_end_to_end(serve, tmp_path):
     shapes, instruction = policy.requests[0]
     assert shapes == {camera: (32, 32, 3) for camera in CAMERAS}
     assert instruction == "put the cube in the bowl"
+
+
+SECRET = "s3cret-key-0123"
+
+
+def test_api_key_reaches_the_server_but_never_the_store_or_output(serve, tmp_path, monkeypatch):
+    """Issue 22: a key in the spec used to be the policy's id, printed and stored."""
+    from typer.testing import CliRunner
+
+    from twinbench.cli import app
+
+    server = serve(SwayPolicy(), api_key=SECRET)
+    port = server.port
+    with_key = f"openpi://127.0.0.1:{port}?api_key={SECRET}&timeout=20"
+    monkeypatch.setenv("POLICY_KEY", SECRET)
+    from_env = f"openpi://127.0.0.1:{port}?api_key_env=POLICY_KEY&timeout=20"
+    for n, spec in enumerate((with_key, from_env)):
+        out = tmp_path / f"run{n}"
+        args = ["eval", "--env", ENV_ID, "--policy", spec, "--episodes", "1", "-o", str(out)]
+        args += ["--image-size", "64x48", "--max-steps", "8", "--workers", "0"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert SECRET not in result.output
+        with ResultsStore.open(out / "results.sqlite") as store:
+            frame = store.episodes()
+            runs = store.runs()
+        assert list(frame["policy_id"]) == [f"openpi://127.0.0.1:{port}?timeout=20"]
+        assert frame["failure_reason"].isna().all()  # the key was sent: the server answered
+        assert SECRET not in (out / "results.sqlite").read_bytes().decode("latin-1")
+        assert all(SECRET not in str(run.config) for run in runs)
+
+
+def test_a_queued_job_may_not_hold_a_key(tmp_path):
+    from evaluate.errors import EvaluateError
+
+    with ResultsStore.open(tmp_path / "q.sqlite") as store:
+        try:
+            store.submit_job(f"openpi://h:1?api_key={SECRET}", [ENV_ID], 1)
+        except EvaluateError as exc:
+            assert "api_key_env=VAR" in str(exc) and SECRET not in str(exc)
+        else:
+            raise AssertionError("a job holding a key was queued")
+        job = store.submit_job("openpi://h:1?api_key_env=POLICY_KEY", [ENV_ID], 1)
+        assert job.policy_spec == "openpi://h:1?api_key_env=POLICY_KEY"
