@@ -17,6 +17,9 @@ def serve(
         envvar="TWINBENCH_API_KEY",
         help="Require 'Authorization: Api-Key KEY' from clients.",
     ),
+    max_frame_mb: float = typer.Option(
+        32.0, "--max-frame-mb", min=0.001, help="Refuse requests larger than this (MiB)."
+    ),
 ) -> None:
     """Serve a policy to openpi-compatible clients until interrupted (GET /healthz answers 200).
 
@@ -36,7 +39,12 @@ def serve(
                 err=True,
             )
 
-        server = PolicyServer(loaded, ServerConfig(host=host, port=port, api_key=api_key))
+        server = PolicyServer(
+            loaded,
+            ServerConfig(
+                host=host, port=port, api_key=api_key, max_frame_bytes=int(max_frame_mb * 2**20)
+            ),
+        )
         try:
             server.serve_forever(on_listening=announce)
         except OSError as exc:  # port taken, address not local, ...

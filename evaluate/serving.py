@@ -42,11 +42,15 @@ class ServerConfig:
         host: interface to bind; loopback unless the policy must be reachable from elsewhere.
         port: TCP port; 0 picks a free one (see ``BackgroundServer.port``).
         api_key: when set, required as ``Authorization: Api-Key <key>``.
+        max_frame_bytes: the largest request accepted; a larger one closes the connection
+            (code 1009) before it is buffered. The default holds three 1920x1080 RGB camera
+            images with room to spare: DROID requests are two 224x224 images.
     """
 
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = None
+    max_frame_bytes: int = 32 * 2**20
 
 
 class PolicyServer:
@@ -74,7 +78,7 @@ class PolicyServer:
             self.config.host,
             self.config.port,
             compression=None,
-            max_size=None,
+            max_size=self.config.max_frame_bytes,
             process_request=self._process_request,
         ) as server:
             port = server.sockets[0].getsockname()[1]

@@ -245,3 +245,19 @@ def test_unusable_server_metadata_is_a_policy_error() -> None:
         pytest.raises(PolicyError, match=r"server metadata .* unusable"),
     ):
         client(server.port)
+
+
+def test_oversized_frame_is_refused_before_it_is_buffered(serve, fake_policy) -> None:
+    """Issue 22: the server used to buffer frames of any size (200 MB before failing)."""
+    import websockets.exceptions
+    import websockets.sync.client
+
+    server = serve(fake_policy(), max_frame_bytes=1 << 20)
+    with websockets.sync.client.connect(
+        f"ws://127.0.0.1:{server.port}", compression=None, max_size=None
+    ) as connection:
+        connection.recv()  # the metadata frame
+        connection.send(b"\0" * (4 << 20))
+        with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
+            connection.recv(timeout=10)
+    assert closed.value.rcvd.code == 1009  # message too big
