@@ -43,6 +43,7 @@ CONFIG_FILE = "policy.yaml"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT_VERSION = 1
 FRAMEWORKS = ("numpy", "torch")
+MAX_CHUNK_LENGTH = 10_000  # actions per chunk: over 11 minutes at 15 Hz
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib"})
 _REQUIRED = object()
 
@@ -149,8 +150,8 @@ def parse_config(raw: Any, directory: Path) -> BundleConfig:
     except SimEnvError as exc:
         raise fail("image_size", exc.message) from None
     chunk_length = get("chunk_length", int)
-    if chunk_length < 1:
-        raise fail("chunk_length", f"expected >= 1, got {chunk_length}")
+    if not 1 <= chunk_length <= MAX_CHUNK_LENGTH:
+        raise fail("chunk_length", f"expected 1..{MAX_CHUNK_LENGTH}, got {chunk_length}")
     horizon = get("open_loop_horizon", int)
     if not 1 <= horizon <= chunk_length:
         raise fail("open_loop_horizon", f"expected 1 <= {horizon} <= chunk_length {chunk_length}")
@@ -162,6 +163,8 @@ def parse_config(raw: Any, directory: Path) -> BundleConfig:
         if "gripper_threshold" in raw
         else droid.GRIPPER_THRESHOLD
     )
+    if threshold is not None and not 0.0 <= threshold <= 1.0:  # NaN fails too
+        raise fail("gripper_threshold", f"expected a number in [0, 1], got {threshold!r}")
     return BundleConfig(
         directory=directory,
         entry_point=entry_point,

@@ -17,6 +17,8 @@ from PIL import Image
 
 from sim_env.errors import SimEnvError
 
+MAX_SIDE = 8192  # px: no camera renders, and no policy reads, a larger image
+
 
 class _WidthHeight(NamedTuple):
     width: int
@@ -24,7 +26,7 @@ class _WidthHeight(NamedTuple):
 
 
 class ImageSize(_WidthHeight):
-    """An image's size in pixels, (width, height), both >= 1.
+    """An image's size in pixels, (width, height), each in 1..MAX_SIDE.
 
     A named tuple, so ``width, height = size`` and the renderers' ``size[0]`` (width) work;
     use the names. ``size.shape`` is the (height, width, 3) shape of an RGB image of this size.
@@ -35,8 +37,14 @@ class ImageSize(_WidthHeight):
     def __new__(cls, width: int, height: int) -> ImageSize:
         values = []
         for name, value in (("width", width), ("height", height)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise SimEnvError(f"image {name} must be an integer >= 1, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | np.integer)
+                or not 1 <= value <= MAX_SIDE
+            ):
+                raise SimEnvError(
+                    f"image {name} must be an integer in 1..{MAX_SIDE}, got {value!r}"
+                )
             values.append(int(value))
         return super().__new__(cls, *values)
 
@@ -68,7 +76,8 @@ class ImageSize(_WidthHeight):
             return cls(int(width), int(height))
         except (ValueError, SimEnvError):
             raise SimEnvError(
-                f"expected WIDTHxHEIGHT with both >= 1, e.g. 320x180, got {text!r}", field=field
+                f"expected WIDTHxHEIGHT with both in 1..{MAX_SIDE}, e.g. 320x180, got {text!r}",
+                field=field,
             ) from None
 
     @classmethod

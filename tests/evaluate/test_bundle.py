@@ -179,6 +179,9 @@ def test_missing_required_field_names_file_and_field(tmp_path: Path, field: str)
         ({"open_loop_horizn": 8}, "open_loop_horizn", "Did you mean 'open_loop_horizon'"),
         ({"format_version": 2}, "format_version", "reads version 1"),
         ({"normalization": {"state": {"mean": [0.0]}}}, "normalization.state", "'mean' and 'std'"),
+        ({"image_size": [60000, 60000]}, "image_size", r"in 1\.\.8192"),
+        ({"chunk_length": 10**12}, "chunk_length", r"expected 1\.\.10000"),
+        ({"gripper_threshold": float("nan")}, "gripper_threshold", r"in \[0, 1\]"),
     ],
 )
 def test_invalid_fields_are_named(tmp_path: Path, changes: dict, field: str, message: str) -> None:
