@@ -21,7 +21,7 @@ def open_store(settings: DashboardSettings) -> ResultsStore:
         )
         st.stop()
     try:
-        return ResultsStore.open(path, create=False)
+        return ResultsStore.open(path, read_only=True)
     except EvaluateError as exc:
         st.error(f"Cannot read the results store: {exc}")
         st.stop()

@@ -58,7 +58,7 @@ def load_tables(path: Path, *, run_id: str | None = None) -> dict[Quantity, Rate
 
 
 def _from_store(path: Path, run_id: str | None) -> dict[Quantity, RateTable]:
-    with ResultsStore.open(path, create=False) as store:
+    with ResultsStore.open(path, read_only=True) as store:
         if run_id is not None:
             store.run(run_id)  # raises, naming the run, if it is not there
         frame = store.episodes(run_id=run_id)

@@ -41,14 +41,17 @@ class ResultsStore(JobQueue):
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = True) -> ResultsStore:
-        """Open the store at ``path``, creating it if missing and ``create`` is true.
+    def open(
+        cls, path: str | Path, *, create: bool = True, read_only: bool = False
+    ) -> ResultsStore:
+        """Open the store at ``path``, creating it if missing and ``create`` is true;
+        ``read_only`` never writes to it (inputs that are only read).
 
         Raises:
             EvaluateError: not a twinbench store, or one of an unknown or newer schema version.
         """
         path = Path(path)
-        return cls(connect(path, create=create), path)
+        return cls(connect(path, create=create, read_only=read_only), path)
 
     def close(self) -> None:
         self._conn.close()

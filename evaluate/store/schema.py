@@ -98,15 +98,22 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def connect(path: Path, *, create: bool) -> sqlite3.Connection:
+def connect(path: Path, *, create: bool, read_only: bool = False) -> sqlite3.Connection:
     """Open (and, if ``create`` and the file is new, initialise) a store; check its version.
+
+    ``read_only`` never writes to the file: an input of ``correlate`` or a dashboard page is
+    only read (an older schema is migrated in a private in-memory copy).
 
     Raises:
         EvaluateError: the file is missing (and ``create`` is false), is not SQLite, is not a
             twinbench store, or was written by a newer schema version.
     """
-    if not create and not path.is_file():
+    if path.is_dir():
+        raise EvaluateError("is a directory, expected a results store (.sqlite file)", file=path)
+    if (read_only or not create) and not path.is_file():
         raise EvaluateError("no results store here (expected a .sqlite file)", file=path)
+    if read_only:
+        return _connect_read_only(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
@@ -124,31 +131,45 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
     return conn
 
 
-def _initialise_or_check(conn: sqlite3.Connection, path: Path) -> None:
-    with write(conn):
-        tables = {
-            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        if not tables:
-            _run(conn, _DDL)
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            return
-        if "schema_version" not in tables:
-            raise EvaluateError(
-                f"not a twinbench results store (no schema_version table; tables: {', '.join(sorted(tables))})",
-                file=path,
-            )
-        rows = conn.execute("SELECT version FROM schema_version").fetchall()
-        if len(rows) != 1:
-            raise EvaluateError(
-                f"expected one schema_version row, found {len(rows)}",
-                file=path,
-                field="schema_version",
-            )
-        version = rows[0][0]
-        while version in MIGRATIONS:
-            _run(conn, MIGRATIONS[version])
-            version = conn.execute("SELECT version FROM schema_version").fetchone()[0]
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    if path.stat().st_size == 0:
+        raise EvaluateError("an empty file, not a twinbench results store", file=path)
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        version = _stored_version(conn, path)
+        if version in MIGRATIONS:  # an older store: migrate a private copy, never the file
+            copy = sqlite3.connect(":memory:", isolation_level=None)
+            conn.backup(copy)
+            conn.close()
+            conn = copy
+            _initialise_or_check(conn, path)
+        elif version != SCHEMA_VERSION:
+            _check_version(version, path)
+    except sqlite3.DatabaseError as exc:
+        raise EvaluateError(f"not a readable SQLite database ({exc})", file=path) from exc
+    return conn
+
+
+def _stored_version(conn: sqlite3.Connection, path: Path) -> object:
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_version" not in tables:
+        listed = ", ".join(sorted(tables)) or "none"
+        raise EvaluateError(
+            f"not a twinbench results store (no schema_version table; tables: {listed})",
+            file=path,
+        )
+    rows = conn.execute("SELECT version FROM schema_version").fetchall()
+    if len(rows) != 1:
+        raise EvaluateError(
+            f"expected one schema_version row, found {len(rows)}", file=path, field="schema_version"
+        )
+    return rows[0][0]
+
+
+def _check_version(version: object, path: Path) -> None:
     if version != SCHEMA_VERSION:
         newer = isinstance(version, int) and version > SCHEMA_VERSION
         hint = "upgrade twinbench to read it" if newer else "it was not written by twinbench"
@@ -158,6 +179,22 @@ def _initialise_or_check(conn: sqlite3.Connection, path: Path) -> None:
             file=path,
             field="schema_version",
         )
+
+
+def _initialise_or_check(conn: sqlite3.Connection, path: Path) -> None:
+    with write(conn):
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if not tables:
+            _run(conn, _DDL)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            return
+        version = _stored_version(conn, path)
+        while version in MIGRATIONS:
+            _run(conn, MIGRATIONS[version])
+            version = conn.execute("SELECT version FROM schema_version").fetchone()[0]
+    _check_version(version, path)
 
 
 def _run(conn: sqlite3.Connection, script: str) -> None:

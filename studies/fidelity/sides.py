@@ -72,7 +72,7 @@ class SideRun:
         ``failure_kind`` (diverged and errored episodes are left out of the tables, and
         counted); in (policy, seed) order, not the order parallel workers recorded them in, so
         that the bootstrap resamples the same episodes on every run."""
-        with ResultsStore.open(self.store, create=False) as results:
+        with ResultsStore.open(self.store, read_only=True) as results:
             frame = results.episodes(run_id=self.run_id)
         frame = frame[frame["seed"].isin(self.seeds)].rename(columns={"policy_id": "policy"})
         frame = frame.sort_values(["policy", "seed"], kind="stable")

@@ -169,3 +169,13 @@ def test_episode_csv_with_failure_kinds(tmp_path: Path):
     with pytest.raises(EvaluateError, match="one of policy, timeout") as info:
         load_tables(_csv(tmp_path, "policy,env,success,failure_kind\na,e1,1,melted\n"))
     assert info.value.field == "line 2, column failure_kind"
+
+
+@pytest.mark.parametrize("name", ["empty.sqlite", "run/results.sqlite"])
+def test_an_empty_store_input_is_refused_and_left_untouched(tmp_path: Path, name: str):
+    path = tmp_path / name
+    path.parent.mkdir(exist_ok=True)
+    path.touch()
+    with pytest.raises(EvaluateError, match="empty file"):
+        load_tables(path if path.name == name else path.parent)
+    assert path.stat().st_size == 0 and sorted(p.name for p in path.parent.iterdir()) == [path.name]

@@ -428,3 +428,38 @@ def test_the_committed_version_1_store_reads_the_same(tmp_path: Path):
     ]
     assert len(records) == len(before) and frame["failure_kind"].isna().all()
     assert summary["episodes"].sum() == len(before) and summary["diverged"].sum() == 0
+
+
+def test_read_only_open_never_writes(tmp_path):
+    """Issue 22: correlate on a 0-byte .sqlite used to write a store's schema into its input."""
+    import hashlib
+
+    from evaluate.errors import EvaluateError
+
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    with pytest.raises(EvaluateError, match="empty file"):
+        ResultsStore.open(empty, read_only=True)
+    assert empty.stat().st_size == 0
+    with pytest.raises(EvaluateError, match="is a directory"):
+        ResultsStore.open(tmp_path, read_only=True)
+    path = tmp_path / "results.sqlite"
+    with ResultsStore.open(path) as store:
+        store.add_run({"label": "x"}, run_id="run")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with ResultsStore.open(path, read_only=True) as store:
+        assert [run.run_id for run in store.runs()] == ["run"]
+        with pytest.raises(Exception, match="readonly"):
+            store.add_run({"label": "y"}, run_id="other")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_a_version_1_store_read_only_is_migrated_in_memory(store_path: Path):
+    import hashlib
+
+    _as_version_1(store_path, [None, "simulation diverged at step 3: mjWARN_BADQACC"])
+    before = hashlib.sha256(store_path.read_bytes()).hexdigest()
+    with ResultsStore.open(store_path, read_only=True) as store:
+        kinds = store.episodes()["failure_kind"].tolist()
+    assert [None if pd.isna(k) else k for k in kinds] == [None, "diverged"]
+    assert hashlib.sha256(store_path.read_bytes()).hexdigest() == before
