@@ -1,16 +1,20 @@
 """The mesh stage: TSDF fusion of the splats' depth gives the scene's surfaces, cleaning
-removes what is below the table and floating pieces."""
+removes what is below the table and floating pieces; the volume is sized from the scene (the
+same mesh at any scale, never more memory than the cap)."""
 
 from __future__ import annotations
 
 import numpy as np
 import open3d as o3d
+import pytest
 import trimesh
+from scipy.spatial import cKDTree
 
-from reconstruct.mesh import MeshConfig, clean, fusable_depth, fuse
+from reconstruct.mesh import MeshConfig, TableRegion, clean, fusable_depth, plan_volume, scene_mesh
+from reconstruct.units import Units
 from reconstruct.views import View
 from sim_env.cameras import look_at, quat_to_mat
-from sim_env.splats import MeshSampling, concat, gaussians_from_mesh
+from sim_env.splats import GaussianSet, MeshSampling, concat, gaussians_from_mesh
 
 K = np.array([[110.0, 0.0, 80.0], [0.0, 110.0, 60.0], [0.0, 0.0, 1.0]])
 BOX = (0.08, 0.06, 0.07)  # extents, m; standing at the origin
@@ -29,13 +33,18 @@ def scene():
     )
 
 
-def views(count: int = 16) -> list[View]:
+def scaled(gs: GaussianSet, s: float) -> GaussianSet:
+    return GaussianSet(gs.means * s, gs.quats, gs.scales * s, gs.opacities, gs.sh)
+
+
+def views(count: int = 16, s: float = 1.0) -> list[View]:
+    """``count`` cameras circling the origin 0.45 m out and 0.35 m up (all lengths times ``s``)."""
     out = []
     for i, angle in enumerate(np.linspace(0, 2 * np.pi, count, endpoint=False)):
         eye = np.array([0.45 * np.cos(angle), 0.45 * np.sin(angle), 0.35])
         rot = quat_to_mat(look_at(eye, np.zeros(3))).T
         view = np.eye(4)
-        view[:3, :3], view[:3, 3] = rot, -rot @ eye
+        view[:3, :3], view[:3, 3] = rot, -rot @ eye * s
         out.append(View(f"{i}", np.zeros((120, 160, 3), np.float32), K, view))
     return out
 
@@ -45,7 +54,7 @@ def test_fused_surfaces_are_where_the_splats_are() -> None:
     # (blending favours the nearer centres): 4 mm for these 3.7 mm discs. Trained splats are
     # held on the SfM points by the trainer's depth loss instead.
     config = MeshConfig(voxel=0.004, roi_percentile=0.0, roi_margin=0.02)
-    mesh, counts = clean(fuse(scene(), views(), config, lambda f, note: None), config)
+    mesh, counts = scene_mesh(scene(), views(), config, metric=True)
     vertices = np.asarray(mesh.vertices)
     away = np.linalg.norm(vertices[:, :2], axis=1) > 0.1
     table = vertices[away & (np.abs(vertices[:, :2]) < 0.2).all(1)]
@@ -56,6 +65,44 @@ def test_fused_surfaces_are_where_the_splats_are() -> None:
     assert abs(np.median(vertices[on_box, 2]) - BOX[2]) < 0.007  # measured 4.2 mm
     assert vertices[:, 2].min() >= config.floor - 1e-9
     assert counts["triangles"] > 1000
+    assert counts["units"] == {"per_metre": 1.0, "metric": True}
+    assert np.allclose(counts["table_region"]["lo"], -0.25, atol=0.01)  # the table's own edge
+    assert counts["volume"]["voxel"] == 0.004
+
+
+def test_the_mesh_is_the_same_at_any_scale() -> None:
+    # Without metric scale (--scale 1) the table region sets the units: SfM worlds 1000 times
+    # larger or smaller give the same mesh, scaled.
+    config = MeshConfig(roi_margin=0.02)
+    reference, summary = scene_mesh(scene(), views(), config, metric=False)
+    points = np.asarray(reference.vertices)
+    tree = cKDTree(points)
+    voxel = summary["volume"]["voxel"]
+    for s in (1000.0, 0.001):
+        mesh, other = scene_mesh(scaled(scene(), s), views(s=s), config, metric=False)
+        assert other["units"]["per_metre"] == pytest.approx(summary["units"]["per_metre"] * s)
+        assert other["volume"]["resolution"] == summary["volume"]["resolution"]
+        assert other["volume"]["voxel"] == pytest.approx(voxel * s)
+        assert len(mesh.triangles) == pytest.approx(len(reference.triangles), rel=0.01)
+        distance, _ = tree.query(np.asarray(mesh.vertices) / s)
+        assert np.percentile(distance, 99) < 0.05 * voxel
+
+
+def test_the_volume_never_takes_more_memory_than_the_cap() -> None:
+    region = TableRegion(np.array([-0.3, -0.3]), np.array([0.3, 0.3]), camera_height=0.4)
+    assert plan_volume(region, MeshConfig()).voxel == 0.004  # 175^3 voxels: 0.7 m at 4 mm
+    capped = MeshConfig(max_memory_mb=64)
+    assert capped.max_resolution == 111  # 111^3 voxels of 48 bytes: 63.3 MiB
+    assert plan_volume(region, capped).voxel == pytest.approx(0.7 / 111)
+    for s in (1.0, 8.0, 1000.0):  # a metric world 8 m or 1 km wide: coarser, never larger
+        huge = TableRegion(region.lo * s, region.hi * s, 0.4 * s)
+        volume = plan_volume(huge, capped)
+        assert volume.resolution <= capped.max_resolution and volume.megabytes <= 64
+        assert volume.length >= 0.6 * s
+    tiny = MeshConfig(max_memory_mb=2, roi_margin=0.02)
+    mesh, summary = scene_mesh(scene(), views(), tiny, metric=True)
+    assert summary["volume"]["megabytes"] <= 2 and len(mesh.triangles) > 100
+    assert Units.from_table(0.6 * 1000).per_metre == pytest.approx(600.0)
 
 
 def test_cleaning_drops_floaters_and_what_is_below_the_table() -> None:
