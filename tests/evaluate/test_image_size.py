@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -67,7 +68,7 @@ def test_env_render_cli(tmp_path: Path) -> None:
 class ShapeProbe(Policy):
     """Records the image shapes it is shown; holds the arm still."""
 
-    seen: list[dict[str, tuple[int, ...]]] = []
+    seen: ClassVar[list[dict[str, tuple[int, ...]]]] = []
 
     def __init__(self, argument: str = ""):
         self._metadata = PolicyMetadata(policy_id="probe", image_keys=CAMERAS, chunk_length=8)
@@ -117,7 +118,7 @@ def test_server_metadata_frame_round_trips_the_size(serve, fake_policy, make_obs
     assert {image.shape for image in obs.images.values()} == {SHAPE}
 
 
-PROBE_SOURCE = '''
+PROBE_SOURCE = """
 import numpy as np
 from evaluate.policy import ActionChunk, Policy
 
@@ -136,7 +137,7 @@ class Probe(Policy):
         self.seen.append({key: image.shape for key, image in obs.images.items()})
         hold = np.concatenate([obs.joint_position, obs.gripper_position])
         return ActionChunk(np.tile(hold, (2, 1)), "joint_position")
-'''
+"""
 
 
 def test_bundle_config(tmp_path: Path, make_obs) -> None:
