@@ -10,6 +10,7 @@ env_app = typer.Typer(
     help="Environment packages: list, validate, inspect, render.", no_args_is_help=True
 )
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ENV_ARG = typer.Argument(
     ..., help="A package directory or an environment id (see 'twinbench env list')."
 )
@@ -108,7 +109,7 @@ def info_command(env: str = ENV_ARG) -> None:
 @env_app.command("render")
 def render_command(
     env: str = ENV_ARG,
-    output: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    output: Path = typer.Option(..., "--output", "-o", help="Image file to write (.png, .jpg)."),
     initial_condition: int = typer.Option(
         0, "--initial-condition", "-i", help="Which initial condition."
     ),
@@ -125,9 +126,18 @@ def render_command(
     from PIL import Image
 
     from sim_env.env import EnvConfig, TwinEnv
+    from sim_env.errors import SimEnvError
     from sim_env.images import ImageSize
     from sim_env.registry import resolve_env
 
+    if output.is_dir():
+        raise SimEnvError("is a directory; give the image file to write", file=output)
+    if output.suffix.lower() not in IMAGE_SUFFIXES:
+        raise SimEnvError(
+            f"unknown image type {output.suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}",
+            file=output,
+            field="--output",
+        )
     image_size = ImageSize.parse(size, field="--size") if size else None
     env = TwinEnv(resolve_env(env), EnvConfig(image_size=image_size, renderer=renderer))
     try:

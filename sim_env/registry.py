@@ -54,15 +54,51 @@ def list_envs() -> list[EnvEntry]:
 
 
 def resolve_env(name_or_path: str | os.PathLike[str]) -> Path:
-    """A package directory from a path or an id (with or without the ``twinbench/`` prefix)."""
-    path = Path(name_or_path)
-    if (path / ENV_FILE).is_file() or path.is_dir() or os.sep in str(name_or_path):
-        return path
-    name = str(name_or_path).removeprefix(f"{GYM_NAMESPACE}/")
-    for entry in list_envs():
-        if entry.id == name:
-            return entry.path
-    raise SimEnvError(unknown_name_message("environment", name, [e.id for e in list_envs()]))
+    """A package directory from an id (``tabletop_twin``, ``twinbench/tabletop_twin``) or a
+    path (anything with a ``/``, or starting with ``.`` or ``~``).
+
+    A bare name is an id. A folder of the same name in the current directory is used only when
+    no environment has that id; when both exist and the folder is a package, the name is
+    ambiguous and refused (write ``./NAME`` for the folder, ``twinbench/NAME`` for the id), so
+    a folder named like a bundled environment (e.g. an ``--out`` directory) never replaces it.
+
+    Raises:
+        SimEnvError: an unknown id (with the valid ones and a near match), an ambiguous
+            name, or a path that is not a package directory.
+    """
+    text = str(name_or_path)
+    if text.startswith(f"{GYM_NAMESPACE}/"):
+        return _by_id(text.removeprefix(f"{GYM_NAMESPACE}/"))
+    path = Path(text).expanduser()
+    if os.sep in text or "/" in text or text.startswith((".", "~")) or path.is_absolute():
+        return _package_dir(path)
+    entries = {e.id: e.path for e in list_envs()}
+    if text in entries:
+        if (path / ENV_FILE).is_file() and path.resolve() != entries[text]:
+            raise SimEnvError(
+                f"{text!r} is both an environment id ({entries[text]}) and a package folder "
+                f"here ({path.resolve()}): write ./{text} for the folder or "
+                f"{GYM_NAMESPACE}/{text} for the id"
+            )
+        return entries[text]
+    if path.is_dir():
+        return _package_dir(path)
+    raise SimEnvError(unknown_name_message("environment", text, list(entries)))
+
+
+def _by_id(name: str) -> Path:
+    entries = {e.id: e.path for e in list_envs()}
+    if name not in entries:
+        raise SimEnvError(unknown_name_message("environment", name, list(entries)))
+    return entries[name]
+
+
+def _package_dir(path: Path) -> Path:
+    if not path.exists():
+        raise SimEnvError("no such environment package directory", file=path)
+    if not (path / ENV_FILE).is_file():
+        raise SimEnvError(f"not an environment package (no {ENV_FILE} in it)", file=path)
+    return path
 
 
 def register_gym_envs() -> None:

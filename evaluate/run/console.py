@@ -16,6 +16,7 @@ from rich.progress import (
 )
 
 from evaluate.errors import EvaluateError
+from evaluate.policies import public_spec
 from evaluate.run.evaluation import Execution, run_evaluation
 from evaluate.run.plan import EvalConfig
 from evaluate.run.summary import summarize, summary_table
@@ -89,8 +90,13 @@ def run_with_progress(
             config, run_dir, execution, on_start=task.start, on_outcome=task.outcome
         )
     with ResultsStore.open(result.store) as store:
-        frame = summarize(store, result.run_id, config.policies, config.envs)
+        policies = [public_spec(spec) for spec in config.policies]
+        frame = summarize(store, result.run_id, policies, config.envs)
     console.print(summary_table(frame, title=f"{label}: run {result.run_id}"))
+    for info in result.envs.values():
+        console.print(
+            f"environment {info.env_id}: {info.root} ({info.content_hash[:12]})", soft_wrap=True
+        )
     console.print(f"results: {result.store}")
     if result.report.setup_errors:
         raise EvaluateError(

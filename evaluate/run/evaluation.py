@@ -6,7 +6,7 @@ callbacks for progress and for stopping early, and print what they like from the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from evaluate.errors import EvaluateError
 from evaluate.policies import public_spec
 from evaluate.run.local_pool import InlinePool, LocalPool
 from evaluate.run.plan import (
+    EnvInfo,
     EpisodeTask,
     EvalConfig,
     describe_envs,
@@ -60,6 +61,7 @@ class EvalResult:
     planned: int
     already_done: int  # recorded by an earlier (resumed) invocation
     report: ExecutionReport
+    envs: Mapping[str, EnvInfo]  # the packages the env ids resolved to
 
 
 def run_evaluation(
@@ -114,7 +116,7 @@ def run_evaluation(
                 )
             finally:
                 pool.close()
-    return EvalResult(run_id, store, len(tasks), len(tasks) - len(todo), report)
+    return EvalResult(run_id, store, len(tasks), len(tasks) - len(todo), report, envs)
 
 
 def make_pool(worker: WorkerConfig, execution: Execution, tasks: int) -> Pool:

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from evaluate.errors import EvaluateError
 from evaluate.policies import public_spec
@@ -73,6 +74,7 @@ class EnvInfo:
     env_id: str
     content_hash: str
     initial_conditions: int
+    root: Path  # the package directory the id resolved to
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ def describe_envs(env_ids: Sequence[str]) -> dict[str, EnvInfo]:
     infos = {}
     for env_id in env_ids:
         package = load_spec_checked(resolve_env(env_id))
-        infos[env_id] = EnvInfo(env_id, package.content_hash, len(package.spec.initial_conditions))
+        infos[env_id] = EnvInfo(
+            env_id, package.content_hash, len(package.spec.initial_conditions), package.root
+        )
     return infos
 
 

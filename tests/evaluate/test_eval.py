@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,7 +50,7 @@ def episodes_of(store_path, run_id=None):
 
 
 def test_plan_follows_initial_conditions_in_order():
-    envs = {"a": EnvInfo("a", "hash-a", 10), "b": EnvInfo("b", "hash-b", 4)}
+    envs = {"a": EnvInfo("a", "hash-a", 10, Path("a")), "b": EnvInfo("b", "hash-b", 4, Path("b"))}
     cfg = EvalConfig(envs=("a", "b"), policies=("p", "q"), episodes=12, seed=5)
     keys = [task.key for task in plan_tasks(cfg, envs)]
     assert len(keys) == 2 * 2 * 12
@@ -214,3 +215,19 @@ def test_every_exported_name_resolves():
     import evaluate.run
 
     assert all(getattr(evaluate.run, name, None) is not None for name in evaluate.run.__all__)
+
+
+def test_eval_prints_which_package_each_env_id_was(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sim_env.registry import resolve_env
+    from twinbench.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    out = "primitive_cube_bowl"  # a run folder named like the environment does not shadow it
+    args = ["eval", "--env", "primitive_cube_bowl", "-p", "scripted", "-n", "1", "-o", out]
+    for _ in range(2):
+        result = CliRunner().invoke(app, [*args, "--max-steps", "2", "--workers", "0"])
+        assert result.exit_code == 0, result.output
+        expected = f"environment primitive_cube_bowl: {resolve_env('primitive_cube_bowl')} ("
+        assert expected in result.output.splitlines()[-2]
