@@ -31,7 +31,7 @@ def test_a_package_folder_named_like_an_id_is_ambiguous(tmp_path, monkeypatch):
 def test_paths_must_be_packages(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SimEnvError, match="no env.yaml in it"):
+    with pytest.raises(SimEnvError, match=r"no env\.yaml in it"):
         resolve_env("empty")  # not an id, an existing folder: read as a path
     with pytest.raises(SimEnvError, match="no such environment package directory"):
         resolve_env("./missing")
