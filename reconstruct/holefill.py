@@ -10,11 +10,13 @@ shading continue across the footprint.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
 from reconstruct.solid import Solid
+from reconstruct.units import Units, in_units
 from sim_env.splats import GaussianSet
 
 
@@ -29,12 +31,17 @@ class FillConfig:
     opacity: of the fill discs.
     """
 
+    LENGTHS: ClassVar[tuple[str, ...]] = ("spacing", "margin", "ring", "depth", "height")
+
     spacing: float = 0.003
     margin: float = 0.008
     ring: float = 0.04
     depth: float = 0.02
     height: float = 0.006
     opacity: float = 0.97
+
+    def in_units(self, units: Units) -> FillConfig:
+        return in_units(self, self.LENGTHS, units.per_metre)
 
 
 def _over_footprints(points: np.ndarray, solids: list[Solid], margin: float) -> np.ndarray:

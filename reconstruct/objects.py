@@ -5,8 +5,14 @@ Candidates are the scene mesh's clusters above the table (``segment``); the user
 its solid and body frame (``solid``), a watertight visual mesh, convex collision hulls
 (``hulls``), mass = density x volume, and its Gaussians (those over its footprint, moved into
 the body frame). The static scene keeps the other Gaussians, with the table filled in where
-the objects hid it (``holefill``), the scene mesh with the objects cut out as its visual, and
-a table slab (top at z = 0) as its collision.
+the objects hid it (``holefill``); its visual is the scene mesh with the objects and the
+table plane cut out, the flat table top (``tabletop``: the convex outline of the table, so
+the fused table's holes do not show) in their place; its collision is the solid prism under
+that outline (top at z = 0), reaching under the robot base. Candidates that are scenery
+(beyond the table, fragments; ``segment``) stay in the static scene.
+
+Lengths in the configs are metres; the stage reads the world's units from the mesh stage's
+summary (``reconstruct.units``) and a mass is density x volume in cubic metres.
 
 Writes ``ObjectsOutputs``: ``objects/<name>/{visual.obj, hull_<k>.obj, splats.ply}`` and
 ``static/{visual.obj, table.obj, splats.ply}``.
@@ -14,9 +20,9 @@ Writes ``ObjectsOutputs``: ``objects/<name>/{visual.obj, hull_<k>.obj, splats.pl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import open3d as o3d
@@ -32,11 +38,13 @@ from reconstruct.segment import (
     Candidate,
     SegmentConfig,
     apply_edits,
-    find_candidates,
     surface_samples,
+    table_and_candidates,
 )
 from reconstruct.solid import Solid, SolidConfig, build_solid, extrude
-from reconstruct.stage import Stage, StageContext
+from reconstruct.stage import Stage, StageContext, read_summary
+from reconstruct.tabletop import TableTop
+from reconstruct.units import Units, in_units
 from sim_env.splats import GaussianSet, concat, read_ply, transform, write_ply
 from sim_env.splats.rotations import matrix_to_quat
 
@@ -60,8 +68,8 @@ class ObjectsOutputs:
 
     bodies: Path  # one folder per object (``body(name)``)
     static_splats: Path  # the static scene's Gaussians, the table filled in (PLY)
-    static_visual: Path  # the scene mesh with the objects cut out (OBJ)
-    table: Path  # the table slab, top at z = 0: the static collision (OBJ)
+    static_visual: Path  # the scene mesh with the objects cut out, the table flat (OBJ)
+    table: Path  # the solid under the table top, top at z = 0: the static collision (OBJ)
 
     @classmethod
     def at(cls, folder: Path) -> ObjectsOutputs:
@@ -77,17 +85,22 @@ class ObjectsOutputs:
 
 @dataclass(frozen=True)
 class ObjectsConfig:
-    """Attributes:
+    """Attributes (lengths in metres):
     segment, solid, hulls, fill: the steps' settings.
     edits: the user's names, merges and drops (``--objects``).
     density: kg/m^3 of objects the edits give none for.
-    splat_margin: an object's Gaussians lie over its footprint grown by this, metres.
-    splat_floor: ... and higher than this above the table, metres.
-    support_opacity: splats at least this opaque lend their centres to a convex object's hull.
+    splat_margin: an object's Gaussians lie over its footprint grown by this.
+    splat_floor: ... and higher than this above the table.
+    support_reach: splats this close to an object's samples' box may lend their centres ...
+    support_opacity: ... when at least this opaque, to a convex object's hull.
     static_triangles: the static visual mesh is simplified to at most this many triangles.
-    table_thickness: the collision slab under the table top, metres.
-    robot_clearance: the slab reaches at least this far around the robot base origin, m.
+    table_thickness: the collision solid under the table top.
+    robot_clearance: the table reaches at least this far around the robot base origin.
     """
+
+    LENGTHS: ClassVar[tuple[str, ...]] = (
+        "splat_margin", "splat_floor", "support_reach", "table_thickness", "robot_clearance",
+    )  # fmt: skip
 
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     solid: SolidConfig = field(default_factory=SolidConfig)
@@ -97,6 +110,7 @@ class ObjectsConfig:
     density: float = 400.0
     splat_margin: float = 0.008
     splat_floor: float = 0.003
+    support_reach: float = 0.01
     support_opacity: float = 0.5
     static_triangles: int = 12_000
     table_thickness: float = 0.04
@@ -105,6 +119,16 @@ class ObjectsConfig:
     def __post_init__(self) -> None:
         if not self.density > 0:
             raise ReconstructError("must be positive (kg/m^3)", field="objects.density")
+
+    def in_units(self, units: Units) -> ObjectsConfig:
+        """These settings with every length in the world's units."""
+        scaled = in_units(self, self.LENGTHS, units.per_metre)
+        return replace(
+            scaled,
+            segment=self.segment.in_units(units),
+            solid=self.solid.in_units(units),
+            fill=self.fill.in_units(units),
+        )
 
 
 def _export(mesh: trimesh.Trimesh, path: Path) -> None:
@@ -125,38 +149,53 @@ def to_body_frame(gs: GaussianSet, solid: Solid) -> GaussianSet:
     return transform(gs, rotation.T, -rotation.T @ solid.position)
 
 
-def table_slab(mesh: o3d.geometry.TriangleMesh, config: ObjectsConfig) -> trimesh.Trimesh:
-    """A box under the reconstructed table top (z <= 0), also under the robot base."""
-    vertices = np.asarray(mesh.vertices)
-    flat = vertices[np.abs(vertices[:, 2]) < 0.01]
-    lo = np.minimum(flat[:, :2].min(0), -config.robot_clearance)
-    hi = np.maximum(flat[:, :2].max(0), config.robot_clearance)
-    slab = trimesh.creation.box(extents=[*(hi - lo), config.table_thickness])
-    slab.apply_translation([*((lo + hi) / 2), -config.table_thickness / 2])
-    return slab
+def table_solid(
+    table: TableTop | None, mesh: o3d.geometry.TriangleMesh, config: ObjectsConfig
+) -> trimesh.Trimesh:
+    """The convex solid under the table top (z <= 0), also under the robot base; without a
+    table top, a box under the mesh's flat part."""
+    clearance = config.robot_clearance * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])
+    if table is None:
+        vertices = np.asarray(mesh.vertices)
+        flat = vertices[np.abs(vertices[:, 2]) < config.segment.min_height, :2]
+        points = flat if len(flat) >= 3 else vertices[:, :2]
+        (x0, y0), (x1, y1) = points.min(0), points.max(0)
+        table = TableTop(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
+    return table.grown(clearance).prism(-config.table_thickness)
 
 
 def static_visual(
-    mesh: o3d.geometry.TriangleMesh, solids: list[Solid], margin: float, triangles: int
+    mesh: o3d.geometry.TriangleMesh,
+    solids: list[Solid],
+    table: TableTop | None,
+    config: ObjectsConfig,
 ) -> trimesh.Trimesh:
-    """The scene mesh without the objects, simplified, with a flat patch of table where each
-    object stood."""
+    """The scene mesh without the objects, simplified; its table plane inside the table top
+    replaced by the solid table top (without a table top: a flat patch where each object
+    stood)."""
     vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.triangles)
     centres = vertices[faces].mean(1)
     keep = np.ones(len(faces), bool)
     for solid in solids:
-        keep &= ~solid.inside_footprint(solid.to_body(centres), margin)
+        keep &= ~solid.inside_footprint(solid.to_body(centres), config.splat_margin)
+    if table is not None:
+        on_plane = np.all(np.abs(vertices[faces][:, :, 2]) < config.segment.min_height, axis=1)
+        keep &= ~(on_plane & table.contains(centres[:, :2]))
     rest = o3d.geometry.TriangleMesh(mesh.vertices, o3d.utility.Vector3iVector(faces[keep]))
     rest.remove_unreferenced_vertices()
-    if len(rest.triangles) > triangles:
-        rest = rest.simplify_quadric_decimation(triangles)
+    if len(rest.triangles) > config.static_triangles:
+        rest = rest.simplify_quadric_decimation(config.static_triangles)
     parts = [trimesh.Trimesh(np.asarray(rest.vertices), np.asarray(rest.triangles), process=False)]
-    for solid in solids:
-        patch = extrude(
-            np.full(solid.footprint.shape, 0.001), solid.footprint, solid.grid_origin, solid.cell
-        )
-        patch.vertices = solid.to_world(patch.vertices) - [0, 0, 0.001]
-        parts.append(patch)
+    if table is not None:
+        parts.append(table.prism(-config.table_thickness))  # closed: MuJoCo needs a volume
+    else:
+        lift = config.splat_floor / 3
+        for solid in solids:
+            patch = extrude(
+                np.full(solid.footprint.shape, lift), solid.footprint, solid.grid_origin, solid.cell
+            )
+            patch.vertices = solid.to_world(patch.vertices) - [0, 0, lift]
+            parts.append(patch)
     out = trimesh.util.concatenate(parts)
     out.remove_unreferenced_vertices()
     return out
@@ -174,16 +213,19 @@ def build_object(
     scene: GaussianSet,
     taken: np.ndarray,
     config: ObjectsConfig,
+    units: Units,
     outputs: ObjectsOutputs,
 ) -> tuple[dict[str, Any], Solid, np.ndarray]:
-    """Write one object's visual mesh, hulls and body-frame splats (``outputs.body(name)``).
+    """Write one object's visual mesh, hulls and body-frame splats (``outputs.body(name)``);
+    ``config`` in the world's ``units``.
 
     Returns its summary record, its solid and the ``[N]`` mask of the scene Gaussians it took
     (none of those already ``taken``).
     """
     samples = np.concatenate([c.points for c in parts])
     lo, hi = samples.min(0), samples.max(0)
-    near = np.all((scene.means >= lo - 0.01) & (scene.means <= hi + 0.02), axis=1)
+    reach = config.support_reach
+    near = np.all((scene.means >= lo - reach) & (scene.means <= hi + 2 * reach), axis=1)
     support = scene.means[near & (scene.opacities >= config.support_opacity)]
     solid = build_solid(samples, config.solid, support)
     files = outputs.body(name)
@@ -194,6 +236,7 @@ def build_object(
     mine = object_gaussians(scene, solid, config) & ~taken
     write_ply(files.splats, to_body_frame(scene.subset(mine), solid))
     volume = float(solid.mesh.volume)
+    cubic_metres = volume / units.per_metre**3
     low, high = solid.mesh.bounds
     record = {
         "name": name,
@@ -208,7 +251,7 @@ def build_object(
         "volume_m3": volume,
         "concavity": 1.0 - volume / max(float(solid.mesh.convex_hull.volume), 1e-12),
         "density": density,
-        "mass_kg": density * volume,
+        "mass_kg": density * cubic_metres,
         "hulls": len(hulls),
         "gaussians": int(mine.sum()),
         "rgba": _rgba(scene.colors[mine]),
@@ -222,15 +265,19 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     outputs = ObjectsOutputs.at(ctx.out_dir)
     mesh = o3d.io.read_triangle_mesh(str(ctx.input(mesh_stage.STAGE).mesh))
     scene = read_ply(ctx.input(splats_stage.STAGE).splats)
+    units = Units.from_summary((read_summary(ctx.inputs[mesh_stage.STAGE.name]) or {}).get("units"))
+    cfg = config.in_units(units)
     ctx.report(0.05, "sampling the scene mesh")
-    points, colors = surface_samples(mesh, config.segment.sample_spacing)
-    candidates = find_candidates(points, colors, config.segment)
-    edited = apply_edits(candidates, config.edits)
+    points, colors, normals = surface_samples(mesh, cfg.segment.sample_spacing)
+    table, candidates = table_and_candidates(points, colors, normals, scene.means, cfg.segment)
+    edited = apply_edits(candidates, config.edits, cfg.segment.at_radius)
     if not edited:
+        scenery = sum(bool(c.scenery) for c in candidates)
         raise ReconstructError(
             f"no objects: {len(candidates)} candidate(s) found above the table"
+            + (f", {scenery} of them scenery (see the stage's summary)" if scenery else "")
             + (
-                " and all were dropped"
+                " and all were dropped or scenery; name one with --objects"
                 if candidates
                 else "; film the objects from all sides, "
                 "standing on the table, and check the mesh stage's scene_mesh.ply"
@@ -242,30 +289,31 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     for k, (name, parts, density) in enumerate(edited):
         ctx.report(0.1 + 0.7 * k / len(edited), f"building {name}")
         record, solid, mine = build_object(
-            name, parts, density or config.density, scene, taken, config, outputs
+            name, parts, density or cfg.density, scene, taken, cfg, units, outputs
         )
         taken |= mine
         records.append(record)
         solids.append(solid)
     ctx.report(0.85, "filling the table under the objects")
     rest = scene.subset(~taken)
-    fill, hidden = fill_table(rest, solids, config.fill)
+    fill, hidden = fill_table(rest, solids, cfg.fill)
     static = concat([rest.subset(~hidden), fill])
     outputs.static_splats.parent.mkdir(parents=True, exist_ok=True)
     write_ply(outputs.static_splats, static)
-    visual = static_visual(mesh, solids, config.splat_margin, config.static_triangles)
-    _export(visual, outputs.static_visual)
-    slab = table_slab(mesh, config)
-    _export(slab, outputs.table)
-    table_colors = rest.colors[np.abs(rest.means[:, 2]) < 0.005]
+    _export(static_visual(mesh, solids, table, cfg), outputs.static_visual)
+    solid_table = table_solid(table, mesh, cfg)
+    _export(solid_table, outputs.table)
+    table_colors = rest.colors[np.abs(rest.means[:, 2]) < cfg.segment.min_height]
     return {
+        "units": units.as_dict(),
         "candidates": [c.describe() for c in candidates],
         "objects": records,
         "static": {
             "gaussians": len(static),
             "fill_gaussians": len(fill),
             "replaced_gaussians": int(hidden.sum()),
-            "table_box_m": [slab.bounds[0].tolist(), slab.bounds[1].tolist()],
+            "table_outline": None if table is None else table.outline.round(5).tolist(),
+            "table_box_m": [solid_table.bounds[0].tolist(), solid_table.bounds[1].tolist()],
             "rgba": _rgba(table_colors),
         },
     }
@@ -276,6 +324,7 @@ STAGE = Stage(
     config_type=ObjectsConfig,
     run=run_objects,
     inputs=(splats_stage.STAGE.name, mesh_stage.STAGE.name),
+    version=2,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
 )

@@ -1,18 +1,26 @@
 """Object candidates: the scene mesh's geometry above the table plane, clustered.
 
 The mesh surface is sampled densely (area-weighted); samples higher than ``seed_height``
-above the table (z = 0 in the world frame) are clustered by DBSCAN, and each cluster tall
-and wide enough to be an object, and not too wide to be one, becomes a candidate. Then every
-sample higher than ``min_height`` over the candidate's footprint (its cells' outline with the
-holes filled, so a tray's floor is in, grown by ``reach``) joins it: low bumps of the table
-next to an object do not chain onto it, as they would if all samples above ``min_height``
-were clustered at once. Candidates are numbered by their centroid (x, then y) so the ids are
-stable across re-runs.
+above the table (z = 0 in the world frame) are clustered by DBSCAN. Clusters closer than
+``merge_gap`` in 3D, or whose footprints on the table overlap or come that close (the pieces
+of one real object the fusion left apart: its top above its sides), are one cluster; each
+cluster tall and wide enough to be an object, and not too wide to be one, becomes a
+candidate. Then every sample higher than ``min_height`` over the candidate's footprint (its
+cells' outline with the holes filled, so a tray's floor is in, grown by ``reach``) joins it:
+low bumps of the table next to an object do not chain onto it, as they would if all samples
+above ``min_height`` were clustered at once. Candidates are numbered by their centroid (x,
+then y) so the ids are stable across re-runs.
+
+A candidate is scenery, not an object, when it stands outside the table top (background
+beyond the table's edge) or when fewer than ``min_gaussians`` splats stand over it (a
+fragment the fusion made of a few large, faint Gaussians); scenery stays in the static scene
+unless the user's edits name it. Lengths are metres (``SegmentConfig.in_units``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import open3d as o3d
@@ -21,8 +29,8 @@ from scipy.spatial import cKDTree
 
 from reconstruct.errors import ReconstructError
 from reconstruct.object_edits import ObjectEdits, Point2
-
-AT_RADIUS = 0.05  # m, an "at: [x, y]" reference picks the candidate with a sample this near
+from reconstruct.tabletop import TableTop, find_table_top
+from reconstruct.units import Units, in_units
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,16 @@ class SegmentConfig:
     min_object_height: candidates must reach this high (the table's far, grazing edges
         reconstruct up to ~2 cm high bumps; graspable objects are taller).
     min_size, max_size: a candidate's footprint diagonal must lie in between.
+    table_cell: grid cell of the table top's outline (``tabletop``).
+    at_radius: an ``at: [x, y]`` edit picks the candidate with a sample this near.
+    min_gaussians: a candidate with fewer splats over it is scenery (count, not a length).
     """
+
+    LENGTHS: ClassVar[tuple[str, ...]] = (
+        "sample_spacing", "seed_height", "min_height", "reach", "merge_gap",
+        "cluster_distance", "min_object_height", "min_size", "max_size", "table_cell",
+        "at_radius",
+    )  # fmt: skip
 
     sample_spacing: float = 0.0015
     seed_height: float = 0.015
@@ -51,13 +68,21 @@ class SegmentConfig:
     min_object_height: float = 0.025
     min_size: float = 0.015
     max_size: float = 0.5
+    table_cell: float = 0.01
+    at_radius: float = 0.05
+    min_gaussians: int = 20
+
+    def in_units(self, units: Units) -> SegmentConfig:
+        return in_units(self, self.LENGTHS, units.per_metre)
 
 
 @dataclass(frozen=True, eq=False)
 class Candidate:
     id: int
-    points: np.ndarray  # [P, 3] world, metres
+    points: np.ndarray  # [P, 3] world
     colors: np.ndarray  # [P, 3] in [0, 1]
+    gaussians: int = 0  # splats standing over it
+    scenery: str = ""  # why it is scenery and not an object; empty for an object
 
     @property
     def centroid(self) -> np.ndarray:
@@ -70,17 +95,22 @@ class Candidate:
             "centroid_m": self.centroid.round(4).tolist(),
             "size_m": (hi - lo).round(4).tolist(),
             "samples": len(self.points),
+            "gaussians": self.gaussians,
+            **({"scenery": self.scenery} if self.scenery else {}),
         }
 
 
 def surface_samples(
     mesh: o3d.geometry.TriangleMesh, spacing: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``[S, 3]`` points and ``[S, 3]`` colours spread evenly over the mesh surface."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``[S, 3]`` points, ``[S, 3]`` colours and ``[S, 3]`` unit normals spread evenly over the
+    mesh surface."""
     count = max(1000, int(mesh.get_surface_area() / spacing**2))
+    mesh = o3d.geometry.TriangleMesh(mesh)
+    mesh.compute_vertex_normals()
     cloud = mesh.sample_points_uniformly(number_of_points=count)
     colors = np.asarray(cloud.colors) if cloud.has_colors() else np.full((count, 3), 0.5)
-    return np.asarray(cloud.points), colors
+    return np.asarray(cloud.points), colors, np.asarray(cloud.normals)
 
 
 def _over(xy: np.ndarray, seeds: np.ndarray, cell: float, reach: float) -> np.ndarray:
@@ -101,36 +131,117 @@ def _over(xy: np.ndarray, seeds: np.ndarray, cell: float, reach: float) -> np.nd
     return out
 
 
-def merge_close(points: np.ndarray, labels: np.ndarray, gap: float) -> np.ndarray:
-    """DBSCAN labels (-1 noise) with clusters closer than ``gap`` (m) given one label."""
-    count = labels.max() + 1 if len(labels) else 0
+def _union(count: int, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """``[count]`` the representative of each item once ``pairs`` are joined."""
     parent = list(range(count))
 
     def root(i: int) -> int:
         while parent[i] != i:
+            parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
-    trees = [cKDTree(points[labels == k]) for k in range(count)]
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([root(k) for k in range(count)], int)
+
+
+def _relabel(labels: np.ndarray, roots: np.ndarray) -> np.ndarray:
+    """Labels (-1 noise) mapped through ``roots`` and renumbered 0..K-1."""
+    out = np.full(len(labels), -1)
+    kept = labels >= 0
+    _, out[kept] = np.unique(roots[labels[kept]], return_inverse=True)
+    return out
+
+
+def merge_close(points: np.ndarray, labels: np.ndarray, gap: float) -> np.ndarray:
+    """DBSCAN labels (-1 noise) with clusters closer than ``gap`` (3D) given one label."""
+    count = labels.max() + 1 if len(labels) else 0
+    groups = [points[labels == k] for k in range(count)]
+    boxes = np.array([(g.min(0), g.max(0)) for g in groups]).reshape(count, 2, 3)
+    trees = [cKDTree(g) for g in groups]
+    pairs = []
     for a in range(count):
         for b in range(a + 1, count):
-            if trees[a].count_neighbors(trees[b], gap) > 0:
-                parent[root(b)] = root(a)
-    roots = np.array([root(k) for k in range(count)] + [-1])
-    return roots[labels]
+            apart = np.any((boxes[a, 0] > boxes[b, 1] + gap) | (boxes[b, 0] > boxes[a, 1] + gap))
+            if not apart and trees[a].count_neighbors(trees[b], gap) > 0:
+                pairs.append((a, b))
+    return _relabel(labels, _union(count, pairs))
+
+
+def merge_overlapping(xy: np.ndarray, labels: np.ndarray, cell: float, gap: float) -> np.ndarray:
+    """Labels with clusters whose footprints (``[N, 2]`` points on a grid of ``cell``, gaps
+    of two cells closed) overlap or come within ``gap`` of each other given one label."""
+    count = labels.max() + 1 if len(labels) else 0
+    if count < 2:
+        return labels
+    grow = int(np.ceil(gap / 2 / cell))
+    origin = xy.min(0)
+    keys, owners = [], []
+    for k in range(count):
+        ij = np.floor((xy[labels == k] - origin) / cell).astype(np.int64)
+        base = ij.min(0) - grow - 3
+        grid = np.zeros(tuple(ij.max(0) - base + grow + 4)[::-1], bool)
+        grid[ij[:, 1] - base[1], ij[:, 0] - base[0]] = True
+        grid = ndimage.binary_closing(grid, iterations=2)
+        if grow:
+            grid = ndimage.binary_dilation(grid, iterations=grow)
+        rows, cols = np.nonzero(grid)
+        keys.append((rows + base[1]) * (1 << 32) + (cols + base[0]))
+        owners.append(np.full(len(rows), k))
+    key, owner = np.concatenate(keys), np.concatenate(owners)
+    order = np.lexsort((owner, key))
+    key, owner = key[order], owner[order]
+    shared = np.flatnonzero(key[1:] == key[:-1])
+    pairs = {(int(owner[i]), int(owner[i + 1])) for i in shared if owner[i] != owner[i + 1]}
+    return _relabel(labels, _union(count, sorted(pairs)))
+
+
+def splats_over(gaussians: np.ndarray, seeds: np.ndarray, top: float, config: SegmentConfig) -> int:
+    """How many of the ``[G, 3]`` Gaussian centres stand over the footprint of ``seeds``
+    (``[P, 2]``), between ``min_height`` and ``top`` + ``reach``."""
+    z = gaussians[:, 2]
+    tall = (z > config.min_height) & (z < top + config.reach)
+    near = tall & np.all(
+        (gaussians[:, :2] >= seeds.min(0) - config.reach)
+        & (gaussians[:, :2] <= seeds.max(0) + config.reach),
+        axis=1,
+    )
+    over = _over(gaussians[near, :2], seeds, config.cluster_distance / 2, config.reach)
+    return int(over.sum())
+
+
+def scenery_reason(
+    centroid: np.ndarray, gaussians: int | None, table: TableTop | None, config: SegmentConfig
+) -> str:
+    """Why a candidate at ``centroid`` (``[2]`` world xy) with ``gaussians`` splats over it is
+    scenery rather than an object; empty when it is an object."""
+    if table is not None and not table.contains(centroid[None], config.reach)[0]:
+        return "beyond the table's edge"
+    if gaussians is not None and gaussians < config.min_gaussians:
+        return f"a fragment: {gaussians} Gaussians over it (fewer than {config.min_gaussians})"
+    return ""
 
 
 def find_candidates(
-    points: np.ndarray, colors: np.ndarray, config: SegmentConfig
+    points: np.ndarray,
+    colors: np.ndarray,
+    config: SegmentConfig,
+    table: TableTop | None = None,
+    gaussians: np.ndarray | None = None,
 ) -> list[Candidate]:
-    """Clusters of the samples above the table that look like objects."""
+    """Clusters of the samples above the table that look like objects, each marked as scenery
+    when it stands outside ``table`` or has too few of the ``[G, 3]`` ``gaussians`` over it
+    (neither check without them); ``config`` in world units."""
     high = np.flatnonzero(points[:, 2] > config.seed_height)
     low = points[:, 2] > config.min_height
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[high]))
-    labels = merge_close(
-        points[high],
-        np.asarray(cloud.cluster_dbscan(config.cluster_distance, config.min_samples)),
-        config.merge_gap,
+    labels = np.asarray(cloud.cluster_dbscan(config.cluster_distance, config.min_samples))
+    labels = merge_close(points[high], labels, config.merge_gap)
+    labels = merge_overlapping(
+        points[high, :2], labels, config.cluster_distance / 2, config.merge_gap
     )
     kept = []
     for label in np.unique(labels[labels >= 0]):
@@ -140,17 +251,35 @@ def find_candidates(
         if hi[2] < config.min_object_height or not config.min_size <= diagonal <= config.max_size:
             continue
         member = low & _over(points[:, :2], seeds[:, :2], config.cluster_distance / 2, config.reach)
-        kept.append((points[member], colors[member]))
+        count = None if gaussians is None else splats_over(gaussians, seeds[:, :2], hi[2], config)
+        reason = scenery_reason(points[member, :2].mean(0), count, table, config)
+        kept.append((points[member], colors[member], count or 0, reason))
     kept.sort(key=lambda c: tuple(np.round(c[0].mean(0)[:2], 2)))
-    return [Candidate(i, xyz, rgb) for i, (xyz, rgb) in enumerate(kept)]
+    return [Candidate(i, *fields) for i, fields in enumerate(kept)]
+
+
+def table_and_candidates(
+    points: np.ndarray,
+    colors: np.ndarray,
+    normals: np.ndarray,
+    gaussians: np.ndarray,
+    config: SegmentConfig,
+) -> tuple[TableTop | None, list[Candidate]]:
+    """The table top of the ``[S, 3]`` surface samples and the candidates above it."""
+    table = find_table_top(points, normals, config.min_height, config.table_cell)
+    return table, find_candidates(points, colors, config, table, gaussians)
 
 
 def _resolve(
-    ref_ids: tuple[int, ...], ref_at: tuple[Point2, ...], candidates: list[Candidate], field: str
+    ref_ids: tuple[int, ...],
+    ref_at: tuple[Point2, ...],
+    candidates: list[Candidate],
+    field: str,
+    radius: float,
 ) -> list[int]:
     """Candidate ids named outright, plus for each point the candidate whose samples come
-    nearest to it (within ``AT_RADIUS``); points that reach none are ignored as long as
-    some reference resolves."""
+    nearest to it (within ``radius``; objects before scenery); points that reach none are
+    ignored as long as some reference resolves."""
     ids = list(ref_ids)
     for bad in [i for i in ids if not 0 <= i < len(candidates)]:
         raise ReconstructError(
@@ -158,27 +287,31 @@ def _resolve(
             field=field,
         )
     trees = [cKDTree(c.points[:, :2]) for c in candidates]
+    scenery = np.array([bool(c.scenery) for c in candidates])
     for point in ref_at:
         distance = np.array([tree.query(point)[0] for tree in trees])
-        if len(distance) and distance.min() <= AT_RADIUS:
-            ids.append(int(np.argmin(distance)))
+        reached = distance <= radius
+        if reached.any():
+            pool = reached & ~scenery if (reached & ~scenery).any() else reached
+            ids.append(int(np.flatnonzero(pool)[np.argmin(distance[pool])]))
     if not ids and ref_at:
-        shown = ", ".join(f"{c.id}: ({c.centroid[0]:.2f}, {c.centroid[1]:.2f})" for c in candidates)
+        shown = ", ".join(f"{c.id}: ({c.centroid[0]:.3g}, {c.centroid[1]:.3g})" for c in candidates)
         raise ReconstructError(
-            f"no candidate within {AT_RADIUS * 100:.0f} cm of {list(ref_at)}; candidates are at {shown}",
+            f"no candidate within {radius:.3g} of {list(ref_at)}; candidates are at {shown}",
             field=field,
         )
     return ids
 
 
 def apply_edits(
-    candidates: list[Candidate], edits: ObjectEdits
+    candidates: list[Candidate], edits: ObjectEdits, at_radius: float = SegmentConfig.at_radius
 ) -> list[tuple[str, list[Candidate], float | None]]:
-    """The objects after the user's edits: (name, merged candidates, density or None)."""
+    """The objects after the user's edits: (name, merged candidates, density or None); the
+    candidates that are scenery stay out unless an edit names them."""
     used: dict[int, str] = {}
     objects = []
     for k, edit in enumerate(edits.objects):
-        ids = _resolve(edit.candidates, edit.at, candidates, f"objects[{k}]")
+        ids = _resolve(edit.candidates, edit.at, candidates, f"objects[{k}]", at_radius)
         for i in ids:
             if i in used and used[i] != edit.name:
                 raise ReconstructError(
@@ -187,7 +320,7 @@ def apply_edits(
                 )
             used[i] = edit.name
         objects.append((edit.name, [candidates[i] for i in sorted(set(ids))], edit.density))
-    dropped = set(_resolve(edits.drop, edits.drop_at, candidates, "drop"))
+    dropped = set(_resolve(edits.drop, edits.drop_at, candidates, "drop", at_radius))
     clash = dropped & set(used)
     if clash:
         raise ReconstructError(
@@ -195,6 +328,6 @@ def apply_edits(
         )
     if edits.keep_unlisted:
         for c in candidates:
-            if c.id not in used and c.id not in dropped:
+            if c.id not in used and c.id not in dropped and not c.scenery:
                 objects.append((f"object_{c.id}", [c], None))
     return objects

@@ -18,6 +18,7 @@ world builds its objects with the same convention, so poses transfer between the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -25,6 +26,7 @@ import trimesh
 from scipy import ndimage
 
 from reconstruct.errors import ReconstructError
+from reconstruct.units import Units, in_units
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class SolidConfig:
     max_triangles: a container's extruded mesh is simplified to this many triangles.
     """
 
+    LENGTHS: ClassVar[tuple[str, ...]] = ("cell", "min_depth")
+
     cell: float = 0.0025
     closing: int = 2
     square_ratio: float = 1.15
@@ -51,6 +55,9 @@ class SolidConfig:
     min_depth: float = 0.015
     min_floor: float = 0.2
     max_open_floor: float = 0.3
+
+    def in_units(self, units: Units) -> SolidConfig:
+        return in_units(self, self.LENGTHS, units.per_metre)
 
 
 @dataclass(frozen=True, eq=False)

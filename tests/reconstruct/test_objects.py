@@ -1,5 +1,7 @@
 """The objects stage: candidates above the table, the user's edits, solids, hulls, the hole
-fill under the objects, and the stage end to end on a small synthetic scene."""
+fill under the objects, and the stage end to end on small synthetic scenes: real clutter
+(an object fused in pieces, fragments of a few Gaussians, background beyond the table), a
+table full of holes, and the same scene in SfM units."""
 
 from __future__ import annotations
 
@@ -17,14 +19,21 @@ from reconstruct.hulls import HullConfig, collision_hulls
 from reconstruct.mesh import MeshOutputs
 from reconstruct.object_edits import ObjectEdit, ObjectEdits, load_objects_yaml
 from reconstruct.objects import ObjectsConfig, ObjectsOutputs, run_objects
-from reconstruct.segment import SegmentConfig, apply_edits, find_candidates, surface_samples
+from reconstruct.segment import (
+    SegmentConfig,
+    apply_edits,
+    find_candidates,
+    merge_close,
+    surface_samples,
+)
 from reconstruct.solid import build_solid
 from reconstruct.splats import SplatsOutputs
-from reconstruct.stage import StageContext, missing_outputs
+from reconstruct.stage import StageContext, missing_outputs, write_json
 from sim_env.package.geometry import convexity_violation
 from sim_env.splats import (
     GaussianSet,
     MeshSampling,
+    concat,
     gaussians_from_mesh,
     rasterize,
     read_ply,
@@ -82,12 +91,12 @@ def to_open3d(mesh: trimesh.Trimesh) -> o3d.geometry.TriangleMesh:
 
 
 def samples_of(mesh: trimesh.Trimesh) -> np.ndarray:
-    points, _ = surface_samples(to_open3d(mesh), 0.002)
+    points, _, _ = surface_samples(to_open3d(mesh), 0.002)
     return points[points[:, 2] > 0.005]
 
 
 def test_two_boxes_on_a_plane_are_two_candidates_at_their_centroids() -> None:
-    points, colors = surface_samples(to_open3d(scene_mesh()), 0.0015)
+    points, colors, _ = surface_samples(to_open3d(scene_mesh()), 0.0015)
     candidates = find_candidates(points, colors, SegmentConfig())
     assert len(candidates) == 2
     for candidate, (x, y, _, extents) in zip(candidates, BOXES.values(), strict=True):
@@ -126,7 +135,7 @@ def test_a_tray_stays_open_and_splits_into_convex_parts() -> None:
 
 
 def test_edits_rename_merge_and_drop(tmp_path: Path) -> None:
-    points, colors = surface_samples(to_open3d(scene_mesh()), 0.002)
+    points, colors, _ = surface_samples(to_open3d(scene_mesh()), 0.002)
     candidates = find_candidates(points, colors, SegmentConfig())
     renamed = apply_edits(candidates, ObjectEdits((ObjectEdit("cup", candidates=(1,)),)))
     assert [(name, [c.id for c in parts]) for name, parts, _ in renamed] == [
@@ -193,29 +202,46 @@ def test_the_fill_covers_each_footprint_in_the_table_colour() -> None:
     assert np.abs(rgb[inside].mean(0) - [0.6, 0.45, 0.3]).max() < 0.05
 
 
-def test_the_stage_splits_a_scene_into_objects_and_a_filled_table(tmp_path: Path) -> None:
-    mesh = scene_mesh()
+def run_stage(
+    tmp_path: Path,
+    mesh: trimesh.Trimesh,
+    gaussians: GaussianSet,
+    config: ObjectsConfig | None = None,
+    units: dict | None = None,
+) -> tuple[dict, ObjectsOutputs]:
+    """The objects stage on a scene mesh and its splats (``units``: the mesh stage's record)."""
     splats_dir, mesh_dir, out = tmp_path / "splats", tmp_path / "mesh", tmp_path / "out"
     for folder in (splats_dir, mesh_dir, out):
-        folder.mkdir()
+        folder.mkdir(parents=True)
     splats = SplatsOutputs.at(splats_dir)
     splats.holdout.mkdir()
-    write_ply(splats.splats, gaussians_from_mesh(mesh, MeshSampling(count=60000, seed=0)))
+    write_ply(splats.splats, gaussians)
     o3d.io.write_triangle_mesh(str(MeshOutputs.at(mesh_dir).mesh), to_open3d(mesh))
+    if units is not None:
+        write_json(mesh_dir / "summary.json", {"units": units})
     ctx = StageContext(
         scan=tmp_path,
         out_dir=out,
         scratch_dir=tmp_path,
         inputs={"splats": splats_dir, "mesh": mesh_dir},
     )
+    return run_objects(ctx, config or ObjectsConfig()), ObjectsOutputs.at(out)
+
+
+def test_the_stage_splits_a_scene_into_objects_and_a_filled_table(tmp_path: Path) -> None:
+    mesh = scene_mesh()
     edits = ObjectEdits((ObjectEdit("tall", at=((0.55, 0.12),)),))
-    summary = run_objects(ctx, ObjectsConfig(edits=edits))
+    summary, outputs = run_stage(
+        tmp_path,
+        mesh,
+        gaussians_from_mesh(mesh, MeshSampling(count=60000, seed=0)),
+        ObjectsConfig(edits=edits),
+    )
     assert [o["name"] for o in summary["objects"]] == ["tall", "object_0"]
     tall = summary["objects"][0]
     assert np.allclose(tall["centroid_m"], (0.55, 0.12, 0.04), atol=0.006)
     assert tall["mass_kg"] == pytest.approx(400 * 0.05 * 0.05 * 0.08, rel=0.15)
     assert all(o["watertight"] for o in summary["objects"])
-    outputs = ObjectsOutputs.at(out)
     assert not missing_outputs(outputs) and not missing_outputs(outputs.body("tall"))
     body = read_ply(outputs.body("tall").splats)
     assert len(body) == tall["gaussians"] > 100
@@ -225,3 +251,133 @@ def test_the_stage_splits_a_scene_into_objects_and_a_filled_table(tmp_path: Path
     assert trimesh.load(outputs.table).bounds[1][2] == pytest.approx(0.0)
     for name in ("tall", "object_0"):
         assert trimesh.load(outputs.body(name).visual).is_watertight
+
+
+def banded_box() -> trimesh.Trimesh:
+    """An 8 x 8 x 12 cm box at (0.2, 0.1) fused in three pieces stacked 2 cm apart: the lower
+    walls, the upper walls and the lid (what a real scan's TSDF left of one object)."""
+    box = box_mesh(0.2, 0.1, 0.0, (0.08, 0.08, 0.12)).subdivide()
+    z = box.triangles_center[:, 2]
+    keep = (z < 0.04) | ((z > 0.06) & (z < 0.095)) | (z > 0.115)
+    return trimesh.Trimesh(box.vertices, box.faces[keep])
+
+
+def few_gaussians(mesh: trimesh.Trimesh, count: int, seed: int) -> GaussianSet:
+    return gaussians_from_mesh(mesh, MeshSampling(count=count, seed=seed))
+
+
+def test_real_clutter_one_object_in_pieces_fragments_and_background(tmp_path: Path) -> None:
+    table = table_mesh()  # x in [-0.1, 0.9], y in [-0.5, 0.5]
+    pieces = banded_box()
+    fragments = [box_mesh(0.1 + 0.12 * i, -0.3, 15.0 * i, (0.03, 0.03, 0.035)) for i in range(5)]
+    beyond = trimesh.creation.box((0.1, 0.1, 0.31))  # a lamp on the floor past the table's edge
+    beyond.apply_translation((0.4, 0.6, 0.145))
+    beyond = beyond.subdivide().subdivide()
+    mesh = trimesh.util.concatenate([table, pieces, *fragments, beyond])
+    gaussians = concat(
+        [
+            few_gaussians(table, 40000, 0),
+            few_gaussians(pieces, 3000, 1),
+            *[
+                few_gaussians(f, n, 2 + i)
+                for i, (f, n) in enumerate(zip(fragments, (3, 4, 6, 7, 9), strict=True))
+            ],
+            few_gaussians(beyond, 3000, 9),
+        ]
+    )
+    points, colors, _ = surface_samples(to_open3d(mesh), 0.0015)
+    high = points[:, 2] > SegmentConfig().seed_height
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[high]))
+    labels = merge_close(points[high], np.asarray(cloud.cluster_dbscan(0.008, 8)), 0.015)
+    on_box = np.linalg.norm(points[high, :2] - (0.2, 0.1), axis=1) < 0.07
+    assert len(np.unique(labels[on_box])) == 3  # three pieces in 3D ...
+
+    summary, outputs = run_stage(tmp_path, mesh, gaussians)
+    assert [o["name"] for o in summary["objects"]] == ["object_1"]  # ... one object
+    box = summary["objects"][0]
+    assert np.allclose(box["centroid_m"][:2], (0.2, 0.1), atol=0.005)
+    assert np.allclose(box["extents_m"], (0.08, 0.08, 0.12), atol=0.01)
+    scenery = {c["id"]: c["scenery"] for c in summary["candidates"] if "scenery" in c}
+    assert len(summary["candidates"]) == 7 and len(scenery) == 6
+    fragments_found = [c for c in scenery.values() if c.startswith("a fragment")]
+    assert (
+        len(fragments_found) == 5 and list(scenery.values()).count("beyond the table's edge") == 1
+    )
+    fragment_counts = [
+        c["gaussians"] for c in summary["candidates"] if "fragment" in c.get("scenery", "")
+    ]
+    assert max(fragment_counts) <= 9
+    visual = trimesh.load(outputs.static_visual)
+    assert (visual.vertices[:, 1] > 0.55).any() and visual.vertices[:, 2].max() > 0.29  # kept
+    static = read_ply(outputs.static_splats)
+    assert (static.means[:, 1] > 0.55).sum() > 2000  # the lamp's splats stay in the scene
+
+    # an edit may still name a scenery candidate
+    lamp = next(k for k, v in scenery.items() if v == "beyond the table's edge")
+    edits = ObjectEdits((ObjectEdit("lamp", candidates=(lamp,)),), keep_unlisted=False)
+    named = apply_edits(find_candidates(points, colors, SegmentConfig()), edits)
+    assert [name for name, _, _ in named] == ["lamp"]
+
+
+def test_a_table_full_of_holes_gets_a_solid_collision_and_a_whole_top(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    table = table_mesh()
+    centres = table.triangles_center
+    top = centres[:, 2] > -0.0005
+    holes = rng.uniform((-0.05, -0.45), (0.85, 0.45), (40, 2))  # 40 gaps of 3-6 cm
+    radius = rng.uniform(0.015, 0.03, 40)
+    gone = top & (np.linalg.norm(centres[:, None, :2] - holes[None], axis=2) < radius).any(1)
+    holey = trimesh.Trimesh(table.vertices, table.faces[~gone])
+    x, y, yaw, extents = BOXES["left"]
+    box = box_mesh(x, y, yaw, extents)
+    mesh = trimesh.util.concatenate([holey, box])
+    gaussians = concat([few_gaussians(holey, 30000, 0), few_gaussians(box, 3000, 1)])
+    summary, outputs = run_stage(tmp_path, mesh, gaussians)
+    assert [o["name"] for o in summary["objects"]] == ["object_0"]
+    solid = trimesh.load(outputs.table)
+    assert solid.is_watertight and solid.is_convex
+    assert np.allclose(solid.bounds, [[-0.25, -0.5, -0.04], [0.9, 0.5, 0.0]], atol=0.012)
+    visual = trimesh.load(outputs.static_visual)
+    gx, gy = np.meshgrid(np.linspace(-0.08, 0.88, 49), np.linspace(-0.48, 0.48, 49))
+    grid = np.c_[gx.ravel(), gy.ravel()]
+    grid = grid[np.linalg.norm(grid - (x, y), axis=1) > 0.06]
+    assert covered_on_plane(visual, grid).all()  # no holes in the table the renderer draws
+
+
+def covered_on_plane(mesh: trimesh.Trimesh, xy: np.ndarray) -> np.ndarray:
+    """``[N]`` whether a triangle of ``mesh`` lying on z = 0 covers each of the ``[N, 2]``."""
+    tri = mesh.triangles[np.abs(mesh.triangles[:, :, 2]).max(1) < 0.005][:, :, :2]
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    v0, v1 = b - a, c - a
+    det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
+    out = np.zeros(len(xy), bool)
+    for i, p in enumerate(xy):
+        w = p - a
+        u = (w[:, 0] * v1[:, 1] - w[:, 1] * v1[:, 0]) / det
+        v = (v0[:, 0] * w[:, 1] - v0[:, 1] * w[:, 0]) / det
+        out[i] = np.any((u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9))
+    return out
+
+
+def test_the_stage_gives_the_same_objects_in_sfm_units(tmp_path: Path) -> None:
+    # With --scale 1 the mesh stage records the world's units; the scene 40 times larger
+    # gives the same objects, 40 times larger, with the same masses.
+    scale = 40.0
+    mesh = scene_mesh()
+    gaussians = gaussians_from_mesh(mesh, MeshSampling(count=60000, seed=0))
+    metric, _ = run_stage(tmp_path / "m", mesh, gaussians)
+    big = mesh.copy()
+    big.apply_scale(scale)
+    big_gaussians = GaussianSet(
+        gaussians.means * scale, gaussians.quats, gaussians.scales * scale,
+        gaussians.opacities, gaussians.sh,
+    )  # fmt: skip
+    sfm, _ = run_stage(
+        tmp_path / "s", big, big_gaussians, units={"per_metre": scale, "metric": False}
+    )
+    assert sfm["units"] == {"per_metre": scale, "metric": False}
+    assert [o["name"] for o in sfm["objects"]] == [o["name"] for o in metric["objects"]]
+    for a, b in zip(metric["objects"], sfm["objects"], strict=True):
+        assert np.allclose(np.asarray(b["centroid_m"]) / scale, a["centroid_m"], atol=1e-3)
+        assert b["mass_kg"] == pytest.approx(a["mass_kg"], rel=0.02)
+        assert b["hulls"] == a["hulls"]
