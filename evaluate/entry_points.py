@@ -84,8 +84,15 @@ def _import(module_name: str, directory: Path, file: Path) -> ModuleType:
                 file=file,
                 field="entry_point",
             )
-        alias = _load_shipped(top, location)
-        return importlib.import_module(f"{alias}.{rest}" if rest else alias)
+        try:
+            alias = _load_shipped(top, location)
+            return importlib.import_module(f"{alias}.{rest}" if rest else alias)
+        except Exception as exc:  # the bundle's own code: report it, naming where it broke
+            raise EvaluateError(
+                f"shipped module {module_name!r} does not import: {_describe(exc)}",
+                file=file,
+                field="entry_point",
+            ) from exc
     if (
         top not in importlib.metadata.packages_distributions()
         and top not in sys.stdlib_module_names
@@ -100,13 +107,28 @@ def _import(module_name: str, directory: Path, file: Path) -> ModuleType:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
-            raise  # the module exists but one of its own imports is missing
+            raise EvaluateError(  # the module exists but one of its own imports is missing
+                f"entry point module {module_name!r} does not import: {_describe(exc)}",
+                file=file,
+                field="entry_point",
+            ) from exc
         raise EvaluateError(
             f"entry point module {module_name!r} is neither shipped in {directory} "
             f"({top}.py or {top}/__init__.py) nor importable",
             file=file,
             field="entry_point",
         ) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an import failure: the error, and for a syntax error its file and line."""
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError in {Path(exc.filename or '?').name} line {exc.lineno}: {exc.msg}"
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f" ({Path(tb.tb_frame.f_code.co_filename).name} line {tb.tb_lineno})" if tb else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def _load_shipped(top: str, location: Path) -> str:

@@ -261,3 +261,20 @@ def test_entry_class_crash_in_infer_is_a_policy_error(tmp_path: Path, fake_polic
     with pytest.raises(PolicyError, match="exploded") as info:
         BundlePolicy(config, fake_policy(mode="raise")).infer(obs, "go")
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def broken(:\n", r"SyntaxError in linear_policy\.py line 1"),
+        ("import no_such_dependency_xyz\n", r"No module named 'no_such_dependency_xyz' \(linear_"),
+        ("x = 1\nraise RuntimeError('boom at import')\n", r"RuntimeError: boom at import \(linear"),
+    ],
+    ids=["syntax", "missing-import", "raises"],
+)
+def test_shipped_code_that_does_not_import_is_one_clear_error(tmp_path, source, message):
+    bundle = _save(tmp_path)
+    (bundle / "linear_policy.py").write_text(source)
+    with pytest.raises(EvaluateError, match=message) as info:
+        load_bundle(bundle)
+    assert info.value.field == "entry_point" and len(str(info.value).splitlines()) == 1
