@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import websockets.asyncio.server as ws_server
@@ -28,7 +28,7 @@ from websockets.frames import CloseCode
 from evaluate import wire
 from evaluate.errors import EvaluateError
 from evaluate.policies.droid import decode_request, metadata_to_frame
-from evaluate.policy import Policy
+from evaluate.policy import Observation, Policy, PolicyError
 from sim_env import droid
 
 logger = logging.getLogger(__name__)
@@ -124,6 +124,12 @@ class PolicyServer:
                 await connection.send(reply)
             except ConnectionClosed:
                 return
+            except BadRequest as exc:  # the client's mistake: say what it was, in one line
+                logger.warning("bad request from %s: %s", connection.remote_address, exc)
+                with contextlib.suppress(ConnectionClosed):
+                    await connection.send(f"bad request: {exc}")
+                    await connection.close(code=CloseCode.INVALID_DATA, reason="bad request")
+                return
             except Exception:
                 logger.exception("request from %s failed", connection.remote_address)
                 with contextlib.suppress(ConnectionClosed):
@@ -142,9 +148,7 @@ class PolicyServer:
         start: float,
         previous_total_ms: float | None,
     ) -> bytes:
-        if isinstance(message, str):
-            raise ValueError("requests must be binary msgpack frames, got a text frame")
-        obs, instruction = decode_request(wire.unpackb(message))
+        obs, instruction = _decode(message)
         async with lock:
             policy_start = time.monotonic()
             chunk = await asyncio.to_thread(self.policy.infer, obs, instruction)
@@ -159,6 +163,31 @@ class PolicyServer:
                 "policy_timing": {"infer_ms": policy_ms},
             }
         )
+
+
+class BadRequest(ValueError):
+    """A request that does not follow the wire contract (the client's error, not the server's)."""
+
+
+def _decode(message: str | bytes) -> tuple[Observation, str]:
+    """The observation and instruction of one request.
+
+    Raises:
+        BadRequest: naming what is wrong (not msgpack, not a map, a missing key, a state of the
+            wrong shape or dtype with the expected one, an image that is not uint8 (H, W, 3)).
+    """
+    if isinstance(message, str):
+        raise BadRequest("requests must be binary msgpack frames, got a text frame")
+    try:
+        request = wire.unpackb(message)
+    except Exception as exc:
+        raise BadRequest(f"not a msgpack frame ({type(exc).__name__}: {exc})") from None
+    if not isinstance(request, Mapping):
+        raise BadRequest(f"expected a map of observation keys, got {type(request).__name__}")
+    try:
+        return decode_request(request)
+    except (ValueError, TypeError, PolicyError) as exc:
+        raise BadRequest(str(exc)) from None
 
 
 class BackgroundServer:

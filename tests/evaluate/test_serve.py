@@ -261,3 +261,66 @@ def test_oversized_frame_is_refused_before_it_is_buffered(serve, fake_policy) ->
         with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
             connection.recv(timeout=10)
     assert closed.value.rcvd.code == 1009  # message too big
+
+
+def _valid_request() -> dict:
+    return {
+        "observation/joint_position": np.zeros(7, np.float32),
+        "observation/gripper_position": np.zeros(1, np.float32),
+        "observation/exterior_image_1_left": np.zeros((8, 8, 3), np.uint8),
+        "prompt": "go",
+    }
+
+
+BAD_REQUESTS = [
+    ("text frame", "text", "binary msgpack frames, got a text frame"),
+    ("not msgpack", b"\xc1\xc1\xc1", "not a msgpack frame"),
+    ("an int", 7, "expected a map of observation keys, got int"),
+    ("a list", [1, 2], "expected a map of observation keys, got list"),
+    ("no joints", {"prompt": "go"}, "request has no 'observation/joint_position'"),
+    (
+        "wrong shape",
+        {**_valid_request(), "observation/joint_position": np.zeros(3, np.float32)},
+        r"observation/joint_position must be a float array of shape \(7,\)",
+    ),
+    (
+        "wrong dtype",
+        {**_valid_request(), "observation/gripper_position": np.zeros(1, np.int64)},
+        "observation/gripper_position must be a float array",
+    ),
+    (
+        "float image",
+        {**_valid_request(), "observation/exterior_image_1_left": np.zeros((8, 8, 3), np.float32)},
+        "uint8",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "payload", "message"), BAD_REQUESTS, ids=[r[0] for r in BAD_REQUESTS]
+)
+def test_bad_request_gets_one_line_naming_what_is_wrong(serve, fake_policy, what, payload, message):
+    """Issue 22: these used to come back as tracebacks (`argument of type 'int' is not
+    iterable`); openpi's convention (a text frame, then close) is kept."""
+    import re
+
+    import websockets.exceptions
+    import websockets.sync.client
+
+    from evaluate import wire
+
+    server = serve(fake_policy())
+    with websockets.sync.client.connect(f"ws://127.0.0.1:{server.port}", compression=None) as ws:
+        ws.recv()  # metadata
+        if payload == "text":
+            ws.send("hello")
+        elif isinstance(payload, bytes):
+            ws.send(payload)
+        else:
+            ws.send(wire.packb(payload))
+        reply = ws.recv(timeout=10)
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert isinstance(reply, str) and reply.startswith("bad request: ")
+    assert re.search(message, reply) and "Traceback" not in reply and len(reply.splitlines()) == 1
+    assert closed.value.rcvd.code == 1007
