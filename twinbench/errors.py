@@ -19,11 +19,17 @@ class TwinbenchError(Exception):
     """
 
     def __init__(self, message: str, *, file: str | Path | None = None, field: str | None = None):
-        self.message = message
+        self.message = _one_line(message)
         self.file = None if file is None else str(file)
-        self.field = field
+        self.field = None if field is None else _one_line(field)
         super().__init__(str(self))
 
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.file, self.field) if part)
         return f"{where}: {self.message}" if where else self.message
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: a message quoting user input (a YAML key, a parser's own error)
+    may hold line breaks, and an error is printed as one line."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
