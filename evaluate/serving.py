@@ -20,6 +20,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import websockets.asyncio.server as ws_server
 from websockets.exceptions import ConnectionClosed
@@ -27,8 +28,16 @@ from websockets.frames import CloseCode
 
 from evaluate import wire
 from evaluate.errors import EvaluateError
-from evaluate.policies.droid import decode_request, metadata_to_frame
+from evaluate.policies.droid import (
+    ENDPOINT,
+    ENDPOINTS,
+    INFER,
+    RESET,
+    decode_request,
+    metadata_to_frame,
+)
 from evaluate.policy import Observation, Policy, PolicyError
+from evaluate.privileged import PrivilegedPolicy
 from sim_env import droid
 
 logger = logging.getLogger(__name__)
@@ -58,9 +67,20 @@ class PolicyServer:
     so health probes and other connections stay responsive during a slow ``infer``."""
 
     def __init__(self, policy: Policy, config: ServerConfig):
+        """Raises:
+        EvaluateError: ``policy`` reads privileged simulator state, which no request carries.
+        """
+        if isinstance(policy, PrivilegedPolicy):
+            raise EvaluateError(
+                f"{policy.metadata.policy_id} reads the simulator's privileged state (object "
+                "poses), which no request over the wire carries: it cannot be served; evaluate "
+                "it in-process with twinbench eval --policy instead"
+            )
         self.policy = policy
         self.config = config
-        self._metadata_frame = wire.packb(metadata_to_frame(policy.metadata))
+        self._metadata_frame = wire.packb(
+            {**metadata_to_frame(policy.metadata), ENDPOINTS: [INFER, RESET]}
+        )
 
     def serve_forever(self, on_listening: Callable[[int], None] | None = None) -> None:
         """Block serving until interrupted (Ctrl-C raises KeyboardInterrupt)."""
@@ -148,7 +168,12 @@ class PolicyServer:
         start: float,
         previous_total_ms: float | None,
     ) -> bytes:
-        obs, instruction = _decode(message)
+        request = _unpack(message)
+        if request.get(ENDPOINT) == RESET:  # between episodes (RoboArena's reset endpoint)
+            async with lock:
+                await asyncio.to_thread(self.policy.reset)
+            return wire.packb({ENDPOINT: RESET})
+        obs, instruction = _decode(request)
         async with lock:
             policy_start = time.monotonic()
             chunk = await asyncio.to_thread(self.policy.infer, obs, instruction)
@@ -169,12 +194,11 @@ class BadRequest(ValueError):
     """A request that does not follow the wire contract (the client's error, not the server's)."""
 
 
-def _decode(message: str | bytes) -> tuple[Observation, str]:
-    """The observation and instruction of one request.
+def _unpack(message: str | bytes) -> Mapping[str, Any]:
+    """One request frame as a map.
 
     Raises:
-        BadRequest: naming what is wrong (not msgpack, not a map, a missing key, a state of the
-            wrong shape or dtype with the expected one, an image that is not uint8 (H, W, 3)).
+        BadRequest: a text frame, not msgpack, or not a map.
     """
     if isinstance(message, str):
         raise BadRequest("requests must be binary msgpack frames, got a text frame")
@@ -184,6 +208,16 @@ def _decode(message: str | bytes) -> tuple[Observation, str]:
         raise BadRequest(f"not a msgpack frame ({type(exc).__name__}: {exc})") from None
     if not isinstance(request, Mapping):
         raise BadRequest(f"expected a map of observation keys, got {type(request).__name__}")
+    return request
+
+
+def _decode(request: Mapping[str, Any]) -> tuple[Observation, str]:
+    """The observation and instruction of one inference request.
+
+    Raises:
+        BadRequest: naming what is wrong (a missing key, a state of the wrong shape or dtype
+            with the expected one, an image that is not uint8 (H, W, 3)).
+    """
     try:
         return decode_request(request)
     except (ValueError, TypeError, PolicyError) as exc:

@@ -27,6 +27,13 @@ from sim_env.images import ImageSize
 
 PREFIX = droid.OPENPI_PREFIX
 PROMPT = droid.PROMPT
+# RoboArena's extension of openpi's protocol: a request whose "endpoint" is "reset" resets the
+# served policy between episodes. A server that offers it lists it under "endpoints" in its
+# metadata frame; the client sends it only then, so plain openpi servers never see it.
+ENDPOINT = "endpoint"
+ENDPOINTS = "endpoints"
+RESET = "reset"
+INFER = "infer"
 METADATA_FIELDS = (
     "policy_id",
     "action_space",

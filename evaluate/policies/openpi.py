@@ -23,7 +23,10 @@ from evaluate import wire
 from evaluate.errors import EvaluateError
 from evaluate.policies import public_spec
 from evaluate.policies.droid import (
+    ENDPOINT,
+    ENDPOINTS,
     METADATA_FIELDS,
+    RESET,
     encode_request,
     metadata_from_frame,
 )
@@ -201,7 +204,15 @@ class OpenpiPolicy(Policy):
         return self._metadata
 
     def reset(self) -> None:
-        """Nothing to do: openpi's protocol has no reset, its server policies are stateless."""
+        """Reset the served policy between episodes, where the server offers RoboArena's
+        reset endpoint (twinbench's servers do); plain openpi servers have none, and
+        their policies are stateless."""
+        if RESET not in self._frame.get(ENDPOINTS, ()):
+            return
+        request = wire.packb({ENDPOINT: RESET})
+        reply = self._decode(self._with_retries(lambda: self._round_trip(request)))
+        if not isinstance(reply, Mapping) or reply.get(ENDPOINT) != RESET:
+            raise PolicyError(f"{self.config.uri} did not acknowledge the reset: {reply!r}")
 
     def infer(self, obs: Observation, instruction: str) -> ActionChunk:
         payload = wire.packb(encode_request(obs, instruction, self._metadata))

@@ -104,3 +104,59 @@ def test_a_queued_job_may_not_hold_a_key(tmp_path):
             raise AssertionError("a job holding a key was queued")
         job = store.submit_job("openpi://h:1?api_key_env=POLICY_KEY", [ENV_ID], 1)
         assert job.policy_spec == "openpi://h:1?api_key_env=POLICY_KEY"
+
+
+class CountingPolicy(Policy):
+    """Stateful: each chunk moves joint 0 by the number of chunks since the last reset, so an
+    episode that starts without a reset follows another path."""
+
+    def __init__(self):
+        self.counters: list[int] = []  # chunks since reset, at each call
+        self._since_reset = 0
+        self._metadata = PolicyMetadata(
+            policy_id="counting", image_keys=(), image_size=ImageSize(32, 32), chunk_length=4
+        )
+
+    @property
+    def metadata(self) -> PolicyMetadata:
+        return self._metadata
+
+    def reset(self) -> None:
+        self._since_reset = 0
+
+    def infer(self, obs: Observation, instruction: str) -> ActionChunk:
+        self.counters.append(self._since_reset)
+        actions = np.tile(np.concatenate([obs.joint_position, [0.0]]), (4, 1))
+        actions[:, 0] += 0.05 * self._since_reset
+        self._since_reset += 1
+        return ActionChunk(actions, "joint_position")
+
+
+def test_served_stateful_policy_is_reset_between_episodes_like_in_process(serve):
+    """Issue 18: over openpi:// the server's policy was never reset between episodes."""
+    from evaluate.policies.openpi import OpenpiConfig, OpenpiPolicy
+    from evaluate.rollout import run_episode
+    from sim_env.env import EnvConfig, TwinEnv
+    from sim_env.registry import resolve_env
+
+    env = TwinEnv(resolve_env(ENV_ID), EnvConfig(image_size=ImageSize(32, 24)))
+    config = RolloutConfig(max_steps=12)
+    local, served = CountingPolicy(), CountingPolicy()
+    server = serve(served)
+    remote = OpenpiPolicy(OpenpiConfig.from_spec(f"openpi://127.0.0.1:{server.port}?timeout=20"))
+    try:
+        outcomes = {
+            name: [
+                run_episode(env, policy, initial_condition=k, seed=k, config=config)
+                for k in range(3)
+            ]
+            for name, policy in (("local", local), ("remote", remote))
+        }
+    finally:
+        remote.close()
+        env.close()
+    assert served.counters == local.counters == [0, 1, 2] * 3  # 12 steps / 4 per chunk
+    for here, there in zip(outcomes["local"], outcomes["remote"], strict=True):
+        assert (here.success, here.progress, here.length_steps, here.criteria) == (
+            there.success, there.progress, there.length_steps, there.criteria
+        )  # fmt: skip

@@ -324,3 +324,9 @@ def test_bad_request_gets_one_line_naming_what_is_wrong(serve, fake_policy, what
     assert isinstance(reply, str) and reply.startswith("bad request: ")
     assert re.search(message, reply) and "Traceback" not in reply and len(reply.splitlines()) == 1
     assert closed.value.rcvd.code == 1007
+
+
+def test_a_privileged_policy_is_refused_at_start() -> None:
+    """Issue 18: `twinbench serve scripted:expert` started, then every request failed."""
+    with pytest.raises(EvaluateError, match=r"privileged state .* cannot be served"):
+        BackgroundServer(make_policy("scripted:expert"), ServerConfig(port=0))
