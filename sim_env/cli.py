@@ -191,14 +191,10 @@ def edit_command(
 ) -> None:
     """Edit a package: rename, merge or drop objects, set masses, frictions and the task.
 
-    Edits apply in that order (each sees the names the previous left), then the package is
-    saved with new hashes and validated, physics included (initial conditions in which a
-    merged body interpenetrates, other than the first, are dropped); a failed edit changes
-    nothing.
-    A bundled environment is only edited into --output.
+    Edits apply in that order, then the package is saved with new hashes and validated with
+    its physics; a failed edit changes nothing (see FORMAT.md, 'Editing a package').
 
-    Example: twinbench env edit envs/mytable --merge tray,tray_rim=tray --drop object_3
-    --mass red_box=0.2 --task object=red_box,target=tray
+    Example: twinbench env edit envs/mytable --merge tray,rim=tray --mass red_box=0.2
     """
     from sim_env.errors import EnvPackageError
     from sim_env.package.edit import PackageEdits, edit_package, parse_edits

@@ -127,8 +127,8 @@ def parse_edits(
 class _Draft:
     """The spec being edited (a plain mapping) in the staging copy of the package."""
 
-    def __init__(self, data: dict[str, Any], root: Path):
-        self.data, self.root, self.file = data, root, root / ENV_FILE
+    def __init__(self, data: dict[str, Any], root: Path, file: Path):
+        self.data, self.root, self.file = data, root, file  # file: what errors name
 
     @property
     def objects(self) -> list[dict[str, Any]]:
@@ -376,7 +376,7 @@ def edit_package(
     try:
         data = spec.model_dump(mode="json", exclude_defaults=True)
         before = set(spec.referenced_files())
-        draft = _Draft(data, stage)
+        draft = _Draft(data, stage, source / ENV_FILE)
         apply_edits(draft, edits)
         notes = data.setdefault("provenance", {}).get("notes") or ""
         data["provenance"]["notes"] = (notes + "\n" if notes else "") + (
@@ -390,6 +390,11 @@ def edit_package(
                 package = save_package(data, stage)
         for rel in before - set(package.spec.referenced_files()):
             (stage / rel).unlink(missing_ok=True)
+    except EnvPackageError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if exc.file is not None and exc.file.startswith(str(stage)):
+            exc.file = str(source) + exc.file[len(str(stage)) :]  # name the package, not the copy
+        raise
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
