@@ -31,10 +31,16 @@ class PolicyError(EvaluateError):
     Args:
         message: what went wrong, for the episode's failure record.
         remote_traceback: the traceback a policy server sent, when there was one.
+        infrastructure: the policy itself is not to blame (its server is unreachable, went
+            away, did not answer in time, or sent a frame that is not a reply): the episode
+            is recorded as errored, left out of the rates, and run again on resume.
     """
 
-    def __init__(self, message: str, *, remote_traceback: str | None = None):
+    def __init__(
+        self, message: str, *, remote_traceback: str | None = None, infrastructure: bool = False
+    ):
         self.remote_traceback = remote_traceback
+        self.infrastructure = infrastructure
         super().__init__(message)
 
 

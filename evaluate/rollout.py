@@ -167,8 +167,12 @@ def run_episode(
         _loop(env, guarded, broker, seed, sim_obs, replace(config, max_steps=max_steps), video)
     except _Failure as exc:
         failure = exc
-    except PolicyError as exc:
-        failure = _Failure("policy", f"policy error: {exc}")
+    except PolicyError as exc:  # the policy's fault, or its server's (errored, retried)
+        failure = (
+            _Failure("error", f"infrastructure error: {exc}")
+            if exc.infrastructure
+            else _Failure("policy", f"policy error: {exc}")
+        )
     except SimulationDiverged as exc:  # "simulation diverged at step N: ..."
         failure = _Failure("diverged", str(exc))
     except SimEnvError as exc:

@@ -212,14 +212,19 @@ class OpenpiPolicy(Policy):
         request = wire.packb({ENDPOINT: RESET})
         reply = self._decode(self._with_retries(lambda: self._round_trip(request)))
         if not isinstance(reply, Mapping) or reply.get(ENDPOINT) != RESET:
-            raise PolicyError(f"{self.config.uri} did not acknowledge the reset: {reply!r}")
+            raise PolicyError(
+                f"{self.config.uri} did not acknowledge the reset: {reply!r}", infrastructure=True
+            )
 
     def infer(self, obs: Observation, instruction: str) -> ActionChunk:
         payload = wire.packb(encode_request(obs, instruction, self._metadata))
         reply = self._decode(self._with_retries(lambda: self._round_trip(payload)))
         if not isinstance(reply, Mapping) or droid.ACTIONS not in reply:
             keys = sorted(reply) if isinstance(reply, Mapping) else type(reply).__name__
-            raise PolicyError(f"reply from {self.config.uri} has no {droid.ACTIONS!r} (got {keys})")
+            raise PolicyError(
+                f"reply from {self.config.uri} has no {droid.ACTIONS!r} (got {keys})",
+                infrastructure=True,
+            )
         self.last_timing = {k: reply[k] for k in ("server_timing", "policy_timing") if k in reply}
         actions = check_actions(reply[droid.ACTIONS], self._metadata.action_space)
         if self.config.gripper_threshold is not None:
@@ -256,7 +261,9 @@ class OpenpiPolicy(Policy):
                 f"{self.config.uri} refused the connection: HTTP {status}{hint}"
             ) from exc
         except websockets.exceptions.InvalidHandshake as exc:
-            raise PolicyError(f"{self.config.uri} is not a websocket policy server: {exc}") from exc
+            raise PolicyError(
+                f"{self.config.uri} is not a websocket policy server: {exc}", infrastructure=True
+            ) from exc
         try:
             frame = self._decode(conn.recv(timeout=self.config.timeout_s))
             self._check_same_policy(frame)
@@ -285,7 +292,8 @@ class OpenpiPolicy(Policy):
         except TimeoutError as exc:
             self._drop()  # a late reply would answer the next request
             raise PolicyError(
-                f"no reply from {self.config.uri} within {self.config.timeout_s:g} s"
+                f"no reply from {self.config.uri} within {self.config.timeout_s:g} s",
+                infrastructure=True,
             ) from exc
 
     def _with_retries(self, attempt: Callable[[], _T]) -> _T:
@@ -303,7 +311,8 @@ class OpenpiPolicy(Policy):
                 failure = exc
         raise PolicyError(
             f"cannot reach the policy server at {self.config.uri} after "
-            f"{self.config.retries + 1} attempt(s): {failure}"
+            f"{self.config.retries + 1} attempt(s): {failure}",
+            infrastructure=True,
         )
 
     def _drop(self) -> None:
@@ -319,4 +328,6 @@ class OpenpiPolicy(Policy):
         try:
             return wire.unpackb(frame)
         except ValueError as exc:
-            raise PolicyError(f"undecodable frame from {self.config.uri}: {exc}") from exc
+            raise PolicyError(
+                f"undecodable frame from {self.config.uri}: {exc}", infrastructure=True
+            ) from exc

@@ -23,7 +23,9 @@ FailureKind = Literal["policy", "timeout", "sim", "diverged", "error"]
 """Why an episode ended early. policy: the policy raised or returned unusable actions;
 timeout: it overran its deadline; sim: the environment rejected the episode (bad initial
 condition, bad action); diverged: the physics blew up; error: the infrastructure failed
-(the worker running it died on every attempt)."""
+(the worker running it died on every attempt, or the policy's server was unreachable, went
+away, did not answer in time or sent a frame that is not a reply). An errored episode is run
+again when its run resumes."""
 FAILURE_KINDS: tuple[FailureKind, ...] = ("policy", "timeout", "sim", "diverged", "error")
 EXCLUDED_KINDS: tuple[FailureKind, ...] = ("diverged", "error")
 """Failures that are not the policy's: such episodes are left out of success rates and

@@ -109,7 +109,8 @@ class ResultsStore(JobQueue):
     # episodes
 
     def record_episode(self, episode: EpisodeRecord) -> bool:
-        """Store one episode and commit; False (not an error) if its key is already stored."""
+        """Store one episode and commit; False (not an error) if its key is already stored,
+        unless the stored one errored (its retry replaces it)."""
         row = episode.row()
         row["criteria"] = json.dumps(dict(episode.outcome.criteria), sort_keys=True)
         row["success"] = int(episode.outcome.success)
@@ -117,7 +118,9 @@ class ResultsStore(JobQueue):
             cursor = self._conn.execute(
                 f"INSERT INTO episodes ({', '.join(EPISODE_COLUMNS)})"
                 f" VALUES ({', '.join('?' * len(EPISODE_COLUMNS))})"
-                f" ON CONFLICT (run_id, {', '.join(KEY_COLUMNS)}) DO NOTHING",
+                f" ON CONFLICT (run_id, {', '.join(KEY_COLUMNS)}) DO UPDATE SET "
+                + ", ".join(f"{name} = excluded.{name}" for name in EPISODE_COLUMNS)
+                + " WHERE episodes.failure_kind = 'error'",  # a retry replaces an errored try
                 [row[name] for name in EPISODE_COLUMNS],
             )
         except sqlite3.IntegrityError as exc:
@@ -163,9 +166,12 @@ class ResultsStore(JobQueue):
         return records
 
     def completed_keys(self, run_id: str) -> set[EpisodeKey]:
-        """The keys already recorded in ``run_id``: what a resumed run skips."""
+        """The keys already recorded in ``run_id``: what a resumed run skips (not errored
+        episodes: the infrastructure failed them, so they are run again)."""
         rows = self._conn.execute(
-            f"SELECT {', '.join(KEY_COLUMNS)} FROM episodes WHERE run_id = ?", (run_id,)
+            f"SELECT {', '.join(KEY_COLUMNS)} FROM episodes"
+            " WHERE run_id = ? AND failure_kind IS NOT 'error'",
+            (run_id,),
         )
         return {EpisodeKey(*row) for row in rows}
 

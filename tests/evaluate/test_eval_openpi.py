@@ -160,3 +160,43 @@ def test_served_stateful_policy_is_reset_between_episodes_like_in_process(serve)
         assert (here.success, here.progress, here.length_steps, here.criteria) == (
             there.success, there.progress, there.length_steps, there.criteria
         )  # fmt: skip
+
+
+def test_server_dying_mid_run_is_an_errored_episode_retried_on_resume(tmp_path):
+    """Issue 18: a policy server that goes away is an infrastructure error, not a failed
+    trial: the episode is errored, left out of the rates, and run again on resume."""
+    import threading
+
+    from evaluate.serving import BackgroundServer, ServerConfig
+
+    class DiesOnSecondCall(SwayPolicy):
+        calls = 0
+
+        def infer(self, obs, instruction):
+            DiesOnSecondCall.calls += 1
+            if DiesOnSecondCall.calls == 2:  # the server goes away mid-episode
+                threading.Thread(target=server.stop).start()
+                threading.Event().wait(5)
+            return super().infer(obs, instruction)
+
+    server = BackgroundServer(DiesOnSecondCall(), ServerConfig(port=0)).start()
+    spec = f"openpi://127.0.0.1:{server.port}?timeout=20&retries=1"
+    config = EvalConfig(
+        envs=(ENV_ID,), policies=(spec,), episodes=1, rollout=RolloutConfig(max_steps=16)
+    )
+    first = run_evaluation(config, tmp_path, Execution(workers=0))
+    with ResultsStore.open(first.store) as store:
+        frame = store.episodes()
+        summary = store.summary().iloc[0]
+    assert list(frame["failure_kind"]) == ["error"]
+    assert frame["failure_reason"][0].startswith("infrastructure error: ")
+    assert (summary["episodes"], summary["errored"]) == (0, 1)  # not a failed trial
+    again = BackgroundServer(SwayPolicy(), ServerConfig(port=server.port)).start()
+    try:
+        resumed = run_evaluation(config, tmp_path, Execution(workers=0))
+    finally:
+        again.stop()
+    assert resumed.run_id == first.run_id and resumed.already_done == 0
+    with ResultsStore.open(resumed.store) as store:
+        frame = store.episodes()
+    assert len(frame) == 1 and frame["failure_kind"].isna().all()

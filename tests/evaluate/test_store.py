@@ -463,3 +463,21 @@ def test_a_version_1_store_read_only_is_migrated_in_memory(store_path: Path):
         kinds = store.episodes()["failure_kind"].tolist()
     assert [None if pd.isna(k) else k for k in kinds] == [None, "diverged"]
     assert hashlib.sha256(store_path.read_bytes()).hexdigest() == before
+
+
+def test_an_errored_episode_is_run_again_and_replaced(store: ResultsStore):
+    """Issue 18: infrastructure failures are not trials; a resumed run retries them."""
+    run = store.add_run({}, run_id="r").run_id
+    errored = _episode(run, seed=0, success=False, progress=0.0, criteria={},
+                       failure_reason="infrastructure error: server went away",
+                       failure_kind="error")  # fmt: skip
+    kept = _episode(run, seed=1)
+    assert store.record_episode(errored) and store.record_episode(kept)
+    assert store.completed_keys(run) == {kept.key}  # the errored one is pending again
+    retried = _episode(run, seed=0)
+    assert store.record_episode(retried)  # replaces the errored try
+    assert not store.record_episode(_episode(run, seed=0, success=False))  # a real one stays
+    frame = store.episodes(run_id=run)
+    assert len(frame) == 2 and frame["failure_kind"].isna().all()
+    assert frame.set_index("seed")["success"].to_dict() == {0: True, 1: False}
+    assert store.completed_keys(run) == {kept.key, retried.key}
