@@ -1,4 +1,5 @@
-"""Pure array geometry for the reconstruction stages: similarities, planes, camera centres.
+"""Pure array geometry for the reconstruction stages: similarities, planes, camera centres,
+convex outlines on the table plane.
 
 Conventions: points are row vectors ``[N, 3]``; a camera pose ``cam_from_world`` is ``[3, 4]``
 (``x_cam = R @ x_world + t``, OpenCV/COLMAP axes: x right, y down, z forward). Lengths are in
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import ConvexHull, QhullError
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,3 +190,64 @@ def angle_between_deg(a: np.ndarray, b: np.ndarray) -> float:
     """Angle in degrees between two vectors ``[3]`` (direction only)."""
     cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def outline(xy: np.ndarray) -> np.ndarray | None:
+    """Counter-clockwise convex outline ``[K, 2]`` of ``[N, 2]`` points; None without area."""
+    if len(xy) < 3:
+        return None
+    try:
+        hull = ConvexHull(xy)
+    except QhullError:
+        return None
+    return xy[hull.vertices]
+
+
+def ray_exit(polygon: np.ndarray, start: np.ndarray, direction: np.ndarray) -> float:
+    """Distance along ``direction`` (unit ``[2]``) from ``start`` ``[2]`` to where the ray
+    leaves the convex ``polygon`` ``[K, 2]`` (0 if ``start`` is outside)."""
+    best = np.inf
+    for a, b in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
+        edge = b - a
+        normal = np.array([edge[1], -edge[0]])  # outward for a counter-clockwise polygon
+        rate = direction @ normal
+        if rate > 1e-12:
+            best = min(best, float((a - start) @ normal / rate))
+    return max(best, 0.0) if np.isfinite(best) else 0.0
+
+
+def inside(polygon: np.ndarray, xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """``[N]`` bool: which of ``[N, 2]`` points lie inside the convex counter-clockwise
+    ``polygon`` ``[K, 2]``, or less than ``margin`` outside its edges' lines."""
+    edges = np.roll(polygon, -1, axis=0) - polygon
+    outward = np.c_[edges[:, 1], -edges[:, 0]] / np.linalg.norm(edges, axis=1)[:, None]
+    beyond = np.einsum("nkd,kd->nk", xy[:, None, :] - polygon[None], outward)
+    return np.all(beyond <= margin, axis=1)
+
+
+def trim_strays(xy: np.ndarray) -> np.ndarray:
+    """``[T, 2]`` points without the strays: those over 3x the median distance from the middle."""
+    if len(xy) < 4:
+        return xy
+    radius = np.linalg.norm(xy - np.median(xy, axis=0), axis=1)
+    return xy[radius <= 3 * np.median(radius)]
+
+
+def over_table(
+    local: np.ndarray,
+    inliers: np.ndarray,
+    threshold: float,
+    margin: float,
+    looked_at: np.ndarray | None = None,
+) -> np.ndarray:
+    """``[M]`` bool: the points on or over the table, of ``[M, 3]`` points in world axes
+    (table at z = 0, any unit): not under it, and within ``margin`` of the outline of its
+    ``[M]`` ``inliers`` and of the ``[N, 2]`` points the cameras look at on it (objects may
+    stand where the table has no points)."""
+    xy = trim_strays(local[inliers][:, :2])
+    if looked_at is not None:
+        xy = np.r_[xy, looked_at]
+    polygon = outline(xy)
+    if polygon is None:
+        return local[:, 2] > -threshold
+    return inside(polygon, local[:, :2], margin) & (local[:, 2] > -threshold)

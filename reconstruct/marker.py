@@ -1,4 +1,5 @@
-"""A printed ArUco marker on the table: detection, triangulation from SfM poses, metric scale.
+"""A printed ArUco marker on the table: detection in the registered frames, triangulation from
+SfM poses, metric scale.
 
 Marker frame (OpenCV's convention): origin at the centre of the black square, x to the right
 and y up as the marker is printed, z out of the paper. Corners come in the order top-left,
@@ -8,10 +9,13 @@ top-right, bottom-right, bottom-left.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+import pycolmap
 
+from reconstruct.colmap_model import Poses
 from reconstruct.errors import ReconstructError
 from reconstruct.geometry import triangulate
 
@@ -128,4 +132,48 @@ def marker_scale(
     std = float(values.std()) if len(values) else float("nan")
     return MarkerScale(
         size / geometry.side, values, mean, std, std / mean if mean else float("nan")
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class MarkerViews:
+    """Where the marker was seen among the registered frames."""
+
+    detections: dict[str, list[int]]  # every registered frame -> ids seen
+    names: list[str]  # frames that see the configured marker
+    cam_from_world: np.ndarray  # [V, 3, 4]
+    corners: np.ndarray  # [V, 4, 2] undistorted normalised coordinates
+
+    def geometry(self) -> MarkerGeometry | None:
+        """The marker triangulated from its views; None if fewer than two see it."""
+        if len(self.names) < 2:
+            return None
+        return triangulate_marker(self.cam_from_world, self.corners)
+
+
+def find_marker(
+    rec: pycolmap.Reconstruction, poses: Poses, image_dir: Path, dictionary: str, marker_id: int
+) -> MarkerViews:
+    """Detect markers in every registered frame (read from ``image_dir``) and collect the
+    views of ``marker_id``."""
+    detector = make_detector(dictionary)
+    detections: dict[str, list[int]] = {}
+    names, views, quads = [], [], []
+    for name, image_id, pose in zip(
+        poses.names, poses.image_ids, poses.cam_from_world, strict=True
+    ):
+        grey = cv2.imread(str(image_dir / name), cv2.IMREAD_GRAYSCALE)
+        if grey is None:
+            raise ReconstructError(
+                "cannot read this frame; re-run the frames stage", file=image_dir / name
+            )
+        found = detect_markers(grey, detector)
+        detections[name] = sorted(found)
+        if marker_id in found:
+            camera = rec.cameras[rec.images[image_id].camera_id]
+            names.append(name)
+            views.append(pose)
+            quads.append(np.asarray(camera.cam_from_img(found[marker_id])))
+    return MarkerViews(
+        detections, names, np.asarray(views).reshape(-1, 3, 4), np.asarray(quads).reshape(-1, 4, 2)
     )

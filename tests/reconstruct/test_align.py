@@ -13,17 +13,12 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from reconstruct import frames, sfm
-from reconstruct.align import (
-    AlignConfig,
-    AlignOutputs,
-    KnownDistance,
-    run_align,
-    table_plane,
-    world_frame,
-)
-from reconstruct.colmap_model import Poses, load_model, points_xyz, registered_poses, save_model
+from reconstruct.align import AlignConfig, AlignOutputs, KnownDistance, run_align, world_axes
+from reconstruct.colmap_model import load_model, points_xyz, registered_poses, save_model
 from reconstruct.errors import ReconstructError
 from reconstruct.geometry import Similarity, angle_between_deg, camera_centres
+from reconstruct.gravity import Cameras, PlaneSearch, find_table
+from reconstruct.placement import BasePose
 from reconstruct.stage import StageContext, write_json
 
 K = np.array([[800.0, 0.0, 320.0], [0.0, 800.0, 240.0], [0.0, 0.0, 1.0]])
@@ -127,7 +122,9 @@ def test_marker_gives_scale_origin_and_axes(tmp_path: Path, views: np.ndarray, p
         ids == [0] for ids in summary["marker_detections"].values()
     )
     assert summary["marker_tilt_deg"] < 1.0
-    assert summary["robot_base"] == {"position_m": [0.0, 0.0, 0.0], "yaw_deg": 0.0}
+    base = summary["robot_base"]
+    assert base["position_m"] == [0.0, 0.0, 0.0] and base["yaw_deg"] == 0.0
+    assert base["source"] == "marker"
     rec = load_model(AlignOutputs.at(out).model)
     aligned = camera_centres(registered_poses(rec).cam_from_world)
     expected = marker_frame(camera_centres(scene.poses))
@@ -153,21 +150,22 @@ def test_given_scale_and_plane_give_gravity_and_z_zero(
     assert angle_between_deg(world_up_in_model, true_up) < 0.1
 
 
-def test_plane_search_skips_planes_with_points_below(views: np.ndarray) -> None:
+def test_plane_search_skips_planes_with_points_below(orbit: Callable[..., np.ndarray]) -> None:
     """The top of a large box is a plane too, but the table holds the points below it."""
     rng = np.random.default_rng(3)
     table = np.c_[rng.uniform(-1, 1, (500, 2)), np.zeros(500)]
     top = np.c_[rng.uniform(-0.9, 0.9, (900, 2)), np.full(900, 0.3)]
     walls = np.c_[rng.uniform(-0.9, 0.9, (400, 2)), rng.uniform(0, 0.3, 400)]
-    centres = np.c_[rng.uniform(-1, 1, (10, 2)), np.full(10, 1.5)]
-    poses = np.repeat(views[:1], 10, axis=0)  # only the first pose's axes matter here
     tilt = Rotation.from_euler("x", 20, degrees=True).as_matrix()
+    poses = orbit(10, radius=1.2, height=1.5, degrees=300)
+    poses = np.concatenate([poses[:, :, :3] @ tilt.T, poses[:, :, 3:]], axis=2)
     points = np.r_[table, top, walls] @ tilt.T
-    plane, inliers = table_plane(points, centres @ tilt.T, AlignConfig(scale=1.0), None)
-    assert angle_between_deg(plane.normal, tilt[:, 2]) < 0.1
-    assert inliers[:500].all() and not inliers[500:1400].any()
-    rot, origin = world_frame(plane, points, Poses(["a"] * 10, list(range(10)), poses), None)
-    assert abs(plane.distance(origin)) < 1e-9 and np.allclose(rot[2], plane.normal)
+    cameras = Cameras.from_poses(poses)
+    found = find_table(points, cameras, PlaneSearch())
+    assert angle_between_deg(found.plane.normal, tilt[:, 2]) < 0.1
+    assert found.inliers[:500].all() and not found.inliers[500:1400].any()
+    rot, origin = world_axes(found.plane, points[:500].mean(0), cameras, None)
+    assert abs(found.plane.distance(origin)) < 1e-9 and np.allclose(rot[2], found.plane.normal)
 
 
 def test_distance_between_frames_sets_the_scale(tmp_path: Path, views: np.ndarray, printed) -> None:
@@ -181,11 +179,25 @@ def test_distance_between_frames_sets_the_scale(tmp_path: Path, views: np.ndarra
     assert summary["scale"] == pytest.approx(METRES_PER_UNIT, rel=1e-6)
 
 
+def test_object_height_sets_the_scale_and_base_is_where_given(
+    tmp_path: Path, views: np.ndarray, printed
+) -> None:
+    """The box is 0.12 m tall; 30 stray points float around it, some higher."""
+    scene = make_scene(tmp_path, views, printed)
+    base = BasePose(-0.3, 0.1, 45.0)
+    summary, out = align(scene, AlignConfig(object_height=0.12, base=base))
+    assert summary["scale_source"] == "object_height" and summary["metric"]
+    assert summary["scale"] == pytest.approx(METRES_PER_UNIT, rel=0.02)
+    assert summary["robot_base"]["position_m"] == [-0.3, 0.1, 0.0]
+    assert summary["robot_base"]["source"] == "given"
+    assert AlignOutputs.at(out).top_down.stat().st_size > 10_000
+
+
 def test_missing_scale_and_missing_marker_are_clear_errors(
     tmp_path: Path, views: np.ndarray, printed
 ) -> None:
     scene = make_scene(tmp_path, views[::2], printed)
-    with pytest.raises(ReconstructError, match=r"no metric scale.*--scale 1"):
+    with pytest.raises(ReconstructError, match=r"no metric scale.*--object-height.*--scale 1"):
         align(scene, AlignConfig())
     (scene.env / "work" / "align").rmdir()
     (scene.env / "scratch").rmdir()

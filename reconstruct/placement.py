@@ -1,0 +1,104 @@
+"""Where the robot base stands on the table: given by the user, at the marker, or by default.
+
+All positions are world xy (the table plane, z = 0) in world units: metres when the scale is
+known; the robot's own sizes (``ROBOT_INSET_M``, ``ARM_REACH_M``) are metres and are given
+here in world units by the caller (``per_metre``).
+
+The default, without a marker or ``--base``: the robot stands where the person filming stood.
+It sits on the table's edge facing the cameras (where the line from the table's middle toward
+the cameras' mean position leaves the table's outline), ``ROBOT_INSET_M`` inside that edge,
+pulled back along that line if needed to stand ``OBJECT_CLEARANCE_M`` from every object in
+front of it, and faces the table's middle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reconstruct.errors import ReconstructError
+from reconstruct.geometry import outline, ray_exit
+
+ROBOT_INSET_M = 0.1  # the Panda's base plate is about 0.2 m across: its centre this far inside
+ARM_REACH_M = 0.855  # the Panda's reach from its base
+OBJECT_CLEARANCE_M = 0.3  # the Panda works on objects 0.3 m or more in front of its base
+
+
+@dataclass(frozen=True)
+class BasePose:
+    """The robot base on the table: position (world units) and yaw about z (degrees)."""
+
+    x: float
+    y: float
+    yaw_deg: float
+
+    def __post_init__(self) -> None:
+        if not all(np.isfinite([self.x, self.y, self.yaw_deg])):
+            raise ReconstructError(
+                f"the robot base must be finite numbers, got {self.x}, {self.y}, {self.yaw_deg}",
+                field="align.base",
+            )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The robot base chosen, how (``marker``, ``given`` or ``default``) and why."""
+
+    base: BasePose
+    source: str
+    note: str
+
+    def as_dict(self, per_metre: float) -> dict[str, object]:
+        """The align summary's ``robot_base`` record (positions in world units)."""
+        return {
+            "position_m": [self.base.x, self.base.y, 0.0],
+            "yaw_deg": self.base.yaw_deg,
+            "source": self.source,
+            "note": self.note,
+            "units_per_metre": per_metre,
+        }
+
+
+def default_base(
+    table: np.ndarray,
+    objects: np.ndarray,
+    cameras: np.ndarray,
+    per_metre: float,
+    middle: np.ndarray | None = None,
+) -> Placement:
+    """The robot on the table's edge facing the cameras, and facing ``middle``.
+
+    Args:
+        table: ``[T, 2]`` xy of the table-plane points.
+        objects: ``[J, 2]`` xy of the points standing on the table.
+        cameras: ``[N, 2]`` xy of the camera centres.
+        per_metre: world units per metre.
+        middle: ``[2]`` the table's middle (default: the table points' median).
+    """
+    polygon = outline(table)
+    if polygon is None:
+        raise ReconstructError(
+            "the table points have no extent to place the robot on; give --base X Y YAW",
+            field="align.base",
+        )
+    middle = np.median(table, axis=0) if middle is None else np.asarray(middle, float)
+    toward = cameras.mean(axis=0) - middle
+    if np.linalg.norm(toward) < 1e-9 * max(float(np.ptp(table, axis=0).max()), 1e-300):
+        toward = cameras[0] - middle
+    toward /= np.linalg.norm(toward)
+    inset = ROBOT_INSET_M * per_metre
+    along = ray_exit(polygon, middle, toward) - inset
+    note = "on the table's edge facing the cameras"
+    if len(objects):
+        clearance = OBJECT_CLEARANCE_M * per_metre
+        ahead = (objects - middle) @ toward
+        sideways = np.abs((objects - middle) @ np.array([-toward[1], toward[0]]))
+        near = sideways < clearance  # the base may come no nearer than this along the line
+        blocking = ahead[near] + np.sqrt(clearance**2 - sideways[near] ** 2)
+        if len(blocking) and blocking.max() > along:
+            along = float(blocking.max())
+            note += ", moved back to stand clear of the objects"
+    position = middle + along * toward
+    yaw = float(np.degrees(np.arctan2(-toward[1], -toward[0])))
+    return Placement(BasePose(float(position[0]), float(position[1]), yaw), "default", note)
