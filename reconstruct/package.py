@@ -1,13 +1,15 @@
 """Stage ``package``: the environment package (format v1) from the reconstruction.
 
 The static scene and the objects come from the objects stage; the robot base from the align
-stage's marker; DROID-like cameras (an exterior camera, the wrist camera) from
+stage (the marker, ``--base`` or the default on the table edge facing the cameras); DROID-like
+cameras (an exterior camera placed relative to the robot base, the wrist camera) from
 ``sim_env.primitives.droid_cameras``; a pick-and-place rubric (``pick_place_rubric``) whose
 container is the widest concave object and whose object is the largest graspable other one,
 unless the objects file names them; initial conditions given in the objects file, or the
 scanned arrangement followed by perturbations of it that MuJoCo finds free of interpenetration.
 Provenance records the scan's sha256 and every stage's summary (``provenance/stages.json``);
-``previews/`` holds one render per camera. The package is written and validated inside the
+``previews/`` holds one render per camera and ``layout.png``, the table, the objects and the
+robot from above. The package is written and validated inside the
 stage's private folder, which only becomes ``work/package`` once complete; ``publish_package``
 then copies it into the environment folder with ``env.yaml`` last.
 """
@@ -21,11 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mujoco
 import numpy as np
 import trimesh
 
 from reconstruct.errors import ReconstructError
 from reconstruct.frames import scan_digest
+from reconstruct.geometry import outline
 from reconstruct.initial_conditions import (
     LayoutConfig,
     collision_free,
@@ -37,7 +41,10 @@ from reconstruct.initial_conditions import (
 from reconstruct.object_edits import ConditionEdit, TaskEdit
 from reconstruct.objects import STAGE as OBJECTS_STAGE
 from reconstruct.objects import ObjectsOutputs
+from reconstruct.placement import BasePose, Placement
 from reconstruct.stage import Stage, StageContext, read_summary, remove_tree
+from reconstruct.topdown import TopDown, draw_top_down
+from reconstruct.units import metric_world
 from sim_env.package import ENV_FILE, EnvPackage, load_package, save_package
 from sim_env.primitives import droid_cameras, pick_place_rubric
 from sim_env.robot import HOME_QPOS
@@ -54,10 +61,16 @@ class PackageOutputs:
     package: Path  # the package's root folder
     env: Path  # its env.yaml
     provenance: Path  # every stage's summary (JSON)
+    top_down: Path  # PNG: the table, the objects and the robot base from above
 
     @classmethod
     def at(cls, folder: Path) -> PackageOutputs:
-        return cls(folder, folder / ENV_FILE, folder / "provenance" / "stages.json")
+        return cls(
+            folder,
+            folder / ENV_FILE,
+            folder / "provenance" / "stages.json",
+            folder / "previews" / "layout.png",
+        )
 
 
 @dataclass(frozen=True)
@@ -146,14 +159,78 @@ def _conditions_from_edits(edits: tuple[ConditionEdit, ...], names: list[str]) -
 
 
 def robot_base(align: dict[str, Any]) -> dict[str, list[float]]:
+    """The robot base pose the align stage chose (``robot_base`` of its summary)."""
     base = align.get("robot_base")
-    if base is None:
+    if not isinstance(base, dict) or "position_m" not in base or "yaw_deg" not in base:
         raise ReconstructError(
-            "the align stage gave no robot base pose: it comes from the ArUco marker; film the "
-            "marker (--marker-size) where the robot base stands",
-            field="align.marker_size",
+            "the align stage's summary has no robot base pose (an older run?); run align again",
+            field="align.robot_base",
         )
     return {"pos": list(base["position_m"]), "quat": yaw_quat(np.radians(base["yaw_deg"]))}
+
+
+def cameras_at_base(cameras: list[dict], base: dict[str, list[float]]) -> list[dict]:
+    """``cameras`` with the world-fixed ones (posed for a robot at the origin facing +x) moved
+    with the robot base ``{pos, quat}`` (a yaw about z)."""
+    quat = np.asarray(base["quat"], float)
+    moved = []
+    for camera in cameras:
+        if camera["parent"] == "world":
+            pos = np.asarray(camera["pose"]["pos"], float)
+            rotated = np.zeros(3)
+            mujoco.mju_rotVecQuat(rotated, pos, quat)
+            turned = np.zeros(4)
+            mujoco.mju_mulQuat(turned, quat, np.asarray(camera["pose"]["quat"], float))
+            camera = camera | {
+                "pose": {
+                    "pos": (rotated + np.asarray(base["pos"], float)).tolist(),
+                    "quat": turned.tolist(),
+                }
+            }
+        moved.append(camera)
+    return moved
+
+
+def write_top_down(
+    root: Path,
+    records: list[dict[str, Any]],
+    objects: list[dict[str, Any]],
+    align: dict[str, Any],
+    path: Path,
+) -> Path:
+    """The package from above: the table hull's outline, each object's hull footprint, the
+    robot base (``align``: the align stage's summary)."""
+    table = np.concatenate([trimesh.load(root / h).vertices for h in _table_hulls(root)])
+    standing, named = [], []
+    for record, spec in zip(records, objects, strict=True):
+        body = np.concatenate([trimesh.load(root / h).vertices for h in spec["collision_hulls"]])
+        turn = np.zeros(9)
+        mujoco.mju_quat2Mat(turn, np.asarray(record["pose"]["quat"], float))
+        world = body @ turn.reshape(3, 3).T + np.asarray(record["pose"]["pos"], float)
+        standing.append(world)
+        named.append((spec["name"], world[:, :2].mean(axis=0), footprint_radius(body)))
+    base = align["robot_base"]
+    placement = Placement(
+        BasePose(base["position_m"][0], base["position_m"][1], base["yaw_deg"]),
+        str(base.get("source", "")),
+        str(base.get("note", "")),
+    )
+    table_xy = table[:, :2]
+    view = TopDown(
+        table=table_xy,
+        standing=np.concatenate(standing) if standing else np.zeros((0, 3)),
+        cameras=np.zeros((0, 2)),
+        outline=outline(table_xy),
+        placement=placement,
+        per_metre=float(base.get("units_per_metre", 1.0)),
+        metric=metric_world(align),
+        objects=named,
+    )
+    return draw_top_down(view, path)
+
+
+def _table_hulls(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in (root / "hulls").glob("table_*.obj"))
 
 
 def write_previews(package: EnvPackage, folder: Path) -> list[str]:
@@ -254,6 +331,7 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     conditions = candidate_conditions(config, records, objects, root)
     outputs.provenance.parent.mkdir()
     outputs.provenance.write_text(json.dumps(summaries, indent=1, sort_keys=True, default=str))
+    base = robot_base(summaries["align"])
     instruction = config.task.instruction or (
         f"put the {obj.replace('_', ' ')} in the {container.replace('_', ' ')}"
     )
@@ -261,8 +339,8 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "format_version": 1,
         "name": config.name,
         "instruction": instruction,
-        "robot": {"base_pose": robot_base(summaries["align"])},
-        "cameras": droid_cameras(config.camera_size),
+        "robot": {"base_pose": base},
+        "cameras": cameras_at_base(droid_cameras(config.camera_size), base),
         "scene": scene,
         "objects": objects,
         "rubric": pick_place_rubric(obj, container),
@@ -286,6 +364,7 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     if config.previews:
         ctx.report(0.7, "rendering previews")
         previews = write_previews(package, root / "previews")
+    write_top_down(root, records, objects, summaries["align"], outputs.top_down)
     return {
         "name": config.name,
         "objects": [o["name"] for o in records],
@@ -293,6 +372,8 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "initial_conditions": len(spec["initial_conditions"]),
         "rejected_initial_conditions": int(len(conditions) - sum(free)),
         "previews": previews,
+        "top_down": outputs.top_down.relative_to(root).as_posix(),
+        "robot_base": summaries["align"]["robot_base"],
         "scan_sha256": spec["provenance"]["source"].rsplit(":", 1)[1],
         "bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()),
     }

@@ -10,6 +10,7 @@ import numpy as np
 import open3d as o3d
 import pytest
 import trimesh
+from scipy.spatial.transform import Rotation
 from typer.testing import CliRunner
 
 from reconstruct import package as package_stage
@@ -17,7 +18,14 @@ from reconstruct.errors import ReconstructError
 from reconstruct.mesh import MeshOutputs
 from reconstruct.object_edits import TaskEdit
 from reconstruct.objects import ObjectsConfig, run_objects
-from reconstruct.package import PackageConfig, choose_task, publish_package, run_package
+from reconstruct.package import (
+    PackageConfig,
+    cameras_at_base,
+    choose_task,
+    publish_package,
+    robot_base,
+    run_package,
+)
 from reconstruct.splats import SplatsOutputs
 from reconstruct.stage import (
     StageContext,
@@ -28,6 +36,7 @@ from reconstruct.stage import (
 )
 from sim_env.cli import env_app
 from sim_env.package import load_package
+from sim_env.primitives import droid_cameras
 from sim_env.splats import MeshSampling, gaussians_from_mesh, write_ply
 
 
@@ -122,10 +131,31 @@ def test_the_package_validates_with_a_chosen_task_and_sampled_conditions(
     assert {c.parent for c in spec.cameras} == {"world", "gripper"}
     assert [c.kind for c in spec.rubric.criteria] == ["reach", "lift", "inside_xy", "gripper_open"]
     assert (env_dir / "previews/exterior_image_1_left.png").is_file()
+    assert (env_dir / "previews/layout.png").is_file() and summary[
+        "top_down"
+    ] == "previews/layout.png"
     stages = json.loads((env_dir / "provenance/stages.json").read_text())
     assert set(stages) == {"frames", "sfm", "align", "splats", "mesh", "objects"}
     first = spec.initial_conditions[0].objects["object_0"].pos
     assert np.allclose(first[:2], (0.45, -0.12), atol=0.005)
+
+
+def test_world_cameras_move_with_the_robot_base() -> None:
+    """The exterior camera is posed for a robot at the origin facing +x; a base elsewhere
+    carries it along, so the camera sees the robot the same way."""
+    cameras = droid_cameras((64, 36))
+    base = robot_base({"robot_base": {"position_m": [0.2, -0.3, 0.0], "yaw_deg": 90.0}})
+    moved = cameras_at_base(cameras, base)
+    exterior = next(i for i, c in enumerate(cameras) if c["parent"] == "world")
+    x, y, z = cameras[exterior]["pose"]["pos"]
+    assert np.allclose(moved[exterior]["pose"]["pos"], [0.2 - y, -0.3 + x, z])
+    turned = Rotation.from_quat(np.roll(moved[exterior]["pose"]["quat"], -1))
+    original = Rotation.from_quat(np.roll(cameras[exterior]["pose"]["quat"], -1))
+    assert np.allclose((turned * original.inv()).as_euler("xyz", degrees=True), [0, 0, 90])
+    gripper = [c for c in moved if c["parent"] != "world"]
+    assert gripper == [c for c in cameras if c["parent"] != "world"]
+    with pytest.raises(ReconstructError, match="no robot base pose"):
+        robot_base({"scale": 1.0})
 
 
 def test_a_failure_mid_stage_leaves_no_partial_package(
