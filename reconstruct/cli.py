@@ -26,6 +26,55 @@ def _list_stages(value: bool) -> None:
         raise typer.Exit()
 
 
+def check_scan(scan: Path) -> list[str] | None:
+    """Refuse a scan that cannot work before any stage runs: a missing path, a folder without
+    enough photos, an empty or unknown file. Returns the photos' names (None for a video)."""
+    from reconstruct.frames import MIN_FRAMES, VIDEO_SUFFIXES
+    from reconstruct.photos import PHOTO_SUFFIXES, list_photos
+
+    if not scan.exists():
+        raise ReconstructError(
+            "the scan does not exist; give a video (mp4/mov) or a folder of photos (jpg/png)",
+            file=scan,
+        )
+    if scan.is_dir():
+        photos = list_photos(scan)
+        if len(photos) < MIN_FRAMES:
+            raise ReconstructError(
+                f"found {len(photos)} photo(s) ({', '.join(sorted(PHOTO_SUFFIXES))}) in this "
+                f"folder; at least {MIN_FRAMES} overlapping views are needed, 20-50 are better",
+                file=scan,
+            )
+        return [p.name for p in photos]
+    if scan.suffix.lower() not in VIDEO_SUFFIXES:
+        accepted = ", ".join(sorted(VIDEO_SUFFIXES | PHOTO_SUFFIXES))
+        raise ReconstructError(
+            f"unsupported scan type '{scan.suffix}'; give a video or a folder of photos "
+            f"({accepted})",
+            file=scan,
+        )
+    if scan.stat().st_size == 0:
+        raise ReconstructError("the video is empty (0 bytes); copy it again", file=scan)
+    return None
+
+
+def check_frame_name(name: str, photos: list[str] | None, option: str) -> None:
+    """A frame named on the command line must be one of the photos (or, for a video, a
+    ``frame_NNNNN.jpg`` the frames stage writes)."""
+    import re
+
+    if photos is None:
+        if not re.fullmatch(r"frame_\d{5}\.jpg", name):
+            raise ReconstructError(
+                f"{name!r} is not a video frame's name: the frames stage names them "
+                "frame_NNNNN.jpg (run --until frames and look in work/frames/images)",
+                field=option,
+            )
+    elif name not in photos:
+        shown = ", ".join(photos[:5]) + (", ..." if len(photos) > 5 else "")
+        raise ReconstructError(f"{name!r} is not one of the photos ({shown})", field=option)
+
+
 @reconstruct_app.command()
 def reconstruct_command(
     scan: Path = typer.Argument(..., help="A video (mp4/mov) or a folder of photos (jpg/png)."),
@@ -34,16 +83,33 @@ def reconstruct_command(
     ),
     until: str | None = typer.Option(None, help="Last stage to run (default: all)."),
     max_frames: int = typer.Option(150, help="At most this many frames from a video."),
+    distance: tuple[str, str, float] | None = typer.Option(
+        None, help="FRAME_A FRAME_B METRES: measured distance between two frames' camera positions."
+    ),
+    object_height: float | None = typer.Option(
+        None, help="Height of the tallest object standing on the table, in metres."
+    ),
+    table_height: float | None = typer.Option(
+        None, help="Height of the table top above the floor (film the floor too), in metres."
+    ),
     marker_size: float | None = typer.Option(
         None, help="Side of the printed ArUco marker's black square, in metres."
     ),
     marker_id: int = typer.Option(0, help="The marker's id."),
     marker_dict: str = typer.Option("DICT_4X4_50", help="The marker's OpenCV ArUco dictionary."),
-    distance: tuple[str, str, float] | None = typer.Option(
-        None, help="FRAME_A FRAME_B METRES: measured distance between two frames' camera positions."
-    ),
     scale: float | None = typer.Option(
         None, help="Metres per SfM unit, given outright (1 keeps SfM units, not metric)."
+    ),
+    base: tuple[float, float, float] | None = typer.Option(
+        None,
+        help="X Y YAW: the robot base on the table (metres, degrees; read them off "
+        "work/align/top_down.png). Default: the marker, else the table edge facing the cameras.",
+    ),
+    table_hint: tuple[str, float, float] | None = typer.Option(
+        None, help="FRAME X Y: a pixel of that frame showing the table, if another plane wins."
+    ),
+    plane_threshold: float = typer.Option(
+        0.01, help="Table-plane inlier distance, as a fraction of the camera-to-scene distance."
     ),
     progress: bool = typer.Option(True, help="Show the progress display."),
     trainer: str = typer.Option(
@@ -68,44 +134,70 @@ def reconstruct_command(
     ),
 ) -> None:
     """Reconstruct SCAN into an environment package, stage by stage (each cached in
-    ENV_DIR/work/STAGE and skipped when its inputs and settings did not change).
+    ENV_DIR/work/STAGE and skipped when its inputs and settings did not change). No marker
+    is needed: give the scale by --distance, --object-height or --table-height.
 
-    Example: twinbench reconstruct scan.mp4 -o envs/mytable --marker-size 0.1
+    Example: twinbench reconstruct photos/ -o envs/mytable --object-height 0.21
     """
-    from reconstruct.align import AlignConfig, KnownDistance
+    from reconstruct.align import AlignConfig, KnownDistance, TableHint, no_scale_error
     from reconstruct.frames import FramesConfig
+    from reconstruct.gravity import PlaneSearch
+    from reconstruct.placement import BasePose
     from reconstruct.stages import get_stage, run_pipeline, stage_names
 
     names = stage_names()
     last = get_stage(until).name if until is not None else names[-1]
-    needs_scale = names.index(last) >= names.index("align")
-    if needs_scale and marker_size is None and distance is None and scale is None:
-        raise ReconstructError(
-            "the align stage needs a metric scale: pass --marker-size M (a printed ArUco marker "
-            "seen in several frames), --distance FRAME_A FRAME_B METRES, or --scale 1 to keep "
-            "SfM units",
-            field="align",
-        )
-    known = None if distance is None else KnownDistance(distance[0], distance[1], distance[2])
-    configs = {
-        "frames": FramesConfig(max_frames=max_frames),
-        "align": AlignConfig(
-            marker_size=marker_size,
-            marker_id=marker_id,
-            marker_dictionary=marker_dict,
-            distance=known,
-            scale=scale,
-        ),
-    }
+    photos = check_scan(scan)
+    align = AlignConfig(
+        marker_size=marker_size,
+        marker_id=marker_id,
+        marker_dictionary=marker_dict,
+        distance=None if distance is None else KnownDistance(*distance),
+        object_height=object_height,
+        table_height=table_height,
+        scale=scale,
+        base=None if base is None else BasePose(*base),
+        table_hint=None if table_hint is None else TableHint(*table_hint),
+        plane=PlaneSearch(threshold=plane_threshold),
+    )
+    if names.index(last) >= names.index("align"):
+        if align.scale_source is None:
+            raise no_scale_error()
+        named = [(n, "align.distance") for n in (distance or ())[:2]]
+        named += [(n, "align.table_hint") for n in (table_hint or ())[:1]]
+        for name, option in named:
+            check_frame_name(str(name), photos, option)
+    configs = {"frames": FramesConfig(max_frames=max_frames), "align": align}
     configs.update(_twin_configs(env_dir, trainer, ns_ply, ns_dataparser, ns_transforms, objects))
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)
     for result in results:
         typer.echo(f"{result.name:<8} {result.status:<8} {result.seconds:8.1f} s  {result.out_dir}")
+    done = {result.name: result for result in results}
+    if "align" in done:
+        from reconstruct.align import AlignOutputs
+
+        _echo_base(done["align"].summary, AlignOutputs.at(done["align"].out_dir).top_down)
     if last == "package":
-        from reconstruct.package import publish_package
+        from reconstruct.package import PackageOutputs, publish_package
 
         package = publish_package(results[-1].out_dir, env_dir)
         typer.echo(f"package  {package.name} written to {package.root}")
+        picture = PackageOutputs.at(package.root).top_down
+        typer.echo(f"top-down {picture}")
+
+
+def _echo_base(summary: dict, picture: Path) -> None:
+    """Say where the robot base is and where the picture of it is."""
+    base = summary.get("robot_base") or {}
+    if "position_m" not in base:
+        return
+    x, y = base["position_m"][:2]
+    unit = "m" if summary.get("metric", True) else "world units"
+    typer.echo(
+        f"robot    base x={x:.3f} y={y:.3f} {unit}, yaw={base['yaw_deg']:.1f} deg "
+        f"({base.get('source')}: {base.get('note')}); change it with --base X Y YAW"
+    )
+    typer.echo(f"top-down {picture}")
 
 
 def _twin_configs(

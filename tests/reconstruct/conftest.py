@@ -232,6 +232,23 @@ def buddha_photos(tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.fixture(scope="session")
+def buddha_sfm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Buddha photos through the frames and sfm stages, once per session (tens of
+    seconds): a folder holding ``photos/`` and ``env/work/{frames,sfm}``. Copy ``env/work``
+    into a test's own environment folder before running later stages there."""
+    if not (BUDDHA / "images").is_dir():
+        pytest.skip("the shared Buddha scan is not available")
+    from reconstruct.stages import run_pipeline
+
+    root = tmp_path_factory.mktemp("buddha_sfm")
+    (root / "photos").mkdir()
+    for src in sorted((BUDDHA / "images").glob("*.jpg")):
+        (root / "photos" / src.name).write_bytes(src.read_bytes())
+    run_pipeline(root / "photos", root / "env", until="sfm", show_progress=False)
+    return root
+
+
 @pytest.fixture
 def panning() -> Callable[..., list[np.ndarray]]:
     """``panning_frames`` (the tests run in importlib mode, so helpers travel as fixtures)."""
