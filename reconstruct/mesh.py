@@ -11,8 +11,9 @@ connected piece much smaller than the largest (floaters), then it is simplified.
 The volume covers the table region, found without knowing the scale: the opaque Gaussians
 lying on the table plane (within a few percent of the cameras' height of z = 0) near where the
 cameras look; background beyond it (walls, floor, other furniture) is left out. Lengths in
-``MeshConfig`` are metres; in a world without metric scale (``--scale 1``) they apply to a
-table region taken to span a metre (``reconstruct.units``). The voxel is the configured one
+``MeshConfig`` are metres; in a world without metric scale (``--scale 1``) they apply in the
+align stage's ``units`` record when it gives one, else to a table region taken to span a
+metre (``reconstruct.units``); the summary's ``units`` record is what the objects stage uses. The voxel is the configured one
 unless the volume would take more than ``max_memory_mb`` (48 bytes a voxel): then the
 volume's side divided by the largest resolution that fits.
 """
@@ -294,11 +295,13 @@ def scene_mesh(
     config: MeshConfig,
     metric: bool,
     report: Callable[[float, str], None] = lambda f, note: None,
+    units: Units | None = None,
 ) -> tuple[o3d.geometry.TriangleMesh, dict[str, Any]]:
     """The cleaned scene mesh and its summary fields; ``metric``: the world is in metres
-    (else its units come from the table region's extent)."""
+    (else its units are ``units`` or come from the table region's extent)."""
     region = table_region(gs, views, config)
-    units = Units() if metric else Units.from_table(region.extent)
+    if units is None:
+        units = Units() if metric else Units.from_table(region.extent)
     scaled = config.in_units(units)
     volume = plan_volume(region, scaled)
     raw = fuse(gs, views, scaled, volume, report)
@@ -330,9 +333,15 @@ def run_mesh(ctx: StageContext, config: MeshConfig) -> dict[str, Any]:
         ctx.input(align.STAGE).model, ctx.input(frames.STAGE).images, config.image_width
     )
     views = even_subset(views, config.max_views)
-    metric = metric_world(read_summary(ctx.inputs[align.STAGE.name]))
+    world = read_summary(ctx.inputs[align.STAGE.name]) or {}
+    given = world.get("units")  # the align stage's own estimate, when it gives one
     mesh, summary = scene_mesh(
-        gs, views, config, metric, lambda f, note: ctx.report(0.05 + 0.85 * f, note)
+        gs,
+        views,
+        config,
+        metric_world(world),
+        lambda f, note: ctx.report(0.05 + 0.85 * f, note),
+        Units.from_summary(given) if isinstance(given, dict) else None,
     )
     outputs = MeshOutputs.at(ctx.out_dir)
     o3d.io.write_triangle_mesh(str(outputs.mesh), mesh, write_ascii=False)

@@ -260,6 +260,24 @@ def build_object(
     return record, solid, mine
 
 
+def no_objects_message(candidates: list[Candidate]) -> str:
+    """Why the edits left no object, with the candidates an objects file may name."""
+    if not candidates:
+        return (
+            "no objects: no candidate found above the table; film the objects from all sides, "
+            "standing on the table, and check the mesh stage's scene_mesh.ply"
+        )
+    shown = "; ".join(
+        f"{c.id} at ({c.centroid[0]:.3g}, {c.centroid[1]:.3g}): {c.scenery or 'dropped'}"
+        for c in candidates[:10]
+    )
+    more = f"; and {len(candidates) - 10} more" if len(candidates) > 10 else ""
+    return (
+        f"no objects: the {len(candidates)} candidate(s) above the table are scenery or "
+        f"dropped ({shown}{more}); name the objects in --objects objects.yaml"
+    )
+
+
 def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     """Find, edit and build the objects and the static scene."""
     outputs = ObjectsOutputs.at(ctx.out_dir)
@@ -272,18 +290,7 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     table, candidates = table_and_candidates(points, colors, normals, scene.means, cfg.segment)
     edited = apply_edits(candidates, config.edits, cfg.segment.at_radius)
     if not edited:
-        scenery = sum(bool(c.scenery) for c in candidates)
-        raise ReconstructError(
-            f"no objects: {len(candidates)} candidate(s) found above the table"
-            + (f", {scenery} of them scenery (see the stage's summary)" if scenery else "")
-            + (
-                " and all were dropped or scenery; name one with --objects"
-                if candidates
-                else "; film the objects from all sides, "
-                "standing on the table, and check the mesh stage's scene_mesh.ply"
-            ),
-            field="objects",
-        )
+        raise ReconstructError(no_objects_message(candidates), field="objects")
     taken = np.zeros(len(scene), bool)
     records, solids = [], []
     for k, (name, parts, density) in enumerate(edited):

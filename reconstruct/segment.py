@@ -4,17 +4,18 @@ The mesh surface is sampled densely (area-weighted); samples higher than ``seed_
 above the table (z = 0 in the world frame) are clustered by DBSCAN. Clusters closer than
 ``merge_gap`` in 3D, or whose footprints on the table overlap or come that close (the pieces
 of one real object the fusion left apart: its top above its sides), are one cluster; each
-cluster tall and wide enough to be an object, and not too wide to be one, becomes a
-candidate. Then every sample higher than ``min_height`` over the candidate's footprint (its
-cells' outline with the holes filled, so a tray's floor is in, grown by ``reach``) joins it:
-low bumps of the table next to an object do not chain onto it, as they would if all samples
-above ``min_height`` were clustered at once. Candidates are numbered by their centroid (x,
-then y) so the ids are stable across re-runs.
+cluster tall and wide enough to be an object becomes a candidate. Then every sample higher
+than ``min_height`` over the candidate's footprint (its cells' outline with the holes filled,
+so a tray's floor is in, grown by ``reach``) joins it: low bumps of the table next to an
+object do not chain onto it, as they would if all samples above ``min_height`` were clustered
+at once. Candidates are numbered by their centroid (x, then y) so the ids are stable across
+re-runs.
 
 A candidate is scenery, not an object, when it stands outside the table top (background
-beyond the table's edge) or when fewer than ``min_gaussians`` splats stand over it (a
-fragment the fusion made of a few large, faint Gaussians); scenery stays in the static scene
-unless the user's edits name it. Lengths are metres (``SegmentConfig.in_units``).
+beyond the table's edge), is wider than ``max_size`` (furniture), or has fewer than
+``min_gaussians`` splats over it, or under 2% of the best supported candidate's (a fragment
+the fusion made of a few large, faint Gaussians); scenery stays in the static scene unless
+the user's edits name it. Lengths are metres (``SegmentConfig.in_units``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class SegmentConfig:
     min_size, max_size: a candidate's footprint diagonal must lie in between.
     table_cell: grid cell of the table top's outline (``tabletop``).
     at_radius: an ``at: [x, y]`` edit picks the candidate with a sample this near.
-    min_gaussians: a candidate with fewer splats over it is scenery (count, not a length).
+    min_gaussians: a candidate with fewer splats over it is scenery (count, not a length) ...
+    min_gaussian_share: ... as is one with less than this share of the splats over the best
+        supported candidate on the table.
     """
 
     LENGTHS: ClassVar[tuple[str, ...]] = (
@@ -71,6 +74,7 @@ class SegmentConfig:
     table_cell: float = 0.01
     at_radius: float = 0.05
     min_gaussians: int = 20
+    min_gaussian_share: float = 0.02
 
     def in_units(self, units: Units) -> SegmentConfig:
         return in_units(self, self.LENGTHS, units.per_metre)
@@ -214,14 +218,23 @@ def splats_over(gaussians: np.ndarray, seeds: np.ndarray, top: float, config: Se
 
 
 def scenery_reason(
-    centroid: np.ndarray, gaussians: int | None, table: TableTop | None, config: SegmentConfig
+    centroid: np.ndarray, width: float, table: TableTop | None, config: SegmentConfig
 ) -> str:
-    """Why a candidate at ``centroid`` (``[2]`` world xy) with ``gaussians`` splats over it is
-    scenery rather than an object; empty when it is an object."""
+    """Why a candidate at ``centroid`` (``[2]`` world xy), ``width`` across (its footprint's
+    diagonal), is scenery by where it is and its size; empty when it may be an object."""
     if table is not None and not table.contains(centroid[None], config.reach)[0]:
         return "beyond the table's edge"
-    if gaussians is not None and gaussians < config.min_gaussians:
-        return f"a fragment: {gaussians} Gaussians over it (fewer than {config.min_gaussians})"
+    if width > config.max_size:
+        return f"wider than max_size ({width:.3g} > {config.max_size:.3g})"
+    return ""
+
+
+def fragment_reason(count: int, counts: list[int], config: SegmentConfig) -> str:
+    """Why a candidate with ``count`` splats over it is a fragment, given the ``counts`` of
+    the candidates on the table; empty when it is not."""
+    least = max(config.min_gaussians, int(config.min_gaussian_share * max(counts, default=0)))
+    if count < least:
+        return f"a fragment: {count} Gaussians over it (fewer than {least})"
     return ""
 
 
@@ -243,19 +256,23 @@ def find_candidates(
     labels = merge_overlapping(
         points[high, :2], labels, config.cluster_distance / 2, config.merge_gap
     )
-    kept = []
+    found = []
     for label in np.unique(labels[labels >= 0]):
         seeds = points[high[labels == label]]
         lo, hi = seeds.min(0), seeds.max(0)
         diagonal = float(np.linalg.norm(hi[:2] - lo[:2]))
-        if hi[2] < config.min_object_height or not config.min_size <= diagonal <= config.max_size:
+        if hi[2] < config.min_object_height or diagonal < config.min_size:
             continue
         member = low & _over(points[:, :2], seeds[:, :2], config.cluster_distance / 2, config.reach)
-        count = None if gaussians is None else splats_over(gaussians, seeds[:, :2], hi[2], config)
-        reason = scenery_reason(points[member, :2].mean(0), count, table, config)
-        kept.append((points[member], colors[member], count or 0, reason))
-    kept.sort(key=lambda c: tuple(np.round(c[0].mean(0)[:2], 2)))
-    return [Candidate(i, *fields) for i, fields in enumerate(kept)]
+        count = 0 if gaussians is None else splats_over(gaussians, seeds[:, :2], hi[2], config)
+        reason = scenery_reason(points[member, :2].mean(0), diagonal, table, config)
+        found.append([points[member], colors[member], count, reason])
+    if gaussians is not None:
+        on_table = [c[2] for c in found if c[3] != "beyond the table's edge"]
+        for candidate in found:
+            candidate[3] = candidate[3] or fragment_reason(candidate[2], on_table, config)
+    found.sort(key=lambda c: tuple(np.round(c[0].mean(0)[:2], 2)))
+    return [Candidate(i, *fields) for i, fields in enumerate(found)]
 
 
 def table_and_candidates(

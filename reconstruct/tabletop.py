@@ -58,11 +58,12 @@ def _hull(xy: np.ndarray) -> np.ndarray:
 
 
 def find_table_top(
-    points: np.ndarray, normals: np.ndarray, band: float, cell: float
+    points: np.ndarray, normals: np.ndarray, band: float, cell: float, min_share: float = 0.2
 ) -> TableTop | None:
     """The table top from ``[S, 3]`` surface samples (world) and their ``[S, 3]`` normals: the
     convex hull of the largest connected region of level samples (walls crossing the plane are
-    not) within ``band`` of z = 0, on a grid of ``cell``; None when there is no such region."""
+    not) within ``band`` of z = 0, on a grid of ``cell``. None when there is no such region or
+    it covers less than ``min_share`` of the samples' xy extent (the plane holds no table)."""
     level = np.abs(normals[:, 2]) > 0.8
     flat = points[level & (np.abs(points[:, 2]) < band), :2]
     if len(flat) < 50:
@@ -78,6 +79,8 @@ def find_table_top(
     rows, cols = np.nonzero(labels == largest)
     corners = np.concatenate([np.c_[cols + dc, rows + dr] for dr in (0, 1) for dc in (0, 1)])
     try:
-        return TableTop(_hull(lo + corners * cell))
+        table = TableTop(_hull(lo + corners * cell))
     except QhullError:
         return None
+    extent = np.percentile(points[:, :2], 98, axis=0) - np.percentile(points[:, :2], 2, axis=0)
+    return table if table.area >= min_share * float(np.prod(extent)) else None

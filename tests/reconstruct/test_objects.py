@@ -23,12 +23,15 @@ from reconstruct.segment import (
     SegmentConfig,
     apply_edits,
     find_candidates,
+    fragment_reason,
     merge_close,
+    scenery_reason,
     surface_samples,
 )
 from reconstruct.solid import build_solid
 from reconstruct.splats import SplatsOutputs
 from reconstruct.stage import StageContext, missing_outputs, write_json
+from reconstruct.tabletop import find_table_top
 from sim_env.package.geometry import convexity_violation
 from sim_env.splats import (
     GaussianSet,
@@ -317,6 +320,27 @@ def test_real_clutter_one_object_in_pieces_fragments_and_background(tmp_path: Pa
     edits = ObjectEdits((ObjectEdit("lamp", candidates=(lamp,)),), keep_unlisted=False)
     named = apply_edits(find_candidates(points, colors, SegmentConfig()), edits)
     assert [name for name, _, _ in named] == ["lamp"]
+
+
+def test_scenery_rules_follow_the_scene() -> None:
+    config = SegmentConfig()
+    # a fragment by count, and relative to the best supported candidate (a 13-photo scan:
+    # the statue held 7300 Gaussians, background blobs 53 and 61)
+    assert fragment_reason(9, [9, 300], config).startswith("a fragment: 9 Gaussians")
+    assert fragment_reason(61, [7300, 61, 53], config) == (
+        "a fragment: 61 Gaussians over it (fewer than 146)"
+    )
+    assert fragment_reason(285, [285, 1450, 271], config) == ""  # the twin's red box and tray
+    assert scenery_reason(np.zeros(2), 0.8, None, config).startswith("wider than max_size")
+    # a plane z = 0 that holds a sliver of the scene is no table top
+    rng = np.random.default_rng(0)
+    sliver = np.c_[rng.uniform(0, 0.1, (2000, 2)), np.zeros(2000)]
+    table = np.c_[rng.uniform(-0.9, 0.9, (40000, 2)), np.zeros(40000)]
+    high = np.c_[rng.uniform(-1, 1, (2000, 2)), np.full(2000, 0.3)]
+    for flat, found in ((sliver, False), (table, True)):
+        points = np.r_[flat, high]
+        up = np.tile([0.0, 0.0, 1.0], (len(points), 1))
+        assert (find_table_top(points, up, 0.005, 0.02) is not None) == found
 
 
 def test_a_table_full_of_holes_gets_a_solid_collision_and_a_whole_top(tmp_path: Path) -> None:
