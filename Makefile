@@ -12,7 +12,7 @@ PYTEST_WORKERS ?= 2
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: demo test setup system-deps lint
+.PHONY: demo test setup system-deps lint lerobot-peer
 
 demo: setup
 	$(VENV)/bin/twinbench demo
@@ -24,6 +24,23 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-logo
+
+# lerobot 0.4.4 as a peer that loads our exported datasets (tests/cotrain/test_lerobot_peer.py),
+# in its own virtualenv, never in $(VENV). lerobot pins torch<2.11, so it goes in without its
+# dependencies, beside the ones LeRobotDataset imports: torch==2.13.0 (CPU), its torchvision
+# 0.28.0 and torchcodec 0.13.0 (the video decoder, on the system's FFmpeg). ~2 min, ~1.5 GB.
+LEROBOT_PEER := .peers/lerobot-0.4.4
+lerobot-peer: $(LEROBOT_PEER)/.installed
+
+$(LEROBOT_PEER)/.installed:
+	rm -rf $(LEROBOT_PEER) && $(PYTHON) -m venv $(LEROBOT_PEER)
+	$(LEROBOT_PEER)/bin/python -m pip install -q --upgrade pip
+	$(LEROBOT_PEER)/bin/python -m pip install -q "torch==2.13.0"
+	$(LEROBOT_PEER)/bin/python -m pip install -q "torch==2.13.0" "torchcodec==0.13.0" \
+	  "datasets==4.8.5" "huggingface-hub==0.35.3" "accelerate==1.16.0" "av==15.1.0" \
+	  "packaging==25.0" "jsonlines==4.0.0" pillow
+	$(LEROBOT_PEER)/bin/python -m pip install -q --no-deps "torchvision==0.28.0" "lerobot==0.4.4"
+	touch $@
 
 setup: system-deps $(STAMP)
 

@@ -1,14 +1,22 @@
-"""The dataset's features: openpi's DROID LeRobot naming, plus joint-velocity actions.
+"""The dataset's features: openpi's DROID names, plus what LeRobot policies train on.
 
-``actions`` holds the joint-position targets the expert commanded (PolaRiS's action space);
-``joint_velocity_actions`` the same motion as joint velocities, the action space of the
-original pi0 / pi0.5 DROID checkpoints (train on it by mapping it to ``actions``).
+LeRobot policies read ``observation.state`` and ``action`` by name and every video feature as a
+camera (``lerobot.datasets.utils.dataset_to_policy_features``). So the dataset holds:
+``observation.state``, the joint positions [rad] then the gripper [0, 1] (the same values as
+openpi's ``joint_position`` and ``gripper_position``, which stay for openpi's DROID repack);
+``action``, the joint-position targets the expert commanded (PolaRiS's action space); and
+``joint_velocity_actions``, the same motion as joint velocities, the action space of the
+original pi0 / pi0.5 DROID checkpoints (train on it by mapping it to ``action``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from cotrain.lerobot.layout import ACTION_KEY, STATE_KEY
 from sim_env import droid
 from sim_env.images import ImageSize
 
@@ -18,7 +26,8 @@ VIDEO_SIZE = ImageSize(320, 180)  # openpi's DROID conversion stores 180x320 vid
 EXTERIOR, WRIST = droid.EXTERIOR_IMAGE, droid.WRIST_IMAGE
 CAMERAS = droid.IMAGE_KEYS
 JOINT_POSITION, GRIPPER_POSITION = droid.JOINT_POSITION, droid.GRIPPER_POSITION
-ACTIONS, VELOCITY_ACTIONS = droid.ACTIONS, "joint_velocity_actions"
+STATE = STATE_KEY
+ACTIONS, VELOCITY_ACTIONS = ACTION_KEY, "joint_velocity_actions"
 JOINTS = tuple(f"joint_{i}" for i in range(1, droid.ARM_DOF + 1))
 NAMES = {JOINT_POSITION: list(JOINTS), GRIPPER_POSITION: ["gripper"]}
 
@@ -30,8 +39,8 @@ def _vector(spec: droid.ArraySpec, names: list[str]) -> dict[str, Any]:
 def droid_features(size: ImageSize) -> dict[str, dict[str, Any]]:
     """Feature specs for camera videos of ``size``; LeRobot stores their shape as [H, W, 3].
 
-    Keys, shapes and dtypes are ``sim_env.droid``'s: the contract's state, its two cameras,
-    and actions in both action spaces.
+    Keys, shapes and dtypes are ``sim_env.droid``'s: the contract's state (as its parts and as
+    ``observation.state``), its two cameras, and actions in both action spaces.
     """
     image = {
         "dtype": "video",
@@ -40,6 +49,7 @@ def droid_features(size: ImageSize) -> dict[str, dict[str, Any]]:
     }
     return {
         **{camera: dict(image) for camera in CAMERAS},
+        STATE: {"dtype": "float32", "shape": [droid.ARM_DOF + 1], "names": [*JOINTS, "gripper"]},
         **{key: _vector(spec, NAMES[key]) for key, spec in droid.STATE.items()},
         ACTIONS: _vector(droid.action_spec("joint_position"), [*JOINTS, "gripper"]),
         VELOCITY_ACTIONS: _vector(
@@ -47,3 +57,11 @@ def droid_features(size: ImageSize) -> dict[str, dict[str, Any]]:
             [f"{joint}_velocity" for joint in JOINTS] + ["gripper"],
         ),
     }
+
+
+def with_state(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``values`` plus ``observation.state`` [T, 8] float32: ``joint_position`` [T, 7] (rad)
+    then ``gripper_position`` [T] or [T, 1] (0 open .. 1 closed)."""
+    joints = np.asarray(values[JOINT_POSITION], dtype=np.float32)
+    gripper = np.asarray(values[GRIPPER_POSITION], dtype=np.float32).reshape(len(joints), 1)
+    return {**values, STATE: np.concatenate([joints, gripper], axis=1)}

@@ -346,7 +346,7 @@ def _finalize(
             writer.add_episode(
                 EpisodeInput(
                     task=env.instruction,
-                    values=episode.values(),
+                    values=features.with_state(episode.values()),
                     videos={camera: episode.video(camera) for camera in features.CAMERAS},
                     image_stats=episode.image_stats,
                 )

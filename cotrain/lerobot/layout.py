@@ -31,6 +31,13 @@ INDEX_FEATURES: Mapping[str, Mapping[str, Any]] = {
     "task_index": {"dtype": "int64", "shape": [1], "names": None},
 }
 VISUAL_DTYPES = ("video", "image")
+
+# What LeRobot policies train on, by name (lerobot.datasets.utils.dataset_to_policy_features):
+# the proprioceptive state and the action, each a float vector; every video or image feature is
+# a camera (``observation.images.<name>`` by LeRobot's convention).
+STATE_KEY = "observation.state"
+ACTION_KEY = "action"
+POLICY_VECTORS = (STATE_KEY, ACTION_KEY)
 TIMESTAMP_TOLERANCE_S = 1e-4  # LeRobot's default tolerance between a timestamp and frame / fps
 
 

@@ -5,8 +5,10 @@ What is checked: info.json's fields and feature specs; tasks numbered 0..n-1; ep
 of each feature); per episode, row count = length, frame_index 0..length-1, ``index``
 contiguous, timestamps increasing and equal to frame_index / fps; every video's frame count
 between an episode's from/to timestamps = its length, at the feature's resolution; stats.json
-holding min/max/mean/std/count of the right shapes. The first violation raises a DatasetError
-naming the file and the field.
+holding min/max/mean/std/count of the right shapes; the features LeRobot policies read by name,
+``observation.state`` and ``action`` (float vectors with one name per component, with dataset
+and per-episode statistics). The first violation raises a DatasetError naming the file and the
+field.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ def _check_info(root: Path) -> dict[str, Any]:
         raise DatasetError("expected a mapping of features", file=file, field="features")
     for key, feature in features.items():
         _check_feature(file, key, feature)
+    for key in layout.POLICY_VECTORS:
+        _check_policy_vector(file, key, features.get(key))
     for key, expected in layout.INDEX_FEATURES.items():
         got = features.get(key, {})
         if got.get("dtype") != expected["dtype"] or list(got.get("shape", [])) != [1]:
@@ -137,6 +141,31 @@ def _check_feature(file: Path, key: str, feature: Any) -> None:
             ) from exc
 
 
+def _check_policy_vector(file: Path, key: str, feature: dict[str, Any] | None) -> None:
+    """LeRobot policies find the state and the action by name: a float vector, named per part."""
+    field = f"features.{key}"
+    if feature is None:
+        raise DatasetError(
+            f"missing: LeRobot policies read {key!r} by name (a float32 vector [N])",
+            file=file,
+            field=field,
+        )
+    shape, dtype = feature["shape"], feature["dtype"]
+    if len(shape) != 1 or dtype not in ("float32", "float64"):
+        raise DatasetError(
+            f"expected a float32 vector [N], got {dtype} {shape}", file=file, field=field
+        )
+    names = feature["names"]
+    if isinstance(names, dict) and len(names) == 1:  # LeRobot's {"motors": [...]} form
+        names = next(iter(names.values()))
+    if not (isinstance(names, list) and len(names) == shape[0]):
+        raise DatasetError(
+            f"expected {shape[0]} names, one per component, got {feature['names']!r}",
+            file=file,
+            field=f"{field}.names",
+        )
+
+
 def _check_tasks(root: Path, info: dict[str, Any]) -> pd.DataFrame:
     file = root / layout.TASKS_PATH
     tasks = read_parquet(file).to_pandas()
@@ -159,7 +188,11 @@ def _check_episodes(reader: DatasetReader, info: dict[str, Any]) -> pd.DataFrame
     episodes = reader.episodes
     file = reader.root / "meta" / "episodes"
     video_columns = [c for key in reader.video_keys for c in layout.episode_video_columns(key)]
-    missing = [c for c in (*EPISODE_COLUMNS, *video_columns) if c not in episodes.columns]
+    stats_columns = [
+        f"stats/{k}/{name}" for k in layout.POLICY_VECTORS for name in layout.STAT_NAMES
+    ]
+    required = (*EPISODE_COLUMNS, *video_columns, *stats_columns)
+    missing = [c for c in required if c not in episodes.columns]
     if missing:
         raise DatasetError(f"columns missing: {missing}", file=file, field=missing[0])
     if list(episodes["episode_index"]) != list(range(len(episodes))):

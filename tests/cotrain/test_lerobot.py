@@ -1,5 +1,5 @@
 """The LeRobot v3.0 writer, reader and validator: synthetic round trips across file rollovers,
-and every kind of breakage the validator must name."""
+the features LeRobot policies read by name, and every kind of breakage the validator must name."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cotrain import features
 from cotrain.errors import DatasetError
 from cotrain.lerobot import (
     DatasetReader,
@@ -26,10 +27,12 @@ from cotrain.lerobot import (
 )
 from cotrain.lerobot.stats import aggregate, array_stats
 
+CAM = "observation.images.cam"
 FEATURES = {
-    "cam": {"dtype": "video", "shape": [16, 24, 3], "names": ["height", "width", "channels"]},
-    "state": {"dtype": "float32", "shape": [3], "names": ["a", "b", "c"]},
+    CAM: {"dtype": "video", "shape": [16, 24, 3], "names": ["height", "width", "channels"]},
+    "observation.state": {"dtype": "float32", "shape": [3], "names": ["a", "b", "c"]},
     "grip": {"dtype": "float32", "shape": [1], "names": ["g"]},
+    "action": {"dtype": "float32", "shape": [2], "names": {"motors": ["u", "v"]}},
 }
 DATA_FILE = "data/chunk-000/file-000.parquet"
 EPISODES_FILE = "meta/episodes/chunk-000/file-000.parquet"
@@ -46,11 +49,12 @@ def _synthetic(root: Path, lengths: list[int], limits: FileLimits) -> list[dict[
         video = root / f"ep{e}.mp4"
         encode_video(video, frames, 15, VideoConfig())
         values = {
-            "state": rng.normal(size=(length, 3)).astype(np.float32),
+            "observation.state": rng.normal(size=(length, 3)).astype(np.float32),
             "grip": rng.uniform(size=(length, 1)).astype(np.float32),
+            "action": rng.normal(size=(length, 2)).astype(np.float32),
         }
         writer.add_episode(
-            EpisodeInput(f"task {e % 2}", values, {"cam": video}, {"cam": image_stats(frames)})
+            EpisodeInput(f"task {e % 2}", values, {CAM: video}, {CAM: image_stats(frames)})
         )
         written.append(values)
     writer.finalize()
@@ -66,14 +70,14 @@ def test_round_trip_across_file_and_chunk_rollover(tmp_path):
     assert (summary.episodes, summary.frames, len(summary.tasks)) == (5, sum(lengths), 2)
     assert len(list(root.glob("data/chunk-*/file-*.parquet"))) > 2  # several files and chunks
     assert (root / "data/chunk-001").is_dir()
-    assert len(list(root.glob("videos/cam/chunk-*/file-*.mp4"))) > 1
+    assert len(list(root.glob(f"videos/{CAM}/chunk-*/file-*.mp4"))) > 1
     reader = DatasetReader(root)
     for e, values in enumerate(written):
         read = reader.episode(e)
-        np.testing.assert_array_equal(read["state"], values["state"])
+        np.testing.assert_array_equal(read["observation.state"], values["observation.state"])
         np.testing.assert_array_equal(read["grip"], values["grip"][:, 0])
         np.testing.assert_allclose(read["timestamp"], np.arange(lengths[e]) / 15, atol=1e-6)
-    assert [len(f) for _, f in sorted(reader.iter_episode_frames("cam"))] == lengths
+    assert [len(f) for _, f in sorted(reader.iter_episode_frames(CAM))] == lengths
 
 
 def test_stats_aggregate_like_one_pass():
@@ -161,8 +165,67 @@ def test_bad_info_fields_are_named(broken, field, value, message, file, named):
 def test_wrong_vector_shape_is_named(broken):
     path = broken / "meta/info.json"
     info = json.loads(path.read_text())
-    info["features"]["actions"]["shape"] = [7]
+    info["features"][features.VELOCITY_ACTIONS]["shape"] = [7]
     path.write_text(json.dumps(info))
     with pytest.raises(DatasetError, match="has 8 values") as e:
         validate(broken)
-    assert e.value.field == "actions"
+    assert e.value.field == features.VELOCITY_ACTIONS
+
+
+def test_generated_state_is_the_joints_then_the_gripper(generated):
+    """observation.state [8] = joint_position [rad] + gripper_position, with stats for each."""
+    reader = DatasetReader(generated.dataset)
+    spec = reader.features[features.STATE]
+    assert (spec["dtype"], spec["shape"]) == ("float32", [8])
+    assert spec["names"] == [*features.JOINTS, "gripper"]
+    for e in range(len(reader.episodes)):
+        values = reader.episode(e)
+        expected = np.concatenate(
+            [values[features.JOINT_POSITION], values[features.GRIPPER_POSITION][:, None]], axis=1
+        )
+        np.testing.assert_array_equal(values[features.STATE], expected)
+        row = reader.episodes.iloc[e]
+        np.testing.assert_allclose(row[f"stats/{features.STATE}/max"], expected.max(0), rtol=1e-6)
+    stats = json.loads((generated.dataset / "meta/stats.json").read_text())
+    for name in ("min", "max", "mean", "std"):
+        np.testing.assert_allclose(
+            stats[features.STATE][name],
+            stats[features.JOINT_POSITION][name] + stats[features.GRIPPER_POSITION][name],
+            rtol=1e-6,
+        )
+    assert stats[features.ACTIONS]["count"] == [generated.report.frames]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message", "named"),
+    [
+        (lambda f: f.pop("observation.state"), "LeRobot policies read", "observation.state"),
+        (lambda f: f.pop("action"), "LeRobot policies read", "action"),
+        (
+            lambda f: f["observation.state"].update(names=features.JOINTS),
+            "expected 8 names",
+            "observation.state.names",
+        ),
+        (
+            lambda f: f["action"].update(dtype="int64"),
+            "expected a float32 vector",
+            "action",
+        ),
+    ],
+)
+def test_policy_features_are_required(broken, edit, message, named):
+    path = broken / "meta/info.json"
+    info = json.loads(path.read_text())
+    edit(info["features"])
+    path.write_text(json.dumps(info))
+    with pytest.raises(DatasetError, match=message) as e:
+        validate(broken)
+    assert e.value.file.endswith("meta/info.json") and e.value.field == f"features.{named}"
+
+
+def test_missing_episode_stats_of_the_state_are_named(broken):
+    column = f"stats/{features.STATE}/mean"
+    _rewrite(broken / EPISODES_FILE, lambda t: t.drop_columns([column]))
+    with pytest.raises(DatasetError, match="columns missing") as e:
+        validate(broken)
+    assert e.value.field == column
