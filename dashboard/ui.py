@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 
 from dashboard.settings import DashboardSettings
@@ -11,8 +14,11 @@ from evaluate.store import ResultsStore, RunRecord
 ALL_RUNS = "All runs"
 
 
-def open_store(settings: DashboardSettings) -> ResultsStore:
-    """The store, or a message saying why there is none, and the page stops there."""
+@contextmanager
+def open_store(settings: DashboardSettings) -> Iterator[ResultsStore]:
+    """The store, read-only, for the page to read in a ``with`` block. If there is none, or
+    it cannot be read (at open, or a value the page reads is damaged), the page shows why
+    and stops there."""
     path = settings.store_path
     if not path.exists():
         st.info(
@@ -21,7 +27,8 @@ def open_store(settings: DashboardSettings) -> ResultsStore:
         )
         st.stop()
     try:
-        return ResultsStore.open(path, read_only=True)
+        with ResultsStore.open(path, read_only=True) as store:
+            yield store
     except EvaluateError as exc:
         st.error(f"Cannot read the results store: {exc}")
         st.stop()

@@ -27,10 +27,10 @@ def render(settings: DashboardSettings) -> None:
 
 def _store_envs(settings: DashboardSettings) -> dict[str, tuple[str, ...]]:
     """The store's env ids, if there is a readable store; the gallery does not need one."""
-    if not settings.store_path.is_file():
+    if not settings.store_path.exists():
         return {}
     try:
-        with ResultsStore.open(settings.store_path, create=False) as store:
+        with ResultsStore.open(settings.store_path, read_only=True) as store:
             return data.env_ids_in_store(store)
     except EvaluateError as exc:
         st.warning(f"Cannot read the results store, showing registered packages only: {exc}")

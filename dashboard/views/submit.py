@@ -74,22 +74,22 @@ def _submit(settings: DashboardSettings, spec: str, envs: Sequence[str], n: int,
 def _env_choices(settings: DashboardSettings) -> list[str]:
     """Registered environments plus any the store already has results for."""
     ids = [entry.id for entry in list_envs()]
-    if settings.store_path.is_file():
+    if settings.store_path.exists():
         try:
-            with ResultsStore.open(settings.store_path, create=False) as store:
+            with ResultsStore.open(settings.store_path, read_only=True) as store:
                 ids += data.env_ids_in_store(store)
-        except EvaluateError:
-            pass  # the job list below says what is wrong with the store
+        except EvaluateError as exc:
+            st.warning(f"Cannot read the results store's environments: {exc}")
     return list(dict.fromkeys(ids))
 
 
 def _job_list(settings: DashboardSettings) -> None:
     st.subheader("Jobs")
-    if not settings.store_path.is_file():
+    if not settings.store_path.exists():
         st.info(f"No jobs yet: there is no results store at `{settings.store_path}`.")
         return
     try:
-        with ResultsStore.open(settings.store_path, create=False) as store:
+        with ResultsStore.open(settings.store_path, read_only=True) as store:
             jobs = data.jobs_table(store)
     except EvaluateError as exc:
         st.error(f"Cannot read the job queue: {exc}")

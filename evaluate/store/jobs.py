@@ -13,30 +13,24 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from evaluate.errors import EvaluateError
 from evaluate.policies import has_secret
+from evaluate.store.integrity import JOB_COLUMNS, decode_job, guarded
 from evaluate.store.records import JOB_STATES, JobRecord, JobState
 from evaluate.store.schema import write
 
-_JOB_COLUMNS = (
-    "job_id, created, policy_spec, envs, episodes, seed, state, reason, worker_id, "
-    "heartbeat, started, finished, run_id, attempts"
-)
-
-
-def _job(row: tuple) -> JobRecord:
-    (job_id, created, policy_spec, envs, episodes, seed, state) = row[:7]
-    return JobRecord(
-        job_id, created, policy_spec, tuple(json.loads(envs)), episodes, seed, state, *row[7:]
-    )
+_JOB_COLUMNS = ", ".join(JOB_COLUMNS)
 
 
 class JobQueue:
     """Job-queue methods of :class:`evaluate.store.ResultsStore` (mixed in; uses its connection)."""
 
     _conn: sqlite3.Connection
+    path: Path
 
+    @guarded("jobs")
     def submit_job(
         self, policy_spec: str, envs: Sequence[str], episodes: int, seed: int = 0
     ) -> JobRecord:
@@ -65,14 +59,16 @@ class JobQueue:
             )
         return self.job(job_id)
 
+    @guarded("jobs")
     def job(self, job_id: str) -> JobRecord:
         row = self._conn.execute(
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
         ).fetchone()
         if row is None:
-            raise EvaluateError(f"no job {job_id!r} in this store", field="job_id")
-        return _job(row)
+            raise EvaluateError(f"no job {job_id!r} in this store", file=self.path, field="job_id")
+        return decode_job(row, self.path)
 
+    @guarded("jobs")
     def jobs(self, state: JobState | None = None) -> list[JobRecord]:
         """All jobs (or those in ``state``), oldest first."""
         if state is not None and state not in JOB_STATES:
@@ -83,8 +79,9 @@ class JobQueue:
         rows = self._conn.execute(
             f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY created, rowid", args
         )
-        return [_job(row) for row in rows]
+        return [decode_job(row, self.path) for row in rows]
 
+    @guarded("jobs")
     def claim_job(self, worker_id: str) -> JobRecord | None:
         """Take the oldest queued job for ``worker_id``; None if the queue is empty.
 
@@ -105,6 +102,7 @@ class JobQueue:
             )
         return self.job(row[0])
 
+    @guarded("jobs")
     def set_job_run(self, job_id: str, run_id: str) -> None:
         """Remember the run a job writes into, so a requeued job resumes it."""
         try:
@@ -113,10 +111,13 @@ class JobQueue:
                     "UPDATE jobs SET run_id = ? WHERE job_id = ?", (run_id, job_id)
                 )
         except sqlite3.IntegrityError as exc:
-            raise EvaluateError(f"no run {run_id!r} in this store", field="run_id") from exc
+            raise EvaluateError(
+                f"no run {run_id!r} in this store", file=self.path, field="run_id"
+            ) from exc
         if cursor.rowcount != 1:
-            raise EvaluateError(f"no job {job_id!r} in this store", field="job_id")
+            raise EvaluateError(f"no job {job_id!r} in this store", file=self.path, field="job_id")
 
+    @guarded("jobs")
     def heartbeat(self, job_id: str, worker_id: str) -> bool:
         """Mark ``worker_id`` alive on its job; False means the job is no longer its own (stop)."""
         cursor = self._conn.execute(
@@ -125,6 +126,7 @@ class JobQueue:
         )
         return cursor.rowcount == 1
 
+    @guarded("jobs")
     def finish_job(
         self, job_id: str, worker_id: str, state: JobState, reason: str | None = None
     ) -> bool:
@@ -140,6 +142,7 @@ class JobQueue:
         )
         return cursor.rowcount == 1
 
+    @guarded("jobs")
     def requeue_stale(self, timeout_s: float, max_attempts: int = 3) -> list[str]:
         """Requeue running jobs without a heartbeat for ``timeout_s``; fail those out of attempts.
 

@@ -9,6 +9,7 @@ fidelity, the dashboard) reads the same fields back.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -52,6 +53,20 @@ def _check_count(name: str, value: object) -> None:
         raise EvaluateError(f"expected an integer >= 0, got {value!r}", field=name)
 
 
+def _is_number(value: object) -> bool:
+    """A finite real number (numpy's included), not a bool, not a string."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def _check_text_or_none(name: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise EvaluateError(f"expected a text or None, got {value!r}", field=name)
+
+
 @dataclass(frozen=True)
 class EpisodeKey:
     """Which episode: unique within a run; a resumed run skips keys already stored."""
@@ -93,15 +108,20 @@ class EpisodeOutcome:
     def __post_init__(self) -> None:
         if not isinstance(self.success, bool):
             raise EvaluateError(f"expected a bool, got {self.success!r}", field="success")
-        if not 0.0 <= float(self.progress) <= 1.0:
+        if not _is_number(self.progress) or not 0.0 <= float(self.progress) <= 1.0:
             raise EvaluateError(
                 f"expected a fraction in [0, 1], got {self.progress!r}", field="progress"
             )
         _check_count("length_steps", self.length_steps)
         for name in ("wall_time_s", "latency_mean_s", "latency_max_s"):
-            value = float(getattr(self, name))
-            if not math.isfinite(value) or value < 0:
+            value = getattr(self, name)
+            if not _is_number(value) or value < 0:
                 raise EvaluateError(f"expected seconds >= 0, got {value!r}", field=name)
+        if not isinstance(self.criteria, Mapping):
+            raise EvaluateError(
+                f"expected criterion name -> first step reached, got {self.criteria!r}",
+                field="criteria",
+            )
         for name, step in self.criteria.items():
             if not isinstance(name, str) or not (
                 step is None or (isinstance(step, int) and not isinstance(step, bool) and step >= 0)
@@ -115,6 +135,8 @@ class EpisodeOutcome:
                 f"unknown failure kind {self.failure_kind!r}; expected one of {', '.join(FAILURE_KINDS)}",
                 field="failure_kind",
             )
+        _check_text_or_none("failure_reason", self.failure_reason)
+        _check_text_or_none("video_path", self.video_path)
         if (self.failure_kind is None) != (self.failure_reason is None):
             raise EvaluateError(
                 "a failure needs both its kind and its reason, got "
@@ -144,6 +166,8 @@ class EpisodeRecord:
 
     def __post_init__(self) -> None:
         _check_name("run_id", self.run_id)
+        if not _is_number(self.created):
+            raise EvaluateError(f"expected a unix time [s], got {self.created!r}", field="created")
 
     def row(self) -> dict[str, object]:
         """Column name -> value, the ``episodes`` table's columns (criteria still a mapping)."""

@@ -17,6 +17,7 @@ from types import TracebackType
 import pandas as pd
 
 from evaluate.errors import EvaluateError
+from evaluate.store.integrity import check_episodes, decode_run, guarded
 from evaluate.store.jobs import JobQueue
 from evaluate.store.records import (
     EPISODE_COLUMNS,
@@ -31,6 +32,8 @@ from twinbench.version import __version__
 
 _EXCLUDED = ", ".join(f"'{kind}'" for kind in EXCLUDED_KINDS)
 _COUNTS = f"(failure_kind IS NULL OR failure_kind NOT IN ({_EXCLUDED}))"
+_RUN_COLUMNS = "run_id, created, config, twinbench_version"
+_SUMMARY_COLUMNS = ("policy_id", "env_id", "success", "progress", "failure_kind")
 
 
 class ResultsStore(JobQueue):
@@ -48,7 +51,10 @@ class ResultsStore(JobQueue):
         ``read_only`` never writes to it (inputs that are only read).
 
         Raises:
-            EvaluateError: not a twinbench store, or one of an unknown or newer schema version.
+            EvaluateError: not a twinbench store, one of an unknown or newer schema version,
+                one missing a table or a column, or (``read_only``) a damaged file. Every
+                method raises it too, naming the file, the table and what to do, when a value
+                it reads breaks STORE.md's rules or SQLite finds the file damaged.
         """
         path = Path(path)
         return cls(connect(path, create=create, read_only=read_only), path)
@@ -69,6 +75,7 @@ class ResultsStore(JobQueue):
 
     # runs
 
+    @guarded("runs")
     def add_run(self, config: Mapping[str, object], *, run_id: str | None = None) -> RunRecord:
         """Start a run with its config (stored as JSON); ``run_id`` defaults to a fresh one."""
         if run_id is None:
@@ -92,28 +99,37 @@ class ResultsStore(JobQueue):
             ) from exc
         return record
 
+    @guarded("runs")
     def run(self, run_id: str) -> RunRecord:
-        row = self._conn.execute(
-            "SELECT run_id, created, config, twinbench_version FROM runs WHERE run_id = ?",
-            (run_id,),
-        ).fetchone()
-        if row is None:
+        row = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
+        found = row.fetchone()
+        if found is None:
             raise EvaluateError(f"no run {run_id!r} in this store", file=self.path, field="run_id")
-        return RunRecord(row[0], row[1], json.loads(row[2]), row[3])
+        return decode_run(found, self.path)
 
+    @guarded("runs")
     def runs(self) -> list[RunRecord]:
         """All runs, oldest first."""
-        ids = self._conn.execute("SELECT run_id FROM runs ORDER BY created, rowid").fetchall()
-        return [self.run(run_id) for (run_id,) in ids]
+        rows = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, rowid")
+        return [decode_run(row, self.path) for row in rows]
 
     # episodes
 
+    @guarded("episodes")
     def record_episode(self, episode: EpisodeRecord) -> bool:
         """Store one episode and commit; False (not an error) if its key is already stored,
-        unless the stored one errored (its retry replaces it)."""
+        unless the stored one errored (its retry replaces it).
+
+        The record was checked when it was made (the rules of STORE.md); its values go in as
+        the plain types SQLite stores (0/1, float, int, JSON text).
+        """
+        if not isinstance(episode, EpisodeRecord):
+            raise TypeError(f"expected an EpisodeRecord, got {type(episode).__name__}")
         row = episode.row()
         row["criteria"] = json.dumps(dict(episode.outcome.criteria), sort_keys=True)
         row["success"] = int(episode.outcome.success)
+        for name in ("progress", "wall_time_s", "latency_mean_s", "latency_max_s", "created"):
+            row[name] = float(row[name])  # type: ignore[arg-type]
         try:
             cursor = self._conn.execute(
                 f"INSERT INTO episodes ({', '.join(EPISODE_COLUMNS)})"
@@ -131,6 +147,7 @@ class ResultsStore(JobQueue):
             ) from exc
         return cursor.rowcount == 1
 
+    @guarded("episodes")
     def episodes(
         self, run_id: str | None = None, policy: str | None = None, env: str | None = None
     ) -> pd.DataFrame:
@@ -141,20 +158,21 @@ class ResultsStore(JobQueue):
             dict; a missing ``failure_kind``, ``failure_reason`` or ``video_path`` is NA).
         """
         where, args = self._filters(run_id=run_id, policy_id=policy, env_id=env)
-        frame = pd.read_sql_query(
-            f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes {where} ORDER BY episode_id",
-            self._conn,
-            params=args,
+        check_episodes(self._conn, self.path, where, args)
+        frame = self._frame(
+            f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes {where} ORDER BY episode_id", args
         )
         frame["success"] = frame["success"].astype(bool)
         frame["criteria"] = frame["criteria"].map(json.loads)
         return frame
 
+    @guarded("episodes")
     def records(
         self, run_id: str | None = None, policy: str | None = None, env: str | None = None
     ) -> list[EpisodeRecord]:
         """:meth:`episodes` as typed records."""
         where, args = self._filters(run_id=run_id, policy_id=policy, env_id=env)
+        check_episodes(self._conn, self.path, where, args)
         rows = self._conn.execute(
             f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes {where} ORDER BY episode_id", args
         )
@@ -165,9 +183,12 @@ class ResultsStore(JobQueue):
             records.append(EpisodeRecord.from_row(row))
         return records
 
+    @guarded("episodes")
     def completed_keys(self, run_id: str) -> set[EpisodeKey]:
         """The keys already recorded in ``run_id``: what a resumed run skips (not errored
         episodes: the infrastructure failed them, so they are run again)."""
+        # every column, not only the keys: resuming into a damaged store adds to it
+        check_episodes(self._conn, self.path, "WHERE run_id = ?", (run_id,))
         rows = self._conn.execute(
             f"SELECT {', '.join(KEY_COLUMNS)} FROM episodes"
             " WHERE run_id = ? AND failure_kind IS NOT 'error'",
@@ -175,6 +196,7 @@ class ResultsStore(JobQueue):
         )
         return {EpisodeKey(*row) for row in rows}
 
+    @guarded("episodes")
     def summary(self, run_id: str | None = None) -> pd.DataFrame:
         """Per (policy, env): the rates over the episodes that count, and those that do not.
 
@@ -185,7 +207,8 @@ class ResultsStore(JobQueue):
             errored (left out of everything before).
         """
         where, args = self._filters(run_id=run_id)
-        return pd.read_sql_query(
+        check_episodes(self._conn, self.path, where, args, _SUMMARY_COLUMNS)
+        return self._frame(
             "SELECT policy_id, env_id,"
             f" COUNT(CASE WHEN {_COUNTS} THEN 1 END) AS episodes,"
             f" COUNT(CASE WHEN {_COUNTS} AND success THEN 1 END) AS successes,"
@@ -195,9 +218,13 @@ class ResultsStore(JobQueue):
             " COUNT(CASE WHEN failure_kind = 'diverged' THEN 1 END) AS diverged,"
             " COUNT(CASE WHEN failure_kind = 'error' THEN 1 END) AS errored"
             f" FROM episodes {where} GROUP BY policy_id, env_id ORDER BY policy_id, env_id",
-            self._conn,
-            params=args,
+            args,
         ).astype({"success_rate": float, "progress_mean": float})
+
+    def _frame(self, query: str, args: tuple[object, ...]) -> pd.DataFrame:
+        cursor = self._conn.execute(query, args)
+        columns = [column[0] for column in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns, coerce_float=True)
 
     @staticmethod
     def _filters(**equal: str | None) -> tuple[str, tuple[str, ...]]:

@@ -8,12 +8,18 @@ concurrent processes wait for each other instead of failing half-way.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from evaluate.errors import EvaluateError
+from evaluate.store.integrity import (
+    check_tables,
+    database_error,
+    quick_check,
+)
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
@@ -99,14 +105,16 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def connect(path: Path, *, create: bool, read_only: bool = False) -> sqlite3.Connection:
-    """Open (and, if ``create`` and the file is new, initialise) a store; check its version.
+    """Open (and, if ``create`` and the file is new, initialise) a store; check its version
+    and its tables (and, ``read_only``, every page: see :mod:`evaluate.store.integrity`).
 
     ``read_only`` never writes to the file: an input of ``correlate`` or a dashboard page is
     only read (an older schema is migrated in a private in-memory copy).
 
     Raises:
         EvaluateError: the file is missing (and ``create`` is false), is not SQLite, is not a
-            twinbench store, or was written by a newer schema version.
+            twinbench store, was written by a newer schema version, lacks a table or a
+            column, or is damaged.
     """
     if path.is_dir():
         raise EvaluateError("is a directory, expected a results store (.sqlite file)", file=path)
@@ -124,7 +132,7 @@ def connect(path: Path, *, create: bool, read_only: bool = False) -> sqlite3.Con
         conn.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise EvaluateError(f"not a readable SQLite database ({exc})", file=path) from exc
+        raise database_error(exc, path, None) from exc
     except BaseException:
         conn.close()
         raise
@@ -134,23 +142,45 @@ def connect(path: Path, *, create: bool, read_only: bool = False) -> sqlite3.Con
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     if path.stat().st_size == 0:
         raise EvaluateError("an empty file, not a twinbench results store", file=path)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
     try:
-        conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S
-        )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         version = _stored_version(conn, path)
         if version in MIGRATIONS:  # an older store: migrate a private copy, never the file
+            check_tables(conn, path, expected_columns(version))  # type: ignore[arg-type]
+            quick_check(conn, path)
             copy = sqlite3.connect(":memory:", isolation_level=None)
             conn.backup(copy)
             conn.close()
             conn = copy
             _initialise_or_check(conn, path)
-        elif version != SCHEMA_VERSION:
+        else:
             _check_version(version, path)
+            check_tables(conn, path, expected_columns(SCHEMA_VERSION))
+            quick_check(conn, path)
     except sqlite3.DatabaseError as exc:
-        raise EvaluateError(f"not a readable SQLite database ({exc})", file=path) from exc
+        conn.close()
+        raise database_error(exc, path, None) from exc
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+@functools.cache
+def expected_columns(version: int) -> dict[str, tuple[str, ...]]:
+    """Table -> its columns, in a store of ``version`` (2, or one :data:`MIGRATIONS` knows)."""
+    conn = sqlite3.connect(":memory:")
+    _run(conn, _DDL)
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    columns = {
+        table: tuple(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
+        for table in tables
+    }
+    conn.close()
+    if version == 1:
+        columns["episodes"] = tuple(c for c in columns["episodes"] if c != "failure_kind")
+    return columns
 
 
 def _stored_version(conn: sqlite3.Connection, path: Path) -> object:
@@ -192,9 +222,11 @@ def _initialise_or_check(conn: sqlite3.Connection, path: Path) -> None:
             return
         version = _stored_version(conn, path)
         while version in MIGRATIONS:
-            _run(conn, MIGRATIONS[version])
+            check_tables(conn, path, expected_columns(version))  # type: ignore[arg-type]
+            _run(conn, MIGRATIONS[version])  # type: ignore[index]
             version = conn.execute("SELECT version FROM schema_version").fetchone()[0]
-    _check_version(version, path)
+        _check_version(version, path)
+        check_tables(conn, path, expected_columns(SCHEMA_VERSION))
 
 
 def _run(conn: sqlite3.Connection, script: str) -> None:
