@@ -74,9 +74,10 @@ def correlate(
     from evaluate.correlation import correlate as compare
     from evaluate.documents import ReportSide
     from evaluate.errors import EvaluateError
-    from evaluate.report import ReportInputs, write_report
+    from evaluate.report import ReportInputs, check_output, write_report
 
     metric = rate.value
+    check_output(output)  # a bad --output fails now, not after the bootstrap
     sim_tables = load_tables(sim, run_id=run)
     real_tables = load_tables(real)
     for path, tables in ((sim, sim_tables), (real, real_tables)):

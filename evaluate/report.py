@@ -29,6 +29,7 @@ from evaluate.documents import (
     ReportSides,
     ScopeResult,
 )
+from evaluate.errors import EvaluateError
 from twinbench.version import __version__
 
 METRIC_LABELS = {
@@ -60,11 +61,41 @@ class ReportInputs:
         return ReportSides.model_validate({"sim": self.sim, "real": self.real})
 
 
+def check_output(out_dir: Path) -> None:
+    """Whether the report directory can be made; the CLI asks before any work.
+
+    Raises:
+        EvaluateError: ``out_dir``, or a folder above it, is a file.
+    """
+    existing = next(path for path in (out_dir, *out_dir.parents) if path.exists())
+    if not existing.is_dir():
+        what = "" if existing == out_dir else f" (so {out_dir} cannot be made)"
+        raise EvaluateError(
+            f"exists and is not a directory{what}: --output names the directory the report goes in",
+            file=existing,
+        )
+
+
 def write_report(
     out_dir: Path, reports: Mapping[Quantity, CorrelationReport], inputs: ReportInputs
 ) -> Path:
-    """Write report.json, the PNGs and index.html into ``out_dir``; return report.json's path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write report.json, the PNGs and index.html into ``out_dir``; return report.json's path.
+
+    Raises:
+        EvaluateError: the directory cannot be made or a file in it written.
+    """
+    check_output(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return _write_files(out_dir, reports, inputs)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise EvaluateError(f"cannot write the report ({exc.strerror or exc})", file=where) from exc
+
+
+def _write_files(
+    out_dir: Path, reports: Mapping[Quantity, CorrelationReport], inputs: ReportInputs
+) -> Path:
     results: dict[Quantity, QuantityResult] = {}
     sections = []
     for quantity, report in reports.items():

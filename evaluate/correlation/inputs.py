@@ -5,12 +5,15 @@ A CSV has ``policy`` and ``env`` columns and one of three shapes, told apart by 
 (one row per episode, 0/1 or true/false). An optional ``progress`` column is a per-episode
 progress in the last shape and a cell's mean progress in the others. A per-episode CSV may
 have a ``failure_kind`` column (empty or one of the store's failure kinds): its diverged and
-errored episodes are left out of the rates and counted, as a store's are. Every problem is
-reported with the file, the line and the column.
+errored episodes are left out of the rates and counted, as a store's are. A CSV with both
+``success_rate`` and ``successes,trials`` uses the counts, and each line's rate must agree
+with them. Every line holds exactly the header's cells. Every problem is reported with the
+file, the line and the column.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +29,8 @@ CSV_SHAPES = (
     "policy,env,success_rate | policy,env,successes,trials | "
     "policy,env,success[,progress][,failure_kind]"
 )
+RATE_TOLERANCE = 0.005
+"""How far a success_rate may be from successes/trials on the same line."""
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
 
@@ -39,7 +44,7 @@ def load_tables(path: Path, *, run_id: str | None = None) -> dict[Quantity, Rate
     """
     if path.is_dir():
         store = path / STORE_FILENAME
-        if not store.is_file():
+        if not store.exists():
             raise EvaluateError(
                 f"a run directory must hold {STORE_FILENAME}; none found", file=path
             )
@@ -78,35 +83,30 @@ def _from_store(path: Path, run_id: str | None) -> dict[Quantity, RateTable]:
 
 def read_outcomes_csv(path: Path) -> dict[Quantity, RateTable]:
     """Parse and validate an outcomes CSV in any of the three shapes (see module docstring)."""
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise EvaluateError(f"not a readable CSV ({exc})", file=path) from exc
-    raw.columns = [str(column).strip() for column in raw.columns]
-    columns = set(raw.columns)
+    rows = _Rows.read(path)
+    columns = set(rows.header)
     missing = {"policy", "env"} - columns
     if missing or not columns & {"success_rate", "successes", "success"}:
         need = (
             ", ".join(sorted(missing)) if missing else "success_rate, successes,trials or success"
         )
         raise EvaluateError(
-            f"missing column(s) {need}; found {', '.join(raw.columns)}; expected one of: {CSV_SHAPES}",
+            f"missing column(s) {need}; found {', '.join(rows.header)}; expected one of: {CSV_SHAPES}",
             file=path,
             field="header",
         )
-    if "successes" in columns and "success_rate" not in columns and "trials" not in columns:
+    if "successes" in columns and "trials" not in columns:
         raise EvaluateError(
             f"column successes needs a trials column; expected {CSV_SHAPES}",
             file=path,
             field="header",
         )
-    if raw.empty:
+    if not rows.lines:
         raise EvaluateError("the CSV has a header but no rows", file=path)
-    rows = _Rows(path, raw)
+    if "successes" in columns:  # with a success_rate column too, the two must agree
+        return _aggregate(rows, rows.counts)
     if "success_rate" in columns:
         return _aggregate(rows, lambda line: Cell(rows.fraction(line, "success_rate")))
-    if "successes" in columns:
-        return _aggregate(rows, rows.counts)
     frame = pd.DataFrame(
         {
             "policy": [rows.name(line, "policy") for line in rows.lines],
@@ -136,7 +136,7 @@ def _aggregate(rows: _Rows, success_cell: Callable[[int], Cell]) -> dict[Quantit
             )
         first_line[key] = line
         success[key] = success_cell(line)
-        if "progress" in rows.frame.columns:
+        if "progress" in rows.header:
             progress[key] = Cell(rows.fraction(line, "progress"))
     tables: dict[Quantity, RateTable] = {"success": RateTable(str(rows.path), success)}
     if progress:
@@ -147,13 +147,55 @@ def _aggregate(rows: _Rows, success_cell: Callable[[int], Cell]) -> dict[Quantit
 class _Rows:
     """Typed access to a CSV's cells by file line number, raising with file, line and column."""
 
-    def __init__(self, path: Path, frame: pd.DataFrame):
+    def __init__(self, path: Path, header: list[str], cells: dict[int, dict[str, str]]):
         self.path = path
-        self.frame = frame
-        self.lines = range(2, len(frame) + 2)  # line 1 is the header
+        self.header = header
+        self.cells = cells  # file line number -> column -> text
+        self.lines = list(cells)
+
+    @classmethod
+    def read(cls, path: Path) -> _Rows:
+        """Every non-blank line after the header, each with exactly the header's cells.
+
+        Raises:
+            EvaluateError: not UTF-8 text, not CSV, a repeated column, or a line with too
+                few or too many cells (naming the line).
+        """
+        cells: dict[int, dict[str, str]] = {}
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as file:
+                reader = csv.reader(file, skipinitialspace=True)
+                header = [column.strip() for column in next(reader, [])]
+                if not header:
+                    raise EvaluateError("not a readable CSV (no header line)", file=path)
+                repeated = sorted({column for column in header if header.count(column) > 1})
+                if repeated:
+                    raise EvaluateError(
+                        f"column(s) {', '.join(repeated)} appear more than once",
+                        file=path,
+                        field="header",
+                    )
+                for row in reader:
+                    if not any(cell.strip() for cell in row):
+                        continue  # a blank line
+                    if len(row) != len(header):
+                        raise EvaluateError(
+                            f"expected {len(header)} cells, one per header column "
+                            f"({', '.join(header)}), got {len(row)}",
+                            file=path,
+                            field=f"line {reader.line_num}",
+                        )
+                    cells[reader.line_num] = dict(zip(header, row, strict=True))
+        except UnicodeDecodeError as exc:
+            raise EvaluateError(f"not a readable CSV (not UTF-8 text: {exc})", file=path) from exc
+        except csv.Error as exc:
+            raise EvaluateError(
+                f"not a readable CSV ({exc})", file=path, field=f"line {reader.line_num}"
+            ) from exc
+        return cls(path, header, cells)
 
     def _text(self, line: int, column: str) -> str:
-        return str(self.frame.at[line - 2, column]).strip()
+        return self.cells[line][column].strip()
 
     def _error(self, line: int, column: str, expected: str) -> EvaluateError:
         got = self._text(line, column)
@@ -197,9 +239,20 @@ class _Rows:
         return int(text)
 
     def counts(self, line: int) -> Cell:
+        """successes and trials; with a success_rate column as well, the rate must be theirs
+        (to within :data:`RATE_TOLERANCE`, a rate written to two decimals)."""
         successes, trials = self.count(line, "successes"), self.count(line, "trials")
         if trials == 0:
             raise self._error(line, "trials", "at least 1 trial")
         if successes > trials:
             raise self._error(line, "successes", f"at most trials ({trials})")
+        if "success_rate" in self.cells[line]:
+            rate = self.fraction(line, "success_rate")
+            if abs(rate - successes / trials) > RATE_TOLERANCE:
+                raise EvaluateError(
+                    f"success_rate {rate:g} disagrees with successes/trials = {successes}/"
+                    f"{trials} = {successes / trials:.3g}; give one of the two, or make them agree",
+                    file=self.path,
+                    field=f"line {line}",
+                )
         return Cell.from_counts(successes, trials)

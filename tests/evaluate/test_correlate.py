@@ -250,3 +250,18 @@ def test_cli_user_errors_exit_2_naming_the_file(tmp_path: Path, capsys: pytest.C
         capsys,
     )
     assert code == 2 and "--metric progress needs a progress column" in stderr
+
+
+@pytest.mark.parametrize("output", ["report.html", "report.html/sub"])
+def test_cli_output_that_is_a_file_is_one_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+):
+    """Issue 22: ``-o`` naming an existing file (or a path under one) was a FileExistsError."""
+    sides = tmp_path / "sides.csv"
+    sides.write_text("policy,env,success_rate\na,e,0.5\nb,e,0.7\n")
+    (tmp_path / "report.html").write_text("an earlier report")
+    args = ["--sim", str(sides), "--real", str(sides), "-o", str(tmp_path / output)]
+    code, _, stderr = _run_cli(args, capsys)
+    assert code == 2 and "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+    assert stderr.startswith(f"twinbench: error: {tmp_path / 'report.html'}: exists and is not a")
+    assert (tmp_path / "report.html").read_text() == "an earlier report"

@@ -68,6 +68,18 @@ def test_episode_rows(tmp_path: Path):
         ("policy,env,success\na,e,maybe\n", "line 2, column success", "0/1 or true/false"),
         ("policy,env,success\n,e,1\n", "line 2, column policy", "non-empty name"),
         ("policy,env,success_rate\na,e,0.5\na,e,0.6\n", "line 3", "duplicate row.*first on line 2"),
+        # issue 22: ragged rows (pandas took an extra first cell for an index: KeyError: 0)
+        ("policy,env,success\na,e,1,7\nb,e,0,7\n", "line 2", "expected 3 cells.*got 4"),
+        ("policy,env,success\na,e,1\n\nb,e,0,1\n", "line 4", "expected 3 cells.*got 4"),
+        ("policy,env,success\na,e\n", "line 2", "expected 3 cells.*got 2"),
+        ('policy,env,success\na,e,1\n"b,e,0\n', "line 3", "expected 3 cells.*got 1"),
+        ("policy,env,policy\na,e,1\n", "header", "policy appear more than once"),
+        # issue 22: a rate and counts that disagree
+        (
+            "policy,env,success_rate,successes,trials\na,e,0.5,2,4\nb,e,0.5,1,4\n",
+            "line 3",
+            r"success_rate 0.5 disagrees with successes/trials = 1/4 = 0.25",
+        ),
     ],
 )
 def test_bad_csv_names_file_line_and_column(tmp_path: Path, text: str, field: str, message: str):
@@ -76,6 +88,19 @@ def test_bad_csv_names_file_line_and_column(tmp_path: Path, text: str, field: st
         load_tables(path)
     assert info.value.file == str(path)
     assert info.value.field == field
+
+
+def test_a_rate_that_agrees_with_its_counts_reads_as_the_counts(tmp_path: Path):
+    text = "policy,env,success_rate,successes,trials\na,e,0.33,1,3\nb,e,0.5,2,4\n"
+    cells = load_tables(_csv(tmp_path, text))["success"].cells
+    assert cells["a", "e"].rate == pytest.approx(1 / 3) and len(cells["a", "e"].samples) == 3
+
+
+def test_blank_lines_are_skipped_and_lines_keep_their_numbers(tmp_path: Path):
+    text = "policy,env,success\n\na,e,1\n\nb,e,yes please\n"
+    with pytest.raises(EvaluateError) as info:
+        load_tables(_csv(tmp_path, text))
+    assert info.value.field == "line 5, column success"
 
 
 def test_empty_and_unknown_files(tmp_path: Path):
