@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -118,9 +117,6 @@ csv_headers = st.lists(
 )
 
 
-@pytest.mark.skip(
-    reason="ragged and duplicate-header CSVs still raise KeyError (issue 22, in progress)"
-)
 @FUZZ
 @given(csv_headers, st.lists(st.lists(csv_cells, max_size=6), max_size=5))
 def test_outcomes_csv_loads_or_names_the_line(tmp_path_factory, header, rows):
