@@ -5,7 +5,7 @@ stage (the marker, ``--base`` or the default on the table edge facing the camera
 cameras (an exterior camera placed relative to the robot base, the wrist camera) from
 ``sim_env.primitives.droid_cameras``; a pick-and-place rubric (``pick_place_rubric``) whose
 container is the widest concave object and whose object is the largest graspable other one,
-unless the objects file names them; initial conditions given in the objects file, or the
+unless the objects file names them (a scan with one object gives a pick-up task); initial conditions given in the objects file, or the
 scanned arrangement followed by perturbations of it that MuJoCo finds free of interpenetration.
 Provenance records the scan's sha256 and every stage's summary (``provenance/stages.json``);
 ``previews/`` holds one render per camera and ``layout.png``, the table, the objects and the
@@ -95,19 +95,28 @@ class PackageConfig:
     horizon_steps: int = 450
 
 
-def choose_task(objects: list[dict[str, Any]], task: TaskEdit) -> tuple[str, str]:
+def pick_up_rubric(obj: str) -> dict:
+    """The task of a scan with one object: reach it and lift it."""
+    rubric = pick_place_rubric(obj, "unused")
+    return {"criteria": [c for c in rubric["criteria"] if c["kind"] in ("reach", "lift")]}
+
+
+def choose_task(objects: list[dict[str, Any]], task: TaskEdit) -> tuple[str, str | None]:
     """(object, container): the given names, else the widest concave object as container
-    and the largest graspable other object."""
+    and the largest graspable other object; a scan with one object gives it and no
+    container (a pick-up task)."""
     names = [o["name"] for o in objects]
     for role, name in (("object", task.object), ("container", task.container)):
         if name and name not in names:
             raise ReconstructError(
                 f"no object named {name!r} (objects: {names})", field=f"task.{role}"
             )
+    if len(objects) == 1 and not task.container:
+        return names[0], None
     if len(objects) < 2 and not (task.object and task.container):
         raise ReconstructError(
-            f"a pick-and-place task needs an object and a container, found {names}; "
-            "film both, or name them with --objects",
+            f"a task needs an object (and a container for pick-and-place), found {names}; "
+            "film them on the table, or name them with --objects",
             field="task",
         )
 
@@ -333,7 +342,9 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     outputs.provenance.write_text(json.dumps(summaries, indent=1, sort_keys=True, default=str))
     base = robot_base(summaries["align"])
     instruction = config.task.instruction or (
-        f"put the {obj.replace('_', ' ')} in the {container.replace('_', ' ')}"
+        f"pick up the {obj.replace('_', ' ')}"
+        if container is None
+        else f"put the {obj.replace('_', ' ')} in the {container.replace('_', ' ')}"
     )
     spec = {
         "format_version": 1,
@@ -343,7 +354,7 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "cameras": cameras_at_base(droid_cameras(config.camera_size), base),
         "scene": scene,
         "objects": objects,
-        "rubric": pick_place_rubric(obj, container),
+        "rubric": pick_up_rubric(obj) if container is None else pick_place_rubric(obj, container),
         "initial_conditions": conditions[:1],
         "episode": {"control_hz": config.control_hz, "horizon_steps": config.horizon_steps},
         "provenance": provenance(ctx.scan, summaries),

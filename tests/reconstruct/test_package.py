@@ -22,6 +22,7 @@ from reconstruct.package import (
     PackageConfig,
     cameras_at_base,
     choose_task,
+    pick_up_rubric,
     publish_package,
     robot_base,
     run_package,
@@ -190,5 +191,7 @@ def test_the_task_defaults_to_the_widest_concave_object_and_the_largest_graspabl
     assert choose_task(objects, TaskEdit(object="mug")) == ("mug", "tray")
     with pytest.raises(ReconstructError, match="no object named 'pan'"):
         choose_task(objects, TaskEdit(container="pan"))
-    with pytest.raises(ReconstructError, match="needs an object and a container"):
-        choose_task(objects[:1], TaskEdit())
+    assert choose_task(objects[:1], TaskEdit()) == ("mug", None)  # one object: pick it up
+    with pytest.raises(ReconstructError, match="a task needs an object"):
+        choose_task([], TaskEdit())
+    assert [c["kind"] for c in pick_up_rubric("mug")["criteria"]] == ["reach", "lift"]
