@@ -2,9 +2,9 @@
 
 Frame t holds the observation the expert saw (both cameras with the episode's colour gain,
 joint and gripper positions) and the action it then commanded. The joint-velocity version of
-the actions is the finite difference of consecutive joint targets x control rate, starting
-from the controller's target at reset: integrated by the env's joint_velocity controller it
-reproduces the same targets.
+the actions is DROID's: (target_t - joint_position_t) / ``droid.MAX_JOINT_DELTA``, clipped to
+[-1, 1], as DROID's robot records it; run by the env's joint_velocity controller (target =
+measured joint position + 0.2 rad x velocity) it commands the same targets.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class EpisodeRecord:
         joint_position: [T, 7] float32, rad.
         gripper_position: [T, 1] float32, closure in [0, 1].
         actions: [T, 8] float32, joint-position targets (rad) + gripper command.
-        velocity_actions: [T, 8] float32, joint velocities (rad/s) + gripper command.
+        velocity_actions: [T, 8] float32, DROID joint velocities in [-1, 1] + gripper command.
         success: whether the rubric's criteria were all reached.
         progress: fraction of criteria reached.
     """
@@ -55,12 +55,12 @@ def failed_record() -> EpisodeRecord:
     return EpisodeRecord({}, empty[:, :7], empty[:, :1], empty, empty, False, 0.0)
 
 
-def velocity_actions(actions: np.ndarray, start: np.ndarray, period: float) -> np.ndarray:
-    """[T, 8] joint velocities (rad/s) + gripper from [T, 8] joint targets, the first target
-    measured from ``start`` [7] (the controller's target at reset); ``period`` in s."""
-    targets = actions[:, : droid.ARM_DOF].astype(np.float64)
-    previous = np.concatenate([np.asarray(start, np.float64)[None], targets[:-1]])
-    return np.concatenate([(targets - previous) / period, actions[:, droid.ARM_DOF :]], axis=1)
+def velocity_actions(actions: np.ndarray, joint_position: np.ndarray) -> np.ndarray:
+    """[T, 8] DROID joint velocities (in [-1, 1]) + gripper from [T, 8] joint targets [rad] and
+    the [T, 7] joint positions [rad] measured when each was commanded."""
+    delta = actions[:, : droid.ARM_DOF].astype(np.float64) - joint_position
+    velocity = droid.joint_delta_to_velocity(delta)
+    return np.concatenate([velocity, actions[:, droid.ARM_DOF :]], axis=1)
 
 
 def reset_episode(env: TwinEnv, variation: EpisodeVariation) -> None:
@@ -81,7 +81,6 @@ def record_episode(
     with camera_poses(env.scene, variation.camera_poses):
         reset_episode(env, variation)
         expert = PickPlaceExpert(env.scene, obj, container, variation.expert)
-        start = env.controller.target.copy()
         after_success = 0
         for _ in range(env.horizon):
             obs = env.observe()
@@ -97,12 +96,13 @@ def record_episode(
                     break
                 after_success += 1
     commanded = np.asarray(actions, dtype=np.float64)
+    measured = np.asarray(joints, dtype=np.float32).reshape(-1, droid.ARM_DOF)
     return EpisodeRecord(
         images={name: np.stack(images) for name, images in frames.items()},
-        joint_position=np.asarray(joints, dtype=np.float32),
+        joint_position=measured,
         gripper_position=np.asarray(gripper, dtype=np.float32).reshape(-1, 1),
         actions=commanded.astype(np.float32),
-        velocity_actions=velocity_actions(commanded, start, env.control_period).astype(np.float32),
+        velocity_actions=velocity_actions(commanded, measured).astype(np.float32),
         success=bool(env.tracker.success),
         progress=float(env.tracker.progress),
     )

@@ -94,8 +94,9 @@ class ActionChunk:
     """``H`` actions for the policy's action space; validated on construction.
 
     Attributes:
-        actions: (H, 8) float64, read-only: 7 joint positions [rad] or velocities [rad/s],
-            then the gripper position in [0, 1].
+        actions: (H, 8) float64, read-only: 7 joint positions [rad] or DROID's normalized
+            joint velocities [-1, 1] (``sim_env.droid.MAX_JOINT_DELTA``), then the gripper
+            position in [0, 1].
         action_space: how the first 7 columns are meant.
     """
 

@@ -16,10 +16,11 @@ Observation (``TwinEnv.observe()``; LeRobot frames use the same keys)::
 openpi request (one websocket frame): every observation key as ``observation/<key>``, plus
 ``prompt`` (str); images resized-with-pad to :data:`POLICY_IMAGE_SIZE` (224x224) by the client.
 
-Action: [8] = 7 arm joint targets [rad] (``joint_position``, PolaRiS's policies) or joint
-velocities [rad/s] (``joint_velocity``, the original pi0 / pi0.5 DROID checkpoints), then the
-gripper position in [0, 1]; a policy answers a chunk [H, 8] of them. Control runs at
-:data:`CONTROL_HZ`.
+Action: [8] = 7 arm joint targets [rad] (``joint_position``, PolaRiS's policies) or DROID's
+normalized joint velocities in [-1, 1] (``joint_velocity``, the original pi0 / pi0.5 DROID
+checkpoints: each step moves the target :data:`MAX_JOINT_DELTA` x velocity from the measured
+joint positions), then the gripper position in [0, 1]; a policy answers a chunk [H, 8] of them.
+Control runs at :data:`CONTROL_HZ`.
 """
 
 from __future__ import annotations
@@ -46,8 +47,7 @@ STATE_KEYS: tuple[str, ...] = (JOINT_POSITION, GRIPPER_POSITION)
 # The Panda's joint limits [rad] (Franka's datasheet; the menagerie model's joint ranges).
 JOINT_LOWER = np.array([-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973])
 JOINT_UPPER = np.array([2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973])
-MAX_JOINT_VELOCITY = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])  # [rad/s]
-for _limit in (JOINT_LOWER, JOINT_UPPER, MAX_JOINT_VELOCITY):
+for _limit in (JOINT_LOWER, JOINT_UPPER):
     _limit.flags.writeable = False
 
 
@@ -59,14 +59,29 @@ class ArraySpec:
         shape: its shape; images are (H, W, 3) for the size they are rendered or resized to.
         dtype: its numpy dtype name.
         unit: what a value means.
-        low, high: the range of values (inclusive); +-inf where none is enforced.
+        low, high: the range of values (inclusive): one number for every component, or one
+            per component of a vector.
     """
 
     shape: tuple[int, ...]
     dtype: str
     unit: str
-    low: float = -np.inf
-    high: float = np.inf
+    low: float | tuple[float, ...] = -np.inf
+    high: float | tuple[float, ...] = np.inf
+
+    def bounds(self, dtype: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) broadcast to :attr:`shape`, in ``dtype`` (default :attr:`dtype`)."""
+        dtype = np.dtype(dtype or self.dtype)
+        low = np.broadcast_to(np.asarray(self.low, dtype), self.shape).copy()
+        high = np.broadcast_to(np.asarray(self.high, dtype), self.shape).copy()
+        return low, high
+
+    def box(self) -> Any:
+        """This spec as a gymnasium ``Box``."""
+        import gymnasium as gym
+
+        low, high = self.bounds()
+        return gym.spaces.Box(low, high, self.shape, np.dtype(self.dtype))
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` breaks this spec (shape or dtype), or None when it holds."""
@@ -78,10 +93,12 @@ class ArraySpec:
         return None
 
 
-# Joint angles are not bounded in the space: MuJoCo's soft limits let a joint pass
-# JOINT_LOWER / JOINT_UPPER by a little under load.
+# Joint angles read within the joint limits, as the real arm's do (MuJoCo's soft limits let a
+# simulated joint pass them under violent load; the reading saturates there).
 STATE: Mapping[str, ArraySpec] = {
-    JOINT_POSITION: ArraySpec((ARM_DOF,), "float32", "rad"),
+    JOINT_POSITION: ArraySpec(
+        (ARM_DOF,), "float32", "rad", tuple(JOINT_LOWER.tolist()), tuple(JOINT_UPPER.tolist())
+    ),
     GRIPPER_POSITION: ArraySpec((1,), "float32", "closure, 0 open .. 1 closed", 0.0, 1.0),
 }
 
@@ -101,13 +118,46 @@ ActionSpace = Literal["joint_position", "joint_velocity"]
 ACTION_SPACES: tuple[ActionSpace, ...] = get_args(ActionSpace)
 ACTION_DIM = ARM_DOF + 1  # the arm, then the gripper
 GRIPPER_INDEX = ARM_DOF  # the gripper's column in an action
-ACTION_UNITS: Mapping[ActionSpace, str] = {"joint_position": "rad", "joint_velocity": "rad/s"}
+
+# DROID's joint velocity, as DROID's robot runs it (github.com/droid-dataset/droid):
+# droid/robot_ik/robot_ik_solver.py, RobotIKSolver: relative_max_joint_delta = 0.2 for every
+# joint, max_joint_delta = 0.2, control_hz = 15, joint_velocity_to_delta(v) = v * max_joint_delta
+# (v first scaled down by its largest |v_i| where that exceeds 1); droid/franka/robot.py,
+# create_action_dict: the joint-position target = measured joint positions + that delta.
+# openpi's DROID client (examples/droid/main.py) clips every action component to [-1, 1]
+# before env.step, so the scaling never bites.
+MAX_JOINT_DELTA = 0.2  # rad per control step at |velocity| = 1, i.e. 3 rad/s at 15 Hz
+JOINT_VELOCITY_LIMIT = 1.0  # the normalized velocity's range is [-1, 1]
+ACTION_UNITS: Mapping[ActionSpace, str] = {
+    "joint_position": "rad",
+    "joint_velocity": f"DROID joint velocity in [-1, 1], 1 = {MAX_JOINT_DELTA} rad per step",
+}
 GRIPPER_THRESHOLD = 0.5  # DROID clients close the gripper above it
 
 
+def joint_velocity_to_delta(velocity: np.ndarray) -> np.ndarray:
+    """[..., 7] DROID joint velocities (normalized, clipped to [-1, 1]) -> [..., 7] rad of
+    target motion per control step, to add to the measured joint positions."""
+    limit = JOINT_VELOCITY_LIMIT
+    return np.clip(np.asarray(velocity, np.float64), -limit, limit) * MAX_JOINT_DELTA
+
+
+def joint_delta_to_velocity(delta: np.ndarray) -> np.ndarray:
+    """[..., 7] rad from the measured joint positions to the target -> [..., 7] DROID joint
+    velocities, clipped to [-1, 1] (a delta past MAX_JOINT_DELTA is cut to it)."""
+    limit = JOINT_VELOCITY_LIMIT
+    return np.clip(np.asarray(delta, np.float64) / MAX_JOINT_DELTA, -limit, limit)
+
+
 def action_spec(space: ActionSpace) -> ArraySpec:
-    """One action of ``space`` as datasets record it (float32 [8])."""
-    return ArraySpec((ACTION_DIM,), "float32", f"{ACTION_UNITS[space]}, then gripper in [0, 1]")
+    """One action of ``space`` (float32 [8], as datasets record it) and its range: the joint
+    limits or [-1, 1] for the arm, [0, 1] for the gripper."""
+    if space == "joint_position":
+        low, high = JOINT_LOWER.tolist(), JOINT_UPPER.tolist()
+    else:
+        low, high = [-JOINT_VELOCITY_LIMIT] * ARM_DOF, [JOINT_VELOCITY_LIMIT] * ARM_DOF
+    unit = f"{ACTION_UNITS[space]}, then gripper in [0, 1]"
+    return ArraySpec((ACTION_DIM,), "float32", unit, (*low, 0.0), (*high, 1.0))
 
 
 # -- the openpi wire -----------------------------------------------------------------------
@@ -127,9 +177,12 @@ def observation_space(cameras: Mapping[str, ImageSize]) -> Any:
     """The gymnasium ``Dict`` space of :func:`observation_specs`."""
     import gymnasium as gym
 
-    return gym.spaces.Dict(
-        {
-            name: gym.spaces.Box(spec.low, spec.high, spec.shape, np.dtype(spec.dtype))
-            for name, spec in observation_specs(cameras).items()
-        }
-    )
+    return gym.spaces.Dict({name: spec.box() for name, spec in observation_specs(cameras).items()})
+
+
+def action_space(space: ActionSpace) -> Any:
+    """The gymnasium ``Box`` of :func:`action_spec`, in float64 (what the env computes in)."""
+    import gymnasium as gym
+
+    low, high = action_spec(space).bounds("float64")
+    return gym.spaces.Box(low, high, dtype=np.float64)

@@ -1,4 +1,8 @@
-"""The twin as a gymnasium environment: DROID observations, absolute joint or velocity actions."""
+"""The twin as a gymnasium environment: DROID observations, absolute joint or velocity actions.
+
+``render_mode="rgb_array"`` makes :meth:`TwinEnv.render` return the exterior camera's view
+(uint8 [H, W, 3], the observation's size); ``None`` (the default) renders only observations.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +52,12 @@ class EnvConfig:
 
 class TwinEnv(gym.Env):
     """One environment package, simulated. reset(options={"initial_condition": i}) picks the
-    package's i-th initial condition; without it, ``seed % n`` (or the next one in order)."""
+    package's i-th initial condition; without it, ``seed % n`` (or the next one in order).
+
+    Spaces are ``sim_env.droid``'s: the action is bounded by the joint limits (joint_position)
+    or [-1, 1] (joint_velocity), then the gripper's [0, 1]; joint positions read within the
+    joint limits, the gripper within [0, 1], images are uint8.
+    """
 
     metadata: ClassVar[dict[str, Any]] = {
         "render_modes": ["rgb_array"],
@@ -59,10 +68,17 @@ class TwinEnv(gym.Env):
         self,
         package: EnvPackage | str | os.PathLike[str],
         config: EnvConfig = EnvConfig(),
+        render_mode: str | None = None,
         **overrides: Any,
     ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise SimEnvError(
+                f"unknown render_mode {render_mode!r} "
+                f"(valid: None, {', '.join(map(repr, self.metadata['render_modes']))})"
+            )
         if overrides:
             config = EnvConfig(**{**config.__dict__, **overrides})
+        self.render_mode = render_mode
         self.package = package if isinstance(package, EnvPackage) else load_package(Path(package))
         self.config = config
         self.scene: SceneModel = build_scene(self.package, config.physics)
@@ -73,6 +89,7 @@ class TwinEnv(gym.Env):
         self.control_period = 1.0 / spec.episode.control_hz
         self.substeps = config.physics.substeps(spec.episode.control_hz)
         self.horizon = spec.episode.horizon_steps
+        self.metadata = {**self.metadata, "render_fps": spec.episode.control_hz}
         self.instruction = spec.instruction
         self.camera_names = (
             tuple(c.name for c in spec.cameras) if config.cameras is None else config.cameras
@@ -91,7 +108,7 @@ class TwinEnv(gym.Env):
         self.initial_condition = 0
         self.steps = 0
         self.diverged: SimulationDiverged | None = None  # set by a divergence until reset()
-        self.action_space = gym.spaces.Box(-np.inf, np.inf, (droid.ACTION_DIM,), np.float64)
+        self.action_space = droid.action_space(config.action_space)
         self.observation_space = droid.observation_space(
             {name: self._image_size(name) for name in self.camera_names}
         )
@@ -119,8 +136,24 @@ class TwinEnv(gym.Env):
             for name in self.camera_names
         }
 
+    @property
+    def render_camera(self) -> str:
+        """The camera ``render()`` shows: DROID's exterior camera, else the package's first."""
+        names = [camera.name for camera in self.package.spec.cameras]
+        return droid.EXTERIOR_IMAGE if droid.EXTERIOR_IMAGE in names else names[0]
+
     def render(self) -> np.ndarray:
-        return np.concatenate(list(self.images().values()), axis=1)
+        """The exterior camera's view, uint8 [H, W, 3] (``render_mode="rgb_array"``).
+
+        Raises:
+            SimEnvError: the env was made with ``render_mode=None``.
+        """
+        if self.render_mode != "rgb_array":
+            raise SimEnvError(
+                f"render() needs render_mode='rgb_array' (this env has {self.render_mode!r}): "
+                "pass it to sim_env.make or gymnasium.make"
+            )
+        return self.renderer.render(self.data, self.render_camera, self.config.image_size)
 
     # -- state -----------------------------------------------------------------------------
     def rubric_state(self) -> RubricState:
@@ -145,8 +178,12 @@ class TwinEnv(gym.Env):
         }
 
     def proprioception(self) -> dict[str, np.ndarray]:
+        """Joint positions (within the joint limits, as the arm reports them) and the gripper."""
+        joints = np.clip(
+            self.data.qpos[self.scene.arm_qpos_adr], droid.JOINT_LOWER, droid.JOINT_UPPER
+        )
         return {
-            droid.JOINT_POSITION: self.data.qpos[self.scene.arm_qpos_adr].astype(np.float32),
+            droid.JOINT_POSITION: joints.astype(np.float32),
             droid.GRIPPER_POSITION: np.array(
                 [self.scene.gripper_closure(self.data)], dtype=np.float32
             ),

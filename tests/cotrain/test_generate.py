@@ -20,6 +20,8 @@ from cotrain.staging import STAGING_DIR, Staging
 from sim_env import droid
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.images import ImageSize
+from sim_env.package.schema import Pose
+from sim_env.scene import apply_initial_condition
 
 DATA_FILE = "data/chunk-000/file-000.parquet"
 
@@ -126,23 +128,36 @@ def test_staging_ignores_and_clears_a_killed_writer(tmp_path):
     assert not partial.exists()
 
 
-def _replay(package: Path, space: str, actions: np.ndarray, condition: int) -> np.ndarray:
+def _replay(package: Path, space: str, actions: np.ndarray, variation: dict) -> np.ndarray:
+    """[T, 7] joint positions read before each of ``actions``, from the episode's varied scene."""
     env = TwinEnv(package, EnvConfig(action_space=space, cameras=()))
-    env.reset(options={"initial_condition": condition})
+    env.reset(options={"initial_condition": variation["initial_condition"]})
+    own = env.package.spec.initial_conditions[variation["initial_condition"]]
+    objects = {name: Pose(pos=pos, quat=quat) for name, (pos, quat) in variation["objects"].items()}
+    apply_initial_condition(env.scene, env.data, own.model_copy(update={"objects": objects}))
     joints = []
     for action in actions:
+        joints.append(env.observe(images=False)[droid.JOINT_POSITION])
         env.advance(action.astype(np.float64))
-        joints.append(env.data.qpos[env.scene.arm_qpos_adr].copy())
     return np.array(joints)
 
 
-def test_velocity_actions_replay_the_joint_targets(generated):
+def test_velocity_actions_replay_the_recorded_path(generated):
+    """DROID joint velocities, (target - joint_position) / 0.2, replayed through the env's
+    joint_velocity controller retrace the recorded joint path."""
     values = DatasetReader(generated.dataset).episode(0)
-    condition = json.loads((generated.dataset / GENERATION_FILE).read_text())["episodes"][0][
+    variation = json.loads((generated.dataset / GENERATION_FILE).read_text())["episodes"][0][
         "variation"
-    ]["initial_condition"]
-    by_position = _replay(generated.package, "joint_position", values[features.ACTIONS], condition)
-    by_velocity = _replay(
-        generated.package, "joint_velocity", values[features.VELOCITY_ACTIONS], condition
+    ]
+    velocities = values[features.VELOCITY_ACTIONS]
+    assert np.abs(velocities[:, : droid.ARM_DOF]).max() < droid.JOINT_VELOCITY_LIMIT  # unclipped
+    np.testing.assert_allclose(
+        velocities[:, : droid.ARM_DOF] * droid.MAX_JOINT_DELTA,
+        values[features.ACTIONS][:, : droid.ARM_DOF] - values[features.JOINT_POSITION],
+        atol=1e-6,
     )
-    assert np.abs(by_position - by_velocity).max() < 1e-3  # float32 storage, 15 Hz integration
+    recorded = values[features.JOINT_POSITION]
+    by_position = _replay(generated.package, "joint_position", values[features.ACTIONS], variation)
+    by_velocity = _replay(generated.package, "joint_velocity", velocities, variation)
+    assert np.abs(by_position - recorded).max() < 1e-3  # float32 storage of the targets
+    assert np.abs(by_velocity - recorded).max() < 1e-3

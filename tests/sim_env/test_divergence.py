@@ -2,7 +2,7 @@
 
 MuJoCo does not stop on a bad number: it warns, resets the state and carries on, so the state
 after the step is finite and looks like the start of an episode. Only its warning counters
-tell; these tests break the physics for real (a timestep too long for the arm's PD loop, a NaN
+tell; these tests break the physics for real (a timestep as long as the control period, a NaN
 in the contact model) and check that the step says so, at the step it happens.
 """
 
@@ -18,7 +18,9 @@ from sim_env.scene import PhysicsConfig
 from sim_env.stability import check_stability, clear_warnings
 
 W = mujoco.mjtWarning
-UNSTABLE = PhysicsConfig(timestep=0.03)  # s: the arm's PD loop blows up once the arm moves
+# s: one substep per control step; the robot blows up once the arm moves (a shorter one, e.g.
+# 0.03 s, holds: the controller keeps the PD force inside the actuators' range).
+UNSTABLE = PhysicsConfig(timestep=1 / 15)
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +42,12 @@ def test_timestep_too_long_diverges_where_mujoco_resets(primitive_package):
         for k in range(1, 31):
             env.advance(home + np.r_[0.5 * np.sin(k / 3) * np.ones(7), k % 2])
     error = caught.value
-    assert (error.step, env.steps, error.warning) == (4, 4, "mjWARN_BADQACC")
-    assert str(error).startswith("simulation diverged at step 4: MuJoCo reset the simulation")
-    assert "robot/joint1" in str(error)
+    assert (error.step, env.steps, error.warning) == (7, 7, "mjWARN_BADQACC")
+    assert str(error).startswith("simulation diverged at step 7: MuJoCo reset the simulation")
+    assert "of joint 'robot/" in str(error)
     # What made it invisible before: the reset state is finite and the clock went back.
-    assert np.isfinite(env.data.qpos).all() and env.data.time < 4 * env.control_period
-    with pytest.raises(SimEnvError, match=r"diverged at step 4; call reset\(\)"):
+    assert np.isfinite(env.data.qpos).all() and env.data.time < 7 * env.control_period
+    with pytest.raises(SimEnvError, match=r"diverged at step 7; call reset\(\)"):
         env.advance(home)
     env.reset(options={"initial_condition": 0})  # a reset makes it usable again
     for _ in range(5):

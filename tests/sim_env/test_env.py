@@ -72,13 +72,15 @@ def test_bad_action_rejected(env):
 
 
 def test_joint_velocity_action_space(primitive_package):
+    """DROID's normalized velocity: 0.3 moves a joint 0.3 x 0.2 rad per 15 Hz step (0.9 rad/s,
+    not 0.3 rad/s)."""
     env = TwinEnv(primitive_package, EnvConfig(action_space="joint_velocity", cameras=()))
     obs, _ = env.reset(seed=0)
     start = obs["joint_position"].copy()
     velocity = np.array([0.3, 0, 0, 0, 0, 0, 0, 0.0])
     for _ in range(15):  # one second
         obs, *_ = env.step(velocity)
-    assert obs["joint_position"][0] - start[0] == pytest.approx(0.3, abs=0.05)
+    assert obs["joint_position"][0] - start[0] == pytest.approx(0.9, abs=0.02)
     np.testing.assert_allclose(obs["joint_position"][1:], start[1:], atol=0.02)
 
 
