@@ -10,6 +10,7 @@ lerobot never enters the project's virtualenv: a script runs in the peer's inter
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import subprocess
@@ -79,8 +80,10 @@ with open(out + ".json", "w") as file:
 """
 
 
-def _build_peer() -> None:
-    """``make lerobot-peer`` under a lock (other test processes may be building it too)."""
+@functools.cache  # one try per test process, however many tests ask
+def _build_failure() -> str:
+    """``make lerobot-peer`` under a lock (other test processes may be building it too);
+    returns why it failed, or "" once the peer is there."""
     PEER.parent.mkdir(exist_ok=True)
     with (PEER.parent / ".lock").open("w") as lock:
         deadline = time.monotonic() + BUILD_TIMEOUT_S
@@ -90,10 +93,10 @@ def _build_peer() -> None:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"another process held {lock.name} for {BUILD_TIMEOUT_S} s")
+                    return f"another process held {lock.name} for {BUILD_TIMEOUT_S} s"
                 time.sleep(1)
         if PEER_STAMP.is_file():
-            return
+            return ""
         try:
             result = subprocess.run(
                 ["make", "--no-print-directory", "lerobot-peer"],
@@ -102,26 +105,25 @@ def _build_peer() -> None:
                 text=True,
                 timeout=BUILD_TIMEOUT_S,
             )
-            failure = result.stderr[-3000:] if result.returncode else ""
         except (OSError, subprocess.TimeoutExpired) as exc:
-            failure = str(exc)
-    if failure:
-        message = f"`make lerobot-peer` could not build the lerobot peer virtualenv:\n{failure}"
-        if os.environ.get("CI"):  # CI reaches the package registries: a failure is a failure
-            pytest.fail(message)
-        pytest.skip(message)
+            return str(exc)
+        return result.stderr[-3000:] if result.returncode else ""
 
 
 @pytest.fixture(scope="session")
 def lerobot_python() -> Path:
     """The peer virtualenv's interpreter, built on first use and cached in .peers/."""
-    if not PEER_STAMP.is_file():
-        _build_peer()
+    failure = "" if PEER_STAMP.is_file() else _build_failure()
+    if failure:
+        message = f"`make lerobot-peer` could not build the lerobot peer virtualenv:\n{failure}"
+        if os.environ.get("CI"):  # CI reaches the package registries: a failure is a failure
+            pytest.fail(message)
+        pytest.skip(message)
     return PEER / "bin" / "python"
 
 
 @pytest.fixture(scope="module")
-def loaded(generated, lerobot_python, tmp_path_factory) -> tuple[dict, dict[str, np.ndarray]]:
+def loaded(lerobot_python, generated, tmp_path_factory) -> tuple[dict, dict[str, np.ndarray]]:
     """(what lerobot reports, every frame's arrays) for the generated dataset."""
     work = tmp_path_factory.mktemp("lerobot_peer")
     script = work / "load.py"
@@ -147,7 +149,7 @@ def loaded(generated, lerobot_python, tmp_path_factory) -> tuple[dict, dict[str,
         return meta, {key: arrays[key] for key in arrays.files}
 
 
-def test_lerobot_sees_our_metadata(generated, loaded):
+def test_lerobot_sees_our_metadata(loaded, generated):
     meta, _ = loaded
     reader = DatasetReader(generated.dataset)
     assert meta["features"] == reader.info["features"]
@@ -165,7 +167,7 @@ def test_lerobot_sees_our_metadata(generated, loaded):
             np.testing.assert_allclose(meta["stats"][key][name], value, rtol=1e-12, err_msg=key)
 
 
-def test_lerobot_policies_get_state_cameras_and_action(generated, loaded):
+def test_lerobot_policies_get_state_cameras_and_action(loaded, generated):
     """What lerobot.datasets.utils.dataset_to_policy_features hands a policy's config."""
     meta, _ = loaded
     height, width = generated.config.image_size[1], generated.config.image_size[0]
@@ -177,7 +179,7 @@ def test_lerobot_policies_get_state_cameras_and_action(generated, loaded):
     assert meta["policy"] == expected
 
 
-def test_lerobot_frames_equal_ours(generated, loaded):
+def test_lerobot_frames_equal_ours(loaded, generated):
     meta, arrays = loaded
     reader = DatasetReader(generated.dataset)
     episodes = range(len(reader.episodes))
