@@ -2,7 +2,9 @@
 
 Every stage writes into ``ENV_DIR/work/.<stage>.partial-<pid>/`` and the folder is renamed to
 ``ENV_DIR/work/<stage>/`` only once the stage has finished and written its ``summary.json``,
-so an interrupted run never leaves a half-written stage behind.
+so an interrupted run never leaves a half-written stage behind: on an exception, Ctrl-C or
+SIGTERM the partial and scratch folders are removed, and those of a run that was killed
+outright (SIGKILL, the kernel's out-of-memory killer) are removed by the next run.
 
 What a stage writes is a frozen dataclass of paths (``SplatsOutputs(splats, holdout)``, ...)
 that ``stage.outputs(work_dir)`` gives; a stage reads another's files through
@@ -15,7 +17,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -180,18 +185,58 @@ def remove_tree(path: Path) -> None:
         path.unlink()
 
 
+LEFTOVER = re.compile(r"^\.(?P<stage>.+)\.(?:partial|old|scratch)-(?P<pid>\d+)$")
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # ours, from an earlier stage of this run: never still in use
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
+
+
 def clear_leftovers(work_dir: Path, name: str) -> None:
-    """Remove partial or replaced folders of stage ``name`` left by an interrupted run."""
-    for pattern in (f".{name}.partial-*", f".{name}.old-*", f".{name}.scratch-*"):
-        for path in work_dir.glob(pattern):
+    """Remove the partial, scratch or replaced folders left by interrupted runs: every one of
+    stage ``name``, and those of other stages whose process no longer exists (a run killed
+    outright cannot clean up after itself)."""
+    if not work_dir.is_dir():
+        return
+    for path in work_dir.iterdir():
+        match = LEFTOVER.match(path.name)
+        if match and (match["stage"] == name or not _process_alive(int(match["pid"]))):
             remove_tree(path)
+
+
+def _terminate_as_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _cleanup_on_sigterm() -> Iterator[None]:
+    """While a stage runs, SIGTERM (``kill``, a job scheduler) exits through Python, so the
+    stage's folders are removed; left alone where someone else handles SIGTERM."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminate_as_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @contextmanager
 def staged_output(work_dir: Path, name: str) -> Iterator[tuple[Path, Path]]:
     """Yield ``(out_dir, scratch_dir)``; on success ``out_dir`` atomically becomes ``work/<name>``.
 
-    On any exception both folders are removed and an earlier ``work/<name>`` is left untouched.
+    On any exception (KeyboardInterrupt and SIGTERM included) both folders are removed and an
+    earlier ``work/<name>`` is left untouched.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     clear_leftovers(work_dir, name)
@@ -200,7 +245,8 @@ def staged_output(work_dir: Path, name: str) -> Iterator[tuple[Path, Path]]:
     partial.mkdir()
     scratch.mkdir()
     try:
-        yield partial, scratch
+        with _cleanup_on_sigterm():
+            yield partial, scratch
     except BaseException:
         remove_tree(partial)
         raise
