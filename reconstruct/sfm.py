@@ -1,27 +1,33 @@
 """Stage ``sfm``: camera poses and a sparse point cloud from the frames, with pycolmap.
 
 SIFT features (denser, affine-adapted and domain-size pooled for small photo sets, where each
-view must count), guided matching (exhaustive for small sets; for videos, a sliding window of
-neighbours plus keyframe-to-keyframe pairs that close loops without a vocabulary tree),
-incremental mapping with relaxed inlier thresholds, then a final bundle adjustment. The
-result is checked for coverage, not only reprojection error: repeated textures can give a
-small error on a wrong model. Writes ``sparse/`` (COLMAP binary) and the summary.
+view must count), capped per image; matching exhaustive for small photo sets and, for videos,
+a sliding window of neighbours plus keyframe-to-keyframe pairs that close loops without a
+vocabulary tree; incremental mapping with relaxed inlier thresholds, then a final bundle
+adjustment. The result is checked for coverage, not only reprojection error: repeated
+textures can give a small error on a wrong model. Writes ``sparse/`` (COLMAP binary) and the
+summary, with the time and peak memory of each step.
+
+The pycolmap work (``reconstruct.sfm_job``) runs in a child process whose memory is watched
+(``reconstruct.isolated``): its threads are planned from the memory available
+(``plan_sfm``), and a child past the limit, or killed by the system, ends in an error that
+says what to lower instead of taking the run down.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pycolmap
+from PIL import Image
 
-from reconstruct import frames
-from reconstruct.colmap_model import model_stats, save_model
+from reconstruct import frames, resources
 from reconstruct.errors import ReconstructError
+from reconstruct.isolated import ChildFailed, Limits, run_child
 from reconstruct.stage import Stage, StageContext, read_summary
 
 logger = logging.getLogger(__name__)
@@ -32,6 +38,9 @@ ADVICE = (
     "film more slowly with more overlap between views, add texture to the table (a newspaper or "
     "printed patterns), use more light, and avoid plain or repeated surfaces filling the view"
 )
+MEMORY_SHARE = 0.8  # of the memory available when the stage starts, planned for threads
+MEMORY_LIMIT_SHARE = 0.9  # past this share the child is stopped (before the kernel kills it)
+JOB = "reconstruct.sfm_job:reconstruct"
 
 
 @dataclass(frozen=True)
@@ -52,18 +61,31 @@ class SfmConfig:
     Attributes:
         camera_model: COLMAP camera model; one camera is shared by all frames of a video
             (and by photos from one camera), otherwise one per image.
-        max_image_size: longest side (px) features are extracted at.
-        max_features: SIFT features per image for large sets.
+        max_image_size: longest side (px) features are extracted at (the frames are at most
+            their working size already).
+        max_features: keypoints kept per image (the largest scales) for large sets. SIFT
+            detects more (each point may get two orientations); matching time grows with
+            this, and guided matching's memory with its square.
         dense_max_images: sets of at most this many images get dense features.
-        dense_features: SIFT features per image for small sets (with affine shape and DSP).
+        dense_features: keypoints kept per image for small sets (affine shape and DSP).
+        guided_max_keypoints: pairs are re-matched along their epipolar geometry (guided
+            matching) only when every image holds at most this many keypoints (0: never).
+            On CPU it holds a keypoints x keypoints matrix per pair and thread (12 bytes each:
+            0.45 GB at 6k keypoints, 6 GB at 23k) and takes 30 s a pair at 14k; with few
+            keypoints it registers more of a small set (Buddha: 13 of 13 rather than 12).
         matching: "exhaustive" (every pair), "sequential" (neighbours plus keyframe pairs) or
-            "auto" (exhaustive up to ``exhaustive_max_images``, else sequential).
-        exhaustive_max_images: the largest set matched exhaustively under "auto".
+            "auto" (videos sequential; photos exhaustive up to ``exhaustive_max_images``).
+        exhaustive_max_images: the largest photo set matched exhaustively under "auto".
         sequential_overlap: each image is matched with this many following ones.
         keyframe_every: every n-th image is also matched with every other such keyframe
             (loop closure without a vocabulary tree).
         vocab_tree: a local COLMAP vocabulary-tree file; when given, sequential matching
             finds loops with it instead of keyframe pairs (nothing is downloaded).
+        threads: threads for extraction and matching; 0: as many as the cores and the
+            memory allow (``plan_sfm``).
+        memory_limit_mb: SfM is stopped past this resident memory; 0: 90% of the memory
+            available when the stage starts.
+        time_limit_s: SfM is stopped after this long.
         min_registered_ratio: the model must register at least this fraction of the images.
         min_mean_track_length: points must be seen, on average, in at least this many images.
         max_mean_reprojection_error: px.
@@ -75,12 +97,16 @@ class SfmConfig:
     max_image_size: int = 1600
     max_features: int = 8192
     dense_max_images: int = 40
-    dense_features: int = 16384
+    dense_features: int = 8192
+    guided_max_keypoints: int = 6144
     matching: str = "auto"
     exhaustive_max_images: int = 60
     sequential_overlap: int = 10
     keyframe_every: int = 10
     vocab_tree: str = ""
+    threads: int = 0
+    memory_limit_mb: int = 0
+    time_limit_s: float = 7200.0
     min_registered_ratio: float = 0.8
     min_mean_track_length: float = 2.5
     max_mean_reprojection_error: float = 2.0
@@ -101,6 +127,16 @@ class SfmConfig:
                 raise ReconstructError(
                     f"must be at least 1, got {getattr(self, name)}", field=f"sfm.{name}"
                 )
+        for name in ("threads", "memory_limit_mb", "guided_max_keypoints"):
+            if getattr(self, name) < 0:
+                raise ReconstructError(
+                    f"must be 0 (automatic) or more, got {getattr(self, name)}",
+                    field=f"sfm.{name}",
+                )
+        if not self.time_limit_s > 0:
+            raise ReconstructError(
+                f"must be positive, got {self.time_limit_s}", field="sfm.time_limit_s"
+            )
         if self.vocab_tree and not Path(self.vocab_tree).is_file():
             raise ReconstructError(
                 "no vocabulary tree file here; give a local file or leave it empty",
@@ -111,6 +147,60 @@ class SfmConfig:
             raise ReconstructError("must be in (0, 1]", field="sfm.min_registered_ratio")
 
 
+@dataclass(frozen=True)
+class SfmPlan:
+    """How one SfM run goes, decided before it starts (recorded in the summary).
+
+    Attributes:
+        matching: "exhaustive" or "sequential".
+        dense: affine-adapted, domain-size pooled features (small sets).
+        keypoints: keypoints kept per image.
+        image_size: longest side (px) features are extracted at.
+        extract_threads, match_threads: threads for each step.
+        memory_limit: bytes of resident memory past which the run is stopped.
+    """
+
+    matching: str
+    dense: bool
+    keypoints: int
+    image_size: int
+    extract_threads: int
+    match_threads: int
+    memory_limit: int
+
+
+def plan_sfm(
+    config: SfmConfig, count: int, source: str, image_size: int, memory: int, cores: int
+) -> SfmPlan:
+    """The plan for ``count`` images from ``source`` ("video" or "photos") whose longest side
+    is ``image_size`` px, on a machine with ``memory`` bytes available and ``cores`` cores.
+
+    Videos are matched sequentially (neighbours in time overlap; loops close through
+    keyframes), photo sets exhaustively up to ``exhaustive_max_images``. Threads are as many
+    as the cores, fewer when their peak memory (``reconstruct.resources``) would not fit in
+    ``MEMORY_SHARE`` of ``memory``.
+    """
+    method = config.matching
+    if method == "auto":
+        small = source != "video" and count <= config.exhaustive_max_images
+        method = "exhaustive" if small else "sequential"
+    dense = count <= config.dense_max_images
+    keypoints = config.dense_features if dense else config.max_features
+    size = min(config.max_image_size, image_size) if image_size > 0 else config.max_image_size
+    budget = int(MEMORY_SHARE * memory)
+    if config.threads:
+        extract = match = config.threads
+    else:
+        extract = resources.threads_for(resources.extraction_bytes(size), budget, cores)
+        per_match = max(
+            resources.matching_bytes(keypoints, guided=False),
+            resources.matching_bytes(min(keypoints, config.guided_max_keypoints), guided=True),
+        )
+        match = resources.threads_for(per_match, budget, cores)
+    limit = config.memory_limit_mb * resources.MB or int(MEMORY_LIMIT_SHARE * memory)
+    return SfmPlan(method, dense, keypoints, size, extract, match, limit)
+
+
 def sequential_pairs(count: int, overlap: int, keyframe_every: int) -> list[tuple[int, int]]:
     """Index pairs ``(i, j)``, i < j, for an ordered sequence of ``count`` images: each image
     with its next ``overlap`` ones, and every ``keyframe_every``-th image with all other such
@@ -119,68 +209,6 @@ def sequential_pairs(count: int, overlap: int, keyframe_every: int) -> list[tupl
     keys = range(0, count, keyframe_every)
     pairs.update((i, j) for i in keys for j in keys if i < j)
     return sorted(pairs)
-
-
-@contextlib.contextmanager
-def _colmap_quiet() -> Iterator[None]:
-    """COLMAP's glog lines drown the progress display; keep warnings unless debugging."""
-    previous = pycolmap.logging.minloglevel
-    if not logger.isEnabledFor(logging.DEBUG):
-        pycolmap.logging.minloglevel = 1
-    try:
-        yield
-    finally:
-        pycolmap.logging.minloglevel = previous
-
-
-def _extraction_options(config: SfmConfig, count: int) -> pycolmap.FeatureExtractionOptions:
-    options = pycolmap.FeatureExtractionOptions()
-    options.max_image_size = config.max_image_size
-    dense = count <= config.dense_max_images
-    options.sift.max_num_features = config.dense_features if dense else config.max_features
-    options.sift.estimate_affine_shape = dense
-    options.sift.domain_size_pooling = dense
-    return options
-
-
-def _match(db: Path, names: list[str], method: str, config: SfmConfig, scratch: Path) -> None:
-    matching = pycolmap.FeatureMatchingOptions()
-    matching.guided_matching = True
-    verification = pycolmap.TwoViewGeometryOptions()
-    verification.ransac.random_seed = config.seed
-    if method == "exhaustive":
-        pycolmap.match_exhaustive(db, matching_options=matching, verification_options=verification)
-        return
-    if config.vocab_tree:
-        sequential = pycolmap.SequentialPairingOptions()
-        sequential.overlap = config.sequential_overlap
-        sequential.loop_detection = True
-        sequential.vocab_tree_path = config.vocab_tree
-        pycolmap.match_sequential(
-            db,
-            matching_options=matching,
-            pairing_options=sequential,
-            verification_options=verification,
-        )
-        return
-    pairs_file = scratch / "pairs.txt"
-    pairs = sequential_pairs(len(names), config.sequential_overlap, config.keyframe_every)
-    pairs_file.write_text("".join(f"{names[i]} {names[j]}\n" for i, j in pairs))
-    pairing = pycolmap.ImportedPairingOptions()
-    pairing.match_list_path = str(pairs_file)
-    pycolmap.match_image_pairs(
-        db, matching_options=matching, pairing_options=pairing, verification_options=verification
-    )
-
-
-def _mapper_options(config: SfmConfig) -> pycolmap.IncrementalPipelineOptions:
-    options = pycolmap.IncrementalPipelineOptions()
-    options.random_seed = config.seed
-    options.min_model_size = 3  # keep small fragments, so a split scene is reported as one
-    options.mapper.init_min_num_inliers = 50
-    options.mapper.abs_pose_min_num_inliers = 15
-    options.mapper.abs_pose_min_inlier_ratio = 0.15
-    return options
 
 
 def check_models(
@@ -245,81 +273,84 @@ def check_quality(stats: dict[str, Any], config: SfmConfig, image_dir: Path) -> 
         )
 
 
+def _longest_side(image_dir: Path, names: list[str]) -> int:
+    """The longest image side (px) among ``names`` (0 when none can be read)."""
+    longest = 0
+    for name in names:
+        try:
+            with Image.open(image_dir / name) as image:
+                longest = max(longest, *image.size)
+        except (OSError, SyntaxError):
+            continue
+    return longest
+
+
+def _failure(exc: ChildFailed, plan: SfmPlan, count: int, image_dir: Path) -> ReconstructError:
+    """The user's error for an SfM child that returned nothing: what happened, what to lower."""
+    peak = exc.peak_bytes / resources.GB
+    lower = (
+        f"lower --max-image-size (now {plan.image_size} px) or --max-features (now "
+        f"{plan.keypoints} per image), or give fewer frames ({count} now: --max-frames for a "
+        "video, fewer photos)"
+    )
+    if exc.kind == "time":
+        what = f"structure from motion took too long ({exc.detail}) during '{exc.note}'"
+    elif exc.kind in ("memory", "out_of_memory"):
+        what = (
+            f"structure from motion ran out of memory during '{exc.note}' (peak {peak:.1f} GB; "
+            f"{exc.detail})"
+        )
+    else:
+        what = (
+            f"structure from motion was killed during '{exc.note}' at {peak:.1f} GB of memory, "
+            f"most likely by the system for lack of memory ({exc.detail})"
+        )
+    return ReconstructError(f"{what}; {lower}", file=image_dir)
+
+
 def run_sfm(ctx: StageContext, config: SfmConfig) -> dict[str, Any]:
-    """Reconstruct the frames stage's images; write ``SfmOutputs.model``, return the summary."""
+    """Reconstruct the frames stage's images in a child process; write ``SfmOutputs.model``
+    and return the summary, with the plan, each step's time and the peak memory."""
     image_dir = ctx.input(frames.STAGE).images
     picked = read_summary(ctx.inputs[frames.STAGE.name]) or {}
     names: list[str] = list(picked.get("images", []))
-    single = bool(picked.get("single_camera", False))
-    method = config.matching
-    if method == "auto":
-        method = "exhaustive" if len(names) <= config.exhaustive_max_images else "sequential"
-    db = ctx.scratch_dir / "database.db"
-    reader = pycolmap.ImageReaderOptions()
-    reader.camera_model = config.camera_model
-    pycolmap.set_random_seed(config.seed)
-    with _colmap_quiet():
-        ctx.report(0.05, f"extracting features from {len(names)} images")
-        pycolmap.extract_features(
-            db,
-            image_dir,
-            image_names=names,
-            camera_mode=pycolmap.CameraMode.SINGLE if single else pycolmap.CameraMode.PER_IMAGE,
-            reader_options=reader,
-            extraction_options=_extraction_options(config, len(names)),
-        )
-        ctx.report(0.4, f"matching ({method})")
-        _match(db, names, method, config, ctx.scratch_dir)
-        with pycolmap.Database.open(db) as database:
-            keypoints = database.num_keypoints()
-            verified = database.num_verified_image_pairs()
-        ctx.report(0.7, "incremental mapping")
-        registered = 0
-
-        def next_image() -> None:
-            nonlocal registered
-            registered += 1
-            ctx.report(
-                0.7 + 0.25 * min(registered / max(len(names), 1), 1.0), f"registered {registered}"
-            )
-
-        mapped = pycolmap.incremental_mapping(
-            db,
-            image_dir,
-            ctx.scratch_dir,
-            options=_mapper_options(config),
-            next_image_callback=next_image,
-        )
-        models = list(mapped.values())
-        best = check_models(models, names, config, image_dir)
-        ctx.report(0.95, "bundle adjustment")
-        adjust = pycolmap.BundleAdjustmentOptions()
-        adjust.print_summary = False
-        pycolmap.bundle_adjustment(best, adjust)
-    stats = model_stats(best)
-    check_quality(stats, config, image_dir)
-    save_model(best, SfmOutputs.at(ctx.out_dir).model)
-    in_best = {best.images[i].name for i in best.reg_image_ids()}
-    cameras = [
-        {
-            "model": c.model.name,
-            "width": c.width,
-            "height": c.height,
-            "params": [float(v) for v in c.params],
-        }
-        for c in best.cameras.values()
-    ]
-    return {
-        **stats,
-        "total": len(names),
-        "models": len(models),
-        "model_sizes": sorted((m.num_reg_images() for m in models), reverse=True),
-        "unregistered": [n for n in names if n not in in_best],
-        "matching": method,
-        "verified_pairs": verified,
-        "mean_keypoints": round(keypoints / max(len(names), 1), 1),
-        "cameras": cameras,
+    memory, cores = resources.available_memory(), resources.cpu_count()
+    plan = plan_sfm(
+        config,
+        len(names),
+        str(picked.get("source", "photos")),
+        _longest_side(image_dir, names),
+        memory,
+        cores,
+    )
+    request = {
+        "config": dataclasses.asdict(config),
+        "plan": dataclasses.asdict(plan),
+        "image_dir": str(image_dir),
+        "names": names,
+        "single": bool(picked.get("single_camera", False)),
+        "scratch": str(ctx.scratch_dir),
+        "model": str(SfmOutputs.at(ctx.out_dir).model),
+        "verbose": logger.isEnabledFor(logging.DEBUG),
     }
+    limits = Limits(memory_bytes=plan.memory_limit, seconds=config.time_limit_s)
+    try:
+        done = run_child(
+            JOB, request, limits=limits, report=ctx.report, log=ctx.scratch_dir / "colmap.log"
+        )
+    except ChildFailed as exc:
+        if exc.kind == "crashed":
+            raise RuntimeError(f"the SfM child failed during '{exc.note}': {exc.detail}") from exc
+        raise _failure(exc, plan, len(names), image_dir) from exc
+    summary = dict(done.result)
+    summary["plan"] = dataclasses.asdict(plan)
+    summary["memory"] = {
+        "peak_mb": round(done.peak_bytes / resources.MB, 1),
+        "limit_mb": round(plan.memory_limit / resources.MB, 1),
+        "available_mb": round(memory / resources.MB, 1),
+        "cores": cores,
+    }
+    return summary
 
 
 STAGE = Stage(
