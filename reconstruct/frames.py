@@ -1,8 +1,10 @@
 """Stage ``frames``: turn the scan (a video or a folder of photos) into SfM input images.
 
 Writes ``images/`` (the picked video frames as ``frame_<index>.jpg``, or the photos upright
-under their own names) and a summary with the source, the image names in capture order,
-whether one camera took them all (``single_camera``), the counts and per-frame records.
+under their own names, HEIC as JPEG) at the working size, and a summary with the source, the
+image names in capture order, whether one camera took them all (``single_camera``), the
+working size and how it was chosen, the counts and per-frame records. Blurred frames and
+photos are left out.
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from reconstruct import resources
 from reconstruct.errors import ReconstructError
-from reconstruct.photos import PHOTO_SUFFIXES, import_photos, list_photos, photos_digest
+from reconstruct.photos import (
+    PHOTO_SUFFIXES,
+    blurred_photos,
+    import_photos,
+    list_photos,
+    photos_digest,
+)
 from reconstruct.stage import Stage, StageContext, file_digest
 from reconstruct.video import choose_frames, measure_video, write_frames
 
@@ -47,7 +56,10 @@ class FramesConfig:
         min_motion: picks closer than this (fraction of the diagonal) are near-duplicates.
         min_per_second: at least this many picks per second while the camera moves.
         blur_ratio: a frame sharper than this fraction of its neighbours' median is not blurred.
-        max_image_size: longest side (px) of the written video frames.
+        photo_blur_ratio: the same for photos (their neighbours differ more than a video's).
+        max_image_size: longest side (px) of the written frames and photos (the working
+            size); 0 chooses it from the memory available (``resources.working_size``:
+            1920 px with 4 GB or more, down to 800 px).
     """
 
     max_frames: int = 150
@@ -55,7 +67,8 @@ class FramesConfig:
     min_motion: float = 0.01
     min_per_second: float = 2.0
     blur_ratio: float = 0.5
-    max_image_size: int = 1920
+    photo_blur_ratio: float = 0.35
+    max_image_size: int = 0
 
     def __post_init__(self) -> None:
         checks = {
@@ -64,14 +77,16 @@ class FramesConfig:
             "min_motion": 0 <= self.min_motion <= self.step_motion,
             "min_per_second": self.min_per_second >= 0,
             "blur_ratio": 0 <= self.blur_ratio < 1,
-            "max_image_size": self.max_image_size >= 64,
+            "photo_blur_ratio": 0 <= self.photo_blur_ratio < 1,
+            "max_image_size": self.max_image_size == 0 or self.max_image_size >= 64,
         }
         for name, ok in checks.items():
             if not ok:
                 raise ReconstructError(
                     f"invalid value {getattr(self, name)!r} (max_frames >= {MIN_FRAMES}, "
                     "0 < step_motion, 0 <= min_motion <= step_motion, min_per_second >= 0, "
-                    "0 <= blur_ratio < 1, max_image_size >= 64)",
+                    "0 <= blur_ratio < 1, 0 <= photo_blur_ratio < 1, max_image_size 0 "
+                    "(automatic) or >= 64)",
                     field=f"frames.{name}",
                 )
 
@@ -87,43 +102,71 @@ def scan_digest(scan: Path) -> str:
     )
 
 
+def working_size(config: FramesConfig) -> tuple[int, str]:
+    """The longest side (px) of the written images, and how it was chosen."""
+    if config.max_image_size:
+        return config.max_image_size, "set (max_image_size)"
+    memory, cores = resources.available_memory(), resources.cpu_count()
+    size = resources.working_size(memory, cores)
+    return size, f"automatic: {memory / resources.GB:.1f} GB available, {cores} cores"
+
+
 def run_frames(ctx: StageContext, config: FramesConfig) -> dict[str, Any]:
     """Write the SfM input images of ``ctx.scan`` to ``FramesOutputs.images``."""
     scan = ctx.scan
     images = FramesOutputs.at(ctx.out_dir).images
     images.mkdir()
+    size, rule = working_size(config)
     if scan.is_dir():
-        return _from_photos(scan, images, ctx)
-    if scan.suffix.lower() in VIDEO_SUFFIXES:
-        return _from_video(scan, images, ctx, config)
-    accepted = ", ".join(sorted(VIDEO_SUFFIXES | PHOTO_SUFFIXES))
-    raise ReconstructError(
-        f"unsupported scan type '{scan.suffix}'; give a video or a folder of photos ({accepted})",
-        file=scan,
-    )
+        summary = _from_photos(scan, images, ctx, config, size)
+    elif scan.suffix.lower() in VIDEO_SUFFIXES:
+        summary = _from_video(scan, images, ctx, config, size)
+    else:
+        accepted = ", ".join(sorted(VIDEO_SUFFIXES | PHOTO_SUFFIXES))
+        raise ReconstructError(
+            f"unsupported scan type '{scan.suffix}'; give a video or a folder of photos "
+            f"({accepted})",
+            file=scan,
+        )
+    return {**summary, "working_size": size, "working_size_rule": rule}
 
 
-def _from_photos(folder: Path, images: Path, ctx: StageContext) -> dict[str, Any]:
+def _from_photos(
+    folder: Path, images: Path, ctx: StageContext, config: FramesConfig, size: int
+) -> dict[str, Any]:
     photos = list_photos(folder)
     if len(photos) < MIN_FRAMES:
         raise ReconstructError(
-            f"found {len(photos)} photo(s) (jpg/png); at least {MIN_FRAMES} overlapping views are "
-            "needed, 20-50 are better: walk around the table taking a photo every few steps, "
-            "each overlapping the previous by about two thirds",
+            f"found {len(photos)} photo(s) (jpg/png/heic); at least {MIN_FRAMES} overlapping "
+            "views are needed, 20-50 are better: walk around the table taking a photo every few "
+            "steps, each overlapping the previous by about two thirds",
             file=folder,
         )
-    records = import_photos(photos, images, ctx.report)
+    records = import_photos(photos, images, ctx.report, size)
+    sharpness = np.array([float(r["sharpness"]) for r in records])
+    blurred = blurred_photos(sharpness, config.photo_blur_ratio)
+    if len(records) - blurred.sum() < MIN_FRAMES:
+        blurred[:] = False  # too few left: blurred views are better than none
+    for record, blur in zip(records, blurred, strict=True):
+        record["blurred"] = bool(blur)
+        if blur:
+            (images / str(record["name"])).unlink()
+    kept = [r for r in records if not r["blurred"]]
     return {
         "source": "photos",
-        "single_camera": len({r["camera"] for r in records}) == 1,
-        "count": len(records),
-        "images": [str(r["name"]) for r in records],
+        "single_camera": len({r["camera"] for r in kept}) == 1,
+        "count": len(kept),
+        "images": [str(r["name"]) for r in kept],
         "frames": records,
+        "blurred": [str(r["name"]) for r in records if r["blurred"]],
+        "orientations": sorted(
+            {"portrait" if r["height"] > r["width"] else "landscape" for r in kept}
+        ),
     }
 
 
 def _from_video(
-    video: Path, images: Path, ctx: StageContext, config: FramesConfig
+    video: Path, images: Path, ctx: StageContext, config: FramesConfig, size: int
 ) -> dict[str, Any]:
     stats = measure_video(video, ctx.report)
     usable = stats.usable
@@ -156,9 +199,7 @@ def _from_video(
             f"blurred); {CAPTURE_ADVICE}",
             file=video,
         )
-    names = write_frames(
-        video, selection.indices, images, max_size=config.max_image_size, report=ctx.report
-    )
+    names = write_frames(video, selection.indices, images, max_size=size, report=ctx.report)
     picked = [
         {
             "name": name,

@@ -32,7 +32,7 @@ class VideoStats:
     """Per-frame measurements of a video, in display orientation. Arrays are ``[N]``."""
 
     times: np.ndarray  # s since the first frame
-    sharpness: np.ndarray  # variance of the Laplacian at ANALYSIS_SIZE
+    sharpness: np.ndarray  # contrast_sharpness at ANALYSIS_SIZE (exposure-independent)
     motion: np.ndarray  # median optical flow from the previous frame, fraction of the diagonal
     brightness: np.ndarray  # mean grey level, 0..255
     contrast: np.ndarray  # std of grey levels
@@ -89,6 +89,17 @@ def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=round(rotation / 90) % 4))
 
 
+def contrast_sharpness(grey: np.ndarray) -> float:
+    """Variance of the Laplacian over the variance of the grey levels of ``grey`` ``[H, W]``.
+
+    Both scale with the square of the exposure, so a frame the phone's auto-exposure made
+    darker (or a darker photo) is not taken for a blurred one; blur lowers the first far
+    more than the second.
+    """
+    grey_var = float(grey.var())
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var()) / max(grey_var, 1.0)
+
+
 def _corners(grey: np.ndarray) -> np.ndarray | None:
     return cv2.goodFeaturesToTrack(grey, maxCorners=300, qualityLevel=0.01, minDistance=7)
 
@@ -127,7 +138,7 @@ def measure_video(path: Path, report: Reporter) -> VideoStats:
             motion = 0.0 if prev is None else _flow(prev[0], prev[1], small)
             prev = (small, corners)
             time_s = float(frame.time) if frame.time is not None else index / rate
-            sharp = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+            sharp = contrast_sharpness(grey)
             texture = 0 if corners is None else len(corners)
             rows.append((time_s, sharp, motion, float(grey.mean()), float(grey.std()), texture))
             full_size = (

@@ -66,6 +66,23 @@ def test_rotated_video_frames_come_out_upright(
     assert np.abs(image.astype(float) - expected).mean() < 12
 
 
+def test_auto_exposure_changes_are_not_taken_for_blur(
+    tmp_path: Path, make_video: Callable[..., Path], panning: Callable[..., list[np.ndarray]]
+) -> None:
+    frames = panning(90)
+    darker = (np.arange(90) // 10) % 2 == 1  # the phone darkens the picture every other second
+    exposed = [
+        (f * 0.5 + 15).astype(np.uint8) if d else f for f, d in zip(frames, darker, strict=True)
+    ]
+    [plain] = run_frames(make_video(frames, name="plain.mp4"), tmp_path / "plain")
+    [result] = run_frames(make_video(exposed, name="exposed.mp4"), tmp_path / "exposed")
+    assert result.summary["blurred"] == 0 and result.summary["usable"] == 90
+    assert abs(result.summary["total_motion"] - plain.summary["total_motion"]) < 0.02
+    assert abs(result.summary["count"] - plain.summary["count"]) <= 1
+    picked = np.array([f["index"] for f in result.summary["frames"]])
+    assert 0 < darker[picked].sum() < len(picked)  # picks from both exposures
+
+
 def stats(motion: np.ndarray, fps: float = 30.0, sharpness: np.ndarray | None = None) -> VideoStats:
     n = len(motion)
     return VideoStats(
