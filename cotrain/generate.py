@@ -347,8 +347,14 @@ def _finalize(
                 EpisodeInput(
                     task=env.instruction,
                     values=features.with_state(episode.values()),
-                    videos={camera: episode.video(camera) for camera in features.CAMERAS},
-                    image_stats=episode.image_stats,
+                    videos={
+                        features.image_key(camera): episode.video(camera)
+                        for camera in features.CAMERAS
+                    },
+                    image_stats={
+                        features.image_key(camera): episode.image_stats[camera]
+                        for camera in features.CAMERAS
+                    },
                 )
             )
     return int(writer.finalize()["total_frames"])

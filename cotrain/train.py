@@ -60,7 +60,8 @@ class TrainingSet:
     """Every frame of a dataset, ready for the network.
 
     Attributes:
-        images: uint8 [N, K, S, S, 3], the K cameras of ``features.CAMERAS``.
+        images: uint8 [N, K, S, S, 3], the K cameras of ``features.CAMERAS`` (the dataset's
+            ``features.IMAGE_KEYS``).
         state: [N, 8] joint + gripper positions.
         targets: [N, H, 8] the next H actions minus the frame's state (the last action repeats
             past an episode's end).
@@ -83,7 +84,18 @@ class TrainResult:
 
 def load_training_set(dataset: Path, horizon: int, image_size: int) -> TrainingSet:
     reader = DatasetReader(dataset)
-    frames = {camera: dict(reader.iter_episode_frames(camera)) for camera in features.CAMERAS}
+    missing = [key for key in features.IMAGE_KEYS if key not in reader.video_keys]
+    if missing:
+        raise CotrainError(
+            f"no camera {missing[0]!r}: the policy needs {list(features.IMAGE_KEYS)}, the dataset "
+            f"has {reader.video_keys}",
+            file=dataset,
+            field="features",
+        )
+    frames = {
+        camera: dict(reader.iter_episode_frames(features.image_key(camera)))
+        for camera in features.CAMERAS
+    }
     images, states, targets = [], [], []
     for index in range(len(reader.episodes)):
         values = reader.episode(index)
@@ -138,10 +150,9 @@ def normalization(dataset: Path, data: TrainingSet) -> dict[str, dict[str, np.nd
             "std": np.maximum(deltas.std(axis=0), MIN_STD),
         },
     }
-    for camera in features.CAMERAS:
-        norms[camera] = {
-            name: np.asarray(stats[camera][name]).reshape(3) for name in ("mean", "std")
-        }
+    for camera in features.CAMERAS:  # the bundle keys images by camera name
+        per = stats[features.image_key(camera)]
+        norms[camera] = {name: np.asarray(per[name]).reshape(3) for name in ("mean", "std")}
     return norms
 
 

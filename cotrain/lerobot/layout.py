@@ -34,10 +34,12 @@ VISUAL_DTYPES = ("video", "image")
 
 # What LeRobot policies train on, by name (lerobot.datasets.utils.dataset_to_policy_features):
 # the proprioceptive state and the action, each a float vector; every video or image feature is
-# a camera (``observation.images.<name>`` by LeRobot's convention).
+# a camera, named ``observation.images.<camera>`` (``observation.image`` when there is one).
 STATE_KEY = "observation.state"
 ACTION_KEY = "action"
 POLICY_VECTORS = (STATE_KEY, ACTION_KEY)
+IMAGES_PREFIX = "observation.images."
+SINGLE_IMAGE_KEY = "observation.image"
 TIMESTAMP_TOLERANCE_S = 1e-4  # LeRobot's default tolerance between a timestamp and frame / fps
 
 
@@ -64,6 +66,38 @@ class FileSlot:
 
     def format(self, template: str, **keys: str) -> str:
         return template.format(chunk_index=self.chunk_index, file_index=self.file_index, **keys)
+
+
+def image_key(camera: str) -> str:
+    """A camera's feature key: ``wrist_image_left`` -> ``observation.images.wrist_image_left``."""
+    return IMAGES_PREFIX + camera
+
+
+def camera_name(key: str) -> str | None:
+    """The camera a feature key names (``image_key``'s inverse); None for any other key."""
+    camera = key.removeprefix(IMAGES_PREFIX)
+    return camera if camera and camera != key else None
+
+
+def is_camera_key(key: str) -> bool:
+    """Whether LeRobot's convention names a camera ``key``."""
+    return key == SINGLE_IMAGE_KEY or camera_name(key) is not None
+
+
+def camera_key_problem(key: str, dtype: str) -> str | None:
+    """What is wrong with the name of feature ``key`` of ``dtype`` as a LeRobot camera; None
+    when nothing is. Datasets twinbench exported before it followed the convention named
+    cameras by their bare names (``exterior_image_1_left``)."""
+    visual = dtype in VISUAL_DTYPES
+    if visual and not is_camera_key(key):
+        return (
+            f"camera {key!r} is not named as LeRobot policies expect: {image_key(key)!r} "
+            f"(cameras are {IMAGES_PREFIX}<camera>; a dataset exported under the bare camera "
+            "names must be generated again)"
+        )
+    if not visual and is_camera_key(key):
+        return f"{key!r} names a camera, but its dtype is {dtype!r}, not one of {VISUAL_DTYPES}"
+    return None
 
 
 def video_keys(features: Mapping[str, Mapping[str, Any]]) -> list[str]:

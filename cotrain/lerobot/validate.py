@@ -7,8 +7,9 @@ contiguous, timestamps increasing and equal to frame_index / fps; every video's 
 between an episode's from/to timestamps = its length, at the feature's resolution; stats.json
 holding min/max/mean/std/count of the right shapes; the features LeRobot policies read by name,
 ``observation.state`` and ``action`` (float vectors with one name per component, with dataset
-and per-episode statistics). The first violation raises a DatasetError naming the file and the
-field.
+and per-episode statistics), and every camera named ``observation.images.<camera>`` (datasets
+exported under bare camera names are refused, naming the key expected). The first violation
+raises a DatasetError naming the file and the field.
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def _check_info(root: Path) -> dict[str, Any]:
         raise DatasetError("expected a mapping of features", file=file, field="features")
     for key, feature in features.items():
         _check_feature(file, key, feature)
+        problem = layout.camera_key_problem(key, feature["dtype"])
+        if problem:
+            raise DatasetError(problem, file=file, field=f"features.{key}")
     for key in layout.POLICY_VECTORS:
         _check_policy_vector(file, key, features.get(key))
     for key, expected in layout.INDEX_FEATURES.items():

@@ -1,8 +1,9 @@
 """Write a LeRobot v3.0 dataset episode by episode; ``finalize`` writes the metadata.
 
 Frame rows go to ``data/chunk-XXX/file-YYY.parquet`` (many episodes per file), each camera's
-episodes are appended to ``videos/<key>/chunk-XXX/file-YYY.mp4``, and ``meta/`` gets info.json,
-stats.json, tasks.parquet and the episodes table. Vector features are fixed-size float lists,
+episodes are appended to ``videos/observation.images.<camera>/chunk-XXX/file-YYY.mp4`` (a
+camera feature not named so is refused), and ``meta/`` gets info.json, stats.json,
+tasks.parquet and the episodes table. Vector features are fixed-size float lists,
 shape-(1,) features plain scalars, as LeRobot's own writer stores them.
 """
 
@@ -67,6 +68,10 @@ class DatasetWriter:
 
     def __init__(self, root: Path, spec: DatasetSpec):
         self.root, self.spec = Path(root), spec
+        for key, feature in spec.features.items():
+            problem = layout.camera_key_problem(key, feature["dtype"])
+            if problem:
+                raise DatasetError(problem, file=self.root, field=key)
         self.features = {**spec.features, **layout.INDEX_FEATURES}
         self.video_keys = layout.video_keys(spec.features)
         for part in ("meta", "data", "videos"):

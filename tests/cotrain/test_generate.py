@@ -32,7 +32,10 @@ def test_dataset_validates_and_reads_back(generated):
     assert summary.episodes == episodes
     assert summary.frames == generated.report.frames
     assert summary.tasks == ("put the cube in the bowl",)
-    assert summary.video_keys == list(features.CAMERAS)
+    assert summary.video_keys == list(features.IMAGE_KEYS)
+    for camera in features.CAMERAS:  # LeRobot v3's video_path for observation.images.<camera>
+        video = generated.dataset / f"videos/observation.images.{camera}/chunk-000/file-000.mp4"
+        assert video.is_file(), video
     info = json.loads((generated.dataset / "meta/info.json").read_text())
     assert (info["codebase_version"], info["fps"], info["robot_type"]) == ("v3.0", 15, "panda")
 
@@ -45,9 +48,9 @@ def test_dataset_validates_and_reads_back(generated):
         for key in (features.ACTIONS, features.VELOCITY_ACTIONS, features.JOINT_POSITION):
             np.testing.assert_array_equal(values[key], staged[key])
         assert len(values[features.ACTIONS]) == length
-        for camera in features.CAMERAS:
-            assert reader.episode_frames(camera, index).shape == (length, height, width, 3)
-    streamed = dict(reader.iter_episode_frames(features.EXTERIOR))
+        for key in features.IMAGE_KEYS:
+            assert reader.episode_frames(key, index).shape == (length, height, width, 3)
+    streamed = dict(reader.iter_episode_frames(features.image_key(features.EXTERIOR)))
     assert [len(streamed[i]) for i in range(episodes)] == list(reader.episodes["length"])
 
 
@@ -55,9 +58,12 @@ def test_dataset_features_follow_the_droid_contract(generated):
     info = json.loads((generated.dataset / "meta/info.json").read_text())
     found, size = info["features"], ImageSize(*generated.config.image_size)
     assert info["fps"] == droid.CONTROL_HZ
-    for key, spec in droid.observation_specs(dict.fromkeys(droid.IMAGE_KEYS, size)).items():
+    for name, spec in droid.observation_specs(dict.fromkeys(droid.IMAGE_KEYS, size)).items():
+        camera = name in droid.IMAGE_KEYS
+        key = features.image_key(name) if camera else name
         assert tuple(found[key]["shape"]) == spec.shape, key
-        assert found[key]["dtype"] == ("video" if key in droid.IMAGE_KEYS else spec.dtype), key
+        assert found[key]["dtype"] == ("video" if camera else spec.dtype), key
+    assert not set(droid.IMAGE_KEYS) & set(found)  # no camera under its bare simulator name
     assert tuple(found[features.ACTIONS]["shape"]) == (droid.ACTION_DIM,)
     values = DatasetReader(generated.dataset).episode(0)
     for key, spec in droid.STATE.items():
@@ -102,7 +108,7 @@ def test_generation_is_deterministic(generated, tmp_path):
         np.testing.assert_array_equal(values, generated.staged[slot][key])
     for camera in features.CAMERAS:
         frames = np.stack([image for _, image in decode_frames(again.video(camera), 15)])
-        np.testing.assert_array_equal(frames, reader.episode_frames(camera, 0))
+        np.testing.assert_array_equal(frames, reader.episode_frames(features.image_key(camera), 0))
 
 
 def test_finished_dataset_is_not_overwritten(generated):

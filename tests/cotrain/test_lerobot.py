@@ -80,6 +80,28 @@ def test_round_trip_across_file_and_chunk_rollover(tmp_path):
     assert [len(f) for _, f in sorted(reader.iter_episode_frames(CAM))] == lengths
 
 
+def test_camera_names_map_to_lerobot_image_keys():
+    for camera in features.CAMERAS:
+        key = features.image_key(camera)
+        assert key == f"observation.images.{camera}" and features.camera_name(key) == camera
+    assert tuple(map(features.image_key, features.CAMERAS)) == features.IMAGE_KEYS
+    for other in (features.STATE, features.EXTERIOR, "observation.images.", "observation.image"):
+        assert features.camera_name(other) is None, other
+    video_keys = [
+        k
+        for k, ft in features.droid_features(features.VIDEO_SIZE).items()
+        if ft["dtype"] == "video"
+    ]
+    assert video_keys == list(features.IMAGE_KEYS)
+
+
+def test_writer_refuses_a_camera_under_a_bare_name(tmp_path):
+    bare = {"cam" if k == CAM else k: ft for k, ft in FEATURES.items()}
+    with pytest.raises(DatasetError, match=r"'observation\.images\.cam'") as e:
+        DatasetWriter(tmp_path / "ds", DatasetSpec(bare, fps=15, robot_type="toy"))
+    assert e.value.field == "cam"
+
+
 def test_stats_aggregate_like_one_pass():
     rng = np.random.default_rng(1)
     parts = [rng.normal(size=(n, 4)) for n in (3, 10, 1)]
@@ -116,7 +138,8 @@ def test_missing_rows_are_a_frame_count_error(broken):
 
 
 def test_short_video_span_is_a_frame_count_error(broken):
-    column = "videos/wrist_image_left/to_timestamp"
+    wrist = features.image_key(features.WRIST)
+    column = f"videos/{wrist}/to_timestamp"
 
     def shorten(table: pa.Table) -> pa.Table:
         values = table.column(column).to_numpy().copy()
@@ -126,8 +149,8 @@ def test_short_video_span_is_a_frame_count_error(broken):
     _rewrite(broken / EPISODES_FILE, shorten)
     with pytest.raises(DatasetError, match=r"episode 2: \d+ frames between") as e:
         validate(broken)
-    assert e.value.file.endswith("wrist_image_left/chunk-000/file-000.mp4")
-    assert e.value.field == "wrist_image_left"
+    assert e.value.file.endswith(f"videos/{wrist}/chunk-000/file-000.mp4")
+    assert e.value.field == wrist
 
 
 def test_non_monotonic_timestamps_are_named(broken):
@@ -229,3 +252,39 @@ def test_missing_episode_stats_of_the_state_are_named(broken):
     with pytest.raises(DatasetError, match="columns missing") as e:
         validate(broken)
     assert e.value.field == column
+
+
+def _as_exported_before_the_rename(root: Path) -> None:
+    """Name the cameras as datasets exported before ``observation.images.<camera>`` did."""
+    renames = {features.image_key(camera): camera for camera in features.CAMERAS}
+    for path in (root / "meta/info.json", root / "meta/stats.json"):
+        content = json.loads(path.read_text())
+        table = content.get("features", content)  # info.json's features, or stats.json
+        for new, old in renames.items():
+            table[old] = table.pop(new)
+        path.write_text(json.dumps(content))
+    for new, old in renames.items():
+        (root / "videos" / new).rename(root / "videos" / old)
+    episodes = pq.read_table(root / EPISODES_FILE)
+    names = episodes.column_names
+    for new, old in renames.items():
+        names = [name.replace(f"/{new}/", f"/{old}/") for name in names]
+    pq.write_table(episodes.rename_columns(names), root / EPISODES_FILE)
+
+
+def test_datasets_with_bare_camera_names_are_refused(broken):
+    _as_exported_before_the_rename(broken)
+    old, expected = features.EXTERIOR, features.image_key(features.EXTERIOR)
+    with pytest.raises(DatasetError, match=f"camera '{old}'.*'{expected}'") as e:
+        validate(broken)
+    assert e.value.file.endswith("meta/info.json") and e.value.field == f"features.{old}"
+
+
+def test_a_camera_key_must_hold_images(broken):
+    path = broken / "meta/info.json"
+    info = json.loads(path.read_text())
+    info["features"]["observation.images.depth"] = dict(info["features"][features.STATE])
+    path.write_text(json.dumps(info))
+    with pytest.raises(DatasetError, match="names a camera, but its dtype is 'float32'") as e:
+        validate(broken)
+    assert e.value.field == "features.observation.images.depth"

@@ -1,7 +1,7 @@
 """The exported dataset loads in the real lerobot (0.4.4, in its own cached virtualenv made by
 ``make lerobot-peer``): the same frames, features, lengths and statistics as our reader sees,
-and the policy features LeRobot derives from it are ``observation.state``, the cameras and
-``action``.
+and the policy features LeRobot derives from it are ``observation.state``, the cameras (as
+``observation.images.<camera>``, VISUAL) and ``action``.
 
 lerobot never enters the project's virtualenv: a script runs in the peer's interpreter, loads
 ``LeRobotDataset(repo_id=..., root=...)`` offline, and hands every frame back as an npz.
@@ -74,6 +74,10 @@ meta = {
         for key, per in dataset.meta.stats.items()
     },
     "policy": {key: [ft.type.name, list(ft.shape)] for key, ft in policy.items()},
+    "cameras": dataset.meta.camera_keys,
+    "video_files": {
+        key: str(dataset.meta.get_video_file_path(0, key)) for key in dataset.meta.camera_keys
+    },
 }
 with open(out + ".json", "w") as file:
     json.dump(meta, file)
@@ -174,9 +178,15 @@ def test_lerobot_policies_get_state_cameras_and_action(loaded, generated):
     expected = {
         features.STATE: ["STATE", [8]],
         features.ACTIONS: ["ACTION", [8]],
-        **{camera: ["VISUAL", [3, height, width]] for camera in features.CAMERAS},
+        **{key: ["VISUAL", [3, height, width]] for key in features.IMAGE_KEYS},
     }
     assert meta["policy"] == expected
+    visual = [key for key, (kind, _) in meta["policy"].items() if kind == "VISUAL"]
+    assert [features.camera_name(key) for key in visual] == list(features.CAMERAS)
+    assert meta["cameras"] == list(features.IMAGE_KEYS)
+    assert meta["video_files"] == {
+        key: f"videos/{key}/chunk-000/file-000.mp4" for key in features.IMAGE_KEYS
+    }
 
 
 def test_lerobot_frames_equal_ours(loaded, generated):

@@ -36,7 +36,7 @@ def test_bundle_loads_and_infers_a_chunk(bundle, generated):
     obs = Observation(
         values[features.JOINT_POSITION][0],
         values[features.GRIPPER_POSITION][:1],
-        {camera: reader.episode_frames(camera, 0)[0] for camera in features.CAMERAS},
+        {c: reader.episode_frames(features.image_key(c), 0)[0] for c in features.CAMERAS},
     )
     chunk = policy.infer(obs, "put the cube in the bowl")
     assert chunk.actions.shape == (CONFIG.horizon, 8)

@@ -103,7 +103,7 @@ def test_lerobot_features_follow_the_contract() -> None:
         assert (found[key]["dtype"], tuple(found[key]["shape"])) == (spec.dtype, spec.shape)
         assert len(found[key]["names"]) == spec.shape[0]
     for camera in droid.IMAGE_KEYS:
-        assert tuple(found[camera]["shape"]) == droid.image_spec(SIZE).shape
+        assert tuple(found[features.image_key(camera)]["shape"]) == droid.image_spec(SIZE).shape
     for key, space in (
         (features.ACTIONS, "joint_position"),
         (features.VELOCITY_ACTIONS, "joint_velocity"),

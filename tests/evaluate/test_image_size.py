@@ -14,7 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import sim_env
-from cotrain.features import droid_features
+from cotrain.features import droid_features, image_key
 from cotrain.generate import GenerateConfig
 from evaluate.bundle import load_bundle, save_bundle
 from evaluate.cli_eval import parse_image_size
@@ -160,7 +160,7 @@ def test_bundle_config(tmp_path: Path, make_obs) -> None:
 
 def test_lerobot_features_and_generate_config() -> None:
     features = droid_features(SIZE)
-    assert {tuple(features[c]["shape"]) for c in CAMERAS} == {SHAPE}
+    assert {tuple(features[image_key(c)]["shape"]) for c in CAMERAS} == {SHAPE}
     config = GenerateConfig(envs=(ENV_ID,), episodes=1, image_size=TEXT)
     assert config.image_size == SIZE
 
