@@ -35,6 +35,8 @@ from reconstruct.stage import Reporter
 POLL_S = 0.2  # how often the parent samples the child's memory
 KILL_WAIT_S = 10.0  # how long a terminated child has to exit before SIGKILL
 LOG_TAIL_LINES = 12
+PARENT_ENV = "RECONSTRUCT_ISOLATED_PARENT"
+OOM_SCORE_ADJ = 500  # raising one's own score needs no privilege
 # The child registers ``reconstruct`` as a bare package (its __init__ imports every stage,
 # torch included: 3.8 s and 330 MB that the measured step does not need) before the job.
 CHILD_MAIN = (
@@ -127,10 +129,12 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 def _child_env() -> dict[str, str]:
-    """The parent's environment, with the folder holding ``reconstruct`` importable."""
+    """The parent's environment, with the folder holding ``reconstruct`` importable and the
+    parent's pid (the child checks it is still there)."""
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env[PARENT_ENV] = str(os.getpid())
     return env
 
 
@@ -193,7 +197,11 @@ def run_child(
                     raise ChildFailed(
                         "time", note, peak, f"still running after {limits.seconds:.0f} s"
                     )
-            code = proc.wait(timeout=KILL_WAIT_S)
+            try:
+                code = proc.wait(timeout=KILL_WAIT_S)
+            except subprocess.TimeoutExpired:  # closed its output but hangs on exit
+                _stop(proc)
+                code = proc.returncode
         except BaseException:
             _stop(proc)
             raise
@@ -236,13 +244,17 @@ def _protocol_stream() -> Iterator[IO[str]]:
 
 
 def _die_with_parent() -> None:
-    """Linux: receive SIGKILL when the parent exits, so no orphan keeps computing."""
+    """Linux: receive SIGKILL when the parent exits, so no orphan keeps computing; and be the
+    first the kernel's out-of-memory killer picks, so the parent lives to report it."""
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() == 1:
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text(str(OOM_SCORE_ADJ))
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit() and os.getppid() != int(parent):  # the parent died before prctl
         os._exit(1)
 
 

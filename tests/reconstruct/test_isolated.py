@@ -21,7 +21,8 @@ from reconstruct.errors import ReconstructError
 def echo(request, report):
     report(0.5, "halfway")
     block = np.ones(request["mb"] << 18, np.float32)  # touched: resident
-    return {"sum": float(block.sum()), "got": request["value"]}
+    oom = open("/proc/self/oom_score_adj").read().strip()
+    return {"sum": float(block.sum()), "got": request["value"], "oom": int(oom)}
 
 def refuse(request, report):
     raise ReconstructError("no overlap between views", file="/scan", field="frames")
@@ -72,7 +73,8 @@ def test_result_progress_and_peak_memory(jobs: Path) -> None:
         report=lambda f, n: notes.append((f, n)),
         log=jobs,
     )
-    assert done.result == {"sum": float(64 << 18), "got": [1, "a"]}
+    assert done.result["sum"] == float(64 << 18) and done.result["got"] == [1, "a"]
+    assert done.result["oom"] >= 500  # the out-of-memory killer takes the child first
     assert notes == [(0.5, "halfway")]
     assert 64 << 20 < done.peak_bytes < 2 << 30  # the block, numpy and the interpreter
 
