@@ -77,12 +77,22 @@ def check_frame_name(name: str, photos: list[str] | None, option: str) -> None:
 
 @reconstruct_app.command()
 def reconstruct_command(
-    scan: Path = typer.Argument(..., help="A video (mp4/mov) or a folder of photos (jpg/png)."),
+    scan: Path = typer.Argument(
+        ..., help="A video (mp4/mov) or a folder of photos (jpg/png/heic)."
+    ),
     env_dir: Path = typer.Option(
         ..., "--output", "-o", help="Environment package folder (stages cached in ENV_DIR/work)."
     ),
     until: str | None = typer.Option(None, help="Last stage to run (default: all)."),
     max_frames: int = typer.Option(150, help="At most this many frames from a video."),
+    max_image_size: int = typer.Option(
+        0,
+        help="Longest side (px) the frames and photos are worked at; 0 picks it from the "
+        "memory available (1920 with 4 GB free). Lower it if SfM runs out of memory.",
+    ),
+    max_features: int = typer.Option(
+        8192, help="SIFT keypoints kept per image (SfM's time grows with it)."
+    ),
     distance: tuple[str, str, float] | None = typer.Option(
         None, help="FRAME_A FRAME_B METRES: measured distance between two frames' camera positions."
     ),
@@ -143,6 +153,7 @@ def reconstruct_command(
     from reconstruct.frames import FramesConfig
     from reconstruct.gravity import PlaneSearch
     from reconstruct.placement import BasePose
+    from reconstruct.sfm import SfmConfig
     from reconstruct.stages import get_stage, run_pipeline, stage_names
 
     names = stage_names()
@@ -167,7 +178,12 @@ def reconstruct_command(
         named += [(n, "align.table_hint") for n in (table_hint or ())[:1]]
         for name, option in named:
             check_frame_name(str(name), photos, option)
-    configs = {"frames": FramesConfig(max_frames=max_frames), "align": align}
+    sized = {"max_image_size": max_image_size} if max_image_size else {}
+    configs = {
+        "frames": FramesConfig(max_frames=max_frames, max_image_size=max_image_size),
+        "sfm": SfmConfig(max_features=max_features, dense_features=max_features, **sized),
+        "align": align,
+    }
     configs.update(_twin_configs(env_dir, trainer, ns_ply, ns_dataparser, ns_transforms, objects))
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)
     for result in results:

@@ -3,6 +3,7 @@ measured peak memory, and what a failed or killed SfM leaves behind (nothing).""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +13,10 @@ import numpy as np
 import pycolmap
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from reconstruct import resources, sfm_job
+from reconstruct.cli import reconstruct_app
 from reconstruct.errors import ReconstructError
 from reconstruct.isolated import ChildFailed
 from reconstruct.sfm import SfmConfig, SfmPlan, plan_sfm
@@ -237,3 +240,15 @@ def test_a_killed_run_s_folders_are_removed_by_the_next_run(photos: Path, tmp_pa
         (work / name / "half.bin").write_bytes(b"x")
     run_pipeline(photos, tmp_path / "env", until="frames", show_progress=False)
     assert leftovers(tmp_path / "env") == [f".mesh.partial-{alive}"]  # another live run's
+
+
+def test_the_size_flags_reach_the_stages(photos: Path, tmp_path: Path) -> None:
+    env = tmp_path / "env"
+    args = [str(photos), "-o", str(env), "--until", "frames", "--no-progress"]
+    result = CliRunner().invoke(reconstruct_app, [*args, "--max-image-size", "100"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((env / "work" / "frames" / "summary.json").read_text())
+    assert summary["working_size"] == 100 and summary["frames"][0]["width"] == 100
+    refused = CliRunner().invoke(reconstruct_app, [*args, "--max-features", "0"])
+    assert isinstance(refused.exception, ReconstructError)
+    assert "sfm.max_features" in str(refused.exception)
