@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from twinbench.cli import app, main
+from twinbench_cli import app, main
 
 COMMANDS = [
     "reconstruct",
@@ -26,7 +26,7 @@ COMMANDS = [
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "twinbench", *args],
+        [sys.executable, "-m", "twinbench_cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

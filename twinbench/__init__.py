@@ -1,6 +1,6 @@
 """twinbench: the ground every package stands on (errors, registries, version).
 
-The ``twinbench`` command lives in :mod:`twinbench.cli`, the top layer, which nothing imports.
+The ``twinbench`` command lives in :mod:`twinbench_cli`, the top layer, which nothing imports.
 """
 
 from twinbench.errors import TwinbenchError

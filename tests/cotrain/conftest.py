@@ -42,7 +42,7 @@ def _staged_count(dataset: Path) -> int:
 def _generate_and_kill(config: GenerateConfig, dataset: Path, log: Path) -> int:
     """Run the CLI until one episode is staged, SIGKILL it; returns the staged count."""
     command = [
-        sys.executable, "-m", "twinbench", "cotrain", "generate", "--env", config.envs[0],
+        sys.executable, "-m", "twinbench_cli", "cotrain", "generate", "--env", config.envs[0],
         "--episodes", str(config.episodes), "--seed", str(config.seed),
         "--image-size", "x".join(map(str, config.image_size)),
         "--tail-steps", str(config.tail_steps), "-o", str(dataset),

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cotrain.errors import CotrainError
 from cotrain.lerobot import DatasetSummary
 from cotrain.mix import compute_mix
-from twinbench.cli import app
+from twinbench_cli import app
 
 FEATURES = {"actions": {"dtype": "float32", "shape": [8], "names": None}}
 

@@ -6,7 +6,7 @@ import pytest
 
 import dashboard
 from dashboard.cli import APP, streamlit_command
-from twinbench.cli import main
+from twinbench_cli import main
 
 
 def test_streamlit_command_is_headless_and_bound():

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from dashboard.settings import STORE_ENV_VAR
 from evaluate.store import ResultsStore
-from twinbench.cli import app, main
+from twinbench_cli import app, main
 
 ENV = "primitive_cube_bowl"
 EVAL_ARGS = ["eval", "--env", ENV, "-p", "scripted", "-n", "2", "--workers", "0"]

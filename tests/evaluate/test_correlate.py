@@ -14,7 +14,7 @@ from evaluate.correlation.bootstrap import percentile_interval, resample_rates
 from evaluate.documents import CorrelationReportDocument
 from evaluate.errors import EvaluateError
 from evaluate.metrics import mmrv, pearson
-from twinbench.cli import main
+from twinbench_cli import main
 
 POLICIES = ["rt-2-x", "rt-1-converged", "rt-1-15pct", "rt-1-x", "rt-1-begin", "octo-base"]
 SIMPLER = {  # env -> (sim, real), SIMPLER's Google-robot numbers

@@ -31,7 +31,7 @@ from evaluate.run import (
 )
 from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 from sim_env.errors import SimEnvError
-from twinbench.cli import app
+from twinbench_cli import app
 
 ENV_ID = "primitive_cube_bowl"
 INLINE = Execution(workers=0)
@@ -221,7 +221,7 @@ def test_eval_prints_which_package_each_env_id_was(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from sim_env.registry import resolve_env
-    from twinbench.cli import app
+    from twinbench_cli import app
 
     monkeypatch.chdir(tmp_path)
     out = "primitive_cube_bowl"  # a run folder named like the environment does not shadow it

@@ -18,7 +18,7 @@ KEY = ["run_id", "policy_id", "env_id", "env_hash", "initial_condition", "seed"]
 
 
 def eval_args(out: Path, *policies: str, episodes: int) -> list[str]:
-    args = [sys.executable, "-m", "twinbench", "eval", "--env", ENV_ID, "-o", str(out)]
+    args = [sys.executable, "-m", "twinbench_cli", "eval", "--env", ENV_ID, "-o", str(out)]
     for policy in policies:
         args += ["--policy", policy]
     return [*args, "-n", str(episodes), "--workers", "0", "--max-steps", "40"]

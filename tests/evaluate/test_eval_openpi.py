@@ -69,7 +69,7 @@ def test_api_key_reaches_the_server_but_never_the_store_or_output(serve, tmp_pat
     """Issue 22: a key in the spec used to be the policy's id, printed and stored."""
     from typer.testing import CliRunner
 
-    from twinbench.cli import app
+    from twinbench_cli import app
 
     server = serve(SwayPolicy(), api_key=SECRET)
     port = server.port

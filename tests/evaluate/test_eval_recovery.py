@@ -24,7 +24,7 @@ KEY = ["policy_id", "env_id", "env_hash", "initial_condition", "seed"]
 
 
 def eval_command(out: Path, *policies: str, episodes: int, workers: int = 1) -> list[str]:
-    args = [sys.executable, "-m", "twinbench", "eval", "--env", ENV_ID, "-o", str(out)]
+    args = [sys.executable, "-m", "twinbench_cli", "eval", "--env", ENV_ID, "-o", str(out)]
     for policy in policies:
         args += ["--policy", policy]
     return [*args, "-n", str(episodes), "--workers", str(workers), "--max-steps", "40"]

@@ -23,7 +23,7 @@ from evaluate.policy import ActionChunk, Observation, Policy, PolicyMetadata
 from evaluate.run import EvalConfig
 from sim_env import ImageSize, SimEnvError
 from studies.fidelity import EpisodePlan
-from twinbench.cli import app
+from twinbench_cli import app
 
 ENV_ID = "primitive_cube_bowl"
 TEXT = "96x64"

@@ -82,7 +82,7 @@ def test_killed_server_gives_policy_error_then_reconnects(tmp_path: Path, obs, u
 
 
 def test_serve_is_registered_in_the_twinbench_cli() -> None:
-    from twinbench.cli import app
+    from twinbench_cli import app
 
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--api-key" in result.output
@@ -95,7 +95,7 @@ def test_taken_port_is_a_one_line_error(tmp_path: Path, serve, fake_policy) -> N
         [
             sys.executable,
             "-m",
-            "twinbench",
+            "twinbench_cli",
             "serve",
             f"bundle:{bundle}",
             "--port",

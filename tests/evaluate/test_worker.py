@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from evaluate.run import Execution, QueueWorkerConfig, run_job, serve_queue
 from evaluate.store import ResultsStore
-from twinbench.cli import app
+from twinbench_cli import app
 
 ENV_ID = "primitive_cube_bowl"
 KEY = ["policy_id", "env_id", "env_hash", "initial_condition", "seed"]

@@ -66,7 +66,7 @@ def test_an_object_still_falling_is_caught(primitive_package, tmp_path):
 
 @pytest.mark.unstable_world
 def test_validate_deep_reports_a_broken_invariant_in_one_line(primitive_package, tmp_path, capsys):
-    from twinbench.cli import main
+    from twinbench_cli import main
 
     def reach_anywhere(spec):
         spec["rubric"]["criteria"][0]["params"]["threshold"] = 10.0

@@ -40,7 +40,7 @@ def test_paths_must_be_packages(tmp_path, monkeypatch):
 
 
 def test_render_refuses_a_directory_or_an_unknown_image_type(tmp_path, capsys):
-    from twinbench.cli import main
+    from twinbench_cli import main
 
     for output, message in (
         (tmp_path, "is a directory"),

@@ -34,7 +34,7 @@ from studies.fidelity import (
 from studies.fidelity.conditions import expand_pair
 from studies.fidelity.document import FidelitySummary
 from studies.fidelity.variants import source_geometry, twin_meshes
-from twinbench.cli import main
+from twinbench_cli import main
 
 APP = Path(dashboard.__file__).with_name("app.py")
 

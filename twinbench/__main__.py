@@ -1,3 +1,0 @@
-from twinbench.cli import main
-
-main()

@@ -1,0 +1,3 @@
+from twinbench_cli import main
+
+main()
