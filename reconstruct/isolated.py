@@ -99,7 +99,15 @@ def _proc_memory(pid: int) -> tuple[int, int]:
 
 
 def own_peak_bytes() -> int:
-    """This process's peak resident memory so far (bytes)."""
+    """This process's peak resident memory so far (bytes).
+
+    Linux's ``ru_maxrss`` survives ``execve``: a child started from a large parent (a test
+    worker holding torch) would report the parent's peak. The address space's own high-water
+    mark (``VmHWM``, reset by ``execve``) is the child's; ``ru_maxrss`` only where /proc is not.
+    """
+    _, hwm = _proc_memory(os.getpid())
+    if hwm:
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reconstruct.errors import ReconstructError
@@ -157,3 +158,14 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_peak_memory_is_the_childs_not_its_parents(jobs: Path) -> None:
+    """Linux keeps ru_maxrss across execve: a child of a large parent reported the parent's
+    peak (2.4 GB from a test worker holding torch, for a job of 100 MB)."""
+    parent_block = np.ones(768 << 20, np.uint8)  # resident in this process
+    done = run_child(
+        "testjobs:echo", {"mb": 64, "value": 0}, limits=ROOMY, report=lambda f, n: None, log=jobs
+    )
+    assert parent_block.sum() == 768 << 20
+    assert 64 << 20 < done.peak_bytes < 512 << 20
