@@ -19,6 +19,7 @@ BASE_BYTES = 400 * MB  # interpreter, pycolmap and the database, before any imag
 EXTRACT_BYTES_PER_PIXEL = 300  # per extraction thread, pixels of the (downscaled) image
 GUIDED_BYTES_PER_PAIR = 12  # per matching thread, keypoints(image 1) x keypoints(image 2)
 MATCH_BYTES_PER_KEYPOINT = 2048  # per matching thread, FAISS index and candidate lists
+GUIDED_CPU_S_PER_PAIR = 50e-9  # guided matching, CPU seconds per keypoint pair of an image pair
 MEMORY_SHARE = 0.5  # the share of the available memory a working size may plan for
 WORST_ASPECT = 0.75  # height / width planned for (4:3 photos; 16:9 video needs less)
 PLANNED_THREADS = 2  # a working size must leave room for this many extraction threads
@@ -67,6 +68,12 @@ def matching_bytes(keypoints: int, guided: bool) -> int:
     """Peak bytes of one matching thread, images of at most ``keypoints`` keypoints each."""
     dense = GUIDED_BYTES_PER_PAIR * keypoints**2 if guided else 0
     return int(MATCH_BYTES_PER_KEYPOINT * keypoints + dense)
+
+
+def guided_cpu_seconds(image_pairs: int, keypoints: float) -> float:
+    """Estimated CPU seconds of guided matching over ``image_pairs`` pairs of images holding
+    ``keypoints`` keypoints each (0.05 s a pair at 1000 x 1000)."""
+    return GUIDED_CPU_S_PER_PAIR * image_pairs * keypoints**2
 
 
 def threads_for(per_thread: int, memory: int, cores: int) -> int:

@@ -73,6 +73,10 @@ class SfmConfig:
             On CPU it holds a keypoints x keypoints matrix per pair and thread (12 bytes each:
             0.45 GB at 6k keypoints, 6 GB at 23k) and takes 30 s a pair at 14k; with few
             keypoints it registers more of a small set (Buddha: 13 of 13 rather than 12).
+        guided_max_cpu_s: ... and only when its estimated CPU time
+            (``resources.guided_cpu_seconds``: pairs x keypoints^2) stays under this. A
+            150-frame video of 3.9k keypoints a frame (1536 pairs) is matched guided in 10
+            CPU-minutes, unguided in 2, but its weak links then break more easily.
         matching: "exhaustive" (every pair), "sequential" (neighbours plus keyframe pairs) or
             "auto" (videos sequential; photos exhaustive up to ``exhaustive_max_images``).
         exhaustive_max_images: the largest photo set matched exhaustively under "auto".
@@ -99,6 +103,7 @@ class SfmConfig:
     dense_max_images: int = 40
     dense_features: int = 8192
     guided_max_keypoints: int = 6144
+    guided_max_cpu_s: float = 1200.0
     matching: str = "auto"
     exhaustive_max_images: int = 60
     sequential_overlap: int = 10
@@ -127,7 +132,7 @@ class SfmConfig:
                 raise ReconstructError(
                     f"must be at least 1, got {getattr(self, name)}", field=f"sfm.{name}"
                 )
-        for name in ("threads", "memory_limit_mb", "guided_max_keypoints"):
+        for name in ("threads", "memory_limit_mb", "guided_max_keypoints", "guided_max_cpu_s"):
             if getattr(self, name) < 0:
                 raise ReconstructError(
                     f"must be 0 (automatic) or more, got {getattr(self, name)}",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pycolmap
 
+from reconstruct import resources
 from reconstruct.colmap_model import model_stats, save_model
 from reconstruct.isolated import own_peak_bytes
 from reconstruct.sfm import SfmConfig, SfmPlan, check_models, check_quality, sequential_pairs
@@ -95,6 +96,24 @@ def cap_keypoints(db: Path, cap: int) -> tuple[int, int, int]:
             default=0,
         )
     return detected, total, most
+
+
+def image_pairs(config: SfmConfig, plan: SfmPlan, count: int) -> int:
+    """How many image pairs ``plan`` matches (vocabulary-tree loops not counted)."""
+    if plan.matching == "exhaustive":
+        return count * (count - 1) // 2
+    if config.vocab_tree:
+        return count * config.sequential_overlap
+    return len(sequential_pairs(count, config.sequential_overlap, config.keyframe_every))
+
+
+def use_guided(config: SfmConfig, plan: SfmPlan, count: int, mean: float, most: int) -> bool:
+    """Guided matching when every image holds few keypoints (at most ``most``, dense matrix
+    memory) and the estimated CPU time (``mean`` keypoints, the planned pairs) is small."""
+    if not 0 < most <= config.guided_max_keypoints:
+        return False
+    cost = resources.guided_cpu_seconds(image_pairs(config, plan, count), mean)
+    return cost <= config.guided_max_cpu_s
 
 
 def match(
@@ -188,7 +207,7 @@ def reconstruct(request: dict[str, Any], report: Reporter) -> dict[str, Any]:
     )
     detected, kept, most = cap_keypoints(db, plan.keypoints)
     steps.done("features")
-    guided = 0 < most <= config.guided_max_keypoints
+    guided = use_guided(config, plan, len(names), kept / max(len(names), 1), most)
     report(0.4, f"matching ({plan.matching}{', guided' if guided else ''})")
     match(db, names, config, plan, scratch, guided)
     with pycolmap.Database.open(db) as database:

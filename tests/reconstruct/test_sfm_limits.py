@@ -109,6 +109,21 @@ def test_keypoints_beyond_the_cap_are_dropped_smallest_scale_first(
             assert sfm_job.keypoint_scale(after).min() >= np.sort(scale)[-150]
 
 
+def test_guided_matching_only_for_few_keypoints_and_pairs() -> None:
+    config = SfmConfig()
+    # the Buddha photos: 13 photos, every pair, 3.4k keypoints on average, 4.8k at most
+    assert sfm_job.use_guided(config, plan(count=13), 13, mean=3443, most=4796)
+    assert not sfm_job.use_guided(config, plan(count=13), 13, mean=3443, most=7000)
+    # a 150-frame video: 1536 pairs of 3.9k keypoints guided (~10 CPU-minutes), of 5k not
+    video = plan(count=150, source="video")
+    assert sfm_job.image_pairs(config, video, 150) == 1536
+    assert sfm_job.use_guided(config, video, 150, mean=3900, most=4900)
+    assert not sfm_job.use_guided(config, video, 150, mean=5000, most=6000)
+    # small frames (the synthetic scan's 360 px video): cheap at any count
+    assert sfm_job.use_guided(config, video, 150, mean=400, most=600)
+    assert not sfm_job.use_guided(SfmConfig(guided_max_keypoints=0), video, 150, 400, 600)
+
+
 def test_guided_matching_and_threads_reach_pycolmap(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, pycolmap.FeatureMatchingOptions, Any]] = []
 
