@@ -23,14 +23,17 @@ NORMALIZE_ADVICE = "For Box action spaces, we recommend using a symmetric and no
 
 
 def _checked(env_id: str, **kwargs) -> list[str]:
-    """check_env on ``gymnasium.make(env_id, **kwargs)``; the warnings it raised (but numba's
-    note about this machine's old TBB library, raised when the splat renderer first runs)."""
+    """check_env on ``gymnasium.make(env_id, **kwargs)``; the warnings it raised. Left out:
+    numba's note about this machine's old TBB library (raised when the splat renderer first
+    runs) and ResourceWarnings, which the garbage collector raises for whatever an earlier test
+    in the same process left open."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         env = gymnasium.make(env_id, **kwargs)
         check_env(env.unwrapped)
         env.close()
-    return [str(w.message) for w in caught if not issubclass(w.category, NumbaWarning)]
+    noise = (NumbaWarning, ResourceWarning)
+    return [str(w.message) for w in caught if not issubclass(w.category, noise)]
 
 
 @pytest.mark.parametrize("env_id", BUNDLED)
