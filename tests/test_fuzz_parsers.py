@@ -26,20 +26,31 @@ from sim_env.rubric import check_rubric
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SPEC = yaml.safe_load((BUNDLED_DIR / "primitive_cube_bowl" / "env.yaml").read_text())
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**20), max_value=10**20),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
-)
-values = st.recursive(
-    scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=8,
-)
+
+def _scalars(largest_int: int) -> st.SearchStrategy:
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-largest_int - 1, max_value=largest_int),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=12),
+    )
+
+
+def _nested(leaves: st.SearchStrategy) -> st.SearchStrategy:
+    """Lists and string-keyed maps of ``leaves``, a few levels deep."""
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(st.text(max_size=8), children, max_size=4),
+        ),
+        max_leaves=8,
+    )
+
+
+scalars = _scalars(10**20)
+values = _nested(scalars)
 
 
 def _paths(node, prefix=()):
@@ -133,20 +144,8 @@ def test_outcomes_csv_loads_or_names_the_line(tmp_path_factory, header, rows):
             assert cell.samples is None or np.all((cell.samples >= 0) & (cell.samples <= 1))
 
 
-wire_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**63), max_value=2**63 - 1),  # what msgpack encodes
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
-)
-wire_values = st.recursive(
-    wire_scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=8,
-)
+wire_scalars = _scalars(2**63 - 1)  # the integers msgpack encodes
+wire_values = _nested(wire_scalars)
 requests = st.one_of(
     st.binary(max_size=64),
     wire_values.map(wire.packb),
