@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -124,26 +124,28 @@ def connect(path: Path, *, create: bool, read_only: bool = False) -> sqlite3.Con
         return _connect_read_only(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    try:
+
+    def prepare(conn: sqlite3.Connection) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         _initialise_or_check(conn, path)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise database_error(exc, path, None) from exc
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+        return conn
+
+    return _prepared(conn, path, prepare)
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     if path.stat().st_size == 0:
         raise EvaluateError("an empty file, not a twinbench results store", file=path)
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
-    try:
+
+    def migrated(copy: sqlite3.Connection) -> sqlite3.Connection:
+        _initialise_or_check(copy, path)
+        return copy
+
+    def prepare(conn: sqlite3.Connection) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         version = _stored_version(conn, path)
         if version in MIGRATIONS:  # an older store: migrate a private copy, never the file
@@ -152,19 +154,30 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
             copy = sqlite3.connect(":memory:", isolation_level=None)
             conn.backup(copy)
             conn.close()
-            conn = copy
-            _initialise_or_check(conn, path)
-        else:
-            _check_version(version, path)
-            check_tables(conn, path, expected_columns(SCHEMA_VERSION))
-            quick_check(conn, path)
+            return _prepared(copy, path, migrated)
+        _check_version(version, path)
+        check_tables(conn, path, expected_columns(SCHEMA_VERSION))
+        quick_check(conn, path)
+        return conn
+
+    return _prepared(conn, path, prepare)
+
+
+def _prepared(
+    conn: sqlite3.Connection,
+    path: Path,
+    prepare: Callable[[sqlite3.Connection], sqlite3.Connection],
+) -> sqlite3.Connection:
+    """``prepare(conn)``; if it fails, ``conn`` is closed and a database error becomes one
+    EvaluateError naming ``path``."""
+    try:
+        return prepare(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise database_error(exc, path, None) from exc
     except BaseException:
         conn.close()
         raise
-    return conn
 
 
 @functools.cache
