@@ -8,7 +8,7 @@ the source world both build them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mujoco
 import numpy as np
@@ -43,6 +43,16 @@ class LayoutConfig:
     count: int = 10
     max_tries: int = 5000
     seed: int = 0
+
+    def in_units(self, per_metre: float) -> LayoutConfig:
+        """These settings with their lengths in world units (``per_metre`` to a metre)."""
+        return replace(
+            self,
+            workspace_x=(self.workspace_x[0] * per_metre, self.workspace_x[1] * per_metre),
+            workspace_y=(self.workspace_y[0] * per_metre, self.workspace_y[1] * per_metre),
+            min_gap=self.min_gap * per_metre,
+            perturb_xy=self.perturb_xy * per_metre,
+        )
 
 
 def footprint_radius(vertices: np.ndarray) -> float:
@@ -99,12 +109,12 @@ def sample_layouts(
     return layouts
 
 
-def to_initial_condition(layout: Layout, heights: dict[str, float]) -> dict:
+def to_initial_condition(layout: Layout, heights: dict[str, float], lift: float = LIFT) -> dict:
     """The package's initial condition for a layout; ``heights`` is each body origin's height
-    above its lowest hull point (0 for origins at the bottom)."""
+    above its lowest hull point (0 for origins at the bottom), ``lift`` the gap under it."""
     return {
         "objects": {
-            name: {"pos": [x, y, heights[name] + LIFT], "quat": yaw_quat(yaw)}
+            name: {"pos": [x, y, heights[name] + lift], "quat": yaw_quat(yaw)}
             for name, (x, y, yaw) in layout.items()
         },
         "arm_qpos": list(HOME_QPOS),

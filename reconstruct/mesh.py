@@ -12,10 +12,10 @@ The volume covers the table region, found without knowing the scale: the opaque 
 lying on the table plane (within a few percent of the cameras' height of z = 0) near where the
 cameras look; background beyond it (walls, floor, other furniture) is left out. Lengths in
 ``MeshConfig`` are metres; in a world without metric scale (``--scale 1``) they apply in the
-align stage's ``units`` record when it gives one, else to a table region taken to span a
-metre (``reconstruct.units``); the summary's ``units`` record is what the objects stage uses. The voxel is the configured one
-unless the volume would take more than ``max_memory_mb`` (48 bytes a voxel): then the
-volume's side divided by the largest resolution that fits.
+units the align stage chose (``Units.from_align``), else to a table region taken to span a
+metre (``reconstruct.units``); the summary's ``units`` record is what the objects stage uses.
+The voxel is the configured one unless the volume would take more than ``max_memory_mb`` (48
+bytes a voxel): then the volume's side divided by the largest resolution that fits.
 """
 
 from __future__ import annotations
@@ -334,14 +334,13 @@ def run_mesh(ctx: StageContext, config: MeshConfig) -> dict[str, Any]:
     )
     views = even_subset(views, config.max_views)
     world = read_summary(ctx.inputs[align.STAGE.name]) or {}
-    given = world.get("units")  # the align stage's own estimate, when it gives one
     mesh, summary = scene_mesh(
         gs,
         views,
         config,
         metric_world(world),
         lambda f, note: ctx.report(0.05 + 0.85 * f, note),
-        Units.from_summary(given) if isinstance(given, dict) else None,
+        Units.from_align(world),
     )
     outputs = MeshOutputs.at(ctx.out_dir)
     o3d.io.write_triangle_mesh(str(outputs.mesh), mesh, write_ascii=False)

@@ -12,7 +12,10 @@ that outline (top at z = 0), reaching under the robot base. Candidates that are 
 (beyond the table, fragments; ``segment``) stay in the static scene.
 
 Lengths in the configs are metres; the stage reads the world's units from the mesh stage's
-summary (``reconstruct.units``) and a mass is density x volume in cubic metres.
+summary (the align stage's, ``reconstruct.units``) and applies its settings in them. Poses and
+files are in world units; an object's ``extents_m``, ``volume_m3`` and mass are metric (a mass
+is density x volume in cubic metres), so the package stage sizes objects against the gripper
+whatever the units.
 
 Writes ``ObjectsOutputs``: ``objects/<name>/{visual.obj, hull_<k>.obj, splats.ply}`` and
 ``static/{visual.obj, table.obj, splats.ply}``.
@@ -247,8 +250,8 @@ def build_object(
         },
         "yaw_deg": float(np.degrees(solid.yaw)),
         "centroid_m": solid.to_world(solid.mesh.center_mass[None])[0].tolist(),
-        "extents_m": (high - low).tolist(),
-        "volume_m3": volume,
+        "extents_m": ((high - low) / units.per_metre).tolist(),
+        "volume_m3": cubic_metres,
         "concavity": 1.0 - volume / max(float(solid.mesh.convex_hull.volume), 1e-12),
         "density": density,
         "mass_kg": density * cubic_metres,

@@ -31,6 +31,7 @@ from reconstruct.errors import ReconstructError
 from reconstruct.frames import scan_digest
 from reconstruct.geometry import outline
 from reconstruct.initial_conditions import (
+    LIFT,
     LayoutConfig,
     collision_free,
     footprint_radius,
@@ -44,7 +45,7 @@ from reconstruct.objects import ObjectsOutputs
 from reconstruct.placement import BasePose, Placement
 from reconstruct.stage import Stage, StageContext, read_summary, remove_tree
 from reconstruct.topdown import TopDown, draw_top_down
-from reconstruct.units import metric_world
+from reconstruct.units import Units, metric_world
 from sim_env.package import ENV_FILE, EnvPackage, load_package, save_package
 from sim_env.primitives import droid_cameras, pick_place_rubric
 from sim_env.robot import HOME_QPOS
@@ -292,9 +293,14 @@ def copy_assets(
 
 
 def candidate_conditions(
-    config: PackageConfig, records: list[dict[str, Any]], objects: list[dict[str, Any]], root: Path
+    config: PackageConfig,
+    records: list[dict[str, Any]],
+    objects: list[dict[str, Any]],
+    root: Path,
+    per_metre: float = 1.0,
 ) -> list[dict]:
-    """The objects file's initial conditions, else the scanned arrangement and perturbations."""
+    """The objects file's initial conditions, else the scanned arrangement and perturbations
+    (``per_metre``: world units per metre, which the layouts' lengths are scaled by)."""
     names = [o["name"] for o in records]
     if config.initial_conditions:
         return _conditions_from_edits(config.initial_conditions, names)
@@ -308,8 +314,9 @@ def candidate_conditions(
         )
         for o in objects
     }
-    layouts = sample_layouts(radii, config.layouts, around=scanned)
-    return [to_initial_condition(layout, {n: 0.0 for n in names}) for layout in layouts]
+    layouts = sample_layouts(radii, config.layouts.in_units(per_metre), around=scanned)
+    lift = LIFT * per_metre
+    return [to_initial_condition(layout, {n: 0.0 for n in names}, lift) for layout in layouts]
 
 
 def provenance(scan: Path, summaries: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -337,7 +344,8 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     obj, container = choose_task(records, config.task)
     ctx.report(0.05, "copying meshes, hulls and splats")
     scene, objects = copy_assets(ctx.input(OBJECTS_STAGE), summaries[OBJECTS_STAGE.name], root)
-    conditions = candidate_conditions(config, records, objects, root)
+    units = Units.from_align(summaries["align"]) or Units()
+    conditions = candidate_conditions(config, records, objects, root, units.per_metre)
     outputs.provenance.parent.mkdir()
     outputs.provenance.write_text(json.dumps(summaries, indent=1, sort_keys=True, default=str))
     base = robot_base(summaries["align"])

@@ -12,7 +12,7 @@ transparent Gaussians pruned) and ``holdout/*.png`` (rendered | captured).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from reconstruct.geometry import Similarity
 from reconstruct.stage import Stage, StageContext, read_summary
 from reconstruct.train.config import TrainConfig
 from reconstruct.train.init import InitConfig, gaussians_from_points
+from reconstruct.units import Units
 from reconstruct.views import View, holdout_split, load_views
 from sim_env.errors import SplatFileError
 from sim_env.splats import GaussianSet, rasterize, read_ply, write_ply
@@ -75,6 +76,13 @@ class SplatsConfig:
     dataparser_transforms: str = ""
     transforms: str = ""
     import_digest: str = ""
+
+    def in_units(self, units: Units) -> SplatsConfig:
+        """These settings with their lengths (``min_point_height``, ``init.max_scale``) in the
+        world's units; the training's own lengths are fractions of the scene's size."""
+        per_metre = units.per_metre
+        init = replace(self.init, max_scale=self.init.max_scale * per_metre)
+        return replace(self, init=init, min_point_height=self.min_point_height * per_metre)
 
     def __post_init__(self) -> None:
         if self.trainer not in TRAINERS:
@@ -167,6 +175,8 @@ def run_splats(ctx: StageContext, config: SplatsConfig) -> dict[str, Any]:
     """Train (or import) the scene's splats; write ``SplatsOutputs``."""
     model = ctx.input(align.STAGE).model
     outputs = SplatsOutputs.at(ctx.out_dir)
+    units = Units.from_align(read_summary(ctx.inputs[align.STAGE.name])) or Units()
+    config = config.in_units(units)
     ctx.report(0.02, "loading frames")
     views = load_views(model, ctx.input(frames.STAGE).images, config.image_width)
     train_ids, test_ids = holdout_split(len(views), config.holdout_every)

@@ -5,7 +5,10 @@ With a marker or a measured distance the align stage puts the world in metres; w
 units). The mesh and objects stages' settings are lengths in metres tuned for a tabletop; in
 SfM units they are applied to a scene taken to span ``NOMINAL_TABLE_EXTENT`` metres of table,
 so every stage works the same at any scale (and a scene scaled by 1000 gives the same
-reconstruction scaled by 1000).
+reconstruction scaled by 1000). The align stage measures that table and records the units
+per metre with the robot base it placed (``robot_base.units_per_metre``); every later stage
+takes them from there (``Units.from_align``), so the robot, the mesh, the objects and the
+package's sizes all agree.
 """
 
 from __future__ import annotations
@@ -41,6 +44,19 @@ class Units:
         if not isinstance(record, dict):
             return cls()
         return cls(float(record.get("per_metre", 1.0)), bool(record.get("metric", True)))
+
+    @classmethod
+    def from_align(cls, summary: dict[str, Any] | None) -> Units | None:
+        """The units the align stage chose (its ``units`` record, else ``robot_base``'s
+        ``units_per_metre``, which it also placed the robot with); None when its summary
+        gives neither (an older run)."""
+        summary = summary or {}
+        if isinstance(summary.get("units"), dict):
+            return cls.from_summary(summary["units"])
+        base = summary.get("robot_base")
+        if isinstance(base, dict) and "units_per_metre" in base:
+            return cls(float(base["units_per_metre"]), metric_world(summary))
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         return {"per_metre": self.per_metre, "metric": self.metric}

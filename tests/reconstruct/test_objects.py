@@ -405,3 +405,6 @@ def test_the_stage_gives_the_same_objects_in_sfm_units(tmp_path: Path) -> None:
         assert np.allclose(np.asarray(b["centroid_m"]) / scale, a["centroid_m"], atol=1e-3)
         assert b["mass_kg"] == pytest.approx(a["mass_kg"], rel=0.02)
         assert b["hulls"] == a["hulls"]
+        # sizes stay metric: the package stage holds them against the gripper's width
+        assert np.allclose(b["extents_m"], a["extents_m"], rtol=0.03, atol=1e-3)
+        assert b["volume_m3"] == pytest.approx(a["volume_m3"], rel=0.02)
