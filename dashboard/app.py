@@ -15,6 +15,7 @@ PAGES = (
     ("sim_real.py", "Sim vs real", ":material/compare_arrows:"),
     ("episodes.py", "Episodes", ":material/movie:"),
     ("environments.py", "Environments", ":material/view_in_ar:"),
+    ("env_detail.py", "Environment view", ":material/center_focus_strong:"),
     ("submit.py", "Submit", ":material/send:"),
 )
 

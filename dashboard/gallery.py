@@ -14,6 +14,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from dashboard import data
+from dashboard.settings import DashboardSettings
+from evaluate.errors import EvaluateError
+from evaluate.store import ResultsStore
 from sim_env import ImageSize, list_envs, resolve_env
 from sim_env.package import EnvPackage, load_spec_checked
 from twinbench.errors import TwinbenchError
@@ -39,6 +43,19 @@ class GalleryEntry:
         if self.package is None:
             return ()
         return tuple(h for h in self.store_hashes if h != self.package.content_hash)
+
+
+def store_envs(settings: DashboardSettings) -> dict[str, tuple[str, ...]]:
+    """The store's env ids and their package hashes, if there is a readable store (the gallery
+    does not need one: it says why it shows registered packages only)."""
+    if not settings.store_path.exists():
+        return {}
+    try:
+        with ResultsStore.open(settings.store_path, read_only=True) as store:
+            return data.env_ids_in_store(store)
+    except EvaluateError as exc:
+        st.warning(f"Cannot read the results store, showing registered packages only: {exc}")
+        return {}
 
 
 def gallery_entries(store_envs: Mapping[str, tuple[str, ...]]) -> list[GalleryEntry]:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, gallery
+from dashboard import gallery
 from dashboard.settings import DashboardSettings
-from evaluate.errors import EvaluateError
-from evaluate.store import ResultsStore
 from sim_env.package import EnvPackage
 
 
 def render(settings: DashboardSettings) -> None:
     st.title("Environments")
-    entries = gallery.gallery_entries(_store_envs(settings))
+    entries = gallery.gallery_entries(gallery.store_envs(settings))
     if not entries:
         st.info("No environment packages found (bundled, in TWINBENCH_ENV_PATH or ./envs).")
         return
@@ -25,22 +23,16 @@ def render(settings: DashboardSettings) -> None:
             _entry(entry)
 
 
-def _store_envs(settings: DashboardSettings) -> dict[str, tuple[str, ...]]:
-    """The store's env ids, if there is a readable store; the gallery does not need one."""
-    if not settings.store_path.exists():
-        return {}
-    try:
-        with ResultsStore.open(settings.store_path, read_only=True) as store:
-            return data.env_ids_in_store(store)
-    except EvaluateError as exc:
-        st.warning(f"Cannot read the results store, showing registered packages only: {exc}")
-        return {}
-
-
 def _entry(entry: gallery.GalleryEntry) -> None:
     st.subheader(entry.env_id)
     where = f"`{entry.path}`" if entry.path else "not found on this machine"
     st.caption(f"{entry.origin} · {where}")
+    st.page_link(
+        "views/env_detail.py",
+        label="Check it in the environment view",
+        icon=":material/center_focus_strong:",
+        query_params={"env": entry.env_id},
+    )
     if entry.package is None:
         st.warning(f"Cannot load this package: {entry.error}")
         return
