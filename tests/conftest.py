@@ -17,6 +17,8 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 # builder (primitives, reconstruct, fidelity variants) binds the recording save_package.
 import pytest  # noqa: E402
 
+pytest_plugins = ("tests.store_backends",)  # store_location, postgres_url: both back ends
+
 import sim_env.package  # noqa: E402
 import sim_env.package.loader  # noqa: E402
 

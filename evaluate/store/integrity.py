@@ -1,10 +1,11 @@
-"""Is a store file still what twinbench wrote? Checks on open and on every read.
+"""Is a store still what twinbench wrote? Checks on open and on every read, on both back ends.
 
 On open: the tables and columns (cheap) and, for a store opened read-only (an input that is
-read whole), ``PRAGMA quick_check`` (about 1 ms per MB). On read: every value, against the
-rules of STORE.md (episodes: in SQL, one pass over the rows read; runs and jobs: as they are
-decoded). Any SQLite error is translated by :func:`guarded`. Each problem becomes one
-:class:`EvaluateError` naming the file, the table (row and column where there is one) and
+read whole), the back end's page check (SQLite's ``PRAGMA quick_check``, about 1 ms per MB;
+PostgreSQL checks pages as it reads them). On read: every value, against the rules of
+STORE.md (episodes: in SQL, one pass over the rows read; runs and jobs: as they are decoded).
+Any database error is translated by :func:`guarded`. Each problem becomes one
+:class:`EvaluateError` naming the store, the table (row and column where there is one) and
 what to do.
 """
 
@@ -13,58 +14,22 @@ from __future__ import annotations
 import functools
 import json
 import math
-import shlex
-import sqlite3
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from evaluate.errors import EvaluateError
+from evaluate.store.backend import Backend
 from evaluate.store.records import FAILURE_KINDS, JOB_STATES, JobRecord, RunRecord
 
 
-def restore_hint(path: Path) -> str:
-    """What to do with a damaged file."""
-    return (
-        "restore it from a copy, or salvage what SQLite can still read with "
-        f"`sqlite3 {shlex.quote(str(path))} .recover > recovered.sql`"
-    )
-
-
-EDITED = "the file was changed outside twinbench; restore it from a copy"
-
-
-def _damage(exc: sqlite3.DatabaseError, path: Path) -> str:
-    """What an SQLite error means for the person holding the file, and what to do."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    if name == "SQLITE_NOTADB":  # no SQLite header
-        return (
-            f"not a readable SQLite database ({exc}): point at a twinbench results.sqlite, "
-            "or, if this was one, restore it from a copy"
-        )
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return f"another process has held the store's lock too long ({exc}); try again later"
-    if name.startswith("SQLITE_FULL"):
-        return f"the disk is full ({exc}); free some space and try again"
-    if name.startswith("SQLITE_READONLY"):
-        return f"cannot write to the store ({exc}); check the file's and its folder's permissions"
-    if name.startswith("SQLITE_IOERR"):
-        return f"the file cannot be read from disk ({exc})"
-    if name.startswith("SQLITE_CONSTRAINT"):
-        return f"the store refused the write ({exc}); {EDITED}"
-    if name.startswith("SQLITE_ERROR"):  # no such table or column: the schema was edited
-        return f"not the tables twinbench writes ({exc}); {EDITED}"
-    return f"the file is damaged ({exc}); {restore_hint(path)}"
-
-
-def database_error(exc: sqlite3.DatabaseError, path: Path, table: str | None) -> EvaluateError:
-    """The user-facing error for an SQLite error met while using the store at ``path``."""
+def database_error(exc: BaseException, db: Backend, table: str | None) -> EvaluateError:
+    """The user-facing error for a database error met while using the store ``db``."""
     field = None if table is None else f"table {table}"
-    return EvaluateError(_damage(exc, path), file=path, field=field)
+    return EvaluateError(db.describe(exc), file=db.location, field=field)
 
 
 class _Store(Protocol):
-    path: Path
+    _conn: Backend
 
 
 _S = TypeVar("_S", bound=_Store)
@@ -75,19 +40,20 @@ _R = TypeVar("_R")
 def guarded(
     table: str,
 ) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable[Concatenate[_S, _P], _R]]:
-    """Decorate a store method that uses ``table``: an SQLite error becomes an
-    :class:`EvaluateError` naming the file and the table. A ``ProgrammingError`` (a closed
-    connection, a bad statement) is a bug and passes through."""
+    """Decorate a store method that uses ``table``: a database error becomes an
+    :class:`EvaluateError` naming the store and the table. A bug's error (a closed
+    connection, a bad statement) passes through."""
 
     def decorate(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
         @functools.wraps(method)
         def wrapper(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            db = self._conn
             try:
                 return method(self, *args, **kwargs)
-            except sqlite3.ProgrammingError:
-                raise
-            except sqlite3.DatabaseError as exc:
-                raise database_error(exc, self.path, table) from exc
+            except db.errors as exc:
+                if db.is_bug(exc):
+                    raise
+                raise database_error(exc, db, table) from exc
 
         return wrapper
 
@@ -97,150 +63,143 @@ def guarded(
 # On open
 
 
-def check_tables(
-    conn: sqlite3.Connection, path: Path, expected: Mapping[str, tuple[str, ...]]
-) -> None:
+def check_tables(db: Backend, expected: Mapping[str, tuple[str, ...]]) -> None:
     """Every table of ``expected`` is there with at least its columns (extra ones are allowed).
 
     Raises:
         EvaluateError: a table or a column is missing, naming it.
     """
-    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    tables = {row[0] for row in rows}
+    tables = db.tables()
     for table, columns in expected.items():
         if table not in tables:
             listed = ", ".join(sorted(tables)) or "none"
             raise EvaluateError(
-                f"no such table (tables here: {listed}); {EDITED}",
-                file=path,
+                f"no such table (tables here: {listed}); {db.edited}",
+                file=db.location,
                 field=f"table {table}",
             )
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        present = db.columns(table)
         missing = [column for column in columns if column not in present]
         if missing:
             raise EvaluateError(
-                f"no column(s) {', '.join(missing)}; {EDITED}",
-                file=path,
+                f"no column(s) {', '.join(missing)}; {db.edited}",
+                file=db.location,
                 field=f"table {table}",
             )
-
-
-def quick_check(conn: sqlite3.Connection, path: Path) -> None:
-    """``PRAGMA quick_check``: every page of the file is well formed (O(file size)).
-
-    Raises:
-        EvaluateError: the first problem SQLite found, and what to do.
-    """
-    rows = conn.execute("PRAGMA quick_check(1)").fetchall()
-    if rows != [("ok",)]:
-        problem = " ".join(str(row[0]) for row in rows).replace("*** in database main ***", "")
-        problem = " ".join(problem.split())
-        raise EvaluateError(
-            f"the file is damaged (quick_check: {problem}); {restore_hint(path)}", file=path
-        )
 
 
 # On read: episodes, checked in SQL over the rows a query reads
 
-_NAME = "typeof({0}) = 'text' AND {0} != ''"
-_COUNT = "typeof({0}) = 'integer' AND {0} >= 0"
-_SECONDS = "typeof({0}) IN ('integer', 'real') AND {0} >= 0 AND {0} < 1e308"
 _KINDS = ", ".join(f"'{kind}'" for kind in FAILURE_KINDS)
-_CRITERIA = (
-    "CASE WHEN typeof(criteria) = 'text' AND json_valid(criteria)"
-    " AND json_type(criteria) = 'object' THEN NOT EXISTS (SELECT 1 FROM json_each(criteria)"
-    " WHERE NOT (type = 'null' OR (type = 'integer' AND atom >= 0))) ELSE 0 END"
-)
-EPISODE_RULES: tuple[tuple[str, str, str], ...] = (
-    ("run_id", _NAME.format("run_id"), "a non-empty text"),
-    ("policy_id", _NAME.format("policy_id"), "a non-empty text"),
-    ("env_id", _NAME.format("env_id"), "a non-empty text"),
-    ("env_hash", _NAME.format("env_hash"), "a non-empty text"),
-    ("initial_condition", _COUNT.format("initial_condition"), "an integer >= 0"),
-    ("seed", _COUNT.format("seed"), "an integer >= 0"),
-    ("success", "typeof(success) = 'integer' AND success IN (0, 1)", "0 or 1"),
-    (
-        "progress",
-        "typeof(progress) IN ('integer', 'real') AND progress BETWEEN 0 AND 1",
-        "a number in [0, 1]",
-    ),
+_RULES: tuple[tuple[str, str, str], ...] = (
+    ("run_id", "{text} AND run_id != ''", "a non-empty text"),
+    ("policy_id", "{text} AND policy_id != ''", "a non-empty text"),
+    ("env_id", "{text} AND env_id != ''", "a non-empty text"),
+    ("env_hash", "{text} AND env_hash != ''", "a non-empty text"),
+    ("initial_condition", "{integer} AND initial_condition >= 0", "an integer >= 0"),
+    ("seed", "{integer} AND seed >= 0", "an integer >= 0"),
+    ("success", "{integer} AND success IN (0, 1)", "0 or 1"),
+    ("progress", "{number} AND progress BETWEEN 0 AND 1", "a number in [0, 1]"),
     (
         "criteria",
-        _CRITERIA,
+        "{criteria}",
         "a JSON object of criterion name -> first step reached (an integer >= 0) or null",
     ),
-    ("length_steps", _COUNT.format("length_steps"), "an integer >= 0"),
-    ("wall_time_s", _SECONDS.format("wall_time_s"), "seconds >= 0"),
-    ("latency_mean_s", _SECONDS.format("latency_mean_s"), "seconds >= 0"),
-    ("latency_max_s", _SECONDS.format("latency_max_s"), "seconds >= 0"),
+    ("length_steps", "{integer} AND length_steps >= 0", "an integer >= 0"),
+    ("wall_time_s", "{number} AND wall_time_s >= 0 AND wall_time_s < 1e308", "seconds >= 0"),
+    (
+        "latency_mean_s",
+        "{number} AND latency_mean_s >= 0 AND latency_mean_s < 1e308",
+        "seconds >= 0",
+    ),
+    ("latency_max_s", "{number} AND latency_max_s >= 0 AND latency_max_s < 1e308", "seconds >= 0"),
     ("failure_kind", f"failure_kind IS NULL OR failure_kind IN ({_KINDS})", f"NULL or {_KINDS}"),
     (
         "failure_reason",
-        "(failure_reason IS NULL) = (failure_kind IS NULL)"
-        " AND (failure_reason IS NULL OR typeof(failure_reason) = 'text')",
+        "(failure_reason IS NULL) = (failure_kind IS NULL) AND (failure_reason IS NULL OR {text})",
         "a text exactly when failure_kind is set",
     ),
-    ("video_path", "video_path IS NULL OR typeof(video_path) = 'text'", "NULL or a text"),
-    ("created", "typeof(created) IN ('integer', 'real')", "a unix time in seconds"),
+    ("video_path", "video_path IS NULL OR {text}", "NULL or a text"),
+    ("created", "{number}", "a unix time in seconds"),
 )
-"""(column, SQL condition a valid value meets, what is expected): STORE.md's episodes."""
-_EXPECTED = {column: expected for column, _, expected in EPISODE_RULES}
+"""(column, SQL condition a valid value meets, what is expected): STORE.md's episodes; a
+back end fills in ``{text}``, ``{integer}``, ``{number}`` (the value's own type, where
+the column does not fix it) and ``{criteria}``."""
+_EXPECTED = {column: expected for column, _, expected in _RULES}
+
+
+def episode_rules(db: Backend) -> tuple[tuple[str, str, str], ...]:
+    """:data:`_RULES` in ``db``'s SQL."""
+    return tuple(
+        (
+            column,
+            rule.format(
+                criteria=db.criteria_rule,
+                **{name: check.format(column) for name, check in db.value_types.items()},
+            ),
+            expected,
+        )
+        for column, rule, expected in _RULES
+    )
 
 
 @functools.cache
-def _first_bad(columns: tuple[str, ...]) -> str:
+def _first_bad(columns: tuple[str, ...], rules: tuple[tuple[str, str, str], ...]) -> str:
     """An SQL expression: the first of ``columns`` whose value breaks its rule, or NULL."""
-    rules = [(column, rule) for column, rule, _ in EPISODE_RULES if column in columns]
-    whens = " ".join(f"WHEN NOT coalesce(({rule}), 0) THEN '{column}'" for column, rule in rules)
+    chosen = [(column, rule) for column, rule, _ in rules if column in columns]
+    whens = " ".join(
+        f"WHEN NOT coalesce(({rule}), FALSE) THEN '{column}'" for column, rule in chosen
+    )
     return f"CASE {whens} END"
 
 
 def check_episodes(
-    conn: sqlite3.Connection,
-    path: Path,
+    db: Backend,
     where: str,
     args: tuple[object, ...],
     columns: tuple[str, ...] = tuple(_EXPECTED),
 ) -> None:
     """The ``columns`` a read uses hold valid values in every ``episodes`` row matching
     ``where`` (a ``WHERE …`` clause or ""): one pass in SQL (about 3 µs a row for all
-    columns), before the read it guards.
+    columns on SQLite), before the read it guards.
 
     Raises:
         EvaluateError: the first bad row: its episode_id, the column, the value and what to do.
     """
     condition = f"{where} AND" if where else "WHERE"
-    row = conn.execute(
-        f"SELECT episode_id, bad FROM (SELECT episode_id, {_first_bad(columns)} AS bad"
-        f" FROM episodes {condition} 1) WHERE bad IS NOT NULL LIMIT 1",
+    bad = _first_bad(columns, episode_rules(db))
+    row = db.execute(
+        f"SELECT episode_id, bad FROM (SELECT episode_id, {bad} AS bad"
+        f" FROM episodes {condition} 1 = 1) AS checked WHERE bad IS NOT NULL LIMIT 1",
         args,
     ).fetchone()
     if row is None:
         return
     episode_id, column = row
-    (value,) = conn.execute(
-        f"SELECT quote({column}) FROM episodes WHERE episode_id = ?", (episode_id,)
+    (value,) = db.execute(
+        f"SELECT {db.quote_function.format(column)} FROM episodes WHERE episode_id = ?",
+        (episode_id,),
     ).fetchone()
-    delete = shlex.quote(f"DELETE FROM episodes WHERE episode_id = {episode_id}")
-    fix = f"or delete that row: `sqlite3 {shlex.quote(str(path))} {delete}`"
+    delete = f"DELETE FROM episodes WHERE episode_id = {episode_id}"
+    fix = f"or delete that row: `{db.by_hand(delete)}`"
     where = f"episode_id {episode_id}"
-    raise _bad_value(path, "episodes", where, column, _EXPECTED[column], value, fix)
+    raise _bad_value(db, "episodes", where, column, _EXPECTED[column], value, fix)
 
 
 def _bad_value(
-    path: Path,
+    db: Backend,
     table: str,
     row: str,
     column: str,
     expected: str,
     value: object,
-    fix: str = "or fix that row with the sqlite3 shell",
+    fix: str = "or fix that row by hand",
 ) -> EvaluateError:
     shown = str(value)
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
     return EvaluateError(
-        f"expected {expected}, got {shown}; {EDITED}, {fix}",
-        file=path,
+        f"expected {expected}, got {shown}; {db.edited}, {fix}",
+        file=db.location,
         field=f"table {table}, {row}, column {column}",
     )
 
@@ -305,24 +264,24 @@ JOB_COLUMNS: tuple[str, ...] = tuple(column for column, _, _ in _JOB_CHECKS)
 def _check_row(
     checks: tuple[tuple[str, Callable[[object], bool], str], ...],
     row: tuple[object, ...],
-    path: Path,
+    db: Backend,
     table: str,
 ) -> None:
     label = f"{checks[0][0]} {row[0]!r}"
     for (column, ok, expected), value in zip(checks, row, strict=True):
         if not ok(value):
-            raise _bad_value(path, table, label, column, expected, repr(value))
+            raise _bad_value(db, table, label, column, expected, repr(value))
 
 
-def decode_run(row: tuple[object, ...], path: Path) -> RunRecord:
+def decode_run(row: tuple[object, ...], db: Backend) -> RunRecord:
     """A ``runs`` row (run_id, created, config, twinbench_version) as a checked record."""
-    _check_row(_RUN_CHECKS, row, path, "runs")
+    _check_row(_RUN_CHECKS, row, db, "runs")
     run_id, created, config, version = row
     return RunRecord(run_id, created, _json(config), version)  # type: ignore[arg-type]
 
 
-def decode_job(row: tuple[object, ...], path: Path) -> JobRecord:
+def decode_job(row: tuple[object, ...], db: Backend) -> JobRecord:
     """A ``jobs`` row (:data:`JOB_COLUMNS`, JobRecord's fields in order) as a checked record."""
-    _check_row(_JOB_CHECKS, row, path, "jobs")
+    _check_row(_JOB_CHECKS, row, db, "jobs")
     envs = tuple(_json(row[3]))  # type: ignore[arg-type]
     return JobRecord(*row[:3], envs, *row[4:])  # type: ignore[arg-type]

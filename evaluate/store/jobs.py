@@ -9,17 +9,16 @@ that kills its worker cannot loop forever.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 
 from evaluate.errors import EvaluateError
-from evaluate.policies import has_secret
+from evaluate.policies import has_secret, untrusted_spec
+from evaluate.store.backend import Backend
 from evaluate.store.integrity import JOB_COLUMNS, decode_job, guarded
+from evaluate.store.location import StoreLocation
 from evaluate.store.records import JOB_STATES, JobRecord, JobState
-from evaluate.store.schema import write
 
 _JOB_COLUMNS = ", ".join(JOB_COLUMNS)
 
@@ -27,14 +26,18 @@ _JOB_COLUMNS = ", ".join(JOB_COLUMNS)
 class JobQueue:
     """Job-queue methods of :class:`evaluate.store.ResultsStore` (mixed in; uses its connection)."""
 
-    _conn: sqlite3.Connection
-    path: Path
+    _conn: Backend
+    path: StoreLocation
 
     @guarded("jobs")
     def submit_job(
         self, policy_spec: str, envs: Sequence[str], episodes: int, seed: int = 0
     ) -> JobRecord:
-        """Queue ``episodes`` episodes per environment of ``policy_spec`` over ``envs``."""
+        """Queue ``episodes`` episodes per environment of ``policy_spec`` over ``envs``.
+
+        A queued job may be anyone's: a ``bundle:`` spec is stored as ``sandboxed:`` (its
+        code runs only in the sandbox, evaluate/BUNDLE.md).
+        """
         if not policy_spec:
             raise EvaluateError("expected a policy spec, got an empty string", field="policy_spec")
         if has_secret(policy_spec):
@@ -50,8 +53,9 @@ class JobQueue:
             )
         if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes <= 0:
             raise EvaluateError(f"expected a positive integer, got {episodes!r}", field="episodes")
+        policy_spec = untrusted_spec(policy_spec)
         job_id = f"job-{uuid.uuid4().hex[:12]}"
-        with write(self._conn) as conn:
+        with self._conn.write() as conn:
             conn.execute(
                 "INSERT INTO jobs (job_id, created, policy_spec, envs, episodes, seed, state)"
                 " VALUES (?, ?, ?, ?, ?, ?, 'queued')",
@@ -66,7 +70,7 @@ class JobQueue:
         ).fetchone()
         if row is None:
             raise EvaluateError(f"no job {job_id!r} in this store", file=self.path, field="job_id")
-        return decode_job(row, self.path)
+        return decode_job(row, self._conn)
 
     @guarded("jobs")
     def jobs(self, state: JobState | None = None) -> list[JobRecord]:
@@ -77,21 +81,22 @@ class JobQueue:
             )
         where, args = ("WHERE state = ?", (state,)) if state else ("", ())
         rows = self._conn.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY created, rowid", args
+            f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY created, job_id", args
         )
-        return [decode_job(row, self.path) for row in rows]
+        return [decode_job(row, self._conn) for row in rows]
 
     @guarded("jobs")
     def claim_job(self, worker_id: str) -> JobRecord | None:
         """Take the oldest queued job for ``worker_id``; None if the queue is empty.
 
-        Atomic across processes: the select and the update share one ``BEGIN IMMEDIATE``
-        transaction, so two workers never get the same job.
+        Atomic across processes: the select and the update share one write transaction
+        (SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's advisory lock), so two workers never get
+        the same job.
         """
         started = time.time()
-        with write(self._conn) as conn:
+        with self._conn.write() as conn:
             row = conn.execute(
-                "SELECT job_id FROM jobs WHERE state = 'queued' ORDER BY created, rowid LIMIT 1"
+                "SELECT job_id FROM jobs WHERE state = 'queued' ORDER BY created, job_id LIMIT 1"
             ).fetchone()
             if row is None:
                 return None
@@ -106,11 +111,11 @@ class JobQueue:
     def set_job_run(self, job_id: str, run_id: str) -> None:
         """Remember the run a job writes into, so a requeued job resumes it."""
         try:
-            with write(self._conn) as conn:
+            with self._conn.write() as conn:
                 cursor = conn.execute(
                     "UPDATE jobs SET run_id = ? WHERE job_id = ?", (run_id, job_id)
                 )
-        except sqlite3.IntegrityError as exc:
+        except self._conn.integrity_error as exc:
             raise EvaluateError(
                 f"no run {run_id!r} in this store", file=self.path, field="run_id"
             ) from exc
@@ -150,7 +155,7 @@ class JobQueue:
             The ids of the jobs it requeued or failed.
         """
         now = time.time()
-        with write(self._conn) as conn:
+        with self._conn.write() as conn:
             stale = conn.execute(
                 "SELECT job_id, worker_id, attempts FROM jobs WHERE state = 'running' AND heartbeat < ?",
                 (now - timeout_s,),

@@ -1,4 +1,5 @@
-"""The results store: one SQLite file shared by the CLI, worker processes and the dashboard.
+"""The results store: one SQLite file or PostgreSQL database shared by the CLI, worker
+processes (on this machine or, with PostgreSQL, others) and the dashboard.
 
 Each process opens its own :class:`ResultsStore`; every write commits at once, so what a
 worker has recorded survives it being killed, and a resumed run skips what is already there.
@@ -7,7 +8,6 @@ worker has recorded survives it being killed, and a resumed run skips what is al
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Mapping
@@ -17,8 +17,10 @@ from types import TracebackType
 import pandas as pd
 
 from evaluate.errors import EvaluateError
+from evaluate.store.backend import Backend
 from evaluate.store.integrity import check_episodes, decode_run, guarded
 from evaluate.store.jobs import JobQueue
+from evaluate.store.location import PostgresURL
 from evaluate.store.records import (
     EPISODE_COLUMNS,
     EXCLUDED_KINDS,
@@ -27,7 +29,7 @@ from evaluate.store.records import (
     EpisodeRecord,
     RunRecord,
 )
-from evaluate.store.schema import connect, write
+from evaluate.store.schema import connect
 from twinbench.version import __version__
 
 _EXCLUDED = ", ".join(f"'{kind}'" for kind in EXCLUDED_KINDS)
@@ -37,27 +39,28 @@ _SUMMARY_COLUMNS = ("policy_id", "env_id", "success", "progress", "failure_kind"
 
 
 class ResultsStore(JobQueue):
-    """Runs, episodes and the job queue in one SQLite file (schema: evaluate/STORE.md)."""
+    """Runs, episodes and the job queue in one store (schema: evaluate/STORE.md)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path):
+    def __init__(self, conn: Backend):
         self._conn = conn
-        self.path = path
+        self.path = conn.location  # a file, or a URL whose str() has no password
 
     @classmethod
     def open(
-        cls, path: str | Path, *, create: bool = True, read_only: bool = False
+        cls, path: str | Path | PostgresURL, *, create: bool = True, read_only: bool = False
     ) -> ResultsStore:
-        """Open the store at ``path``, creating it if missing and ``create`` is true;
-        ``read_only`` never writes to it (inputs that are only read).
+        """Open the store at ``path`` (an SQLite file, or a ``postgresql://`` URL: see
+        :func:`evaluate.store.location.store_location`), creating it if missing and ``create``
+        is true; ``read_only`` never writes to it (inputs that are only read).
 
         Raises:
             EvaluateError: not a twinbench store, one of an unknown or newer schema version,
-                one missing a table or a column, or (``read_only``) a damaged file. Every
-                method raises it too, naming the file, the table and what to do, when a value
-                it reads breaks STORE.md's rules or SQLite finds the file damaged.
+                one missing a table or a column, (``read_only``) a damaged file, or a server
+                that cannot be reached. Every method raises it too, naming the store, the
+                table and what to do, when a value it reads breaks STORE.md's rules or the
+                database reports damage.
         """
-        path = Path(path)
-        return cls(connect(path, create=create, read_only=read_only), path)
+        return cls(connect(path, create=create, read_only=read_only))
 
     def close(self) -> None:
         self._conn.close()
@@ -88,12 +91,12 @@ class ResultsStore(JobQueue):
                 f"run config must be JSON-serialisable ({exc})", field="config"
             ) from exc
         try:
-            with write(self._conn) as conn:
+            with self._conn.write() as conn:
                 conn.execute(
                     "INSERT INTO runs (run_id, created, config, twinbench_version) VALUES (?, ?, ?, ?)",
                     (record.run_id, record.created, config_json, record.twinbench_version),
                 )
-        except sqlite3.IntegrityError as exc:
+        except self._conn.integrity_error as exc:
             raise EvaluateError(
                 f"run {run_id!r} already exists", file=self.path, field="run_id"
             ) from exc
@@ -105,13 +108,13 @@ class ResultsStore(JobQueue):
         found = row.fetchone()
         if found is None:
             raise EvaluateError(f"no run {run_id!r} in this store", file=self.path, field="run_id")
-        return decode_run(found, self.path)
+        return decode_run(found, self._conn)
 
     @guarded("runs")
     def runs(self) -> list[RunRecord]:
         """All runs, oldest first."""
-        rows = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, rowid")
-        return [decode_run(row, self.path) for row in rows]
+        rows = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, run_id")
+        return [decode_run(row, self._conn) for row in rows]
 
     # episodes
 
@@ -121,7 +124,7 @@ class ResultsStore(JobQueue):
         unless the stored one errored (its retry replaces it).
 
         The record was checked when it was made (the rules of STORE.md); its values go in as
-        the plain types SQLite stores (0/1, float, int, JSON text).
+        the plain types both back ends store (0/1, float, int, JSON text).
         """
         if not isinstance(episode, EpisodeRecord):
             raise TypeError(f"expected an EpisodeRecord, got {type(episode).__name__}")
@@ -139,7 +142,7 @@ class ResultsStore(JobQueue):
                 + " WHERE episodes.failure_kind = 'error'",  # a retry replaces an errored try
                 [row[name] for name in EPISODE_COLUMNS],
             )
-        except sqlite3.IntegrityError as exc:
+        except self._conn.integrity_error as exc:
             raise EvaluateError(
                 f"cannot record the episode: no run {episode.run_id!r} in this store ({exc})",
                 file=self.path,
@@ -158,7 +161,7 @@ class ResultsStore(JobQueue):
             dict; a missing ``failure_kind``, ``failure_reason`` or ``video_path`` is NA).
         """
         where, args = self._filters(run_id=run_id, policy_id=policy, env_id=env)
-        check_episodes(self._conn, self.path, where, args)
+        check_episodes(self._conn, where, args)
         frame = self._frame(
             f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes {where} ORDER BY episode_id", args
         )
@@ -172,7 +175,7 @@ class ResultsStore(JobQueue):
     ) -> list[EpisodeRecord]:
         """:meth:`episodes` as typed records."""
         where, args = self._filters(run_id=run_id, policy_id=policy, env_id=env)
-        check_episodes(self._conn, self.path, where, args)
+        check_episodes(self._conn, where, args)
         rows = self._conn.execute(
             f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes {where} ORDER BY episode_id", args
         )
@@ -188,10 +191,10 @@ class ResultsStore(JobQueue):
         """The keys already recorded in ``run_id``: what a resumed run skips (not errored
         episodes: the infrastructure failed them, so they are run again)."""
         # every column, not only the keys: resuming into a damaged store adds to it
-        check_episodes(self._conn, self.path, "WHERE run_id = ?", (run_id,))
+        check_episodes(self._conn, "WHERE run_id = ?", (run_id,))
         rows = self._conn.execute(
             f"SELECT {', '.join(KEY_COLUMNS)} FROM episodes"
-            " WHERE run_id = ? AND failure_kind IS NOT 'error'",
+            " WHERE run_id = ? AND (failure_kind IS NULL OR failure_kind != 'error')",
             (run_id,),
         )
         return {EpisodeKey(*row) for row in rows}
@@ -207,11 +210,11 @@ class ResultsStore(JobQueue):
             errored (left out of everything before).
         """
         where, args = self._filters(run_id=run_id)
-        check_episodes(self._conn, self.path, where, args, _SUMMARY_COLUMNS)
+        check_episodes(self._conn, where, args, _SUMMARY_COLUMNS)
         return self._frame(
             "SELECT policy_id, env_id,"
             f" COUNT(CASE WHEN {_COUNTS} THEN 1 END) AS episodes,"
-            f" COUNT(CASE WHEN {_COUNTS} AND success THEN 1 END) AS successes,"
+            f" COUNT(CASE WHEN {_COUNTS} AND success = 1 THEN 1 END) AS successes,"
             f" COUNT(CASE WHEN {_COUNTS} AND failure_kind IS NOT NULL THEN 1 END) AS failures,"
             f" AVG(CASE WHEN {_COUNTS} THEN success END) AS success_rate,"
             f" AVG(CASE WHEN {_COUNTS} THEN progress END) AS progress_mean,"

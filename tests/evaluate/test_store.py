@@ -1,4 +1,5 @@
-"""The results store: round trips, idempotence, schema versions, and real concurrent processes."""
+"""The results store: round trips, idempotence, schema versions, and real concurrent processes,
+on both back ends (SQLite; PostgreSQL, in a throwaway cluster: tests/store_backends.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from evaluate.store import (
     ResultsStore,
 )
 from evaluate.store.records import KEY_COLUMNS
+from tests.store_backends import edit_store, query_store
 
 FORK = multiprocessing.get_context("fork")  # children run this module's functions in-process
 COMMITTED_STORE = Path(__file__).resolve().parents[2] / "benchmarks/fidelity/run/results.sqlite"
@@ -49,7 +51,13 @@ def _episode(run_id: str, policy: str = "pi0", seed: int = 0, **changes: object)
 
 
 @pytest.fixture
-def store_path(tmp_path: Path) -> Path:
+def store_path(store_location: Path | str) -> Path | str:
+    """An SQLite file or a PostgreSQL database: each test using it runs on both."""
+    return store_location
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
     return tmp_path / "results.sqlite"
 
 
@@ -149,13 +157,15 @@ def test_invalid_episode_is_refused_naming_the_field(changes, field):
     assert info.value.field == field
 
 
-def test_store_settings(store: ResultsStore, store_path: Path):
-    conn = sqlite3.connect(store_path)
+def test_store_settings(sqlite_path: Path):
+    store = ResultsStore.open(sqlite_path)
+    conn = sqlite3.connect(sqlite_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     conn.close()
     assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store._conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    store.close()
 
 
 @pytest.mark.parametrize(
@@ -164,10 +174,7 @@ def test_store_settings(store: ResultsStore, store_path: Path):
 )
 def test_unknown_schema_version_is_a_clear_error(store_path: Path, version: int, message: str):
     ResultsStore.open(store_path).close()
-    conn = sqlite3.connect(store_path)
-    conn.execute("UPDATE schema_version SET version = ?", (version,))
-    conn.commit()
-    conn.close()
+    edit_store(store_path, f"UPDATE schema_version SET version = {version}")
     with pytest.raises(EvaluateError, match=f"schema version {version}.*{message}") as info:
         ResultsStore.open(store_path)
     assert info.value.file == str(store_path) and info.value.field == "schema_version"
@@ -222,20 +229,21 @@ def test_two_processes_writing_concurrently_lose_and_duplicate_nothing(
     ).any()
 
 
-def _write_until_killed(path: Path, committed: multiprocessing.Queue) -> None:
+def _write_until_killed(path: Path | str, committed: multiprocessing.Queue) -> None:
     with ResultsStore.open(path) as store:
         for seed in range(30):
             store.record_episode(_episode("r1", seed=seed))
             committed.put(seed)
-    # then hold the write lock with an uncommitted episode, as if killed inside a write
-    raw = sqlite3.connect(path, isolation_level=None)
-    raw.execute("BEGIN IMMEDIATE")
-    raw.execute("UPDATE episodes SET success = 1 - success")
-    committed.put("in-transaction")
-    time.sleep(60)
+        # then hold the write lock with an uncommitted update, as if killed inside a write
+        with store._conn.write() as conn:
+            conn.execute("UPDATE episodes SET success = 1 - success")
+            committed.put("in-transaction")
+            time.sleep(60)
 
 
-def test_sigkill_mid_write_leaves_every_committed_episode(store: ResultsStore, store_path: Path):
+def test_sigkill_mid_write_leaves_every_committed_episode(
+    store: ResultsStore, store_path: Path | str
+):
     store.add_run({}, run_id="r1")
     committed = FORK.Queue()
     writer = FORK.Process(target=_write_until_killed, args=(store_path, committed))
@@ -246,7 +254,8 @@ def test_sigkill_mid_write_leaves_every_committed_episode(store: ResultsStore, s
     writer.join(timeout=10)
     assert writer.exitcode == -signal.SIGKILL
     with ResultsStore.open(store_path) as reopened:
-        assert reopened._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        if isinstance(store_path, Path):
+            assert reopened._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         frame = reopened.episodes(run_id="r1")
         assert sorted(frame["seed"]) == list(range(30))
         assert list(frame["success"]) == [
@@ -372,20 +381,21 @@ def test_diverged_and_errored_episodes_are_left_out_of_rates_and_counted(store: 
     assert [r.outcome.counts for r in store.records(run_id="with")] == [True] * 4 + [False] * 2
 
 
-def _as_version_1(path: Path, reasons: list[str | None]) -> None:
+def _as_version_1(path: Path | str, reasons: list[str | None]) -> None:
     """A store as version 1 wrote it: no failure_kind column, one episode per reason."""
     with ResultsStore.open(path) as store:
         store.add_run({}, run_id="old")
         for seed, reason in enumerate(reasons):
             store.record_episode(_episode("old", seed=seed, failure_reason=reason))
-    conn = sqlite3.connect(path)
-    conn.execute("ALTER TABLE episodes DROP COLUMN failure_kind")
-    conn.execute("UPDATE schema_version SET version = 1")
-    conn.commit()
-    conn.close()
+    edit_store(
+        path,
+        "ALTER TABLE episodes DROP COLUMN failure_kind",
+        "UPDATE schema_version SET version = 1",
+        checked=True,
+    )
 
 
-def test_a_version_1_store_is_migrated_on_open(store_path: Path):
+def test_a_version_1_store_is_migrated_on_open(store_path: Path | str):
     reasons = [
         None,
         "policy error: policy infer raised RuntimeError: boom",
@@ -403,9 +413,8 @@ def test_a_version_1_store_is_migrated_on_open(store_path: Path):
         None, "policy", "timeout", "sim", "diverged", "error", "policy",
     ]  # fmt: skip
     assert (summary["episodes"], summary["diverged"], summary["errored"]) == (5, 1, 1)
-    conn = sqlite3.connect(store_path)
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    conn.close()
+    version = query_store(store_path, "SELECT version FROM schema_version")
+    assert version == [(SCHEMA_VERSION,)]
 
 
 def test_the_committed_version_1_store_reads_the_same(tmp_path: Path):
@@ -454,15 +463,15 @@ def test_read_only_open_never_writes(tmp_path):
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
-def test_a_version_1_store_read_only_is_migrated_in_memory(store_path: Path):
+def test_a_version_1_store_read_only_is_migrated_in_memory(sqlite_path: Path):
     import hashlib
 
-    _as_version_1(store_path, [None, "simulation diverged at step 3: mjWARN_BADQACC"])
-    before = hashlib.sha256(store_path.read_bytes()).hexdigest()
-    with ResultsStore.open(store_path, read_only=True) as store:
+    _as_version_1(sqlite_path, [None, "simulation diverged at step 3: mjWARN_BADQACC"])
+    before = hashlib.sha256(sqlite_path.read_bytes()).hexdigest()
+    with ResultsStore.open(sqlite_path, read_only=True) as store:
         kinds = store.episodes()["failure_kind"].tolist()
     assert [None if pd.isna(k) else k for k in kinds] == [None, "diverged"]
-    assert hashlib.sha256(store_path.read_bytes()).hexdigest() == before
+    assert hashlib.sha256(sqlite_path.read_bytes()).hexdigest() == before
 
 
 def test_an_errored_episode_is_run_again_and_replaced(store: ResultsStore):
