@@ -1,0 +1,77 @@
+"""What differs on a PostgreSQL store: a URL for a location, passwords never shown, read-only
+sessions, one-line errors for a server that is not there, a store opened read-only that an
+older twinbench wrote (the store tests shared with SQLite are in test_store.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evaluate.errors import EvaluateError
+from evaluate.store import ResultsStore
+from evaluate.store.location import PostgresURL, files_dir, redact, store_location
+from tests.store_backends import edit_store
+
+SECRET = "s3cret-pw"
+
+
+def _with_password(url: str) -> str:
+    return url.replace("twinbench@", f"twinbench:{SECRET}@", 1)
+
+
+def test_a_url_is_a_postgres_location_shown_without_its_password(postgres_url: str):
+    location = store_location(_with_password(postgres_url))
+    assert isinstance(location, PostgresURL) and SECRET in location.conninfo()
+    assert str(location) == postgres_url and SECRET not in repr(location)
+    assert store_location("runs/x/results.sqlite") == Path("runs/x/results.sqlite")
+    query = store_location(f"{postgres_url}?password={SECRET}&sslmode=disable")
+    assert SECRET not in str(query) and "sslmode=disable" in str(query)
+    assert redact(f"failed for postgresql://u:{SECRET}@h/db") == "failed for postgresql://u@h/db"
+    assert files_dir(location) == Path("twinbench-results").absolute()
+    with pytest.raises(EvaluateError, match="names no database"):
+        store_location("postgresql://twinbench@127.0.0.1:5432")
+
+
+def test_the_password_reaches_no_message(postgres_url: str):
+    with ResultsStore.open(_with_password(postgres_url)) as store:
+        store.add_run({}, run_id="r")
+        with pytest.raises(EvaluateError) as info:
+            store.run("missing")
+    assert SECRET not in str(info.value) and info.value.file == postgres_url
+    port = int(postgres_url.rsplit(":", 1)[1].split("/")[0])
+    unreachable = _with_password(postgres_url).replace(f":{port}/", ":1/")
+    with pytest.raises(EvaluateError, match="cannot connect to the PostgreSQL server") as info:
+        ResultsStore.open(unreachable)
+    assert SECRET not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_read_only_open_cannot_write(postgres_url: str):
+    ResultsStore.open(postgres_url).close()
+    with ResultsStore.open(postgres_url, read_only=True) as store:
+        assert store.runs() == []
+        with pytest.raises(EvaluateError, match="cannot write to the store") as info:
+            store.add_run({}, run_id="r")
+    assert info.value.field == "table runs"
+
+
+def test_an_empty_database_is_no_store_unless_created(postgres_url: str):
+    with pytest.raises(EvaluateError, match="no results store here"):
+        ResultsStore.open(postgres_url, create=False)
+    with pytest.raises(EvaluateError, match="not a twinbench results store"):
+        ResultsStore.open(postgres_url, read_only=True)
+
+
+def test_an_older_store_read_only_says_to_migrate_it_first(postgres_url: str):
+    ResultsStore.open(postgres_url).close()
+    edit_store(
+        postgres_url,
+        "ALTER TABLE episodes DROP COLUMN failure_kind",
+        "UPDATE schema_version SET version = 1",
+        checked=True,
+    )
+    with pytest.raises(EvaluateError, match="open it once for writing"):
+        ResultsStore.open(postgres_url, read_only=True)
+    ResultsStore.open(postgres_url).close()  # a writable open migrates it
+    with ResultsStore.open(postgres_url, read_only=True) as store:
+        assert store.runs() == []
