@@ -122,12 +122,18 @@ def to_initial_condition(layout: Layout, heights: dict[str, float], lift: float 
     }
 
 
-def collision_free(package: EnvPackage, conditions: list[dict]) -> list[bool]:
-    """For each initial condition (package format), whether nothing interpenetrates."""
+def interpenetrations(package: EnvPackage, conditions: list[dict]) -> list[list[str]]:
+    """For each initial condition (package format), the bodies that interpenetrate and how
+    deep (``sim_env.scene.penetrations``); empty lists where nothing does."""
     scene = build_scene(package)
     data = mujoco.MjData(scene.model)
-    ok = []
+    found = []
     for condition in conditions:
         apply_initial_condition(scene, data, InitialCondition.model_validate(condition))
-        ok.append(not penetrations(scene, data))
-    return ok
+        found.append(penetrations(scene, data))
+    return found
+
+
+def collision_free(package: EnvPackage, conditions: list[dict]) -> list[bool]:
+    """For each initial condition (package format), whether nothing interpenetrates."""
+    return [not found for found in interpenetrations(package, conditions)]

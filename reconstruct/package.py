@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +34,8 @@ from reconstruct.geometry import outline
 from reconstruct.initial_conditions import (
     LIFT,
     LayoutConfig,
-    collision_free,
     footprint_radius,
+    interpenetrations,
     sample_layouts,
     to_initial_condition,
     yaw_quat,
@@ -139,6 +140,27 @@ def choose_task(objects: list[dict[str, Any]], task: TaskEdit) -> tuple[str, str
     if obj == container:
         raise ReconstructError("the object and the container must differ", field="task")
     return obj, container
+
+
+def overlap_message(problems: list[str], records: list[dict[str, Any]], given: bool) -> str:
+    """The first initial condition's interpenetrations (``problems``: the two bodies and the
+    depth each), the candidates each object was built from (``records``: the objects stage's)
+    and what to change: the objects file's initial conditions when ``given``, else its merges
+    and drops (or the robot base)."""
+    candidates = {r["name"]: r["candidates"] for r in records}
+    named = dict.fromkeys(re.findall(r"object/(\S+)", " ".join(problems)))
+    built = ", ".join(f"{n} from candidate(s) {candidates[n]}" for n in named if n in candidates)
+    if given:
+        fix = "move them apart in the initial_conditions of the --objects file"
+    else:
+        fix = (
+            "in --objects objects.yaml merge them into one object (candidates: [A, B]) or drop "
+            "one (drop: [ID])"
+        )
+    if any("robot/" in p for p in problems):
+        fix += ", or move the robot base away (--base X Y YAW)"
+    where = f" ({built})" if built else ""
+    return f"the first initial condition does not fit: {'; '.join(problems)}{where}; {fix}"
 
 
 def _copy(src: Path, root: Path, rel: str) -> str:
@@ -369,13 +391,13 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     }
     ctx.report(0.3, "validating the package")
     draft = save_package(spec, root)
-    free = collision_free(draft, conditions)
-    if not free[0]:
+    found = interpenetrations(draft, conditions)
+    if found[0]:
         raise ReconstructError(
-            "objects interpenetrate in the first initial condition; drop or merge overlapping "
-            "candidates with --objects, or give initial conditions there",
+            overlap_message(found[0], records, bool(config.initial_conditions)),
             field="initial_conditions[0]",
         )
+    free = [not problems for problems in found]
     spec["initial_conditions"] = [c for c, ok in zip(conditions, free, strict=True) if ok]
     package = save_package(spec, root)
     check_initial_conditions(build_scene(package), package)

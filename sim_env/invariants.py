@@ -17,7 +17,7 @@ import numpy as np
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.errors import SimEnvError
 from sim_env.package import EnvPackage
-from sim_env.scene import penetrations
+from sim_env.scene import penetration_advice, penetrations
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,10 @@ def invariant_violations(
             except SimEnvError as exc:
                 problems.append(f"{where}: does not settle: {exc}")
                 continue
-            problems += [f"{where}: after settling, {p}" for p in penetrations(env.scene, env.data)]
+            found = penetrations(env.scene, env.data)
+            if found:
+                advice = penetration_advice(package)
+                problems.append(f"{where}: after settling, {'; '.join(found)}; {advice}")
             for obj in env.scene.objects:
                 speed = np.abs(env.data.qvel[obj.qvel_adr : obj.qvel_adr + 6]).max()
                 if speed > config.max_object_speed:

@@ -255,17 +255,36 @@ def apply_initial_condition(scene: SceneModel, data: mujoco.MjData, ic: InitialC
 def penetrations(
     scene: SceneModel, data: mujoco.MjData, tolerance: float = PENETRATION_TOLERANCE
 ) -> list[str]:
-    """Descriptions of contacts deeper than ``tolerance`` that involve an object or the robot."""
+    """Descriptions of contacts deeper than ``tolerance`` that involve an object or the robot,
+    one per pair of bodies (its deepest contact)."""
     model = scene.model
-    found = []
+    deepest: dict[tuple[str, str], float] = {}
     for c in data.contact[: data.ncon]:
         g1, g2 = int(c.geom1), int(c.geom2)
         involved = {g1, g2} & (scene.object_geoms | scene.robot_geoms)
         both_robot = {g1, g2} <= scene.robot_geoms
         if involved and not both_robot and c.dist < -tolerance:
-            b1, b2 = model.body(model.geom_bodyid[g1]).name, model.body(model.geom_bodyid[g2]).name
-            found.append(f"{b1} and {b2} interpenetrate by {-c.dist * 1000:.1f} mm")
-    return found
+            pair = (_body_label(model, g1), _body_label(model, g2))
+            deepest[pair] = max(deepest.get(pair, 0.0), -float(c.dist))
+    return [
+        f"{a} and {b} interpenetrate by {depth * 1000:.1f} mm" for (a, b), depth in deepest.items()
+    ]
+
+
+def _body_label(model: mujoco.MjModel, geom: int) -> str:
+    """The body a geom belongs to; for the static scene (the world body) the geom's own name
+    (``scene/hull0``: the table)."""
+    body = int(model.geom_bodyid[geom])
+    return model.body(body).name if body else model.geom(geom).name or "the static scene"
+
+
+def penetration_advice(package: EnvPackage) -> str:
+    """What a user can do about interpenetrating bodies in ``package``."""
+    names = ", ".join(o.name for o in package.spec.objects)
+    return (
+        f"merge or drop them with 'twinbench env edit {package.root} --merge A,B=NEW' or "
+        f"'--drop NAME' (objects: {names}), or move them apart in env.yaml's initial_conditions"
+    )
 
 
 def check_initial_conditions(scene: SceneModel, package: EnvPackage) -> None:
@@ -286,4 +305,8 @@ def check_initial_conditions(scene: SceneModel, package: EnvPackage) -> None:
         apply_initial_condition(scene, data, ic)
         problems = penetrations(scene, data)
         if problems:
-            raise EnvPackageError("; ".join(problems), file=package.root / ENV_FILE, field=field)
+            raise EnvPackageError(
+                f"{'; '.join(problems)}; {penetration_advice(package)}",
+                file=package.root / ENV_FILE,
+                field=field,
+            )

@@ -22,6 +22,7 @@ from reconstruct.package import (
     PackageConfig,
     cameras_at_base,
     choose_task,
+    overlap_message,
     pick_up_rubric,
     publish_package,
     robot_base,
@@ -195,3 +196,17 @@ def test_the_task_defaults_to_the_widest_concave_object_and_the_largest_graspabl
     with pytest.raises(ReconstructError, match="a task needs an object"):
         choose_task([], TaskEdit())
     assert [c["kind"] for c in pick_up_rubric("mug")["criteria"]] == ["reach", "lift"]
+
+
+def test_an_interpenetration_names_the_bodies_their_candidates_and_the_fix() -> None:
+    records = [{"name": "mug", "candidates": [1]}, {"name": "statue", "candidates": [2, 3]}]
+    problems = ["object/mug and object/statue interpenetrate by 4.2 mm"]
+    message = overlap_message(problems, records, given=False)
+    assert message.startswith(
+        "the first initial condition does not fit: object/mug and object/statue interpenetrate "
+        "by 4.2 mm (mug from candidate(s) [1], statue from candidate(s) [2, 3]); in --objects "
+        "objects.yaml merge them into one object (candidates: [A, B]) or drop one (drop: [ID])"
+    )
+    robot = ["robot/link7 and object/mug interpenetrate by 12.0 mm"]
+    assert overlap_message(robot, records, given=False).endswith("(--base X Y YAW)")
+    assert "initial_conditions of the --objects file" in overlap_message(problems, records, True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import trimesh
 import yaml
@@ -97,6 +99,21 @@ def test_interpenetrating_initial_condition(package_copy):
     with pytest.raises(EnvPackageError, match="interpenetrate") as err:
         check_initial_conditions(build_scene(package), package)
     assert err.value.field == "initial_conditions[0]"
+    # the two bodies, how deep, and what to do
+    assert re.search(r"object/cube and object/bowl interpenetrate by \d+\.\d mm", str(err.value))
+    assert f"twinbench env edit {package_copy} --merge A,B=NEW' or '--drop NAME'" in str(err.value)
+
+
+def test_an_object_sunk_into_the_table_names_the_table(package_copy):
+    def sink(d):
+        d["initial_conditions"][0]["objects"]["cube"]["pos"][2] = -0.02
+
+    _resave(package_copy, sink)
+    package = load_package(package_copy)
+    with pytest.raises(EnvPackageError) as err:
+        check_initial_conditions(build_scene(package), package)
+    assert str(err.value).count("interpenetrate by 45.0 mm") == 1  # once, its deepest contact
+    assert "scene/hull0 and object/cube" in str(err.value)  # the table, not "world"
 
 
 def test_unknown_criterion_suggests(package_copy):
