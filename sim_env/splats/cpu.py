@@ -26,10 +26,12 @@ def rasterize_cpu(
     background: np.ndarray,  # [3] f32
     near: float,  # metres
     far: float,  # metres
+    antialiased: bool = False,  # gsplat's rasterize_mode "antialiased"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """rgb [H, W, 3], expected depth [H, W], alpha [H, W] (float32); inputs already validated."""
     projection = project(
-        means, quats, scales, opacities, sh, sh_degree, viewmat, K, width, height, near, far, EPS2D
-    )
+        means, quats, scales, opacities, sh, sh_degree, viewmat, K, width, height, near, far,
+        EPS2D, antialiased,
+    )  # fmt: skip
     bins = bin_tiles(projection, width, height)
     return blend(bins, width, height, background)

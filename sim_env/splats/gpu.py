@@ -10,7 +10,7 @@ import numpy as np
 from sim_env.errors import SimEnvError
 from sim_env.splats.constants import EPS2D, TILE_SIZE
 
-__all__ = ["GSPLAT_SETTINGS", "gsplat_cuda_available", "rasterize_gsplat"]
+__all__ = ["GSPLAT_SETTINGS", "gsplat_cuda_available", "gsplat_settings", "rasterize_gsplat"]
 
 # The keyword arguments of ``gsplat.rasterization`` that give the CPU rasterizer's semantics
 # (classic mode, the 0.3 px low-pass, no radius clip, one list per camera); the renderer and
@@ -24,6 +24,12 @@ GSPLAT_SETTINGS = MappingProxyType(
         "rasterize_mode": "classic",
     }
 )
+
+
+def gsplat_settings(antialiased: bool = False) -> dict:
+    """``GSPLAT_SETTINGS`` with ``rasterize_mode`` "antialiased" when asked (the CPU
+    rasterizer's ``antialiased`` flag)."""
+    return {**GSPLAT_SETTINGS, "rasterize_mode": "antialiased" if antialiased else "classic"}
 
 
 @cache
@@ -55,6 +61,7 @@ def rasterize_gsplat(
     background: np.ndarray,  # [3] f32
     near: float,  # metres
     far: float,  # metres
+    antialiased: bool = False,  # rasterize_mode "antialiased" instead of "classic"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """rgb [H, W, 3], expected depth [H, W], alpha [H, W] (float32) from gsplat on CUDA."""
     if not gsplat_cuda_available():
@@ -84,7 +91,7 @@ def rasterize_gsplat(
             sh_degree=None if sh_degree < 0 else sh_degree,
             backgrounds=cuda(background)[None],
             render_mode="RGB+ED",
-            **GSPLAT_SETTINGS,
+            **gsplat_settings(antialiased),
         )
     render = render[0].cpu().numpy()
     return (

@@ -1,10 +1,17 @@
 """Stage 1 of the CPU rasterizer: EWA projection of 3D Gaussians to screen-space splats.
 
-Follows gsplat's ``fully_fused_projection`` (pinhole, ``eps2d`` low-pass, no antialiasing
-compensation, ``radius_clip`` 0) and its opacity-aware radius: a Gaussian is culled when its
-centre is nearer than ``near`` or farther than ``far``, when its opacity is below 1/255, when
-the blurred 2D covariance is singular, or when its radius box ``ceil(extend * sigma)`` misses
-the image, with ``extend = min(3.33, sqrt(2 ln(255 opacity)))``.
+Follows gsplat's ``fully_fused_projection`` (pinhole, ``eps2d`` low-pass, ``radius_clip`` 0)
+and its opacity-aware radius: a Gaussian is culled when its centre is nearer than ``near`` or
+farther than ``far``, when its opacity is below 1/255, when the blurred 2D covariance is
+singular, or when its radius box ``ceil(extend * sigma)`` misses the image, with
+``extend = min(3.33, sqrt(2 ln(255 opacity)))``.
+
+``antialiased`` is gsplat's ``rasterize_mode="antialiased"`` (mip-splatting's 2D filter): the
+low-pass still widens every splat to at least a pixel, but its opacity is scaled by
+``sqrt(max(0, det(cov2d) / det(cov2d + eps2d I)))`` so a sub-pixel Gaussian keeps its
+integrated coverage instead of growing into a brighter, larger blot at low resolution. As in
+gsplat's kernel, the compensated opacity is the one culled at 1/255, the one the radius is
+derived from and the one blended.
 
 Each surviving Gaussian also gets the exact pixel rectangle of the ellipse where its alpha
 reaches 1/255 (pixel centres at ``j + 0.5``). Pixels outside it can never receive a fragment,
@@ -89,6 +96,7 @@ def _project_kernel(
     near,  # f32 metres
     far,  # f32 metres
     eps2d,  # f32 px^2
+    antialiased,  # bool: scale opacities by the low-pass's compensation
     records,  # out [N, REC_WIDTH] f32
     irecords,  # the same memory viewed as int32, for the rectangle columns
 ):
@@ -150,6 +158,12 @@ def _project_kernel(
         det = cxx * cyy - cxy * cxy
         if det <= 0:
             continue
+        if antialiased:  # the classic path's arithmetic stays as it was, bit for bit
+            sxx = u0 * u0 + u1 * u1 + u2 * u2
+            syy = v0 * v0 + v1 * v1 + v2 * v2
+            op = op * np.sqrt(max((sxx * syy - cxy * cxy) / det, np.float32(0.0)))
+            if op < _ALPHA_MIN:
+                continue
         extend = min(_EXTEND_MAX, np.sqrt(_TWO * np.log(op * _INV_ALPHA_MIN)))
         mx = fx * x * rz + cx
         my = fy * y * rz + cy
@@ -223,6 +237,7 @@ def project(
     near: float,  # metres
     far: float,  # metres
     eps2d: float,  # px^2 low-pass added to the 2D covariance
+    antialiased: bool = False,  # gsplat's "antialiased" mode: opacity-compensated low-pass
 ) -> Projection:
     """Project N Gaussians; arrays must already be float32 and C-contiguous."""
     n = means.shape[0]
@@ -243,6 +258,7 @@ def project(
         np.float32(near),
         np.float32(far),
         np.float32(eps2d),
+        antialiased,
         records,
         records.view(np.int32),
     )

@@ -69,11 +69,15 @@ def rasterize(
     *,
     near_plane: float = NEAR_PLANE,  # metres
     far_plane: float = FAR_PLANE,  # metres
+    antialiased: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render -> (rgb [H, W, 3], expected depth [H, W] in metres, alpha [H, W]), float32.
 
     ``backend``: "cpu" (numba), "gsplat" (CUDA) or "auto" (gsplat when CUDA and its
-    extension are available, else cpu). Both share gsplat's classic-mode semantics.
+    extension are available, else cpu). Both share gsplat's classic-mode semantics, or with
+    ``antialiased`` its "antialiased" mode (mip-splatting's 2D filter: each splat's opacity
+    scaled by sqrt(det(cov2d) / det(cov2d + 0.3 I)), so sub-pixel Gaussians do not bloat
+    when rendered below the resolution they were trained at).
     """
     if backend not in _BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(_BACKENDS)}")
@@ -94,9 +98,9 @@ def rasterize(
     if use_gpu:
         return rasterize_gsplat(
             means, quats, scales, opacities, sh, degree, viewmat, K, width, height, bg,
-            near_plane, far_plane,
+            near_plane, far_plane, antialiased,
         )  # fmt: skip
     return rasterize_cpu(
         means, quats, scales, opacities, sh, degree, viewmat, K, width, height, bg,
-        near_plane, far_plane,
+        near_plane, far_plane, antialiased,
     )  # fmt: skip

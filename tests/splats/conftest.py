@@ -61,8 +61,11 @@ def reference_render(
     sh_degree=None,
     near=0.01,
     far=1e10,
+    antialiased=False,
 ):
-    """Float64 rasterization with gsplat's semantics -> rgb [H, W, 3], ED depth, alpha."""
+    """Float64 rasterization with gsplat's semantics -> rgb [H, W, 3], ED depth, alpha.
+    ``antialiased``: gsplat's "antialiased" mode, opacities scaled by
+    sqrt(det(cov2d) / det(cov2d + 0.3 I)) before culling, the radius and blending."""
     f64 = np.float64
     means, quats, scales = (np.asarray(a, f64) for a in (means, quats, scales))
     opacities, colors = np.asarray(opacities, f64), np.asarray(colors, f64)
@@ -99,8 +102,12 @@ def reference_render(
         jac[:, 0, 2] = -fx * txc / tz**2
         jac[:, 1, 1] = fy / tz
         jac[:, 1, 2] = -fy * tyc / tz**2
-        cov2d = jac @ cov_c @ jac.transpose(0, 2, 1) + 0.3 * np.eye(2)
+        cov2d = jac @ cov_c @ jac.transpose(0, 2, 1)
+        det_orig = cov2d[:, 0, 0] * cov2d[:, 1, 1] - cov2d[:, 0, 1] ** 2
+        cov2d = cov2d + 0.3 * np.eye(2)
         det = cov2d[:, 0, 0] * cov2d[:, 1, 1] - cov2d[:, 0, 1] ** 2
+        if antialiased:
+            opacities = opacities * np.sqrt(np.maximum(det_orig / det, 0.0))
         conic = np.stack([cov2d[:, 1, 1], -cov2d[:, 0, 1], cov2d[:, 0, 0]], -1) / det[:, None]
         mean2d = np.stack([fx * tx / tz + cx, fy * ty / tz + cy], -1)
         extend = np.minimum(3.33, np.sqrt(2 * np.log(np.maximum(opacities, 1e-30) * 255)))

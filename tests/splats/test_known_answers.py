@@ -34,7 +34,8 @@ def test_isotropic_footprint_is_the_low_passed_2d_gaussian():
     np.testing.assert_allclose(alpha, expected, atol=2e-6)
     np.testing.assert_allclose(rgb, expected[..., None] * np.float32(color), atol=2e-6)
     np.testing.assert_allclose(rgb[24, 32], opacity * np.float32(color), rtol=1e-6)
-    np.testing.assert_allclose(depth[alpha > 0], z, rtol=1e-6)
+    # float32 expected depth is sum(w z) / (1 - T): at alpha ~ 1/255, 1 - (1 - a) loses ~eps / a
+    np.testing.assert_allclose(depth[alpha > 0], z, rtol=1e-5)
     assert alpha[24, 32 + int(np.ceil(np.sqrt(2 * var * np.log(255 * opacity))))] == 0.0
 
 
