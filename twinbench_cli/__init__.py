@@ -72,6 +72,10 @@ def _register_subcommands() -> None:
 
     app.command("correlate")(correlate)
 
+    from evaluate.cli_estimate import estimate_command
+
+    app.command("estimate")(estimate_command)
+
     from evaluate.cli_eval import eval_command, submit_command, worker_command
 
     app.command("eval")(eval_command)

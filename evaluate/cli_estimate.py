@@ -1,0 +1,178 @@
+"""``twinbench estimate``: a policy's real success rate from few real and many twin trials.
+
+Heavy imports happen inside the command, so ``twinbench --help`` stays fast. With ``--json``
+stdout carries only the JSON document; the tables go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from evaluate.estimate.document import EstimateDocument
+
+
+def estimate_command(
+    sim: Annotated[
+        Path,
+        typer.Option(
+            "--sim",
+            help="Twin episodes: a run directory, a .sqlite store or a per-episode CSV "
+            "(policy,env,initial_condition,success[,seed]).",
+        ),
+    ],
+    real: Annotated[
+        Path,
+        typer.Option(
+            "--real",
+            help="Real episodes: a per-episode CSV (the same columns), store or run directory.",
+        ),
+    ],
+    confidence: Annotated[
+        float, typer.Option("--confidence", min=0.5, max=0.999, help="Confidence level.")
+    ] = 0.9,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the estimate document as JSON on stdout.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Report directory (estimate.json, plots, index.html)."),
+    ] = None,
+    asymptotic: Annotated[
+        bool,
+        typer.Option(
+            "--asymptotic",
+            help="Lead with Wilson and PPI++ (narrower; below their level with few pairs) "
+            "instead of the finite-sample intervals.",
+        ),
+    ] = False,
+    run: Annotated[
+        str | None, typer.Option("--run", help="With a sim store: only this run's episodes.")
+    ] = None,
+    env_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env-map", help="TWIN_ENV=REAL_ENV where the twin's env id differs (repeatable)."
+        ),
+    ] = None,
+    make_plan: Annotated[
+        bool, typer.Option("--plan", help="Also say how many more trials reach --width.")
+    ] = False,
+    width: Annotated[
+        float,
+        typer.Option("--width", min=0.001, max=0.999, help="Target interval width for --plan."),
+    ] = 0.1,
+) -> None:
+    """Estimate real success rates with prediction-powered inference (paired real + twin trials).
+
+    Example: twinbench estimate --sim runs/twin_eval --real real_episodes.csv --confidence 0.9 --json
+    """
+    from rich.console import Console
+
+    from evaluate.documents import ReportSide, ReportSides
+    from evaluate.estimate import compare, estimate, load_episodes, pair, plan
+    from evaluate.estimate.document import EstimateDocument, PlanResult
+    from evaluate.estimate.report import write_estimate_report
+    from evaluate.report import check_output
+    from twinbench.version import __version__
+
+    if output is not None:
+        check_output(output)
+    family = "asymptotic" if asymptotic else "finite-sample"
+    sim_frame, sim_excluded = load_episodes(sim, run_id=run)
+    real_frame, real_excluded = load_episodes(real)
+    cells, notes = pair(sim_frame, real_frame, (str(sim), str(real)), _env_map(env_map or []))
+    for side, excluded in (("twin", sim_excluded), ("real", real_excluded)):
+        if excluded:
+            counts = ", ".join(f"{n} {kind}" for kind, n in excluded.items())
+            notes.append(f"{counts} {side} episode(s) left out: not the policy's failure")
+    console = Console(stderr=as_json)
+    estimates = []
+    for index, cell in enumerate(cells, 1):
+        console.print(f"[dim]estimating {index}/{len(cells)}: {cell.policy} in {cell.env}[/]")
+        estimates.append(estimate(cell, confidence))
+    plans = [PlanResult.of(plan(c, width, confidence), width) for c in cells] if make_plan else None
+    document = EstimateDocument.build(
+        version=__version__,
+        inputs=ReportSides(sim=ReportSide.of(str(sim)), real=ReportSide.of(str(real))),
+        confidence=confidence,
+        family=family,
+        estimates=estimates,
+        pairs=compare(estimates, confidence, family),
+        plans=plans,
+        notes=notes,
+    )
+    _print_tables(console, document)
+    if output is not None:
+        path = write_estimate_report(output, document)
+        console.print(f"report: {path.parent / 'index.html'}")
+    if as_json:
+        typer.echo(json.dumps(document.summary(), allow_nan=False))
+
+
+def _env_map(pairs: list[str]) -> dict[str, str]:
+    from evaluate.errors import EvaluateError
+
+    mapping = {}
+    for item in pairs:
+        twin, sep, real = item.partition("=")
+        if not sep or not twin.strip() or not real.strip():
+            raise EvaluateError(f"--env-map expects TWIN_ENV=REAL_ENV, got {item!r}")
+        mapping[twin.strip()] = real.strip()
+    return mapping
+
+
+def _print_tables(console: Console, doc: EstimateDocument) -> None:
+    from rich.table import Table
+
+    family = doc.family
+    table = Table(title=f"real success rate, {doc.confidence:.0%} {family} intervals")
+    for column in ("policy", "env", "real", "twin", "real only", "PPI", "real trials saved"):
+        table.add_column(column)
+    for cell in doc.policies:
+        real, ppi = cell.real_only(family), cell.ppi(family)
+        table.add_row(
+            cell.policy,
+            cell.env,
+            str(cell.n_real),
+            str(cell.n_sim),
+            f"{real.estimate:.2f} [{real.low:.2f}, {real.high:.2f}]",
+            f"{ppi.estimate:.2f} [{ppi.low:.2f}, {ppi.high:.2f}]",
+            str(cell.real_trials_saved[family]),
+        )
+    console.print(table)
+    if doc.pairs:
+        pairs = Table(title="differences of real rates (better - worse)")
+        for column in ("env", "better", "worse", "difference", "settled"):
+            pairs.add_column(column)
+        for p in doc.pairs:
+            pairs.add_row(
+                p.env,
+                p.better,
+                p.worse,
+                f"{p.difference:+.2f} [{p.low:+.2f}, {p.high:+.2f}]",
+                "yes" if p.settled else "no",
+            )
+        console.print(pairs)
+    if doc.plan:
+        plan = Table(title="plan: more trials to reach the target width (asymptotic)")
+        for column in ("policy", "env", "width", "more real", "more twin", "real-only needed"):
+            plan.add_column(column)
+        for p in doc.plan:
+            plan.add_row(
+                p.policy,
+                p.env,
+                f"{p.width:g}",
+                str(p.more_real),
+                str(p.more_twin),
+                str(p.real_only_needed),
+            )
+        console.print(plan)
+    for note in doc.notes:
+        console.print(f"[yellow]note:[/] {note}")

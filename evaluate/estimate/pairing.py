@@ -1,0 +1,251 @@
+"""Read per-episode outcomes with their initial conditions, and pair real with twin trials.
+
+A side is a run directory, a results store or a per-episode CSV (``policy``, ``env``,
+``initial_condition``, ``success``; optional ``seed`` and ``failure_kind``), read with the
+same readers and checks as ``twinbench correlate``. Episodes that are not the policy's
+failure (diverged, error) are left out and counted, as everywhere else.
+
+A real episode pairs with the twin episodes of the same policy, environment and initial
+condition: its paired twin outcome is their mean. The twin's other episodes of that
+policy and environment are its twin-only trials. PPI needs the real trials' initial
+conditions drawn like the twin-only ones; one real trial per initial condition keeps the
+pairs independent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluate.correlation.inputs import STORE_FILENAME, _Rows
+from evaluate.errors import EvaluateError
+from evaluate.store import EXCLUDED_KINDS, ResultsStore
+
+__all__ = ["CSV_COLUMNS", "MIN_PAIRS", "PairedCell", "load_episodes", "pair"]
+
+MIN_PAIRS = 2
+"""Paired real trials an interval needs (a variance needs two)."""
+CSV_COLUMNS = "policy,env,initial_condition,success[,seed][,failure_kind]"
+_COLUMNS = ["policy", "env", "initial_condition", "seed", "success", "where"]
+
+
+@dataclass(frozen=True)
+class PairedCell:
+    """One policy in one environment, ready for PPI.
+
+    Attributes:
+        real: ``[n]`` real outcomes (0/1), in recording order.
+        paired: ``[n]`` the twin's mean outcome at each real trial's initial condition.
+        twin: ``[N]`` twin-only outcomes (initial conditions without a real trial).
+        n_sim: twin episodes used, paired and twin-only.
+    """
+
+    policy: str
+    env: str
+    real: np.ndarray
+    paired: np.ndarray
+    twin: np.ndarray
+    n_sim: int
+
+
+def load_episodes(path: Path, run_id: str | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One side's episodes: columns policy, env, initial_condition, seed (or -1), success
+    (0.0/1.0) and where (the line or episode, for messages); and the count left out per kind.
+
+    Raises:
+        EvaluateError: not a run directory, store or CSV; a CSV without the columns above or
+            with a bad cell; the same episode twice.
+    """
+    if path.is_dir():
+        path = path / STORE_FILENAME
+        if not path.exists():
+            raise EvaluateError(
+                f"a run directory must hold {STORE_FILENAME}; none found", file=path.parent
+            )
+    if not path.is_file():
+        raise EvaluateError("no such file or directory", file=path)
+    if path.suffix.lower() == ".csv":
+        if run_id is not None:
+            raise EvaluateError("--run applies to a results store, not to a CSV", file=path)
+        frame = _from_csv(path)
+    elif path.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
+        frame = _from_store(path, run_id)
+    else:
+        raise EvaluateError(
+            "expected a run directory, a .sqlite results store or a per-episode .csv", file=path
+        )
+    _refuse_duplicates(frame, path)
+    left_out = frame["failure_kind"].isin(EXCLUDED_KINDS)
+    excluded = {str(k): int(v) for k, v in frame[left_out]["failure_kind"].value_counts().items()}
+    return frame.loc[~left_out, _COLUMNS].reset_index(drop=True), excluded
+
+
+def _from_store(path: Path, run_id: str | None) -> pd.DataFrame:
+    with ResultsStore.open(path, read_only=True) as store:
+        if run_id is not None:
+            store.run(run_id)  # raises, naming the run, if it is not there
+        frame = store.episodes(run_id=run_id)
+    if frame.empty:
+        raise EvaluateError(
+            "the results store holds no episodes" + (f" for run {run_id!r}" if run_id else ""),
+            file=path,
+        )
+    return pd.DataFrame(
+        {
+            "policy": frame["policy_id"].astype(str),
+            "env": frame["env_id"].astype(str),
+            "initial_condition": frame["initial_condition"].astype(int),
+            "seed": frame["seed"].astype(int),
+            "success": frame["success"].astype(float),
+            "where": [
+                f"run {run}, initial condition {ic}, seed {seed}"
+                for run, ic, seed in zip(
+                    frame["run_id"], frame["initial_condition"], frame["seed"], strict=True
+                )
+            ],
+            "failure_kind": frame["failure_kind"],
+        }
+    )
+
+
+def _from_csv(path: Path) -> pd.DataFrame:
+    rows = _Rows.read(path)
+    missing = [c for c in ("policy", "env", "initial_condition", "success") if c not in rows.header]
+    if missing:
+        raise EvaluateError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(rows.header)}; "
+            f"estimate reads one row per episode: {CSV_COLUMNS}",
+            file=path,
+            field="header",
+        )
+    if not rows.lines:
+        raise EvaluateError("the CSV has a header but no rows", file=path)
+    has_seed, has_kind = "seed" in rows.header, "failure_kind" in rows.header
+    return pd.DataFrame(
+        {
+            "policy": [rows.name(line, "policy") for line in rows.lines],
+            "env": [rows.name(line, "env") for line in rows.lines],
+            "initial_condition": [rows.count(line, "initial_condition") for line in rows.lines],
+            "seed": [rows.count(line, "seed") if has_seed else -1 for line in rows.lines],
+            "success": [rows.flag(line, "success") for line in rows.lines],
+            "where": [f"line {line}" for line in rows.lines],
+            "failure_kind": [rows.failure_kind(line) if has_kind else None for line in rows.lines],
+        }
+    )
+
+
+def _refuse_duplicates(frame: pd.DataFrame, path: Path) -> None:
+    key = ["policy", "env", "initial_condition", "seed"]
+    repeated = frame[frame.duplicated(key, keep=False)]
+    if repeated.empty:
+        return
+    first = repeated.iloc[0]
+    places = repeated[(repeated[key] == first[key]).all(axis=1)]["where"].tolist()
+    seed = "" if first["seed"] < 0 else f", seed {first['seed']}"
+    raise EvaluateError(
+        f"duplicate episode: policy {first['policy']!r}, env {first['env']!r}, initial condition "
+        f"{first['initial_condition']}{seed} appears {len(places)} times ({'; '.join(places)}); "
+        "keep one (or give a seed column telling repeated trials apart)",
+        file=path,
+        field=places[1],
+    )
+
+
+def pair(
+    sim: pd.DataFrame,
+    real: pd.DataFrame,
+    sources: tuple[str, str],
+    env_map: Mapping[str, str] | None = None,
+) -> tuple[list[PairedCell], list[str]]:
+    """Pair every real episode with the twin at its initial condition.
+
+    Args:
+        sim, real: :func:`load_episodes` frames.
+        sources: (sim, real) file names, for messages.
+        env_map: sim env -> real env, where the twin's env id is not the real one's.
+    Returns:
+        One cell per (policy, env) of the real side, sorted; notes on what was left out.
+    Raises:
+        EvaluateError: a real episode without a twin episode at its initial condition, two
+            real trials at one initial condition, fewer than :data:`MIN_PAIRS` pairs or no
+            twin-only trial for a policy (saying how many more are needed).
+    """
+    sim_source, real_source = sources
+    sim = sim.assign(env=sim["env"].map(lambda env: (env_map or {}).get(env, env)))
+    twin_groups = dict(tuple(sim.groupby(["policy", "env"], sort=False)))
+    notes = [
+        f"policy {p!r} in env {e!r} has twin episodes but no real ones: not estimated"
+        for p, e in sorted(set(twin_groups) - set(real.groupby(["policy", "env"]).groups))
+    ]
+    cells = []
+    for (policy, env), group in sorted(real.groupby(["policy", "env"], sort=False)):
+        twin = twin_groups.get((policy, env))
+        where = f"policy {policy!r} in env {env!r}"
+        if twin is None:
+            raise EvaluateError(
+                f"{where} has {len(group)} real episode(s) but no twin episode in {sim_source}"
+                f" (twin envs: {', '.join(sorted(sim['env'].unique()))}; use --env-map "
+                "TWIN_ENV=REAL_ENV where the names differ)",
+                file=real_source,
+                field=group["where"].iloc[0],
+            )
+        cells.append(_pair_cell(str(policy), str(env), group, twin, where, sources))
+    return cells, notes
+
+
+def _pair_cell(
+    policy: str,
+    env: str,
+    real: pd.DataFrame,
+    twin: pd.DataFrame,
+    where: str,
+    sources: tuple[str, str],
+) -> PairedCell:
+    sim_source, real_source = sources
+    repeated = real[real.duplicated("initial_condition", keep=False)]
+    if not repeated.empty:
+        ic = repeated["initial_condition"].iloc[0]
+        places = repeated[repeated["initial_condition"] == ic]["where"].tolist()
+        raise EvaluateError(
+            f"{where} has {len(places)} real trials at initial condition {ic} "
+            f"({'; '.join(places)}): PPI pairs one real trial per initial condition",
+            file=real_source,
+            field=places[1],
+        )
+    twin_means = twin.groupby("initial_condition")["success"].mean()
+    unpaired = real[~real["initial_condition"].isin(twin_means.index)]
+    if not unpaired.empty:
+        conditions = ", ".join(str(ic) for ic in unpaired["initial_condition"].head(8))
+        raise EvaluateError(
+            f"{where}: {len(unpaired)} real episode(s) have no twin episode at their initial "
+            f"condition ({conditions}) in {sim_source}; run the twin there, or leave them out",
+            file=real_source,
+            field=unpaired["where"].iloc[0],
+        )
+    if len(real) < MIN_PAIRS:
+        raise EvaluateError(
+            f"{where} has {len(real)} paired real trial(s); an interval needs at least "
+            f"{MIN_PAIRS} ({MIN_PAIRS - len(real)} more)",
+            file=real_source,
+        )
+    paired_mask = twin["initial_condition"].isin(real["initial_condition"])
+    twin_only = twin.loc[~paired_mask, "success"].to_numpy(dtype=np.float64)
+    if twin_only.size == 0:
+        raise EvaluateError(
+            f"{where}: every twin episode is at a real trial's initial condition; PPI needs "
+            "twin trials at other initial conditions (at least 1, ideally many more than the "
+            "real ones)",
+            file=sim_source,
+        )
+    return PairedCell(
+        policy,
+        env,
+        real["success"].to_numpy(dtype=np.float64),
+        twin_means.loc[real["initial_condition"]].to_numpy(dtype=np.float64),
+        twin_only,
+        len(twin),
+    )

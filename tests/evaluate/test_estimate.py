@@ -1,0 +1,260 @@
+"""twinbench estimate: intervals against references, pairing errors, the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from evaluate.errors import EvaluateError
+from evaluate.estimate import (
+    betting_interval,
+    clopper_pearson_interval,
+    compare,
+    equal_width_trials,
+    estimate,
+    load_episodes,
+    pair,
+    plan,
+    ppi_clt,
+)
+from evaluate.estimate.document import EstimateDocument
+from evaluate.estimate.synthetic import Scenario
+from twinbench_cli import main
+
+ppi_py = pytest.importorskip("ppi_py")  # the method authors' reference (a dev dependency)
+
+
+def _draw(rho: float, n: int, big_n: int, seed: int = 0):
+    return Scenario(rho).draw(1, n, big_n, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize(("rho", "n", "big_n"), [(0.0, 10, 200), (0.7, 25, 1000), (0.98, 5, 50)])
+def test_ppi_clt_agrees_with_ppi_py(rho, n, big_n):
+    trials = _draw(rho, n, big_n, seed=n)
+    y, s, t = trials.real[0], trials.paired[0], trials.twin[0]
+    ours = ppi_clt(y, s, t, confidence=0.9)
+    low, high = ppi_py.ppi_mean_ci(y, s, t, alpha=0.1)
+    point = ppi_py.ppi_mean_pointestimate(y, s, t)
+    np.testing.assert_allclose([ours.low, ours.high], [low[0], high[0]], atol=1e-6)
+    np.testing.assert_allclose(ours.estimate, point[0], atol=1e-6)
+    # lam = 1 (classical PPI) through the reference's own lam argument
+    lam1 = ppi_py.ppi_mean_ci(y, s, t, alpha=0.1, lam=1.0)
+    assert ours.lam <= 1.0
+    classical = (t.mean() + (y - s).mean(), np.sqrt(t.var() / t.size + (y - s).var() / n))
+    z = stats.norm.ppf(0.95)
+    np.testing.assert_allclose(
+        [lam1[0][0], lam1[1][0]],
+        [classical[0] - z * classical[1], classical[0] + z * classical[1]],
+        atol=1e-9,
+    )
+
+
+def test_clopper_pearson_matches_scipy():
+    for k, n in [(0, 5), (3, 10), (10, 10), (17, 30)]:
+        ours = clopper_pearson_interval(k, n, 0.9)
+        ref = stats.binomtest(k, n).proportion_ci(0.9, method="exact")
+        np.testing.assert_allclose(ours, (ref.low, ref.high), atol=1e-9)
+
+
+def test_betting_interval_contains_mean_and_shrinks():
+    rng = np.random.default_rng(0)
+    small = rng.random(10) < 0.3
+    large = rng.random(400) < 0.3
+    lo_s, hi_s = betting_interval(small.astype(float), 0.9)
+    lo_l, hi_l = betting_interval(large.astype(float), 0.9)
+    assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
+    assert hi_l - lo_l < (hi_s - lo_s) / 3
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        betting_interval(np.array([0.2, 1.5]), 0.9)
+
+
+def test_outcomes_outside_unit_interval_are_refused():
+    with pytest.raises(ValueError, match=r"real outcomes must be in \[0, 1\]"):
+        ppi_clt(np.array([0.0, 2.0]), np.array([0.0, 1.0]), np.array([1.0]), 0.9)
+
+
+def test_high_agreement_twin_saves_real_trials_asymptotically():
+    trials = Scenario(0.98, spread=6.0).draw(1, 30, 3000, np.random.default_rng(4))
+    from evaluate.estimate import PairedCell
+
+    cell = PairedCell("p", "e", trials.real[0], trials.paired[0], trials.twin[0], 3030)
+    result = estimate(cell, 0.9)
+    assert result.ppi_clt.width < result.wilson.width
+    assert result.saved["asymptotic"] >= 8  # >= 25% fewer real trials for the same width
+    assert equal_width_trials(result.wilson.width, result.wilson.estimate, 0.9, "asymptotic") <= 31
+    ahead = plan(cell, 0.1, 0.9)
+    assert ahead.more_real + ahead.n_real < ahead.real_only_needed
+
+
+# --- reading and pairing ---------------------------------------------------------------
+
+
+def _write(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _sides(tmp_path: Path, n_real: int = 12, twin_ics: int = 60, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    sim, real = [], []
+    for policy, offset in (("good", 1.5), ("bad", -1.5)):
+        for ic in range(twin_ics):
+            u = rng.standard_normal()
+            sim.append(
+                f"{policy},table,{ic},0,{int(rng.random() < stats.norm.cdf(offset + 3 * u))}"
+            )
+            if ic < n_real:
+                real.append(
+                    f"{policy},table,{ic},{int(rng.random() < stats.norm.cdf(offset + 3 * u))}"
+                )
+    sim_csv = _write(tmp_path / "twin.csv", "policy,env,initial_condition,seed,success", sim)
+    real_csv = _write(tmp_path / "real.csv", "policy,env,initial_condition,success", real)
+    return sim_csv, real_csv
+
+
+def test_pairing_uses_the_twin_at_each_real_initial_condition(tmp_path):
+    sim_csv, real_csv = _sides(tmp_path)
+    sim, _ = load_episodes(sim_csv)
+    real, _ = load_episodes(real_csv)
+    cells, notes = pair(sim, real, (str(sim_csv), str(real_csv)))
+    assert [(c.policy, c.n_sim, c.real.size, c.twin.size) for c in cells] == [
+        ("bad", 60, 12, 48),
+        ("good", 60, 12, 48),
+    ]
+    good = sim[(sim.policy == "good") & (sim.initial_condition < 12)]["success"].to_numpy()
+    np.testing.assert_array_equal(cells[1].paired, good)
+    assert notes == []
+
+
+@pytest.mark.parametrize(
+    ("sim_rows", "real_rows", "message"),
+    [
+        (
+            ["p,t,0,0,1", "p,t,1,0,0", "p,t,2,0,1"],
+            ["p,t,0,1", "p,t,7,0"],
+            r"no twin episode at their initial condition \(7\)",
+        ),
+        (
+            ["p,t,0,0,1", "p,t,1,0,0", "p,t,2,0,1"],
+            ["p,t,0,1"],
+            r"1 paired real trial\(s\); an interval needs at least 2 \(1 more\)",
+        ),
+        (
+            ["p,t,0,0,1", "p,t,1,0,0"],
+            ["p,t,0,1", "p,t,1,0"],
+            "twin trials at other initial conditions",
+        ),
+        (
+            ["p,t,0,0,1", "p,t,0,0,0", "p,t,1,0,1"],
+            ["p,t,0,1"],
+            r"duplicate episode: .*initial condition 0, seed 0 appears 2 times \(line 2; line 3\)",
+        ),
+        (["p,t,0,0,1", "p,t,1,0,1"], ["p,t,0,1", "p,t,0,0"], "duplicate episode"),
+        (
+            ["p,t,0,0,1", "p,t,1,0,1"],
+            ["p,t,0,2"],
+            r"line 2, column success: expected 0/1 or true/false, got '2'",
+        ),
+        (["q,t,0,0,1", "q,t,1,0,1"], ["p,t,0,1", "p,t,1,0"], "no twin episode in"),
+    ],
+)
+def test_bad_pairs_are_one_clear_error(tmp_path, sim_rows, real_rows, message):
+    sim_csv = _write(tmp_path / "twin.csv", "policy,env,initial_condition,seed,success", sim_rows)
+    real_csv = _write(tmp_path / "real.csv", "policy,env,initial_condition,success", real_rows)
+    with pytest.raises(EvaluateError, match=message):
+        sim, _ = load_episodes(sim_csv)
+        real, _ = load_episodes(real_csv)
+        pair(sim, real, (str(sim_csv), str(real_csv)))
+
+
+def test_two_real_trials_at_one_condition_are_refused(tmp_path):
+    sim_csv = _write(
+        tmp_path / "twin.csv",
+        "policy,env,initial_condition,seed,success",
+        ["p,t,0,0,1", "p,t,1,0,0", "p,t,2,0,1"],
+    )
+    real_csv = _write(
+        tmp_path / "real.csv",
+        "policy,env,initial_condition,seed,success",
+        ["p,t,0,0,1", "p,t,0,1,0", "p,t,1,0,1"],
+    )
+    sim, _ = load_episodes(sim_csv)
+    real, _ = load_episodes(real_csv)
+    with pytest.raises(EvaluateError, match="2 real trials at initial condition 0"):
+        pair(sim, real, (str(sim_csv), str(real_csv)))
+
+
+def test_a_csv_without_initial_conditions_names_the_columns(tmp_path):
+    path = _write(tmp_path / "real.csv", "policy,env,success", ["p,t,1"])
+    with pytest.raises(
+        EvaluateError, match=r"real.csv: header: missing column\(s\) initial_condition"
+    ):
+        load_episodes(path)
+
+
+# --- the command ---------------------------------------------------------------------
+
+
+def test_cli_json_is_the_issue_document(tmp_path, capsys):
+    sim_csv, real_csv = _sides(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(
+            [
+                "estimate",
+                "--sim",
+                str(sim_csv),
+                "--real",
+                str(real_csv),
+                "--json",
+                "-o",
+                str(tmp_path / "report"),
+                "--plan",
+                "--width",
+                "0.2",
+            ]
+        )
+    assert done.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"confidence", "policies", "pairs", "plan"}
+    assert out["confidence"] == 0.9
+    first = out["policies"][0]
+    assert set(first) == {"policy", "env", "real_only", "ppi", "real_trials_saved"}
+    assert set(first["real_only"]) == {"estimate", "low", "high", "n"}
+    assert set(first["ppi"]) == {"estimate", "low", "high", "n_real", "n_sim"}
+    assert first["ppi"]["n_real"] == 12 and first["ppi"]["n_sim"] == 60
+    for item in out["policies"]:
+        assert item["ppi"]["low"] <= item["ppi"]["estimate"] <= item["ppi"]["high"]
+    (difference,) = out["pairs"]
+    assert (difference["better"], difference["worse"]) == ("good", "bad")
+    assert difference["settled"] == (difference["low"] > 0)
+    document = EstimateDocument.load(tmp_path / "report" / "estimate.json")
+    assert document.summary() == out
+    assert (tmp_path / "report" / "index.html").read_text().count("data:image/png;base64") == 1
+
+
+def test_cli_bad_input_is_one_line(tmp_path, capsys):
+    sim_csv = _write(
+        tmp_path / "twin.csv", "policy,env,initial_condition,success", ["p,t,0,1", "p,t,1,0"]
+    )
+    real_csv = _write(tmp_path / "real.csv", "policy,env,initial_condition,success", ["p,t,5,1"])
+    with pytest.raises(SystemExit) as done:
+        main(["estimate", "--sim", str(sim_csv), "--real", str(real_csv)])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no twin episode at their initial condition (5)" in err
+
+
+def test_pair_differences_asymptotic_and_finite(tmp_path):
+    sim_csv, real_csv = _sides(tmp_path, n_real=30, twin_ics=200)
+    cells, _ = pair(load_episodes(sim_csv)[0], load_episodes(real_csv)[0], ("s", "r"))
+    estimates = [estimate(c, 0.9) for c in cells]
+    for family in ("asymptotic", "finite-sample"):
+        (d,) = compare(estimates, 0.9, family)
+        assert d.better == "good" and d.low <= d.difference <= d.high
+    wide = compare(estimates, 0.9, "finite-sample")[0]
+    narrow = compare(estimates, 0.9, "asymptotic")[0]
+    assert wide.high - wide.low > narrow.high - narrow.low
