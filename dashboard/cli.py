@@ -35,8 +35,13 @@ def streamlit_command(host: str, port: int) -> list[str]:
 
 def dashboard(
     store: Annotated[
-        Path, typer.Option("--store", help="Results store (.sqlite) to show and submit jobs to.")
-    ] = DEFAULT_STORE,
+        str,
+        typer.Option(
+            "--store",
+            help="Results store to show and submit jobs to: a .sqlite file or a "
+            "postgresql://USER@HOST:PORT/DB URL (password in PGPASSWORD).",
+        ),
+    ] = str(DEFAULT_STORE),
     host: Annotated[
         str, typer.Option("--host", help="Address to bind (loopback by default).")
     ] = "127.0.0.1",
@@ -47,14 +52,22 @@ def dashboard(
     Example: twinbench dashboard --store runs/demo/results.sqlite --port 8501
     """
     from dashboard.errors import DashboardError
+    from evaluate.store import PostgresURL, store_location
 
-    store = store.absolute()
-    if store.exists() and not store.is_file():
-        raise DashboardError("expected a results store file, found a directory", file=store)
-    if not store.exists():
-        typer.echo(f"twinbench: no results store at {store} yet; pages will say so", err=True)
-    typer.echo(f"twinbench dashboard: http://{host}:{port} (store {store})", err=True)
-    env = {**os.environ, STORE_ENV_VAR: str(store)}
+    location = store_location(store)
+    if isinstance(location, PostgresURL):  # the app connects with it: password included
+        value = location.conninfo()
+    else:
+        location = location.absolute()
+        if location.exists() and not location.is_file():
+            raise DashboardError("expected a results store file, found a directory", file=location)
+        if not location.exists():
+            typer.echo(
+                f"twinbench: no results store at {location} yet; pages will say so", err=True
+            )
+        value = str(location)
+    typer.echo(f"twinbench dashboard: http://{host}:{port} (store {location})", err=True)
+    env = {**os.environ, STORE_ENV_VAR: value}
     command = streamlit_command(host, port)
     sys.stdout.flush()
     sys.stderr.flush()

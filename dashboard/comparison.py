@@ -33,6 +33,7 @@ from evaluate.documents import (
 )
 from evaluate.errors import EvaluateError
 from evaluate.report import METRIC_LABELS
+from evaluate.store import StoreLocation
 from studies.fidelity.document import FidelitySummary, World
 from studies.fidelity.summary import short_name
 
@@ -45,7 +46,7 @@ def find_files(store_dir: Path, pattern: str) -> list[Path]:
     return sorted(path for path in found if path.is_file())
 
 
-def sim_tables(store_path: Path, run_id: str | None) -> dict[Quantity, RateTable]:
+def sim_tables(store_path: StoreLocation, run_id: str | None) -> dict[Quantity, RateTable]:
     """The store's per-episode outcomes as rate tables (all runs, or one)."""
     return load_tables(store_path, run_id=run_id)
 

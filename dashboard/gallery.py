@@ -48,7 +48,7 @@ class GalleryEntry:
 def store_envs(settings: DashboardSettings) -> dict[str, tuple[str, ...]]:
     """The store's env ids and their package hashes, if there is a readable store (the gallery
     does not need one: it says why it shows registered packages only)."""
-    if not settings.store_path.exists():
+    if not settings.has_store:
         return {}
     try:
         with ResultsStore.open(settings.store_path, read_only=True) as store:

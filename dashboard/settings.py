@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from evaluate.store import StoreLocation, files_dir, store_exists, store_location
+
 STORE_ENV_VAR = "TWINBENCH_DASHBOARD_STORE"
 DEFAULT_STORE = Path("twinbench-results") / "results.sqlite"
 SUBMISSIONS_DIR = "submissions"
@@ -14,14 +16,21 @@ SUBMISSIONS_DIR = "submissions"
 
 @dataclass(frozen=True)
 class DashboardSettings:
-    """The results store every page reads; uploads go next to it."""
+    """The results store every page reads (a file, or a PostgreSQL URL whose str() has no
+    password); uploads go next to it."""
 
-    store_path: Path
+    store_path: StoreLocation
 
     @property
     def store_dir(self) -> Path:
-        """Relative video paths and submissions are resolved against this directory."""
-        return self.store_path.parent
+        """Relative video paths and submissions are resolved against this directory: the
+        store file's, or ``./twinbench-results`` for a PostgreSQL store."""
+        return files_dir(self.store_path)
+
+    @property
+    def has_store(self) -> bool:
+        """Whether there may be a store to read (a file is there, or a server is named)."""
+        return store_exists(self.store_path)
 
     @property
     def submissions_dir(self) -> Path:
@@ -29,5 +38,7 @@ class DashboardSettings:
 
     @classmethod
     def from_env(cls) -> DashboardSettings:
-        """The store named by ``TWINBENCH_DASHBOARD_STORE``, else ``./twinbench-results/results.sqlite``."""
-        return cls(Path(os.environ.get(STORE_ENV_VAR) or DEFAULT_STORE).absolute())
+        """The store named by ``TWINBENCH_DASHBOARD_STORE`` (a path or a ``postgresql://``
+        URL), else ``./twinbench-results/results.sqlite``."""
+        location = store_location(os.environ.get(STORE_ENV_VAR) or str(DEFAULT_STORE))
+        return cls(location.absolute() if isinstance(location, Path) else location)

@@ -20,7 +20,7 @@ def open_store(settings: DashboardSettings) -> Iterator[ResultsStore]:
     it cannot be read (at open, or a value the page reads is damaged), the page shows why
     and stops there."""
     path = settings.store_path
-    if not path.exists():
+    if not settings.has_store:
         st.info(
             f"No results store at `{path}` yet. Submit a job on the **Submit** page or run an "
             "evaluation to create one, or start the dashboard with `--store PATH`."

@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from sim_env.images import ImageSize
 
 # Where submit and worker keep the job queue (and the jobs' results) unless told otherwise.
-DEFAULT_STORE = Path("twinbench-results") / "results.sqlite"
+DEFAULT_STORE = str(Path("twinbench-results") / "results.sqlite")
+STORE_HELP = (
+    "Results store holding the job queue (and jobs' results): a .sqlite file or a "
+    "postgresql://USER@HOST:PORT/DB URL (password in PGPASSWORD)."
+)
 
 Envs = Annotated[
     list[str],
@@ -103,6 +107,14 @@ def eval_command(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.001, help="Seconds a policy may take per call.")
     ] = 60.0,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Results store instead of OUT/results.sqlite: a .sqlite file or a "
+            "postgresql://USER@HOST:PORT/DB URL shared by several machines (videos stay in OUT).",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate policies on environments; results go to OUT/results.sqlite (resumable).
 
@@ -125,7 +137,7 @@ def eval_command(
         ),
     )
     execution = Execution(workers=workers, ray_address=ray_address, video=video, resume=resume)
-    run_with_progress(config, out, execution, Console())
+    run_with_progress(config, out, execution, Console(), store=store)
 
 
 def submit_command(
@@ -133,10 +145,7 @@ def submit_command(
     env: Envs,
     episodes: Episodes = 20,
     seed: Seed = 0,
-    store: Annotated[
-        Path,
-        typer.Option("--store", help="Results store holding the job queue (and jobs' results)."),
-    ] = DEFAULT_STORE,
+    store: Annotated[str, typer.Option("--store", help=STORE_HELP)] = DEFAULT_STORE,
 ) -> None:
     """Queue an evaluation job; a `twinbench worker` on the same store runs it.
 
@@ -145,7 +154,7 @@ def submit_command(
     from evaluate.errors import EvaluateError
     from evaluate.policies import policy_schemes
     from evaluate.run import describe_envs
-    from evaluate.store import ResultsStore
+    from evaluate.store import ResultsStore, store_location
     from twinbench.registry import unknown_name_message
 
     scheme = policy.partition(":")[0]
@@ -153,17 +162,15 @@ def submit_command(
         message = unknown_name_message("policy scheme", scheme, list(policy_schemes()))
         raise EvaluateError(message, field="--policy")
     describe_envs(env)  # unknown ids fail now, not in the worker
-    with ResultsStore.open(store) as results:
+    location = store_location(store)
+    with ResultsStore.open(location) as results:
         job = results.submit_job(policy, env, episodes, seed)
     typer.echo(f"queued {job.job_id}: {policy} on {', '.join(env)}, {episodes} episodes each")
-    typer.echo(f"run it with: twinbench worker --store {store}")
+    typer.echo(f"run it with: twinbench worker --store {location}")
 
 
 def worker_command(
-    store: Annotated[
-        Path,
-        typer.Option("--store", help="Results store holding the job queue (and jobs' results)."),
-    ] = DEFAULT_STORE,
+    store: Annotated[str, typer.Option("--store", help=STORE_HELP)] = DEFAULT_STORE,
     once: Annotated[
         bool, typer.Option("--once", help="Run at most one job, then exit (do not wait).")
     ] = False,
@@ -191,9 +198,10 @@ def worker_command(
 
     from evaluate.run import Execution, QueueWorkerConfig, serve_queue
     from evaluate.run.console import ProgressTask, progress_bar
+    from evaluate.store import store_location
 
     config = QueueWorkerConfig(
-        store=store,
+        store=store_location(store),
         poll_s=poll,
         heartbeat_s=heartbeat,
         stale_after_s=stale_after,
@@ -201,7 +209,7 @@ def worker_command(
         execution=Execution(workers=workers, ray_address=ray_address, video=video),
     )
     console = Console(stderr=True)
-    console.print(f"worker {config.worker_id} serving {store}")
+    console.print(f"worker {config.worker_id} serving {config.store}")
     progress = progress_bar()
     bars: list[ProgressTask] = []
 

@@ -74,7 +74,7 @@ def _submit(settings: DashboardSettings, spec: str, envs: Sequence[str], n: int,
 def _env_choices(settings: DashboardSettings) -> list[str]:
     """Registered environments plus any the store already has results for."""
     ids = [entry.id for entry in list_envs()]
-    if settings.store_path.exists():
+    if settings.has_store:
         try:
             with ResultsStore.open(settings.store_path, read_only=True) as store:
                 ids += data.env_ids_in_store(store)
@@ -85,7 +85,7 @@ def _env_choices(settings: DashboardSettings) -> list[str]:
 
 def _job_list(settings: DashboardSettings) -> None:
     st.subheader("Jobs")
-    if not settings.store_path.exists():
+    if not settings.has_store:
         st.info(f"No jobs yet: there is no results store at `{settings.store_path}`.")
         return
     try:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from evaluate.correlation.tables import Cell, Quantity, RateTable, tables_from_episodes
 from evaluate.errors import EvaluateError
-from evaluate.store import FAILURE_KINDS, ResultsStore
+from evaluate.store import FAILURE_KINDS, PostgresURL, ResultsStore
 from evaluate.store.records import KEY_COLUMNS
 
 STORE_FILENAME = "results.sqlite"
@@ -35,13 +35,18 @@ _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
 
 
-def load_tables(path: Path, *, run_id: str | None = None) -> dict[Quantity, RateTable]:
-    """Load a run directory (holding ``results.sqlite``), a ``.sqlite`` store or a CSV.
+def load_tables(
+    path: Path | PostgresURL, *, run_id: str | None = None
+) -> dict[Quantity, RateTable]:
+    """Load a run directory (holding ``results.sqlite``), a ``.sqlite`` store, a PostgreSQL
+    store or a CSV.
 
     Args:
         path: where the outcomes are.
         run_id: with a store, use only this run's episodes (default: all of them).
     """
+    if isinstance(path, PostgresURL):
+        return _from_store(path, run_id)
     if path.is_dir():
         store = path / STORE_FILENAME
         if not store.exists():
@@ -62,7 +67,7 @@ def load_tables(path: Path, *, run_id: str | None = None) -> dict[Quantity, Rate
     )
 
 
-def _from_store(path: Path, run_id: str | None) -> dict[Quantity, RateTable]:
+def _from_store(path: Path | PostgresURL, run_id: str | None) -> dict[Quantity, RateTable]:
     with ResultsStore.open(path, read_only=True) as store:
         if run_id is not None:
             store.run(run_id)  # raises, naming the run, if it is not there

@@ -21,7 +21,7 @@ from evaluate.run.evaluation import Execution, run_evaluation
 from evaluate.run.plan import EvalConfig
 from evaluate.run.summary import summarize, summary_table
 from evaluate.run.worker import TaskOutcome
-from evaluate.store import ResultsStore
+from evaluate.store import ResultsStore, StoreLocation
 
 
 def progress_bar(console: Console | None = None) -> Progress:
@@ -78,6 +78,7 @@ def run_with_progress(
     execution: Execution,
     console: Console,
     label: str = "eval",
+    store: StoreLocation | str | None = None,
 ) -> str:
     """Run with a progress bar and print the summary table; return the run id.
 
@@ -87,7 +88,7 @@ def run_with_progress(
     with progress_bar() as progress:
         task = ProgressTask(progress, label)
         result = run_evaluation(
-            config, run_dir, execution, on_start=task.start, on_outcome=task.outcome
+            config, run_dir, execution, store=store, on_start=task.start, on_outcome=task.outcome
         )
     with ResultsStore.open(result.store) as store:
         policies = [public_spec(spec) for spec in config.policies]

@@ -26,7 +26,13 @@ from evaluate.run.plan import (
 )
 from evaluate.run.scheduler import ExecutionReport, Pool, execute
 from evaluate.run.worker import TaskOutcome, WorkerConfig
-from evaluate.store import EpisodeOutcome, EpisodeRecord, ResultsStore
+from evaluate.store import (
+    EpisodeOutcome,
+    EpisodeRecord,
+    ResultsStore,
+    StoreLocation,
+    store_location,
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class EvalResult:
     """Where the results went and what happened to the planned episodes."""
 
     run_id: str
-    store: Path
+    store: StoreLocation
     planned: int
     already_done: int  # recorded by an earlier (resumed) invocation
     report: ExecutionReport
@@ -69,7 +75,7 @@ def run_evaluation(
     run_dir: Path,
     execution: Execution = Execution(),
     *,
-    store: Path | None = None,
+    store: StoreLocation | str | None = None,
     run_id: str | None = None,
     on_start: Callable[[int, int], None] = lambda planned, done: None,
     on_outcome: Callable[[TaskOutcome], None] = lambda outcome: None,
@@ -79,12 +85,13 @@ def run_evaluation(
 
     Args:
         run_dir: holds videos (and the store, unless ``store`` says otherwise).
-        store: the results store; default ``run_dir/results.sqlite``.
+        store: the results store (a file or a ``postgresql://`` URL); default
+            ``run_dir/results.sqlite``.
         run_id: an existing run to write into; default: by config (see ``Execution.resume``).
         on_start: called with (planned episodes, already recorded) before any runs.
     """
     run_dir = Path(run_dir)
-    store = Path(store) if store is not None else run_dir / STORE_FILENAME
+    store = store_location(store) if store is not None else run_dir / STORE_FILENAME
     envs = describe_envs(config.envs)
     tasks = plan_tasks(config, envs)
     with ResultsStore.open(store) as results:

@@ -1,7 +1,8 @@
 """``twinbench worker``: take jobs from a results store's queue and evaluate them.
 
 A job's episodes go into the same store (run id = the job id, so a requeued job resumes its
-run); its videos into ``runs/JOB_ID/`` next to the store. While a job runs, a thread sends
+run); its videos into ``runs/JOB_ID/`` next to the store (an SQLite file's folder;
+``./twinbench-results`` for a PostgreSQL store). While a job runs, a thread sends
 heartbeats; if the job is taken away (requeued as stale), the worker stops handing out its
 episodes and leaves it to its new holder.
 """
@@ -14,13 +15,12 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from evaluate.errors import EvaluateError
 from evaluate.run.evaluation import EvalResult, Execution, run_evaluation
 from evaluate.run.plan import EvalConfig, describe_envs, run_config
 from evaluate.run.worker import TaskOutcome
-from evaluate.store import JobRecord, JobState, ResultsStore
+from evaluate.store import JobRecord, JobState, ResultsStore, StoreLocation, files_dir
 from twinbench.errors import TwinbenchError
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class QueueWorkerConfig:
     """How a queue worker polls, heartbeats and runs jobs.
 
     Attributes:
-        store: the results store holding the queue.
+        store: the results store holding the queue (a file, or a PostgreSQL URL).
         worker_id: this worker's name in the jobs table.
         poll_s: pause between looks at an empty queue [s].
         heartbeat_s: interval between heartbeats while running a job [s].
@@ -44,7 +44,7 @@ class QueueWorkerConfig:
         execution: workers, Ray, video for each job.
     """
 
-    store: Path
+    store: StoreLocation
     worker_id: str = field(default_factory=default_worker_id)
     poll_s: float = 5.0
     heartbeat_s: float = 10.0
@@ -81,7 +81,7 @@ def job_config(job: JobRecord) -> EvalConfig:
 class _Heartbeat:
     """Beats for one job on its own connection; ``lost`` once the job is no longer ours."""
 
-    def __init__(self, store: Path, job_id: str, worker_id: str, interval_s: float):
+    def __init__(self, store: StoreLocation, job_id: str, worker_id: str, interval_s: float):
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -96,7 +96,7 @@ class _Heartbeat:
         self._stop.set()
         self._thread.join()
 
-    def _run(self, store: Path, job_id: str, worker_id: str, interval_s: float) -> None:
+    def _run(self, store: StoreLocation, job_id: str, worker_id: str, interval_s: float) -> None:
         with ResultsStore.open(store) as results:
             while not self._stop.wait(interval_s):
                 if not results.heartbeat(job_id, worker_id):
@@ -119,7 +119,7 @@ def run_job(
             run_id = _job_run(store, job, eval_config)
             result = run_evaluation(
                 eval_config,
-                store.parent / "runs" / job.job_id,
+                files_dir(store) / "runs" / job.job_id,
                 config.execution,
                 store=store,
                 run_id=run_id,
@@ -143,7 +143,7 @@ def run_job(
     return JobOutcome(job, state, reason, result)
 
 
-def _job_run(store: Path, job: JobRecord, config: EvalConfig) -> str:
+def _job_run(store: StoreLocation, job: JobRecord, config: EvalConfig) -> str:
     """The job's run: the one it already has (a requeued job), else a new one named after it."""
     with ResultsStore.open(store) as results:
         run_id = job.run_id or job.job_id

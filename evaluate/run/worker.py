@@ -17,7 +17,7 @@ from evaluate.errors import EvaluateError
 from evaluate.policy import Policy
 from evaluate.rollout import RolloutConfig, run_episode
 from evaluate.run.plan import EpisodeTask
-from evaluate.store import EpisodeOutcome, EpisodeRecord, ResultsStore
+from evaluate.store import EpisodeOutcome, EpisodeRecord, ResultsStore, StoreLocation, files_dir
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.errors import SimEnvError
 from sim_env.images import ImageSize
@@ -32,7 +32,8 @@ class WorkerConfig:
     """What every worker of a run shares (picklable: it crosses process boundaries).
 
     Attributes:
-        store: the results store's path.
+        store: the results store (a file, or a PostgreSQL URL: every worker, on any
+            machine, writes to the same database).
         run_id: the run episodes are recorded into.
         policy_specs: the spec (with its secrets) to build each policy id from; an id not
             here is its own spec.
@@ -42,7 +43,7 @@ class WorkerConfig:
         physics: the simulator's settings.
     """
 
-    store: Path
+    store: StoreLocation
     run_id: str
     policy_specs: Mapping[str, str] = field(default_factory=dict)  # policy id -> full spec
     video_dir: Path | None = None
@@ -154,12 +155,13 @@ class EpisodeWorker:
         return self.config.video_dir / name
 
     def _stored_video(self, outcome: EpisodeOutcome) -> str | None:
-        """The video path as the store keeps it: relative to the store's directory if inside."""
+        """The video path as the store keeps it: relative to the store's directory if inside
+        (a PostgreSQL store's is ``./twinbench-results``; other paths stay absolute)."""
         if outcome.video_path is None:
             return None
         path = Path(outcome.video_path).resolve()
         try:
-            return str(path.relative_to(self.config.store.resolve().parent))
+            return str(path.relative_to(files_dir(self.config.store).resolve()))
         except ValueError:
             return str(path)
 

@@ -1,5 +1,13 @@
-"""The results store: runs, episodes and the job queue in one SQLite file (see STORE.md)."""
+"""The results store: runs, episodes and the job queue in one SQLite file or PostgreSQL
+database (see STORE.md)."""
 
+from evaluate.store.location import (
+    PostgresURL,
+    StoreLocation,
+    files_dir,
+    store_exists,
+    store_location,
+)
 from evaluate.store.records import (
     EXCLUDED_KINDS,
     FAILURE_KINDS,
@@ -26,6 +34,11 @@ __all__ = [
     "FailureKind",
     "JobRecord",
     "JobState",
+    "PostgresURL",
     "ResultsStore",
     "RunRecord",
+    "StoreLocation",
+    "files_dir",
+    "store_exists",
+    "store_location",
 ]
