@@ -121,6 +121,34 @@ def _check_friction(v: Vec3) -> Vec3:
     return v
 
 
+ColourMatrix = tuple[
+    tuple[float, float, float, float],
+    tuple[float, float, float, float],
+    tuple[float, float, float, float],
+]
+MAX_COLOUR_COEFFICIENT = 10.0  # a colour map's entries (colours in [0, 1]) stay within this
+
+
+class SplatRenderSpec(_Strict):
+    """How the splat renderer draws this package; every field is opt-in (the default is
+    gsplat's classic mode, colours as trained)."""
+
+    antialiased: bool = False  # gsplat's rasterize_mode "antialiased" (mip-splatting's 2D filter)
+    # camera name -> 3x4 affine map (M | b) of the splats' colours in [0, 1] to what that camera
+    # sees (its exposure and white balance; sim_env.render.colour.fit_colour)
+    colour: dict[str, ColourMatrix] = Field(default_factory=dict)
+
+    @field_validator("colour")
+    @classmethod
+    def _bounded(cls, v: dict[str, ColourMatrix]) -> dict[str, ColourMatrix]:
+        for camera, rows in v.items():
+            if any(abs(x) > MAX_COLOUR_COEFFICIENT for row in rows for x in row):
+                raise ValueError(
+                    f"{camera}: entries must be within +-{MAX_COLOUR_COEFFICIENT:g}, got {rows}"
+                )
+        return v
+
+
 class SceneSpec(_Strict):
     """The static scene (table and surroundings), fixed in the world."""
 
@@ -206,8 +234,17 @@ class EnvPackageSpec(_Strict):
     initial_conditions: list[InitialCondition] = Field(min_length=1)
     episode: EpisodeSpec = EpisodeSpec()
     provenance: Provenance
+    render: SplatRenderSpec | None = None  # opt-in splat rendering settings
 
     _name = field_validator("name")(_check_name)
+
+    @model_validator(mode="after")
+    def _render_names_cameras(self) -> EnvPackageSpec:
+        if self.render is not None:
+            unknown = sorted(set(self.render.colour) - {c.name for c in self.cameras})
+            if unknown:
+                raise ValueError(f"render.colour names cameras the package lacks: {unknown}")
+        return self
 
     def referenced_files(self) -> list[str]:
         """Every file path (relative to the package) that env.yaml points to, in a fixed order."""

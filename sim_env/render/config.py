@@ -17,3 +17,7 @@ class HybridConfig:
     # moving cameras always render every Gaussian. 1 px: ~1.7x faster at 224x224 with 200k
     # Gaussians, ~42 dB PSNR against the exact render (benchmarks/RESULTS.md).
     lod_pixels: float | None = 1.0
+    # gsplat's antialiased mode (mip-splatting's 2D filter): None follows the package's
+    # ``render.antialiased`` (off unless the package opts in).
+    antialiased: bool | None = None
+    colour_match: bool = True  # apply the package's per-camera ``render.colour`` maps, if any

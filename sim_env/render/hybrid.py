@@ -13,6 +13,7 @@ import numpy as np
 from sim_env.cameras import Intrinsics, world_to_camera
 from sim_env.package import EnvPackage
 from sim_env.render.base import CameraLayers, Renderer, fit_size
+from sim_env.render.colour import apply_colour
 from sim_env.render.composite import composite
 from sim_env.render.config import HybridConfig
 from sim_env.render.mujoco_renderer import MujocoRenderer
@@ -45,6 +46,11 @@ class HybridRenderer(Renderer):
         if self._static is None and not self._objects:
             raise ValueError("the hybrid renderer needs a package with splats")
         self._buffers: dict[BufferKey, tuple[GaussianSet, list[slice]]] = {}
+        look = spec.render  # the package's opt-in splat look; the config may override it
+        packaged = bool(look and look.antialiased)
+        self._antialiased = packaged if config.antialiased is None else config.antialiased
+        keep = look is not None and config.colour_match
+        self._colour = {c: np.array(m) for c, m in look.colour.items()} if keep else {}
 
     def _buffer(
         self, key: BufferKey, static: GaussianSet | None
@@ -103,7 +109,10 @@ class HybridRenderer(Renderer):
             w,
             h,
             backend=self.config.backend,
+            antialiased=self._antialiased,
         )
+        if camera in self._colour:
+            rgb = apply_colour(rgb, alpha, self._colour[camera])
         mesh = self.mesh.render_layers(data, camera, (w, h), depth=True)
         background, gain = np.array(self.config.background), np.array(self.config.mesh_gain)
         out = composite(rgb, depth, alpha, mesh.rgb, mesh.depth, background, gain)
