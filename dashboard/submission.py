@@ -3,6 +3,8 @@
 An openpi address is checked by the openpi client's own spec parser; an uploaded bundle is
 unpacked safely into the submissions folder next to the store, and its ``policy.yaml`` is
 checked with the bundle loader's parser, without importing its code or reading its weights.
+Its code is someone else's: the spec names it ``sandboxed:``, so a worker runs it only in the
+sandbox (no network, memory and time limits, evaluate/BUNDLE.md), never in its own process.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dashboard.errors import DashboardError
 from dashboard.safezip import DEFAULT_LIMITS, ZipLimits, extract_zip
 from evaluate.bundle import CONFIG_FILE, PICKLE_SUFFIXES, read_config
 from evaluate.errors import EvaluateError
+from evaluate.policies import untrusted_spec
 from evaluate.policies.openpi import OpenpiConfig
 
 
@@ -38,7 +41,7 @@ def openpi_spec(address: str) -> str:
 def bundle_spec(
     name: str, data: BinaryIO, submissions_dir: Path, limits: ZipLimits = DEFAULT_LIMITS
 ) -> str:
-    """Unpack an uploaded bundle zip and return ``bundle:ABSOLUTE_PATH`` to its directory.
+    """Unpack an uploaded bundle zip and return ``sandboxed:ABSOLUTE_PATH`` to its directory.
 
     The bundle is the archive's top level, or its single top-level folder. Nothing is kept
     if it is refused.
@@ -59,7 +62,7 @@ def bundle_spec(
     except DashboardError:
         shutil.rmtree(target, ignore_errors=True)
         raise
-    return f"bundle:{root.resolve()}"
+    return untrusted_spec(f"bundle:{root.resolve()}")
 
 
 def _bundle_root(target: Path, name: str) -> Path:

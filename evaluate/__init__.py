@@ -13,6 +13,7 @@ from evaluate.policy import (
     PolicyError,
     PolicyMetadata,
 )
+from evaluate.sandbox import SandboxConfig, SandboxedPolicy  # registers sandboxed:PATH
 from evaluate.store import (
     SCHEMA_VERSION,
     EpisodeKey,
@@ -44,6 +45,8 @@ __all__ = [
     "PolicyMetadata",
     "ResultsStore",
     "RunRecord",
+    "SandboxConfig",
+    "SandboxedPolicy",
     "correlate",
     "kendall",
     "load_tables",

@@ -57,6 +57,16 @@ def has_secret(spec: str) -> bool:
     return any(k in SECRET_OPTIONS for k, _ in _options(spec))
 
 
+SANDBOXED_SCHEME = "sandboxed"  # registered by evaluate.sandbox
+
+
+def untrusted_spec(spec: str) -> str:
+    """The spec to run a policy someone else submitted: a bundle runs in the sandbox
+    (``bundle:PATH`` -> ``sandboxed:PATH``); a server's or a built-in policy is unchanged."""
+    scheme, sep, argument = spec.partition(":")
+    return f"{SANDBOXED_SCHEME}:{argument}" if scheme == "bundle" and sep else spec
+
+
 def policy_schemes() -> tuple[str, ...]:
     """The registered scheme names, sorted."""
     return tuple(sorted(_SCHEMES))
@@ -106,4 +116,11 @@ register_policy_scheme("openpi", _openpi)
 register_policy_scheme("bundle", _bundle)
 register_policy_scheme("scripted", _scripted)
 
-__all__ = ["PolicyFactory", "make_policy", "policy_schemes", "register_policy_scheme"]
+__all__ = [
+    "SANDBOXED_SCHEME",
+    "PolicyFactory",
+    "make_policy",
+    "policy_schemes",
+    "register_policy_scheme",
+    "untrusted_spec",
+]

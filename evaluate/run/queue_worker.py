@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from evaluate.errors import EvaluateError
+from evaluate.policies import untrusted_spec
 from evaluate.run.evaluation import EvalResult, Execution, run_evaluation
 from evaluate.run.plan import EvalConfig, describe_envs, run_config
 from evaluate.run.worker import TaskOutcome
@@ -73,8 +74,13 @@ class JobOutcome:
 
 
 def job_config(job: JobRecord) -> EvalConfig:
+    """The job's evaluation; a bundle runs sandboxed however it was queued (an older store,
+    another back end), since a queued job may be anyone's."""
     return EvalConfig(
-        envs=job.envs, policies=(job.policy_spec,), episodes=job.episodes, seed=job.seed
+        envs=job.envs,
+        policies=(untrusted_spec(job.policy_spec),),
+        episodes=job.episodes,
+        seed=job.seed,
     )
 
 

@@ -104,11 +104,11 @@ def test_bundle_upload_is_unpacked_and_queued(page, dashboard_env, facts):
     _upload_bundle(app, _bundle_zip(files), facts.BUNDLED_ENV)
     assert not app.error
     spec = _jobs(dashboard_env.store)[-1].policy_spec
-    assert spec.startswith("bundle:")
+    assert spec.startswith("sandboxed:")
     bundle = dashboard_env.root / SUBMISSIONS_DIR
     [unpacked] = bundle.iterdir()
     assert unpacked.name.startswith("my_policy-")
-    assert spec == f"bundle:{(unpacked / 'my_policy').resolve()}"
+    assert spec == f"sandboxed:{(unpacked / 'my_policy').resolve()}"
     assert (unpacked / "my_policy" / "linear_policy.py").is_file()
 
 
@@ -153,7 +153,7 @@ def test_bundle_at_the_top_level(tmp_path):
     data = io.BytesIO(_bundle_zip({"policy.yaml": yaml.safe_dump(POLICY_YAML).encode()}))
     spec = submission.bundle_spec("flat.zip", data, tmp_path)
     [unpacked] = tmp_path.iterdir()
-    assert spec == f"bundle:{unpacked.resolve()}"
+    assert spec == f"sandboxed:{unpacked.resolve()}"
 
 
 def test_job_list_shows_states_and_reasons(page, dashboard_env, facts):
