@@ -28,6 +28,12 @@ TABLE_RGBA, CUBE_RGBA, BOWL_RGBA, BLOCK_RGBA = (
 )
 
 
+# DROID's exterior camera, for a robot base at the origin facing +x (m): beside the robot at
+# shoulder height, looking at the workspace in front of it.
+EXTERIOR_EYE = (0.6, -0.7, 0.55)
+EXTERIOR_TARGET = (0.35, 0.05, 0.05)
+
+
 @dataclass(frozen=True)
 class PrimitiveSceneConfig:
     """Sizes (m), masses (kg) and where initial conditions are sampled (m, in the table frame)."""
@@ -129,7 +135,7 @@ def droid_cameras(size: tuple[int, int]) -> list[dict]:
     w, h = size
     f = 0.55 * w  # about a 85 degree horizontal field of view, like a ZED 2 at 16:9
     intrinsics = {"width": w, "height": h, "fx": f, "fy": f, "cx": (w - 1) / 2, "cy": (h - 1) / 2}
-    eye, target = np.array([0.6, -0.7, 0.55]), np.array([0.35, 0.05, 0.05])
+    eye, target = np.array(EXTERIOR_EYE), np.array(EXTERIOR_TARGET)
     # The wrist camera sits on the gripper's side and looks past the fingertips (gripper frame:
     # z along the fingers, pinch point at z = 0.145 m).
     wrist_eye, wrist_target = np.array([-0.09, 0.0, 0.04]), np.array([0.0, 0.0, 0.22])

@@ -1,4 +1,4 @@
-"""The environment package (format v1): schema, loading, validation and writing."""
+"""The environment package (format v1, v2 with a background): schema, loading, validation and writing."""
 
 from sim_env.package.loader import (
     ENV_FILE,
@@ -10,6 +10,8 @@ from sim_env.package.loader import (
 )
 from sim_env.package.schema import (
     FORMAT_VERSION,
+    FORMAT_VERSIONS,
+    BackgroundSpec,
     CameraSpec,
     CriterionSpec,
     EnvPackageSpec,
@@ -27,6 +29,8 @@ from sim_env.package.schema import (
 __all__ = [
     "ENV_FILE",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
+    "BackgroundSpec",
     "CameraSpec",
     "CriterionSpec",
     "EnvPackage",

@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from pydantic import ValidationError
 
 from sim_env.errors import EnvPackageError
 from sim_env.package.geometry import check_geometry
-from sim_env.package.schema import FORMAT_VERSION, EnvPackageSpec
+from sim_env.package.schema import FORMAT_VERSIONS, EnvPackageSpec
 from twinbench.yamlio import load_yaml
 
 ENV_FILE = "env.yaml"
@@ -62,9 +63,11 @@ def parse_spec(data: dict[str, Any], file: Path) -> EnvPackageSpec:
     if not isinstance(data, dict):
         raise EnvPackageError("expected a YAML mapping at the top level", file=file)
     version = data.get("format_version")
-    if version is not None and (type(version) is not int or version != FORMAT_VERSION):
+    if version is not None and (type(version) is not int or version not in FORMAT_VERSIONS):
+        readable = " and ".join(str(v) for v in FORMAT_VERSIONS)
         raise EnvPackageError(
-            f"format version {version!r} is not supported by this twinbench (it reads version 1)",
+            f"format version {version!r} is not supported by this twinbench (it reads versions "
+            f"{readable})",
             file=file,
             field="format_version",
         )
@@ -154,10 +157,27 @@ def load_spec_checked(root: str | os.PathLike[str]) -> EnvPackage:
     return EnvPackage(root=root.resolve(), spec=spec, content_hash=content_hash)
 
 
+def check_background(spec: EnvPackageSpec, root: Path) -> None:
+    """The background panorama, if any, loads as one (``sim_env.envmap``)."""
+    from sim_env.envmap import EnvmapFileError, read_envmap
+
+    background = spec.scene.background
+    if background is None:
+        return
+    try:
+        read_envmap(root / background.image, np.asarray(background.centre), background.radius)
+    except EnvmapFileError as exc:
+        raise EnvPackageError(
+            str(exc), file=root / background.image, field="scene.background.image"
+        ) from None
+
+
 def load_package(root: str | os.PathLike[str]) -> EnvPackage:
-    """Load and fully validate a package: schema, files, hashes, meshes and convex hulls."""
+    """Load and fully validate a package: schema, files, hashes, meshes, convex hulls and the
+    background panorama."""
     package = load_spec_checked(root)
     check_geometry(package.spec, package.root)
+    check_background(package.spec, package.root)
     return package
 
 

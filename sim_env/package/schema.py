@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sim_env.droid import CONTROL_HZ
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version written; every version in FORMAT_VERSIONS is read
+FORMAT_VERSIONS = (1, 2)  # 2 adds scene.background
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 
 Vec3 = tuple[float, float, float]
@@ -121,6 +122,15 @@ def _check_friction(v: Vec3) -> Vec3:
     return v
 
 
+class BackgroundSpec(_Strict):
+    """What lies behind the splats: an equirectangular panorama (PNG, 2:1, RGBA with A = seen
+    by the capture) painted on a dome of ``radius`` around ``centre`` (``sim_env.envmap``)."""
+
+    image: str
+    centre: Vec3
+    radius: float = Field(gt=0, le=10 * WORLD_EXTENT)
+
+
 ColourMatrix = tuple[
     tuple[float, float, float, float],
     tuple[float, float, float, float],
@@ -155,6 +165,7 @@ class SceneSpec(_Strict):
     visual: VisualSpec | None = None
     collision_hulls: list[str] = Field(min_length=1)
     splats: str | None = None
+    background: BackgroundSpec | None = None  # format version 2
     friction: Vec3 = (1.0, 0.005, 0.0001)
 
     _friction = field_validator("friction")(_check_friction)
@@ -223,7 +234,7 @@ class Provenance(_Strict):
 class EnvPackageSpec(_Strict):
     """Everything in ``env.yaml``."""
 
-    format_version: Literal[1]
+    format_version: Literal[1, 2]
     name: str
     instruction: str = Field(min_length=1)
     robot: RobotSpec = RobotSpec()
@@ -246,6 +257,12 @@ class EnvPackageSpec(_Strict):
                 raise ValueError(f"render.colour names cameras the package lacks: {unknown}")
         return self
 
+    @model_validator(mode="after")
+    def _background_needs_version_2(self) -> EnvPackageSpec:
+        if self.scene.background is not None and self.format_version < 2:
+            raise ValueError("scene.background needs format_version 2")
+        return self
+
     def referenced_files(self) -> list[str]:
         """Every file path (relative to the package) that env.yaml points to, in a fixed order."""
         files: list[str] = []
@@ -260,6 +277,8 @@ class EnvPackageSpec(_Strict):
         files += self.scene.collision_hulls
         if self.scene.splats:
             files.append(self.scene.splats)
+        if self.scene.background:
+            files.append(self.scene.background.image)
         for obj in self.objects:
             visual(obj.visual)
             files += obj.collision_hulls

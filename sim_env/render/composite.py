@@ -13,7 +13,7 @@ def composite(
     splat_alpha: np.ndarray,  # [H, W] accumulated opacity in [0, 1]
     mesh_rgb: np.ndarray,  # [H, W, 3] uint8, MuJoCo's render of the robot and unsplatted objects
     mesh_depth: np.ndarray,  # [H, W] metres along the optical axis, inf where nothing was drawn
-    background: np.ndarray,  # [3] float in [0, 1], seen where neither covers the pixel
+    background: np.ndarray,  # [3] or [H, W, 3] float in [0, 1], seen where neither covers
     mesh_gain: np.ndarray | None = None,  # [3] colour gain matching MuJoCo's colours to the scan's
 ) -> np.ndarray:
     """[H, W, 3] uint8: the nearer of the two surfaces per pixel.

@@ -12,6 +12,7 @@ import numpy as np
 
 from sim_env.cameras import Intrinsics, world_to_camera
 from sim_env.package import EnvPackage
+from sim_env.render.background import Background
 from sim_env.render.base import CameraLayers, Renderer, fit_size
 from sim_env.render.colour import apply_colour
 from sim_env.render.composite import composite
@@ -51,6 +52,7 @@ class HybridRenderer(Renderer):
         self._antialiased = packaged if config.antialiased is None else config.antialiased
         keep = look is not None and config.colour_match
         self._colour = {c: np.array(m) for c, m in look.colour.items()} if keep else {}
+        self.background = Background(package, config.background)
 
     def _buffer(
         self, key: BufferKey, static: GaussianSet | None
@@ -114,7 +116,9 @@ class HybridRenderer(Renderer):
         if camera in self._colour:
             rgb = apply_colour(rgb, alpha, self._colour[camera])
         mesh = self.mesh.render_layers(data, camera, (w, h), depth=True)
-        background, gain = np.array(self.config.background), np.array(self.config.mesh_gain)
+        fixed = (camera, w, h) if camera in self._fixed else None
+        background = self.background.behind(view, k, w, h, fixed)
+        gain = np.array(self.config.mesh_gain)
         out = composite(rgb, depth, alpha, mesh.rgb, mesh.depth, background, gain)
         splat_depth = np.where(alpha > 0, depth, np.inf)
         return CameraLayers(rgb=out, depth=np.minimum(splat_depth, mesh.depth))
