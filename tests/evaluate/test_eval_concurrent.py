@@ -1,5 +1,6 @@
 """Concurrent evaluations writing one results store (separate ``twinbench eval`` processes,
-two of them with the same config, so the same run) lose and duplicate nothing."""
+two of them with the same config, so the same run) lose and duplicate nothing: an SQLite file,
+and a PostgreSQL database as machines sharing a leaderboard would."""
 
 from __future__ import annotations
 
@@ -17,18 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = ["run_id", "policy_id", "env_id", "env_hash", "initial_condition", "seed"]
 
 
-def eval_args(out: Path, *policies: str, episodes: int) -> list[str]:
+def eval_args(out: Path, *policies: str, episodes: int, store: str | None) -> list[str]:
     args = [sys.executable, "-m", "twinbench_cli", "eval", "--env", ENV_ID, "-o", str(out)]
+    args += ["--store", store] if store else []
     for policy in policies:
         args += ["--policy", policy]
     return [*args, "-n", str(episodes), "--workers", "0", "--max-steps", "40"]
 
 
 @pytest.mark.slow  # 11-50 s on 2 shared cores: three CLI processes start at once
-def test_concurrent_evaluations_of_one_store_lose_nothing(tmp_path):
+def test_concurrent_evaluations_of_one_store_lose_nothing(tmp_path, store_location):
     out = tmp_path / "shared"
-    same = eval_args(out, "scripted", "scripted:bad", episodes=4)
-    other = eval_args(out, "scripted:good", episodes=5)
+    url = store_location if isinstance(store_location, str) else None
+    same = eval_args(out, "scripted", "scripted:bad", episodes=4, store=url)
+    other = eval_args(out, "scripted:good", episodes=5, store=url)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     processes = [
         subprocess.Popen(
@@ -39,7 +42,7 @@ def test_concurrent_evaluations_of_one_store_lose_nothing(tmp_path):
     for process in processes:
         output, _ = process.communicate(timeout=300)
         assert process.returncode == 0, output
-    with ResultsStore.open(out / "results.sqlite") as store:
+    with ResultsStore.open(url or out / "results.sqlite") as store:
         frame = store.episodes()
     assert not frame.duplicated(KEY).any()
     counts = frame.groupby(["run_id", "policy_id"]).size().to_dict()

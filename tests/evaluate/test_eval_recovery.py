@@ -1,5 +1,6 @@
 """Real processes dying: a SIGKILLed ``twinbench eval`` resumed on the same run directory,
-and a worker process killed mid-run. Each planned episode ends up recorded exactly once."""
+and a worker process killed mid-run. Each planned episode ends up recorded exactly once, in
+an SQLite store and in a PostgreSQL one."""
 
 from __future__ import annotations
 
@@ -23,8 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = ["policy_id", "env_id", "env_hash", "initial_condition", "seed"]
 
 
-def eval_command(out: Path, *policies: str, episodes: int, workers: int = 1) -> list[str]:
+def eval_command(
+    out: Path, *policies: str, episodes: int, workers: int = 1, store: Path | str | None = None
+) -> list[str]:
     args = [sys.executable, "-m", "twinbench_cli", "eval", "--env", ENV_ID, "-o", str(out)]
+    if isinstance(store, str):  # a PostgreSQL URL; a file store is OUT/results.sqlite
+        args += ["--store", store]
     for policy in policies:
         args += ["--policy", policy]
     return [*args, "-n", str(episodes), "--workers", str(workers), "--max-steps", "40"]
@@ -37,14 +42,16 @@ def spawn(args: list[str], cwd: Path) -> subprocess.Popen:
     )
 
 
-def recorded(store: Path):
-    if not store.exists():
+def recorded(store: Path | str):
+    if isinstance(store, Path) and not store.exists():
         return None
     with ResultsStore.open(store) as results:
         return results.episodes()
 
 
-def wait_for_episodes(store: Path, count: int, process: subprocess.Popen, limit_s: float = 120):
+def wait_for_episodes(
+    store: Path | str, count: int, process: subprocess.Popen, limit_s: float = 120
+):
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         frame = recorded(store)
@@ -56,12 +63,13 @@ def wait_for_episodes(store: Path, count: int, process: subprocess.Popen, limit_
 
 
 @pytest.mark.slow  # about 25 s on 2 cores: two CLI runs, each spawning a worker
-def test_sigkilled_eval_resumes_without_duplicates(tmp_path):
+def test_sigkilled_eval_resumes_without_duplicates(tmp_path, store_location):
     out = tmp_path / "run"
-    args = eval_command(out, "scripted", episodes=24)
+    store = store_location if isinstance(store_location, str) else out / "results.sqlite"
+    args = eval_command(out, "scripted", episodes=24, store=store)
     process = spawn(args, tmp_path)
     try:
-        wait_for_episodes(out / "results.sqlite", 3, process)
+        wait_for_episodes(store, 3, process)
         workers = psutil.Process(process.pid).children(recursive=True)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
@@ -70,21 +78,21 @@ def test_sigkilled_eval_resumes_without_duplicates(tmp_path):
     assert workers, "the eval should run its episodes in a worker process"
     _, alive = psutil.wait_procs(workers, timeout=30)  # orphans finish their episode and exit
     assert not alive
-    before = recorded(out / "results.sqlite")
+    before = recorded(store)
     assert 3 <= len(before) < 24
 
     resumed = spawn(args, tmp_path)
     output, _ = resumed.communicate(timeout=240)
     assert resumed.returncode == 0, output
     assert f"resuming, {len(before)}/24" in output
-    after = recorded(out / "results.sqlite")
+    after = recorded(store)
     assert len(after) == 24 and not after.duplicated(KEY).any()
     assert sorted(after["seed"]) == list(range(24))
     kept = before.merge(after, on=KEY, suffixes=("", "_after"))
     assert len(kept) == len(before) and (kept["created"] == kept["created_after"]).all()
 
 
-def test_killed_worker_is_replaced_and_its_episode_rerun(tmp_path):
+def test_killed_worker_is_replaced_and_its_episode_rerun(tmp_path, store_location):
     cfg = EvalConfig(
         envs=(ENV_ID,), policies=("scripted",), episodes=8, rollout=RolloutConfig(max_steps=40)
     )
@@ -96,7 +104,10 @@ def test_killed_worker_is_replaced_and_its_episode_rerun(tmp_path):
             threading.Timer(0.2, child.send_signal, (signal.SIGKILL,)).start()
             killed.append(child.pid)
 
-    result = run_evaluation(cfg, tmp_path, Execution(workers=1), on_outcome=kill_a_worker)
+    store = store_location if isinstance(store_location, str) else None  # None: tmp_path's
+    result = run_evaluation(
+        cfg, tmp_path, Execution(workers=1), store=store, on_outcome=kill_a_worker
+    )
     assert killed
     frame = recorded(result.store)
     assert len(frame) == 8 and not frame.duplicated(KEY).any()
