@@ -26,8 +26,9 @@ RENDER_BOX = ImageSize(480, 360)  # a larger camera is rendered at its aspect wi
 OVERLAY_SCALE = 2  # the overlay is drawn at twice the render's size
 AXIS_LENGTH = 0.1  # m
 BASE_RADIUS = 0.08  # m
+# none close to the axes' red, green and blue or the robot base's magenta
 BODY_COLOURS = (
-    "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+    "#ff7f0e", "#17becf", "#ffd700", "#9467bd", "#bcbd22", "#8c564b", "#aec7e8", "#c5b0d5",
 )  # fmt: skip
 TABLE_COLOUR = "#f0f0f0"
 

@@ -5,12 +5,14 @@ submitted in the browser lands in the store. Screenshots go to test-artifacts/da
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,16 +66,16 @@ class Dashboard:
         pytest.fail(f"dashboard did not answer within {STARTUP_S:g} s:\n{self.log.read_text()}")
 
 
-@pytest.fixture
-def dashboard(results_dir, tmp_path: Path) -> Iterator[Dashboard]:
-    """``twinbench dashboard --store … --port …`` started (not yet ready), stopped afterwards."""
+@contextmanager
+def serve(store: Path, envs: Path, log: Path) -> Iterator[Dashboard]:
+    """``twinbench dashboard --store STORE --port …`` with ``TWINBENCH_ENV_PATH=ENVS``,
+    started (not yet ready), stopped afterwards."""
     port = _free_port()
-    log = tmp_path / "dashboard.log"
     command = [
         str(Path(sys.executable).parent / "twinbench"), "dashboard",
-        "--store", str(results_dir.store), "--port", str(port),
+        "--store", str(store), "--port", str(port),
     ]  # fmt: skip
-    env = {**os.environ, "TWINBENCH_ENV_PATH": str(results_dir.envs)}
+    env = {**os.environ, "TWINBENCH_ENV_PATH": str(envs)}
     with open(log, "w") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -85,6 +87,13 @@ def dashboard(results_dir, tmp_path: Path) -> Iterator[Dashboard]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=15)
+
+
+@pytest.fixture
+def dashboard(results_dir, tmp_path: Path) -> Iterator[Dashboard]:
+    """The dashboard over the fixture's results directory."""
+    with serve(results_dir.store, results_dir.envs, tmp_path / "dashboard.log") as server:
+        yield server
 
 
 @pytest.fixture
@@ -187,3 +196,41 @@ def test_every_page_in_chromium(dashboard, browser_page, results_dir, facts):
         store.claim_job("e2e-worker")  # a worker takes the oldest job; the list refreshes itself
     page.locator('[role="gridcell"]', has_text="running").wait_for(state="attached")
     _shot(page, "submit")
+
+
+def _images_loaded(page, count: int) -> None:
+    """Until ``count`` of the page's images have arrived and decoded."""
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+        ".filter(i => i.complete && i.naturalWidth > 0).length >= n",
+        arg=count,
+        timeout=WAIT_MS,
+    )
+
+
+def test_environment_view_in_chromium(browser_page, results_dir, tmp_path, facts):
+    """The environment view (issue 21) of a bundled package, opened by its URL, then of a
+    package built here: each camera's render and overlay arrive as images, the legend names
+    the objects, nothing raises."""
+    from sim_env.primitives import PrimitiveSceneConfig, write_primitive_package
+
+    envs = tmp_path / "envs"
+    shutil.copytree(results_dir.envs, envs)
+    built = PrimitiveSceneConfig(distractors=1, n_initial_conditions=2, seed=5)
+    write_primitive_package(envs / "built_scan", built)
+    page = browser_page
+    with serve(results_dir.store, envs, tmp_path / "dashboard.log") as server:
+        server.wait_ready()
+        page.goto(f"{server.url}/env_detail?env={facts.BUNDLED_ENV}")
+        page.get_by_role("heading", name="Environment view", exact=True).wait_for()
+        page.get_by_text("cube (task object)").wait_for()
+        _images_loaded(page, 4)  # render and overlay of both cameras
+        assert page.locator('[data-testid="stException"]').count() == 0
+        _shot(page, "environment_view")
+
+        _choose(page, "Environment", "built_scan")
+        page.get_by_text("block0").first.wait_for()
+        page.get_by_text("bowl (container)").wait_for()
+        _images_loaded(page, 4)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        _shot(page, "environment_view_built")

@@ -13,6 +13,7 @@ import yaml
 from PIL import Image
 
 from dashboard import env_view
+from dashboard.settings import STORE_ENV_VAR
 from sim_env.cameras import Intrinsics
 from sim_env.overlay import Pinhole, hull_outline, package_wireframes
 from sim_env.package import load_spec_checked, sha256_file
@@ -161,3 +162,20 @@ def test_views_are_cached_per_content_hash(monkeypatch):
     finally:
         env_view.cached_view.clear()
     assert calls == [Path("/one"), Path("/one")]
+
+
+@pytest.mark.parametrize("store_bytes", [None, b"this is not SQLite" * 100])
+def test_without_a_readable_store(open_page, tmp_path, monkeypatch, store_bytes):
+    store = tmp_path / "results.sqlite"
+    if store_bytes is not None:
+        store.write_bytes(store_bytes)
+    monkeypatch.setenv(STORE_ENV_VAR, str(store))
+    monkeypatch.setenv("TWINBENCH_ENV_PATH", str(tmp_path / "no-envs"))
+    app = open_page("env_detail")
+    warnings = [w.value for w in app.warning]
+    if store_bytes is None:
+        assert not warnings and not store.exists()  # reading never creates it
+    else:
+        [warning] = warnings
+        assert "not a readable SQLite database" in warning
+    assert len(app.image) == 4  # the bundled packages need no store

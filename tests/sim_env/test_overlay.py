@@ -101,7 +101,7 @@ def test_hull_outlines_match_the_rendered_silhouette(primitive_package, camera):
         env.close()
     assert rendered.sum() > 50
     iou = (rendered & drawn).sum() / (rendered | drawn).sum()
-    assert iou > 0.9, iou
+    assert iou > 0.97, iou  # exact here; half a pixel off gives 0.88 (exterior), 0.92 (wrist)
 
 
 def test_segments_are_clipped_at_the_near_plane():
