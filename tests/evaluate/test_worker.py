@@ -1,6 +1,7 @@
 """The job queue end to end: ``twinbench submit`` queues, ``twinbench worker`` runs and
 finishes jobs (done, or failed with the reason), and a job taken from a silent worker is
-requeued and resumed by the next one without duplicating episodes."""
+requeued and resumed by the next one without duplicating episodes; on an SQLite file and on
+a PostgreSQL database (``--store postgresql://...``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from evaluate.run import Execution, QueueWorkerConfig, run_job, serve_queue
 from evaluate.store import ResultsStore
+from evaluate.store import store_location as parse_store
 from twinbench_cli import app
 
 ENV_ID = "primitive_cube_bowl"
@@ -22,10 +24,17 @@ def invoke(*args: str):
     return result
 
 
-def test_submit_then_worker_once_runs_the_job(tmp_path):
-    store = tmp_path / "queue" / "results.sqlite"
+def test_submit_then_worker_once_runs_the_job(tmp_path, store_location, monkeypatch):
+    monkeypatch.chdir(
+        tmp_path
+    )  # a PostgreSQL store's files (runs/JOB_ID) go in ./twinbench-results
+    if isinstance(store_location, str):  # given with a password, shown without it
+        store = store_location.replace("twinbench@", "twinbench:pw-never-shown@")
+    else:
+        store = tmp_path / "queue" / "results.sqlite"
     queued = invoke("submit", "-p", "scripted", "-e", ENV_ID, "-n", "2", "--store", str(store))
-    assert "queued job-" in queued.output
+    assert "queued job-" in queued.output and "pw-never-shown" not in queued.output
+    assert f"twinbench worker --store {parse_store(str(store))}" in queued.output
     invoke("worker", "--store", str(store), "--once", "--workers", "0")
     with ResultsStore.open(store) as results:
         (job,) = results.jobs()
@@ -54,8 +63,8 @@ def test_submit_refuses_unknown_scheme_and_env(tmp_path):
     assert bad.exit_code != 0
 
 
-def test_job_taken_from_a_silent_worker_is_resumed_by_the_next(tmp_path):
-    store = tmp_path / "results.sqlite"
+def test_job_taken_from_a_silent_worker_is_resumed_by_the_next(tmp_path, store_location):
+    store = parse_store(str(store_location))
     with ResultsStore.open(store) as results:
         submitted = results.submit_job("scripted:fair", [ENV_ID], episodes=4)
         first = results.claim_job("slow-worker")
