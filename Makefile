@@ -7,17 +7,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.twinbench-installed
 APT_PACKAGES := libegl1 libgl1-mesa-dri libusb-1.0-0 libgomp1 ffmpeg chromium
+# make test also needs PostgreSQL's server binaries: the store's tests start a throwaway cluster
+# (tests/store_backends.py); without them those tests skip, saying so (CI makes them fail).
+TEST_APT_PACKAGES := postgresql
 PYTEST_WORKERS ?= 2
 
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: demo test setup system-deps lint lerobot-peer
+.PHONY: demo test setup system-deps test-deps lint lerobot-peer
 
 demo: setup
 	$(VENV)/bin/twinbench demo
 
-test: setup
+test: setup test-deps
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not manual"
 
 # Style, then the import layers and public contracts of ARCHITECTURE.md (pyproject's [tool.importlinter]).
@@ -44,17 +47,25 @@ $(LEROBOT_PEER)/.installed:
 
 setup: system-deps $(STAMP)
 
-# Installs what is missing when run as root; otherwise prints the exact apt line.
+# $(call apt-install,PACKAGES,ELSE): installs what is missing when run as root; otherwise
+# prints the exact apt line, then runs ELSE.
+define apt-install
+missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "installing Debian packages:$$missing"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+  else \
+    echo "missing Debian packages; run:  sudo apt-get install -y$$missing"; $(2); \
+  fi; \
+fi
+endef
+
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  else \
-	    echo "missing Debian packages; run:  sudo apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
+	@$(call apt-install,$(APT_PACKAGES),exit 1)
+
+test-deps:
+	@$(call apt-install,$(TEST_APT_PACKAGES),echo "(without them the PostgreSQL store tests skip)")
 
 # torch==2.13.0 (the CPU build) goes in first so that the project's torch>=2.4 installs nothing more.
 $(STAMP): pyproject.toml
