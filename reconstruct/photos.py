@@ -77,6 +77,24 @@ def _register_heif(src: Path) -> None:
     pillow_heif.register_heif_opener()
 
 
+def _undecodable(src: Path, exc: Exception) -> ReconstructError:
+    return ReconstructError(
+        f"cannot decode this photo ({exc}); remove it or re-export it as JPEG/PNG", file=src
+    )
+
+
+def check_photo(src: Path) -> None:
+    """Refuse a file that is not a photo, reading only its header (milliseconds), so a folder
+    of broken or mislabelled files is refused before any stage runs."""
+    if src.suffix.lower() in HEIF_SUFFIXES:
+        _register_heif(src)
+    try:
+        with Image.open(src) as image:
+            image.size  # noqa: B018  (the header is parsed on open)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise _undecodable(src, exc) from exc
+
+
 def grey_stats(image: Image.Image) -> tuple[float, float]:
     """``(sharpness, brightness)`` of an upright image, on a grey copy whose longest side is
     ``ANALYSIS_SIZE``: ``contrast_sharpness`` (exposure-independent) and the mean grey level
@@ -120,9 +138,7 @@ def import_photo(src: Path, dst_dir: Path, max_size: int) -> dict[str, object]:
             camera = camera_key(image, width, height)
             sharpness, brightness = grey_stats(upright)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ReconstructError(
-            f"cannot decode this photo ({exc}); remove it or re-export it as JPEG/PNG", file=src
-        ) from exc
+        raise _undecodable(src, exc) from exc
     return {
         "name": name,
         "width": width,

@@ -79,6 +79,11 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
+def check_video(path: Path) -> None:
+    """Refuse a file that is not a video, reading only its container header."""
+    _open(path).close()
+
+
 def _scaled_size(width: int, height: int, longest: int) -> tuple[int, int]:
     """Even (width, height) with the longest side at most ``longest`` px."""
     factor = min(1.0, longest / max(width, height))

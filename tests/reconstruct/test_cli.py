@@ -133,3 +133,35 @@ def test_bad_scale_values_name_the_field(tmp_path: Path, option: list[str]) -> N
     result = CliRunner().invoke(reconstruct_app, [scan, "-o", str(tmp_path / "env"), *option])
     assert isinstance(result.exception, ReconstructError)
     assert "must be positive" in str(result.exception)
+
+
+def fake_photos(tmp_path: Path) -> Path:
+    """Five files named like photos that are not images."""
+    photos = empty_folder(tmp_path)
+    for i in range(5):
+        (photos / f"IMG_{i:04d}.jpg").write_bytes(b"a text file renamed .jpg")
+    return photos
+
+
+@pytest.mark.parametrize(
+    ("make", "output", "expected"),
+    [
+        (fake_video, "env", r"scan\.mp4: cannot open the video"),
+        (fake_photos, "env", r"IMG_0000\.jpg: cannot decode this photo"),
+        (fake_video, "taken", r"taken: is a file, not a folder"),
+        (fake_video, "taken/env", r"taken/env: is under .*taken, which is a file, not a folder"),
+    ],
+)
+def test_a_scan_that_does_not_decode_or_an_output_that_is_a_file_is_refused_first(
+    tmp_path: Path, make: Callable[[Path], Path], output: str, expected: str
+) -> None:
+    """Before any stage runs, in one line: the scan's headers are read, -o must be a folder."""
+    (tmp_path / "taken").write_text("an existing file")
+    scan = make(tmp_path)
+    result = CliRunner().invoke(
+        reconstruct_app, [str(scan), "-o", str(tmp_path / output), "--scale", "1"]
+    )
+    assert isinstance(result.exception, ReconstructError), result.output
+    message = str(result.exception)
+    assert re.search(expected, message) and "\n" not in message, message
+    assert not (tmp_path / "env").exists() and (tmp_path / "taken").is_file()
