@@ -75,3 +75,16 @@ def test_an_older_store_read_only_says_to_migrate_it_first(postgres_url: str):
     ResultsStore.open(postgres_url).close()  # a writable open migrates it
     with ResultsStore.open(postgres_url, read_only=True) as store:
         assert store.runs() == []
+
+
+def test_without_postgres_binaries_its_cases_skip_or_in_ci_fail(monkeypatch, tmp_path):
+    from tests.store_backends import REQUIRE_ENV, start_cluster
+
+    monkeypatch.setenv("TWINBENCH_PG_BIN", str(tmp_path))  # holds no initdb
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv(REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="initdb/pg_ctl not found"):
+        start_cluster(tmp_path)
+    monkeypatch.setenv(REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match=f"{REQUIRE_ENV} is set"):
+        start_cluster(tmp_path)
