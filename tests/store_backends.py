@@ -1,120 +1,41 @@
 """The results store's two back ends for tests: a temporary SQLite file, or a fresh database
-in a throwaway PostgreSQL cluster that this test session starts itself.
+in a throwaway PostgreSQL cluster that this test session starts itself
+(:mod:`evaluate.store.throwaway`: Debian's server binaries, a temporary folder, a free port).
 
-The cluster comes from Debian's binaries (``/usr/lib/postgresql/*/bin``, or the directory in
-``TWINBENCH_PG_BIN``): ``initdb`` in a temporary folder, ``pg_ctl`` on a free port, trust
-authentication on 127.0.0.1 only, no fsync (a crash of the test machine loses nothing that
-matters). As root it runs as the ``postgres`` user (PostgreSQL refuses root). Without the
-binaries the PostgreSQL cases skip, saying so; with ``TWINBENCH_REQUIRE_POSTGRES=1`` (CI) they
-fail instead. One cluster per test process; one database per test.
+Without the binaries the PostgreSQL cases skip, saying so; with ``TWINBENCH_REQUIRE_POSTGRES=1``
+(CI) they fail instead. One cluster per test process; one database per test.
 """
 
 from __future__ import annotations
 
-import glob
-import itertools
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from evaluate.store.throwaway import MISSING, Cluster, postgres_bin, throwaway_cluster
+
 BACKENDS = ("sqlite", "postgresql")
-USER = "twinbench"
 REQUIRE_ENV = "TWINBENCH_REQUIRE_POSTGRES"
 
 
-def postgres_bin() -> Path | None:
-    """The newest directory holding initdb and pg_ctl, or None."""
-    named = os.environ.get("TWINBENCH_PG_BIN")
-    candidates = [named] if named else sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    which = shutil.which("initdb")
-    candidates += [str(Path(which).parent)] if which else []
-    for candidate in candidates:
-        if (Path(candidate) / "initdb").is_file() and (Path(candidate) / "pg_ctl").is_file():
-            return Path(candidate)
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Cluster:
-    root: Path
-    port: int
-    bin: Path
-    as_user: list[str]
-    _numbers = itertools.count()
-
-    def url(self, database: str) -> str:
-        return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
-
-    def new_database(self) -> str:
-        """A fresh, empty database's URL."""
-        import psycopg
-
-        name = f"t{os.getpid()}_{next(self._numbers)}"
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return self.url(name)
-
-    def pg_ctl(self, *args: str) -> None:
-        data = str(self.root / "data")
-        subprocess.run(
-            [*self.as_user, str(self.bin / "pg_ctl"), "-D", data, *args],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-
-
-def start_cluster(tmp_root: Path) -> Cluster:
-    """initdb and start a cluster under ``tmp_root`` (removed by the caller)."""
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        reason = "PostgreSQL's initdb/pg_ctl not found (apt-get install postgresql)"
+@contextmanager
+def cluster_or_skip() -> Iterator[Cluster]:
+    """A throwaway cluster; without PostgreSQL's binaries, skip (or, in CI, fail) saying so."""
+    if postgres_bin() is None:
         if os.environ.get(REQUIRE_ENV):
-            pytest.fail(f"{REQUIRE_ENV} is set but {reason}")
-        pytest.skip(reason)
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        postgres = pwd.getpwnam("postgres")
-        os.chown(tmp_root, postgres.pw_uid, postgres.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data = tmp_root / "data"
-    subprocess.run(
-        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
-         "-E", "UTF8", "--no-sync", "--data-checksums"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    cluster = Cluster(tmp_root, _free_port(), bin_dir, as_user)
-    options = (
-        f"-p {cluster.port} -k {tmp_root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        " -c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
-    )
-    cluster.pg_ctl("-o", options, "-l", str(tmp_root / "server.log"), "-w", "-t", "60", "start")
-    return cluster
+            pytest.fail(f"{REQUIRE_ENV} is set but {MISSING}")
+        pytest.skip(MISSING)
+    with throwaway_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Cluster]:
-    tmp_root = Path(tempfile.mkdtemp(prefix="twinbench-pg-"))
-    try:
-        cluster = start_cluster(tmp_root)
+    with cluster_or_skip() as cluster:
         yield cluster
-        cluster.pg_ctl("-m", "immediate", "stop")
-    finally:
-        shutil.rmtree(tmp_root, ignore_errors=True)
 
 
 @pytest.fixture

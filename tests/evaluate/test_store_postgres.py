@@ -78,13 +78,16 @@ def test_an_older_store_read_only_says_to_migrate_it_first(postgres_url: str):
 
 
 def test_without_postgres_binaries_its_cases_skip_or_in_ci_fail(monkeypatch, tmp_path):
-    from tests.store_backends import REQUIRE_ENV, start_cluster
+    from evaluate.store.throwaway import start_cluster
+    from tests.store_backends import REQUIRE_ENV, cluster_or_skip
 
     monkeypatch.setenv("TWINBENCH_PG_BIN", str(tmp_path))  # holds no initdb
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv(REQUIRE_ENV, raising=False)
-    with pytest.raises(pytest.skip.Exception, match="initdb/pg_ctl not found"):
-        start_cluster(tmp_path)
+    with pytest.raises(pytest.skip.Exception, match="initdb/pg_ctl not found"), cluster_or_skip():
+        pass
     monkeypatch.setenv(REQUIRE_ENV, "1")
-    with pytest.raises(pytest.fail.Exception, match=f"{REQUIRE_ENV} is set"):
+    with pytest.raises(pytest.fail.Exception, match=f"{REQUIRE_ENV} is set"), cluster_or_skip():
+        pass
+    with pytest.raises(EvaluateError, match="apt-get install postgresql"):
         start_cluster(tmp_path)
