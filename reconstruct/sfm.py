@@ -313,6 +313,18 @@ def _failure(exc: ChildFailed, plan: SfmPlan, count: int, image_dir: Path) -> Re
     return ReconstructError(f"{what}; {lower}", file=image_dir)
 
 
+def camera_groups(picked: dict[str, Any], names: list[str]) -> list[int] | None:
+    """For each image, the index of its camera group: photos of one size taken by one camera
+    model at one focal length (the frames stage's ``camera`` key of each photo) share a set
+    of intrinsics, so a portrait photo never shares a landscape one's. None without keys
+    (a video: one camera)."""
+    keys = {str(f["name"]): str(f["camera"]) for f in picked.get("frames", []) if "camera" in f}
+    if not names or any(n not in keys for n in names):
+        return None
+    order = list(dict.fromkeys(keys[n] for n in names))
+    return [order.index(keys[n]) for n in names]
+
+
 def run_sfm(ctx: StageContext, config: SfmConfig) -> dict[str, Any]:
     """Reconstruct the frames stage's images in a child process; write ``SfmOutputs.model``
     and return the summary, with the plan, each step's time and the peak memory."""
@@ -334,6 +346,7 @@ def run_sfm(ctx: StageContext, config: SfmConfig) -> dict[str, Any]:
         "image_dir": str(image_dir),
         "names": names,
         "single": bool(picked.get("single_camera", False)),
+        "groups": camera_groups(picked, names),
         "scratch": str(ctx.scratch_dir),
         "model": str(SfmOutputs.at(ctx.out_dir).model),
         "verbose": logger.isEnabledFor(logging.DEBUG),

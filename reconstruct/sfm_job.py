@@ -182,12 +182,47 @@ class _Steps:
         self._started, self._cpu = now, cpu
 
 
+def camera_folders(
+    image_dir: Path, names: list[str], groups: list[int], folder: Path
+) -> tuple[Path, list[str]]:
+    """Links to the images in one subfolder of ``folder`` per camera group (``groups[i]`` is
+    ``names[i]``'s), so that COLMAP's per-folder mode gives each group one camera: photos of
+    one size from one camera share their intrinsics, a portrait photo never shares a
+    landscape one's. Returns the folder and the images' names under it."""
+    linked = []
+    for name, group in zip(names, groups, strict=True):
+        rel = f"camera_{group}/{name}"
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).symlink_to((image_dir / name).resolve())
+        linked.append(rel)
+    return folder, linked
+
+
+def camera_mode(request: dict[str, Any]) -> pycolmap.CameraMode:
+    """One camera for a video, one per camera group for photos (``camera_folders``)."""
+    if request["single"]:
+        return pycolmap.CameraMode.SINGLE
+    return (
+        pycolmap.CameraMode.PER_FOLDER if request.get("groups") else pycolmap.CameraMode.PER_IMAGE
+    )
+
+
+def rename_images(models: list[pycolmap.Reconstruction], names: dict[str, str]) -> None:
+    """Give the models' images their own names again (``names``: linked name -> name)."""
+    for model in models:
+        for image in model.images.values():
+            image.name = names.get(image.name, image.name)
+
+
 def reconstruct(request: dict[str, Any], report: Reporter) -> dict[str, Any]:
     """Run SfM on the request's images and write the model; the summary fields."""
     config = SfmConfig(**request["config"])
     plan = SfmPlan(**request["plan"])
     image_dir, scratch = Path(request["image_dir"]), Path(request["scratch"])
     names: list[str] = list(request["names"])
+    own_names = names
+    if request.get("groups") and not request["single"]:
+        image_dir, names = camera_folders(image_dir, names, request["groups"], scratch / "cameras")
     db = scratch / "database.db"
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = config.camera_model
@@ -199,9 +234,7 @@ def reconstruct(request: dict[str, Any], report: Reporter) -> dict[str, Any]:
         db,
         image_dir,
         image_names=names,
-        camera_mode=pycolmap.CameraMode.SINGLE
-        if request["single"]
-        else pycolmap.CameraMode.PER_IMAGE,
+        camera_mode=camera_mode(request),
         reader_options=reader,
         extraction_options=extraction_options(config, plan),
     )
@@ -225,6 +258,8 @@ def reconstruct(request: dict[str, Any], report: Reporter) -> dict[str, Any]:
         db, image_dir, scratch, options=mapper_options(config), next_image_callback=next_image
     )
     models = list(mapped.values())
+    rename_images(models, dict(zip(names, own_names, strict=True)))
+    names, image_dir = own_names, Path(request["image_dir"])
     steps.done("mapping")
     best = check_models(models, names, config, image_dir)
     report(0.95, "bundle adjustment")
