@@ -2,8 +2,8 @@
 
 Debian's server binaries (``/usr/lib/postgresql/*/bin``, or the directory in
 ``TWINBENCH_PG_BIN``) make a cluster in a temporary folder: ``initdb`` with trust
-authentication, ``pg_ctl`` on a free port on 127.0.0.1, no fsync (nothing in it outlives the
-run). As root it runs as the ``postgres`` user, since PostgreSQL refuses to run as root.
+authentication, ``pg_ctl`` on a free port on 127.0.0.1, no fsync unless ``durable`` (nothing
+in it outlives the run; a benchmark asks for the server's durable defaults). As root it runs as the ``postgres`` user, since PostgreSQL refuses to run as root.
 """
 
 from __future__ import annotations
@@ -64,14 +64,19 @@ class Cluster:
 
     def version(self) -> str:
         """The server's version, e.g. ``15.14``."""
-        import psycopg
-
-        with psycopg.connect(self.url("postgres")) as conn:
-            return str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
+        return server_version(self.url("postgres"))
 
     def pg_ctl(self, *args: str) -> None:
         command = [*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), *args]
         subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+
+def server_version(url: str) -> str:
+    """The version of the server ``url`` names, e.g. ``15.14``."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
 
 
 def _free_port() -> int:
@@ -80,8 +85,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_cluster(root: Path) -> Cluster:
-    """initdb and start a cluster in the empty folder ``root`` (the caller removes it).
+def start_cluster(root: Path, *, durable: bool = False) -> Cluster:
+    """initdb and start a cluster in the empty folder ``root`` (the caller removes it);
+    ``durable`` keeps PostgreSQL's defaults (an fsync per commit), else fsync is off.
 
     Raises:
         EvaluateError: the server binaries are missing (:data:`MISSING`).
@@ -100,20 +106,19 @@ def start_cluster(root: Path) -> Cluster:
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     cluster = Cluster(root, _free_port(), bin_dir, as_user)
-    options = (
-        f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        " -c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
-    )
+    options = f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=60"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     cluster.pg_ctl("-o", options, "-l", str(root / "server.log"), "-w", "-t", "60", "start")
     return cluster
 
 
 @contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
+def throwaway_cluster(*, durable: bool = False) -> Iterator[Cluster]:
     """A cluster for the ``with`` block, stopped and removed after it."""
     root = Path(tempfile.mkdtemp(prefix="twinbench-pg-"))
     try:
-        cluster = start_cluster(root)
+        cluster = start_cluster(root, durable=durable)
         try:
             yield cluster
         finally:
