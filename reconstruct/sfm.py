@@ -59,8 +59,9 @@ class SfmConfig:
     """Structure-from-motion settings (defaults hold for phone videos and small photo sets).
 
     Attributes:
-        camera_model: COLMAP camera model; one camera is shared by all frames of a video
-            (and by photos from one camera), otherwise one per image.
+        camera_model: COLMAP camera model; one camera is shared by all frames of a video,
+            and by the photos of each camera group (``camera_groups``: one size, camera
+            model and focal length).
         max_image_size: longest side (px) features are extracted at (the frames are at most
             their working size already).
         max_features: keypoints kept per image (the largest scales) for large sets. SIFT
