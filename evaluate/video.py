@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 from evaluate.errors import EvaluateError
+from twinbench.errors import disk_full_is_an_error
 
 CODEC = "libx264"
 
@@ -41,6 +43,11 @@ class VideoWriter:
         import av
 
         frame = side_by_side(views)
+        with disk_full_is_an_error(self.path):
+            self._add(av, frame)
+        self.frames += 1
+
+    def _add(self, av: ModuleType, frame: np.ndarray) -> None:
         if self._container is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(str(self.path), mode="w")
@@ -57,13 +64,13 @@ class VideoWriter:
             )
         for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
             self._container.mux(packet)
-        self.frames += 1
 
     def close(self) -> None:
         """Flush the encoder and close the file; a writer with no frames wrote nothing."""
         if self._container is None:
             return
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
-        self._container = None
+        container, self._container = self._container, None
+        with disk_full_is_an_error(self.path):
+            for packet in self._stream.encode():
+                container.mux(packet)
+            container.close()

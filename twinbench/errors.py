@@ -6,7 +6,14 @@ bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+
+# A write that failed for want of space: no space left, over a quota, over a file-size limit.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class TwinbenchError(Exception):
@@ -27,6 +34,36 @@ class TwinbenchError(Exception):
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.file, self.field) if part)
         return f"{where}: {self.message}" if where else self.message
+
+
+class DiskFullError(TwinbenchError):
+    """A write failed because its filesystem is full: which file, what is left, what to do."""
+
+    def __init__(self, file: str | Path, reason: OSError):
+        left = _free(Path(file))
+        super().__init__(
+            f"disk full ({reason.strerror}; {left} left on its filesystem): free space there "
+            "(old runs, their videos/) and run the same command again; what finished is kept",
+            file=file,
+        )
+
+
+@contextlib.contextmanager
+def disk_full_is_an_error(file: str | Path) -> Iterator[None]:
+    """Turn an out-of-space ``OSError`` inside the block into a :class:`DiskFullError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise DiskFullError(file, exc) from exc
+        raise
+
+
+def _free(path: Path) -> str:
+    for folder in (path, *path.parents):
+        with contextlib.suppress(OSError):
+            return f"{shutil.disk_usage(folder).free / 2**20:.1f} MiB"
+    return "unknown space"
 
 
 def _one_line(text: str) -> str:

@@ -14,11 +14,21 @@ import queue
 import traceback
 from dataclasses import dataclass
 
+from evaluate.errors import EvaluateError
 from evaluate.run.plan import EpisodeTask
 from evaluate.run.scheduler import WorkerLost
 from evaluate.run.worker import EpisodeWorker, TaskOutcome, WorkerConfig
+from twinbench.errors import TwinbenchError
 
 _PARENT_CHECK_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Fatal:
+    """An error no episode can get past (the disk is full, the store is damaged): the run
+    stops with its message; episodes already recorded stay, a resumed run does the rest."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,9 @@ def _serve(
                 return
             try:
                 results.put((slot, worker.run(task)))
+            except TwinbenchError as exc:
+                results.put((slot, _Fatal(str(exc))))
+                return
             except Exception:
                 results.put((slot, _Crashed(traceback.format_exc())))
                 return
@@ -91,6 +104,9 @@ class LocalPool:
                 events.append(self._results.get_nowait())
         except queue.Empty:
             pass
+        for _, event in events:
+            if isinstance(event, _Fatal):  # pool.close() lets the others finish theirs
+                raise EvaluateError(event.message)
         # a report from a worker already replaced names a task its slot no longer runs
         events = [
             (slot, self._lost(slot, e) if isinstance(e, _Crashed) else e)
