@@ -123,12 +123,20 @@ def estimate(cell: PairedCell, confidence: float) -> CellEstimate:
 def equal_width_trials(width: float, rate: float, confidence: float, family: Family) -> int:
     """The fewest real-only trials whose interval (Wilson, or Clopper–Pearson for the
     finite-sample family) at ``rate`` is no wider than ``width``; capped at
-    :data:`MAX_EQUIVALENT`."""
-    trials = np.arange(1, MAX_EQUIVALENT + 1, dtype=np.float64)
+    :data:`MAX_EQUIVALENT`. Widths shrink as trials grow, so a bisection finds it."""
     method = clopper_pearson_interval if family == "finite-sample" else wilson_interval
-    low, high = method(rate * trials, trials, confidence)
-    narrow_enough = np.flatnonzero(high - low <= width)
-    return int(trials[narrow_enough[0]]) if narrow_enough.size else MAX_EQUIVALENT
+
+    def narrow_enough(trials: int) -> bool:
+        low, high = method(rate * trials, trials, confidence)
+        return float(high - low) <= width
+
+    low, high = 1, MAX_EQUIVALENT
+    if not narrow_enough(high):
+        return MAX_EQUIVALENT
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if narrow_enough(mid) else (mid + 1, high)
+    return low
 
 
 def _saved(ppi: Bounds, n: int, confidence: float, family: Family) -> int:

@@ -109,6 +109,8 @@ def betting_interval(x: np.ndarray, confidence: float) -> tuple[np.ndarray, np.n
             else:  # rejected above the high end
                 inside_hi = np.where(rejected, mid, inside_hi)
                 inside_lo = np.where(rejected, inside_lo, mid)
-        ends.append(inside_hi if sign > 0 else inside_lo)
+        edge = np.full(x.shape[:-1], 0.0 if sign > 0 else 1.0)  # bisection never lands on it
+        kept = _log_capital(x, bets, edge, sign) < limit
+        ends.append(np.where(kept, edge, inside_hi if sign > 0 else inside_lo))
     low, high = ends
     return np.minimum(low, high), np.maximum(low, high)

@@ -25,8 +25,6 @@ from evaluate.estimate.document import EstimateDocument
 from evaluate.estimate.synthetic import Scenario
 from twinbench_cli import main
 
-ppi_py = pytest.importorskip("ppi_py")  # the method authors' reference (a dev dependency)
-
 
 def _draw(rho: float, n: int, big_n: int, seed: int = 0):
     return Scenario(rho).draw(1, n, big_n, np.random.default_rng(seed))
@@ -34,6 +32,7 @@ def _draw(rho: float, n: int, big_n: int, seed: int = 0):
 
 @pytest.mark.parametrize(("rho", "n", "big_n"), [(0.0, 10, 200), (0.7, 25, 1000), (0.98, 5, 50)])
 def test_ppi_clt_agrees_with_ppi_py(rho, n, big_n):
+    ppi_py = pytest.importorskip("ppi_py")  # the method authors' reference (a dev dependency)
     trials = _draw(rho, n, big_n, seed=n)
     y, s, t = trials.real[0], trials.paired[0], trials.twin[0]
     ours = ppi_clt(y, s, t, confidence=0.9)
@@ -68,6 +67,9 @@ def test_betting_interval_contains_mean_and_shrinks():
     lo_l, hi_l = betting_interval(large.astype(float), 0.9)
     assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
     assert hi_l - lo_l < (hi_s - lo_s) / 3
+    # a rate of exactly 0 or 1 is inside (bisection alone stops short of the edge)
+    assert betting_interval(np.zeros(5), 0.9)[0] == 0.0
+    assert betting_interval(np.ones(5), 0.9)[1] == 1.0
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         betting_interval(np.array([0.2, 1.5]), 0.9)
 

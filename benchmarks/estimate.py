@@ -1,0 +1,124 @@
+"""Estimates with guarantees: coverage with known truth, and real trials saved on our own
+paired data.
+
+Run ``python -m benchmarks.estimate [--reps 1000] [--skip-sweep] [--skip-fidelity]`` (or
+``twinbench bench estimate``); prints one JSON line per figure, progress on stderr.
+
+- ``sweep``: synthetic evaluations (:mod:`evaluate.estimate.synthetic`) for sim–real
+  agreement none / moderate / high, true rates 0.62 and 0.10, 5 to 30 real trials and 1000
+  twin-only trials: each interval's coverage (nominal 0.9) and mean width.
+- ``fidelity``: the committed fidelity run (``benchmarks/fidelity/run/results.sqlite``,
+  opened read-only): the source world plays real, the twin is the twin. For each policy,
+  ``k`` of its 30 source episodes drawn at random (200 draws) are the real trials, the twin's
+  episodes at those initial conditions their pairs and its other episodes the twin-only
+  trials. Reported: mean width of each interval, real trials saved at equal width (as a
+  share of k), and how often each interval holds the source world's 30-episode rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from evaluate.estimate import PairedCell, estimate, load_episodes, pair
+from evaluate.estimate.coverage import INTERVALS, coverage
+from evaluate.estimate.synthetic import AGREEMENT, Scenario
+
+CONFIDENCE = 0.9
+FIDELITY_STORE = Path(__file__).parent / "fidelity" / "run" / "results.sqlite"
+SOURCE, TWIN = "worlds/source", "worlds/twin"
+CO_TRAINED = "/cot-"  # the policies whose twin ranking agrees with the source (Pearson 0.98)
+
+
+def emit(case: str, metric: str, value: float, unit: str) -> None:
+    line = {
+        "bench": "estimate",
+        "case": case,
+        "metric": metric,
+        "value": round(value, 4),
+        "unit": unit,
+    }
+    print(json.dumps(line), flush=True)
+
+
+def sweep(reps: int, sizes: tuple[int, ...], big_n: int) -> None:
+    rng = np.random.default_rng(0)
+    for agreement, rho in AGREEMENT.items():
+        for offset in (1.0, -4.0):
+            scenario = Scenario(rho, offset, offset - 0.5)
+            for n in sizes:
+                case = f"{agreement}/rate{scenario.truth:.2f}/n{n}"
+                print(f"sweep {case}", file=sys.stderr, flush=True)
+                result = coverage(scenario, n, big_n, CONFIDENCE, reps, rng)
+                for name in INTERVALS:
+                    emit(case, f"{name}_coverage", result.covered[name], "fraction")
+                    emit(case, f"{name}_width", result.width[name], "rate")
+
+
+def fidelity_cells(
+    draws: int, k: int, rng: np.random.Generator
+) -> dict[str, list[tuple[PairedCell, float]]]:
+    """Per policy, ``draws`` cells of ``k`` source episodes with the source's full rate."""
+    frame, _ = load_episodes(FIDELITY_STORE)
+    source = frame[frame["env"].str.endswith(SOURCE)].assign(env="task")
+    twin = frame[frame["env"].str.endswith(TWIN)].assign(env="task")
+    cells: dict[str, list[tuple[PairedCell, float]]] = {}
+    for policy, episodes in source.groupby("policy"):
+        truth = float(episodes["success"].mean())
+        for _ in range(draws):
+            chosen = episodes.iloc[np.sort(rng.choice(len(episodes), k, replace=False))]
+            (cell,), _ = pair(twin[twin["policy"] == policy], chosen, ("twin", "source"))
+            cells.setdefault(str(policy), []).append((cell, truth))
+    return cells
+
+
+def fidelity(draws: int, sizes: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(0)
+    for k in sizes:
+        print(f"fidelity k={k}", file=sys.stderr, flush=True)
+        by_policy = fidelity_cells(draws, k, rng)
+        groups: dict[str, list[tuple[str, object, float]]] = {"co-trained": [], "all": []}
+        for policy, cells in by_policy.items():
+            results = [(estimate(cell, CONFIDENCE), truth) for cell, truth in cells]
+            name = policy.rsplit("/", 1)[-1]
+            case = f"fidelity/{name}/k{k}"
+            _emit_results(case, results, k)
+            groups["all"] += [(policy, r, t) for r, t in results]
+            if CO_TRAINED in policy:
+                groups["co-trained"] += [(policy, r, t) for r, t in results]
+        for group, items in groups.items():
+            _emit_results(f"fidelity/{group}/k{k}", [(r, t) for _, r, t in items], k)
+
+
+def _emit_results(case: str, results: list, k: int) -> None:
+    for name in INTERVALS:
+        bounds = [getattr(r, name) for r, _ in results]
+        emit(case, f"{name}_width", float(np.mean([b.width for b in bounds])), "rate")
+        held = np.mean([b.low <= t <= b.high for b, (_, t) in zip(bounds, results, strict=True)])
+        emit(case, f"{name}_holds_30ep_rate", float(held), "fraction")
+    for family in ("asymptotic", "finite-sample"):
+        saved = float(np.mean([r.saved[family] for r, _ in results]))
+        emit(case, f"saved_{family}", saved, "real trials")
+        emit(case, f"saved_{family}_share", saved / (saved + k), "fraction")
+    emit(case, "agreement", float(np.mean([r.agreement for r, _ in results])), "fraction")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=1000, help="synthetic repetitions per case")
+    parser.add_argument("--draws", type=int, default=200, help="fidelity subsamples per policy")
+    parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--skip-fidelity", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.skip_sweep:
+        sweep(args.reps, (5, 10, 20, 30), 1000)
+    if not args.skip_fidelity:
+        fidelity(args.draws, (5, 10, 15, 20))
+
+
+if __name__ == "__main__":
+    main()
