@@ -158,6 +158,15 @@ def reconstruct_command(
     objects: Path | None = typer.Option(
         None, help="YAML naming, merging or dropping the found objects; task, initial conditions."
     ),
+    exterior_camera: str = typer.Option(
+        "auto",
+        help="Where the exterior camera stands: auto (fitted to the capture's viewpoints), "
+        "droid (DROID's fixed pose beside the robot), a frame's name (its pose), or "
+        "EX,EY,EZ:TX,TY,TZ (eye and target in the table frame).",
+    ),
+    background: bool = typer.Option(
+        True, help="Paint a background dome from the frames, seen where the splats are not."
+    ),
     list_stages: bool = typer.Option(
         False,
         "--list-stages",
@@ -172,6 +181,8 @@ def reconstruct_command(
 
     Example: twinbench reconstruct photos/ -o envs/mytable --object-height 0.21
     """
+    from dataclasses import replace
+
     from reconstruct.align import AlignConfig, KnownDistance, TableHint, no_scale_error
     from reconstruct.frames import FramesConfig
     from reconstruct.gravity import PlaneSearch
@@ -202,6 +213,7 @@ def reconstruct_command(
         named += [(n, "align.table_hint") for n in (table_hint or ())[:1]]
         for name, option in named:
             check_frame_name(str(name), photos, option)
+    exterior = _exterior_choice(exterior_camera, photos)
     check_scan_decodes(scan, photos)
     sized = {"max_image_size": max_image_size} if max_image_size else {}
     configs = {
@@ -210,6 +222,8 @@ def reconstruct_command(
         "align": align,
     }
     configs.update(_twin_configs(env_dir, trainer, ns_ply, ns_dataparser, ns_transforms, objects))
+    dome = configs["package"].background if background else None
+    configs["package"] = replace(configs["package"], exterior=exterior, background=dome)
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)
     for result in results:
         typer.echo(f"{result.name:<8} {result.status:<8} {result.seconds:8.1f} s  {result.out_dir}")
@@ -223,8 +237,38 @@ def reconstruct_command(
 
         package = publish_package(results[-1].out_dir, env_dir)
         typer.echo(f"package  {package.name} written to {package.root}")
+        _echo_cameras(results[-1].summary)
         picture = PackageOutputs.at(package.root).top_down
         typer.echo(f"top-down {picture}")
+
+
+def _exterior_choice(text: str, photos: list[str] | None):
+    """``--exterior-camera`` parsed, a frame's name checked against the scan."""
+    from reconstruct.viewpoint import ExteriorChoice
+
+    choice = ExteriorChoice.parse(text)
+    if choice.mode == "frame":
+        check_frame_name(choice.frame, photos, "package.exterior_camera")
+    return choice
+
+
+def _echo_cameras(summary: dict) -> None:
+    """Say which exterior camera was chosen, how much of its view the scan covers, and the
+    background."""
+    exterior = summary.get("exterior_camera") or {}
+    if exterior:
+        cover = exterior.get("coverage")
+        shown = "n/a" if cover is None else f"{cover:.0%} of its pixels show the scan"
+        typer.echo(
+            f"camera   exterior: {exterior['chosen']} ({exterior['mode']}), coverage {shown}; "
+            "change it with --exterior-camera"
+        )
+    dome = summary.get("background")
+    if dome:
+        typer.echo(
+            f"backdrop painted from {dome['views']} frames, {dome['seen']:.0%} of the dome seen "
+            "(previews/background.png)"
+        )
 
 
 def _echo_base(summary: dict, picture: Path) -> None:

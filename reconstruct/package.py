@@ -2,8 +2,9 @@
 
 The static scene and the objects come from the objects stage; the robot base from the align
 stage (the marker, ``--base`` or the default on the table edge facing the cameras); DROID-like
-cameras (an exterior camera placed relative to the robot base, the wrist camera) from
-``sim_env.primitives.droid_cameras``; a pick-and-place rubric (``pick_place_rubric``) whose
+cameras from ``sim_env.primitives.droid_cameras``, the exterior one fitted to the capture's
+viewpoints (``reconstruct.viewpoint``; or DROID's fixed pose, a frame's, a given one); a
+background dome painted from the frames (``reconstruct.background``, format version 2); a pick-and-place rubric (``pick_place_rubric``) whose
 container is the widest concave object and whose object is the largest graspable other one,
 unless the objects file names them (a scan with one object gives a pick-up task); initial conditions given in the objects file, or the
 scanned arrangement followed by perturbations of it that MuJoCo finds free of interpenetration.
@@ -28,7 +29,11 @@ import mujoco
 import numpy as np
 import trimesh
 
+from reconstruct.align import STAGE as ALIGN_STAGE
+from reconstruct.background import DomeConfig, dome_for_package
 from reconstruct.errors import ReconstructError
+from reconstruct.exterior import CaptureCameras, choose_exterior, package_gaussians, with_exterior
+from reconstruct.frames import STAGE as FRAMES_STAGE
 from reconstruct.frames import scan_digest
 from reconstruct.geometry import outline
 from reconstruct.initial_conditions import (
@@ -47,6 +52,7 @@ from reconstruct.placement import BasePose, Placement
 from reconstruct.stage import Stage, StageContext, read_summary, remove_tree
 from reconstruct.topdown import TopDown, draw_top_down
 from reconstruct.units import Units, metric_world
+from reconstruct.viewpoint import ExteriorChoice
 from sim_env.package import ENV_FILE, EnvPackage, load_package, save_package
 from sim_env.primitives import droid_cameras, pick_place_rubric
 from sim_env.robot import HOME_QPOS
@@ -83,7 +89,10 @@ class PackageConfig:
     task: the rubric's object and container and the instruction (empty: chosen).
     initial_conditions: given outright (the objects file); empty: sampled.
     layouts: how initial conditions are sampled around the scanned arrangement.
-    previews: render one preview per camera.
+    previews: render one preview per camera (and the background panorama).
+    exterior: where the exterior camera stands (fitted to the capture by default).
+    background: how the background dome is painted from the frames (None: no background,
+        format version 1).
     control_hz, horizon_steps: the episode.
     """
 
@@ -93,6 +102,8 @@ class PackageConfig:
     initial_conditions: tuple[ConditionEdit, ...] = ()
     layouts: LayoutConfig = field(default_factory=LayoutConfig)
     previews: bool = True
+    exterior: ExteriorChoice = field(default_factory=ExteriorChoice)
+    background: DomeConfig | None = field(default_factory=DomeConfig)
     control_hz: float = 15.0
     horizon_steps: int = 450
 
@@ -265,8 +276,21 @@ def _table_hulls(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in (root / "hulls").glob("table_*.obj"))
 
 
+def write_background_preview(package: EnvPackage, path: Path) -> str:
+    """The background panorama, texels the capture never saw (filled) at half brightness."""
+    from PIL import Image
+
+    background = package.spec.scene.background
+    with Image.open(package.path(background.image)) as image:
+        rgba = np.asarray(image.convert("RGBA"), np.float32)
+    shade = 0.5 + 0.5 * rgba[..., 3:] / 255.0
+    Image.fromarray((rgba[..., :3] * shade + 0.5).astype(np.uint8)).save(path)
+    return f"previews/{path.name}"
+
+
 def write_previews(package: EnvPackage, folder: Path) -> list[str]:
-    """One PNG per camera at the first initial condition, rendered as evaluations see it."""
+    """One PNG per camera at the first initial condition, rendered as evaluations see it, and
+    the background panorama."""
     from PIL import Image
 
     from sim_env.env import EnvConfig, TwinEnv
@@ -279,6 +303,8 @@ def write_previews(package: EnvPackage, folder: Path) -> list[str]:
         for name in env.camera_names:
             Image.fromarray(obs[name]).save(folder / f"{name}.png")
             written.append(f"previews/{name}.png")
+        if package.spec.scene.background is not None:
+            written.append(write_background_preview(package, folder / "background.png"))
         return written
     finally:
         env.close()
@@ -357,6 +383,51 @@ def provenance(scan: Path, summaries: dict[str, dict[str, Any]]) -> dict[str, st
     }
 
 
+def place_cameras(
+    ctx: StageContext,
+    config: PackageConfig,
+    align: dict[str, Any],
+    root: Path,
+    scene: dict[str, Any],
+    objects: list[dict[str, Any]],
+) -> tuple[list[dict], dict[str, Any]]:
+    """DROID's cameras, the exterior one placed as ``config.exterior`` says (``droid``: the
+    fixed pose beside the robot base, as before), and the summary of the choice."""
+    records = (read_summary(ctx.inputs[OBJECTS_STAGE.name]) or {})["objects"]
+    chosen, record = choose_exterior(
+        config.exterior,
+        CaptureCameras.of_model(ctx.input(ALIGN_STAGE).model),
+        align["robot_base"],
+        package_gaussians(root, scene, objects, [r["pose"] for r in records]),
+        np.array([r["pose"]["pos"][:2] for r in records]).reshape(-1, 2),
+    )
+    cameras = cameras_at_base(droid_cameras(config.camera_size), robot_base(align))
+    return (cameras if config.exterior.mode == "droid" else with_exterior(cameras, chosen)), record
+
+
+def add_background(
+    ctx: StageContext, config: DomeConfig, spec: dict[str, Any], exterior: dict[str, Any]
+) -> dict[str, Any]:
+    """Paint the background dome around the workspace into the package (``spec`` becomes
+    format version 2 with ``scene.background``); its summary."""
+    rel = "backgrounds/dome.png"
+    painted = dome_for_package(
+        ctx.input(ALIGN_STAGE).model,
+        ctx.input(FRAMES_STAGE).images,
+        np.asarray(exterior["target"], float),
+        np.asarray([exterior["pose"]["pos"]]),
+        config,
+        ctx.out_dir / rel,
+    )
+    spec["format_version"] = 2
+    spec["scene"]["background"] = {
+        "image": rel,
+        "centre": painted["centre"],
+        "radius": painted["radius"],
+    }
+    return painted
+
+
 def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     """Assemble, validate and preview the package in the stage's folder."""
     outputs = PackageOutputs.at(ctx.out_dir)
@@ -371,6 +442,8 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     outputs.provenance.parent.mkdir()
     outputs.provenance.write_text(json.dumps(summaries, indent=1, sort_keys=True, default=str))
     base = robot_base(summaries["align"])
+    ctx.report(0.1, "placing the exterior camera")
+    cameras, exterior = place_cameras(ctx, config, summaries["align"], root, scene, objects)
     instruction = config.task.instruction or (
         f"pick up the {obj.replace('_', ' ')}"
         if container is None
@@ -381,7 +454,7 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "name": config.name,
         "instruction": instruction,
         "robot": {"base_pose": base},
-        "cameras": cameras_at_base(droid_cameras(config.camera_size), base),
+        "cameras": cameras,
         "scene": scene,
         "objects": objects,
         "rubric": pick_up_rubric(obj) if container is None else pick_place_rubric(obj, container),
@@ -389,6 +462,10 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "episode": {"control_hz": config.control_hz, "horizon_steps": config.horizon_steps},
         "provenance": provenance(ctx.scan, summaries),
     }
+    background = None
+    if config.background is not None:
+        ctx.report(0.2, "painting the background dome from the frames")
+        background = add_background(ctx, config.background, spec, exterior)
     ctx.report(0.3, "validating the package")
     draft = save_package(spec, root)
     found = interpenetrations(draft, conditions)
@@ -415,6 +492,8 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "previews": previews,
         "top_down": outputs.top_down.relative_to(root).as_posix(),
         "robot_base": summaries["align"]["robot_base"],
+        "exterior_camera": exterior,
+        "background": background,
         "scan_sha256": spec["provenance"]["source"].rsplit(":", 1)[1],
         "bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()),
     }

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from reconstruct.align import AlignConfig
+from reconstruct.background import DomeConfig
 from reconstruct.frames import FramesConfig
 from reconstruct.mesh import MeshConfig
 from reconstruct.object_edits import ConditionEdit, ObjectEdit, ObjectEdits, PoseEdit, TaskEdit
@@ -44,6 +45,7 @@ from reconstruct.synthetic.world import (
     write_source_world,
 )
 from reconstruct.train.config import DensifyConfig, TrainConfig
+from reconstruct.viewpoint import ExteriorChoice
 from sim_env.package import EnvPackage
 
 BUNDLED = Path(__file__).resolve().parents[2] / "sim_env" / "envs"
@@ -77,6 +79,10 @@ class BuildConfig:
     mesh: MeshConfig = field(default_factory=MeshConfig)
     objects: ObjectsConfig = field(default_factory=ObjectsConfig)
     twin_name: str = TWIN_NAME
+    # The bundled twin keeps DROID's fixed exterior camera and no background: the fidelity
+    # study's numbers were measured with them.
+    exterior_camera: str = "droid"
+    background: bool = False
 
 
 def quick_config() -> BuildConfig:
@@ -148,7 +154,13 @@ def stage_configs(config: BuildConfig, source: EnvPackage) -> dict[str, object]:
         "splats": config.splats,
         "mesh": config.mesh,
         "objects": replace(config.objects, edits=edits),
-        "package": PackageConfig(name=config.twin_name, task=task, initial_conditions=conditions),
+        "package": PackageConfig(
+            name=config.twin_name,
+            task=task,
+            initial_conditions=conditions,
+            exterior=ExteriorChoice.parse(config.exterior_camera),
+            background=DomeConfig() if config.background else None,
+        ),
     }
 
 

@@ -89,6 +89,10 @@ class HybridRenderer(Renderer):
             world.sh[part] = moved.sh
         return world
 
+    def view_matrix(self, data: mujoco.MjData, camera: str) -> np.ndarray:
+        """[4, 4] world -> ``camera`` (OpenCV axes) in the state ``data``."""
+        return world_to_camera(data, self.scene.cameras[camera])
+
     def render_layers(
         self, data: mujoco.MjData, camera: str, size: tuple[int, int] | None = None
     ) -> CameraLayers:
@@ -97,7 +101,7 @@ class HybridRenderer(Renderer):
         w, h = (
             fit_size((native.width, native.height), size) if size else (native.width, native.height)
         )
-        view = world_to_camera(data, self.scene.cameras[camera])
+        view = self.view_matrix(data, camera)
         k = native.scaled(w, h).matrix()  # pixel centres at +0.5, as the rasterizer's
         gs = self.world_gaussians(data, camera, view, k)
         rgb, depth, alpha = rasterize(

@@ -91,6 +91,8 @@ def test_the_scan_is_checked_first_in_one_line(
         (["--scale", "1", "--base", "0", "0", "nan"], "must be finite"),
         (["--object-height", "0.2", "--scale", "1"], "only one source of metric scale"),
         (["--table-height", "-0.7"], "must be positive"),
+        (["--scale", "1", "--exterior-camera", "c.jpg"], r"'c\.jpg' is not one of the photos"),
+        (["--scale", "1", "--exterior-camera", "1,2:3,4,5"], "package.exterior_camera"),
     ],
 )
 def test_flags_are_checked_before_any_stage(

@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import open3d as o3d
+import pycolmap
 import pytest
 import trimesh
 from scipy.spatial.transform import Rotation
 from typer.testing import CliRunner
 
 from reconstruct import package as package_stage
+from reconstruct.align import AlignOutputs
+from reconstruct.colmap_model import save_model
 from reconstruct.errors import ReconstructError
+from reconstruct.exterior import CaptureCameras
 from reconstruct.mesh import MeshOutputs
 from reconstruct.object_edits import TaskEdit
 from reconstruct.objects import ObjectsConfig, run_objects
@@ -36,10 +41,45 @@ from reconstruct.stage import (
     staged_output,
     write_json,
 )
+from reconstruct.viewpoint import ExteriorChoice
+from sim_env.cameras import look_at, quat_to_mat
 from sim_env.cli import env_app
+from sim_env.droid import EXTERIOR_IMAGE
+from sim_env.env import EnvConfig, TwinEnv
 from sim_env.package import load_package
 from sim_env.primitives import droid_cameras
+from sim_env.render.void import VoidFractions, void_fractions
 from sim_env.splats import MeshSampling, gaussians_from_mesh, write_ply
+
+CAPTURE_SIZE = (160, 120)  # px, the fixture's frames
+
+
+def write_capture(frames_dir: Path, align_dir: Path, count: int = 8) -> list[str]:
+    """Frames and an aligned model as the frames and align stages leave them: ``count``
+    cameras on a circle 0.8 m out and 0.45 m up around the table, looking at its middle,
+    each frame a colourful pattern (the background dome is painted from them)."""
+    images = frames_dir / "images"
+    images.mkdir()
+    rec = pycolmap.Reconstruction()
+    w, h = CAPTURE_SIZE
+    rec.add_camera_with_trivial_rig(
+        pycolmap.Camera(model="PINHOLE", width=w, height=h, params=[120, 120, w / 2, h / 2],
+                        camera_id=1)
+    )  # fmt: skip
+    rng, names = np.random.default_rng(3), []
+    for i, angle in enumerate(np.linspace(-1.2, 1.2, count)):
+        eye = np.array([0.45 - 0.8 * np.cos(angle), 0.8 * np.sin(angle), 0.45])
+        to_world = quat_to_mat(look_at(eye, np.array([0.45, 0.0, 0.0])))
+        names.append(f"frame_{i:05d}.jpg")
+        pattern = rng.uniform(40, 220, size=(6, 8, 3)).astype(np.uint8)
+        cv2.imwrite(str(images / names[-1]), cv2.resize(pattern, (w, h)))
+        pose = pycolmap.Rigid3d(pycolmap.Rotation3d(to_world.T), -to_world.T @ eye)
+        rec.add_image_with_trivial_frame(
+            pycolmap.Image(name=names[-1], camera_id=1, image_id=i + 1), pose
+        )
+    save_model(rec, AlignOutputs.at(align_dir).model)
+    AlignOutputs.at(align_dir).top_down.touch()
+    return names
 
 
 def subdivided_box(extents, centre) -> trimesh.Trimesh:
@@ -70,6 +110,7 @@ def stage_inputs(tmp_path_factory) -> dict[str, Path]:
     for folder in dirs.values():
         folder.mkdir(parents=True)
     write_json(dirs["frames"] / "summary.json", {"source": "video", "count": 40})
+    write_capture(dirs["frames"], dirs["align"])
     write_json(dirs["sfm"] / "summary.json", {"registered": 40, "total": 40})
     write_json(
         dirs["align"] / "summary.json",
@@ -210,3 +251,68 @@ def test_an_interpenetration_names_the_bodies_their_candidates_and_the_fix() -> 
     robot = ["robot/link7 and object/mug interpenetrate by 12.0 mm"]
     assert overlap_message(robot, records, given=False).endswith("(--base X Y YAW)")
     assert "initial_conditions of the --objects file" in overlap_message(problems, records, True)
+
+
+def view_voids(package) -> dict[str, VoidFractions]:
+    """Each camera's void at the first initial condition, 160x90."""
+    env = TwinEnv(package, EnvConfig(renderer="splats"))
+    try:
+        env.reset(options={"initial_condition": 0})
+        return {c: void_fractions(env.renderer, env.data, c, (160, 90)) for c in env.camera_names}
+    finally:
+        env.close()
+
+
+def test_the_exterior_camera_is_fitted_to_the_capture_and_no_view_shows_void(
+    stage_inputs, tmp_path: Path
+) -> None:
+    summary = run_stage(stage_inputs, PackageConfig(name="fitted", camera_size=(160, 90)))
+    package = publish_package(stage_inputs["work"] / "package", tmp_path / "fitted")
+    exterior = summary["exterior_camera"]
+    assert exterior["mode"] == "auto" and exterior["chosen"].startswith("frame_")
+    assert exterior["coverage"] > 0.3 and len(exterior["considered"]) == 4
+    scores = [c["coverage"] * np.exp(-c["cost"]) for c in exterior["considered"]]
+    assert exterior["considered"][int(np.argmax(scores))]["name"] == exterior["chosen"]
+    camera = next(c for c in package.spec.cameras if c.name == EXTERIOR_IMAGE)
+    assert camera.parent == "world" and np.allclose(camera.pose.pos, exterior["pose"]["pos"])
+    assert package.spec.format_version == 2
+    assert package.spec.scene.background.image == "backgrounds/dome.png"
+    assert summary["background"]["views"] == 8 and 0.1 < summary["background"]["seen"] < 1.0
+    assert "previews/background.png" in summary["previews"]
+    assert (tmp_path / "fitted/previews/background.png").is_file()
+    result = CliRunner().invoke(env_app, ["validate", str(tmp_path / "fitted")])
+    assert result.exit_code == 0, result.output
+    with_dome = view_voids(package)
+    assert all(v.void == 0.0 for v in with_dome.values())
+
+    run_stage(stage_inputs, PackageConfig(name="bare", camera_size=(160, 90), background=None))
+    bare = publish_package(stage_inputs["work"] / "package", tmp_path / "bare")
+    assert bare.spec.format_version == 1 and bare.spec.scene.background is None
+    without = view_voids(bare)
+    assert without[EXTERIOR_IMAGE].void > 0.05  # the same camera sees past the table
+    assert with_dome[EXTERIOR_IMAGE].open == pytest.approx(without[EXTERIOR_IMAGE].void)
+
+
+def test_the_exterior_camera_can_be_chosen(stage_inputs) -> None:
+    frame = run_stage(
+        stage_inputs,
+        PackageConfig(name="chosen", previews=False, background=None,
+                      exterior=ExteriorChoice.parse("frame_00002.jpg")),
+    )["exterior_camera"]  # fmt: skip
+    cameras = CaptureCameras.of_model(AlignOutputs.at(stage_inputs["align"]).model)
+    assert frame["chosen"] == "frame_00002.jpg" and frame["coverage"] is not None
+    assert np.allclose(frame["pose"]["pos"], cameras.cameras.centres[2])
+    given = run_stage(
+        stage_inputs,
+        PackageConfig(name="given", previews=False, background=None,
+                      exterior=ExteriorChoice.parse("0.6,-0.7,0.55:0.35,0.05,0.05")),
+    )["exterior_camera"]  # fmt: skip
+    droid = cameras_at_base(droid_cameras((320, 180)), robot_base({"robot_base": {
+        "position_m": [0.0, 0.0, 0.0], "yaw_deg": 0.0}}))[0]  # fmt: skip
+    assert np.allclose(given["pose"]["pos"], droid["pose"]["pos"])
+    assert np.allclose(np.abs(given["pose"]["quat"]), np.abs(droid["pose"]["quat"]), atol=1e-9)
+    with pytest.raises(ReconstructError, match="not a registered frame"):
+        run_stage(
+            stage_inputs,
+            PackageConfig(name="x", previews=False, exterior=ExteriorChoice.parse("nope.jpg")),
+        )
