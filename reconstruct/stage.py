@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from reconstruct.errors import ReconstructError
+from twinbench.errors import disk_full_is_an_error
 
 SUMMARY_NAME = "summary.json"
 
@@ -236,8 +237,14 @@ def staged_output(work_dir: Path, name: str) -> Iterator[tuple[Path, Path]]:
     """Yield ``(out_dir, scratch_dir)``; on success ``out_dir`` atomically becomes ``work/<name>``.
 
     On any exception (KeyboardInterrupt and SIGTERM included) both folders are removed and an
-    earlier ``work/<name>`` is left untouched.
+    earlier ``work/<name>`` is left untouched; a full disk is one ``DiskFullError`` naming the
+    file (and the stage's folders are gone, so rerunning after freeing space starts clean).
     """
+    with disk_full_is_an_error(work_dir):
+        yield from _staged_output(work_dir, name)
+
+
+def _staged_output(work_dir: Path, name: str) -> Iterator[tuple[Path, Path]]:
     work_dir.mkdir(parents=True, exist_ok=True)
     clear_leftovers(work_dir, name)
     partial = work_dir / f".{name}.partial-{os.getpid()}"

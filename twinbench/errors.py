@@ -40,6 +40,7 @@ class DiskFullError(TwinbenchError):
     """A write failed because its filesystem is full: which file, what is left, what to do."""
 
     def __init__(self, file: str | Path, reason: OSError):
+        file = reason.filename or file  # the file the write was for, where the OS says
         left = _free(Path(file))
         super().__init__(
             f"disk full ({reason.strerror}; {left} left on its filesystem): free space there "
