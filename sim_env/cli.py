@@ -185,11 +185,14 @@ def edit_command(
         "", "--task", help="object=NAME,target=NAME: the pick-and-place task (rubric rewritten)."
     ),
     instruction: str = typer.Option("", "--instruction", help="With --task: the instruction."),
+    base: str = typer.Option(
+        "", "--base", help="X,Y,YAW: the robot base (m, m, degrees); world cameras move with it."
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the edited package to this new directory."
     ),
 ) -> None:
-    """Edit a package: rename, merge or drop objects, set masses, frictions and the task.
+    """Edit a package: rename, merge or drop objects, set masses, frictions, the task, the base.
 
     Edits apply in that order, then the package is saved with new hashes and validated with
     its physics; a failed edit changes nothing (see FORMAT.md, 'Editing a package').
@@ -200,10 +203,10 @@ def edit_command(
     from sim_env.package.edit import PackageEdits, edit_package, parse_edits
     from sim_env.registry import BUNDLED_DIR, resolve_env
 
-    edits = parse_edits(rename, merge, drop, mass, friction, task, instruction)
+    edits = parse_edits(rename, merge, drop, mass, friction, task, instruction, base)
     if edits == PackageEdits():
         raise EnvPackageError(
-            "nothing to edit: give --rename, --merge, --drop, --mass, --friction or --task"
+            "nothing to edit: give --rename, --merge, --drop, --mass, --friction, --task or --base"
         )
     root = resolve_env(env)
     if output is None and root.resolve().is_relative_to(BUNDLED_DIR.resolve()):

@@ -1,8 +1,9 @@
-"""Editing a package: rename, merge and drop objects, set masses and frictions, choose the task.
+"""Editing a package: rename, merge and drop objects, set masses and frictions, choose the task,
+move the robot base.
 
 The edits apply in this order, each to the names the one before left: renames, merges, drops,
-masses, frictions, the task. A rename or merge carries through the initial conditions and the
-rubric (criteria that name the object get its new name). Merged objects become one body in
+masses, frictions, the task, the robot base (``sim_env.package.base``). A rename or merge
+carries through the initial conditions and the rubric (criteria that name the object get its new name). Merged objects become one body in
 the first part's body frame: the other parts keep their pose relative to it from the first
 initial condition, and their hulls, visual meshes and splats are moved into that frame and
 concatenated; the mass is the parts' total. The task is a pick-and-place: every criterion that
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from sim_env.errors import EnvPackageError
+from sim_env.package.base import BasePlacement, parse_base, place_base
 from sim_env.package.loader import ENV_FILE, EnvPackage, load_package, read_spec, save_package
 from sim_env.package.merge import DEFAULT_FRICTION, merge_bodies, pose_matrix
 from sim_env.package.schema import MAX_MASS, NAME_PATTERN
@@ -64,6 +66,7 @@ class PackageEdits:
     mass: tuple[tuple[str, float], ...] = ()  # (object, kg)
     friction: tuple[tuple[str, float], ...] = ()  # (object or "scene", sliding coefficient)
     task: Task | None = None
+    base: BasePlacement | None = None  # the robot base, with the world cameras
 
     def describe(self) -> str:
         """One line for the package's provenance notes."""
@@ -74,6 +77,8 @@ class PackageEdits:
         parts += [f"friction {n}={v:g}" for n, v in self.friction]
         if self.task:
             parts.append(f"task object={self.task.object},target={self.task.target}")
+        if self.base:
+            parts.append(self.base.describe())
         return "; ".join(parts)
 
 
@@ -100,6 +105,7 @@ def parse_edits(
     friction: Sequence[str] = (),
     task: str = "",
     instruction: str = "",
+    base: str = "",
 ) -> PackageEdits:
     """The edits from the command line's flags (``OLD=NEW``, ``A,B=NEW``, ``NAME=KG``, ...)."""
     merges = []
@@ -121,6 +127,7 @@ def parse_edits(
         mass=tuple(_number(t, "--mass", "NAME=KG") for t in mass),
         friction=tuple(_number(t, "--friction", "NAME=MU") for t in friction),
         task=chosen,
+        base=parse_base(base) if base else None,
     )
 
 
@@ -325,6 +332,8 @@ def apply_edits(draft: _Draft, edits: PackageEdits) -> None:
         _set_friction(draft, name, mu)
     if edits.task is not None:
         _set_task(draft, edits.task)
+    if edits.base is not None:
+        place_base(draft.data, edits.base, draft.file)
     _check_references(draft, edits)
 
 
