@@ -3,7 +3,8 @@
 A ``twinbench fidelity`` summary next to the store leads (its source world plays real). The
 real side of the live comparison is an outcomes CSV (any ``twinbench correlate`` shape) found
 next to the store or uploaded; a saved ``twinbench correlate`` report.json next to the store
-is shown as well.
+is shown as well, and so is a saved ``twinbench estimate`` report (estimate.json): each
+policy's real success rate with its real-only and PPI intervals, drawn as in the report.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from dashboard.settings import DashboardSettings
 from evaluate.correlation import QUANTITIES, Quantity, RateTable, load_tables
 from evaluate.correlation.inputs import CSV_SHAPES
 from evaluate.documents import file_label
+from evaluate.estimate.document import EstimateDocument
+from evaluate.estimate.report import REPORT_FILE as ESTIMATE_FILE
+from evaluate.estimate.report import envs, interval_figure
 from twinbench.errors import TwinbenchError
 
 MAX_CSV_MB = 20
@@ -36,6 +40,7 @@ def render(settings: DashboardSettings) -> None:
     _fidelity(settings.store_dir)
     _live_comparison(settings, run_id)
     _saved_reports(settings.store_dir)
+    _saved_estimates(settings.store_dir)
 
 
 def _real_side(store_dir: Path) -> tuple[str, dict[Quantity, RateTable]] | None:
@@ -139,6 +144,62 @@ def _saved_reports(store_dir: Path) -> None:
             caption=[f"{path.name} (x axis: the side that plays real)" for path in plots],
             width=360,
         )
+
+
+def _saved_estimates(store_dir: Path) -> None:
+    """A ``twinbench estimate`` report next to the store: real rates from few real trials."""
+    paths = comparison.find_files(store_dir, ESTIMATE_FILE)
+    if not paths:
+        return
+    st.divider()
+    st.subheader("Real success rates: a few real trials plus the twin")
+    names = [str(path.relative_to(store_dir)) for path in paths]
+    name = st.selectbox("Estimate", names, key="sim_real_estimate") if len(names) > 1 else names[0]
+    try:
+        document = EstimateDocument.load(store_dir / name)
+    except TwinbenchError as exc:
+        st.warning(f"Cannot show {name}: {exc}")
+        return
+    family = document.family
+    st.caption(
+        f"{document.confidence:.0%} intervals; table and differences: the {family} family. "
+        f"Real `{document.inputs.real.source}` · twin `{document.inputs.sim.source}`"
+    )
+    rows = []
+    for cell in document.policies:
+        real, ppi = cell.real_only(family), cell.ppi(family)
+        rows.append(
+            {
+                "policy": cell.policy,
+                "env": cell.env,
+                "real trials": cell.n_real,
+                "twin trials": cell.n_sim,
+                "real only": f"{real.estimate:.2f} [{real.low:.2f}, {real.high:.2f}]",
+                "PPI": f"{ppi.estimate:.2f} [{ppi.low:.2f}, {ppi.high:.2f}]",
+                "real trials saved": cell.real_trials_saved[family],
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    for env, cells in envs(document).items():
+        st.pyplot(interval_figure(cells, env, document.confidence))
+    if document.pairs:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "env": p.env,
+                        "better": p.better,
+                        "worse": p.worse,
+                        "difference": f"{p.difference:+.2f} [{p.low:+.2f}, {p.high:+.2f}]",
+                        "settled": p.settled,
+                    }
+                    for p in document.pairs
+                ]
+            ),
+            hide_index=True,
+        )
+    for note in document.notes:
+        st.caption(f"Note: {note}")
 
 
 def _fidelity(store_dir: Path) -> None:

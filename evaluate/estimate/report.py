@@ -15,7 +15,7 @@ from evaluate.errors import EvaluateError
 from evaluate.estimate.document import CellResult, EstimateDocument
 from evaluate.report import check_output
 
-__all__ = ["REPORT_FILE", "draw_intervals", "write_estimate_report"]
+__all__ = ["REPORT_FILE", "draw_intervals", "envs", "interval_figure", "write_estimate_report"]
 
 REPORT_FILE = "estimate.json"
 SERIES = (  # (field, label, colour): real-only first, then PPI, asymptotic then finite-sample
@@ -55,6 +55,13 @@ def draw_intervals(ax: Axes, cells: list[CellResult], env: str, confidence: floa
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=7)
 
 
+def interval_figure(cells: list[CellResult], env: str, confidence: float) -> Figure:
+    """:func:`draw_intervals` on a figure sized to the policies (report and dashboard)."""
+    fig = Figure(figsize=(7.0, 1.2 + 0.55 * len(cells)), layout="constrained")
+    draw_intervals(fig.add_subplot(), cells, env, confidence)
+    return fig
+
+
 def write_estimate_report(out_dir: Path, document: EstimateDocument) -> Path:
     """Write estimate.json, one PNG per env and index.html; return estimate.json's path.
 
@@ -86,9 +93,7 @@ def _plots(out_dir: Path, document: EstimateDocument) -> dict[str, str]:
     for index, (env, cells) in enumerate(envs(document).items()):
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", env).strip("_")[-40:] or "env"
         name = f"intervals_env{index:02d}_{slug}.png"
-        fig = Figure(figsize=(7.0, 1.2 + 0.55 * len(cells)), layout="constrained")
-        draw_intervals(fig.add_subplot(), cells, env, document.confidence)
-        fig.savefig(out_dir / name, dpi=100)
+        interval_figure(cells, env, document.confidence).savefig(out_dir / name, dpi=100)
         names[env] = name
     return names
 

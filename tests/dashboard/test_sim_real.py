@@ -116,3 +116,44 @@ def test_no_csv_anywhere_asks_for_one(page, dashboard_env, facts):
     (dashboard_env.root / facts.REAL_CSV).unlink()
     app = page("sim_real")
     assert any("Choose or upload" in i.value for i in app.info)
+
+
+def test_a_saved_estimate_is_shown_with_its_intervals_drawn(page, dashboard_env):
+    """A ``twinbench estimate`` report next to the store: the same numbers, and a picture."""
+    import numpy as np
+
+    from evaluate.documents import ReportSide, ReportSides
+    from evaluate.estimate import PairedCell, compare, estimate
+    from evaluate.estimate.document import EstimateDocument
+    from evaluate.estimate.report import write_estimate_report
+    from evaluate.estimate.synthetic import Scenario
+
+    rng = np.random.default_rng(0)
+    estimates = []
+    for policy, offset in (("good", 2.0), ("bad", -2.0)):
+        t = Scenario(0.9, offset, offset).draw(1, 12, 100, rng)
+        cell = PairedCell(policy, "table", t.real[0], t.paired[0], t.twin[0], 112)
+        estimates.append(estimate(cell, 0.9))
+    document = EstimateDocument.build(
+        version="test",
+        inputs=ReportSides(sim=ReportSide.of("twin.csv"), real=ReportSide.of("real.csv")),
+        confidence=0.9,
+        family="finite-sample",
+        estimates=estimates,
+        pairs=compare(estimates, 0.9, "finite-sample"),
+        plans=None,
+        notes=[],
+    )
+    write_estimate_report(dashboard_env.root / "estimate", document)
+    app = page("sim_real")
+    assert any("a few real trials plus the twin" in h.value for h in app.subheader)
+    shown = app.dataframe[-2].value.set_index("policy")
+    for cell in document.policies:
+        ppi = cell.ppi_betting
+        assert (
+            shown.loc[cell.policy, "PPI"] == f"{ppi.estimate:.2f} [{ppi.low:.2f}, {ppi.high:.2f}]"
+        )
+        assert shown.loc[cell.policy, "real trials"] == 12
+    assert len(app.image) == 2  # the saved correlate report's plots, then the interval picture
+    pairs = app.dataframe[-1].value
+    assert list(pairs["better"]) == ["good"]
