@@ -28,10 +28,11 @@ class Rate(StrEnum):
 
 def correlate(
     sim: Annotated[
-        Path,
+        str,
         typer.Option(
             "--sim",
-            help="Sim outcomes: a run directory (with results.sqlite), a .sqlite store or a CSV.",
+            help="Sim outcomes: a run directory (with results.sqlite), a .sqlite store, a "
+            "postgresql://USER@HOST:PORT/DB store or a CSV.",
         ),
     ],
     real: Annotated[
@@ -75,12 +76,14 @@ def correlate(
     from evaluate.documents import ReportSide
     from evaluate.errors import EvaluateError
     from evaluate.report import ReportInputs, check_output, write_report
+    from evaluate.store import store_location
 
     metric = rate.value
     check_output(output)  # a bad --output fails now, not after the bootstrap
-    sim_tables = load_tables(sim, run_id=run)
+    sim_source = store_location(sim)  # a path, or a URL (shown without its password)
+    sim_tables = load_tables(sim_source, run_id=run)
     real_tables = load_tables(real)
-    for path, tables in ((sim, sim_tables), (real, real_tables)):
+    for path, tables in ((sim_source, sim_tables), (real, real_tables)):
         if metric not in tables:
             raise EvaluateError(
                 f"--metric {metric} needs a {metric} column or store field; none here", file=path
@@ -92,7 +95,7 @@ def correlate(
     reports = {q: compare(sim_tables[q], real_tables[q], q, config) for q in shared}
     sides = (
         ReportSide.of(str(path), tables)
-        for path, tables in ((sim, sim_tables), (real, real_tables))
+        for path, tables in ((sim_source, sim_tables), (real, real_tables))
     )
     report_path = write_report(output, reports, ReportInputs(*sides, metric, config))
 

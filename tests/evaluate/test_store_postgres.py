@@ -91,3 +91,27 @@ def test_without_postgres_binaries_its_cases_skip_or_in_ci_fail(monkeypatch, tmp
         pass
     with pytest.raises(EvaluateError, match="apt-get install postgresql"):
         start_cluster(tmp_path)
+
+
+def test_correlate_reads_a_postgres_store_and_records_no_password(postgres_url, tmp_path, capsys):
+    from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord
+    from twinbench_cli import main
+
+    with ResultsStore.open(postgres_url) as store:
+        store.add_run({}, run_id="r")
+        for index, policy in enumerate(("a", "b", "c")):
+            for seed in range(4):
+                success = seed < index + 1
+                outcome = EpisodeOutcome(success, float(success), {}, 10, 1.0, 0.1, 0.1)
+                key = EpisodeKey(policy, "env", "hash", 0, seed)
+                store.record_episode(EpisodeRecord("r", key, outcome))
+    real = tmp_path / "real.csv"
+    real.write_text("policy,env,successes,trials\na,env,2,10\nb,env,5,10\nc,env,9,10\n")
+    sim = _with_password(postgres_url)
+    with pytest.raises(SystemExit) as info:
+        main(["correlate", "--sim", sim, "--real", str(real), "-o", str(tmp_path / "r")])
+    out, err = capsys.readouterr()
+    assert info.value.code == 0, err
+    assert "Pearson r 0.9" in out
+    report = (tmp_path / "r" / "report.json").read_text()
+    assert postgres_url in report and SECRET not in report + out + err
