@@ -55,6 +55,9 @@ def estimate_command(
     run: Annotated[
         str | None, typer.Option("--run", help="With a sim store: only this run's episodes.")
     ] = None,
+    real_run: Annotated[
+        str | None, typer.Option("--real-run", help="With a real store: only this run's episodes.")
+    ] = None,
     env_map: Annotated[
         list[str] | None,
         typer.Option(
@@ -86,7 +89,7 @@ def estimate_command(
         check_output(output)
     family = "asymptotic" if asymptotic else "finite-sample"
     sim_frame, sim_excluded = load_episodes(sim, run_id=run)
-    real_frame, real_excluded = load_episodes(real)
+    real_frame, real_excluded = load_episodes(real, run_id=real_run)
     cells, notes = pair(sim_frame, real_frame, (str(sim), str(real)), _env_map(env_map or []))
     for side, excluded in (("twin", sim_excluded), ("real", real_excluded)):
         if excluded:

@@ -260,3 +260,45 @@ def test_pair_differences_asymptotic_and_finite(tmp_path):
     wide = compare(estimates, 0.9, "finite-sample")[0]
     narrow = compare(estimates, 0.9, "asymptotic")[0]
     assert wide.high - wide.low > narrow.high - narrow.low
+
+
+def test_cli_reads_stores_with_runs_and_an_env_map(tmp_path, capsys):
+    """Twin and real episodes in one store (as the fidelity study records them): --run picks
+    the twin's run, --real-run the real one's, --env-map names the twin's env as the real one."""
+    from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
+
+    rng = np.random.default_rng(2)
+    path = tmp_path / "results.sqlite"
+    with ResultsStore.open(path) as store:
+        for run in ("twin-run", "real-run"):
+            store.add_run({"side": run}, run_id=run)
+        for ic in range(40):
+            u = rng.standard_normal()
+            for run, env, count in (("twin-run", "table_twin", 40), ("real-run", "table", 15)):
+                if ic >= count:
+                    continue
+                diverged = run == "twin-run" and ic == 39
+                outcome = EpisodeOutcome(
+                    success=bool(rng.random() < stats.norm.cdf(1 + 3 * u)) and not diverged,
+                    progress=0.0,
+                    criteria={},
+                    length_steps=10,
+                    wall_time_s=1.0,
+                    latency_mean_s=0.01,
+                    latency_max_s=0.01,
+                    failure_kind="diverged" if diverged else None,
+                    failure_reason="simulation diverged at step 3" if diverged else None,
+                )
+                key = EpisodeKey("pi0", env, "h" * 64, ic, ic)
+                store.record_episode(EpisodeRecord(run, key, outcome))
+    args = ["estimate", "--sim", str(path), "--run", "twin-run", "--real", str(path)]
+    with pytest.raises(SystemExit) as done:
+        main([*args, "--real-run", "real-run", "--env-map", "table_twin=table", "--json"])
+    assert done.value.code == 0
+    captured = capsys.readouterr()
+    (cell,) = json.loads(captured.out)["policies"]
+    assert (cell["env"], cell["ppi"]["n_real"], cell["ppi"]["n_sim"]) == ("table", 15, 39)
+    assert "1 diverged twin episode(s) left out" in captured.err
+    with pytest.raises(SystemExit):  # without the map the twin's env is not the real one's
+        main([*args, "--real-run", "real-run"])
+    assert "use --env-map TWIN_ENV=REAL_ENV" in capsys.readouterr().err
