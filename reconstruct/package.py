@@ -161,15 +161,21 @@ def overlap_message(problems: list[str], records: list[dict[str, Any]], given: b
     candidates = {r["name"]: r["candidates"] for r in records}
     named = dict.fromkeys(re.findall(r"object/(\S+)", " ".join(problems)))
     built = ", ".join(f"{n} from candidate(s) {candidates[n]}" for n in named if n in candidates)
+    robot = [p for p in problems if "robot/" in p]
+    fixes = []
     if given:
-        fix = "move them apart in the initial_conditions of the --objects file"
-    else:
-        fix = (
+        fixes.append("move them apart in the initial_conditions of the --objects file")
+    elif len(robot) < len(problems):
+        fixes.append(
             "in --objects objects.yaml merge them into one object (candidates: [A, B]) or drop "
             "one (drop: [ID])"
         )
-    if any("robot/" in p for p in problems):
-        fix += ", or move the robot base away (--base X Y YAW)"
+    if robot:
+        fixes.append(
+            "move the robot base away from the objects (--base X Y YAW; see "
+            "work/align/top_down.png)"
+        )
+    fix = "; ".join(fixes)
     where = f" ({built})" if built else ""
     return f"the first initial condition does not fit: {'; '.join(problems)}{where}; {fix}"
 

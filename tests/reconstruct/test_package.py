@@ -249,7 +249,11 @@ def test_an_interpenetration_names_the_bodies_their_candidates_and_the_fix() -> 
         "objects.yaml merge them into one object (candidates: [A, B]) or drop one (drop: [ID])"
     )
     robot = ["robot/link7 and object/mug interpenetrate by 12.0 mm"]
-    assert overlap_message(robot, records, given=False).endswith("(--base X Y YAW)")
+    arm = overlap_message(robot, records, given=False)
+    assert arm.endswith(
+        "(mug from candidate(s) [1]); move the robot base away from the objects "
+        "(--base X Y YAW; see work/align/top_down.png)"
+    )
     assert "initial_conditions of the --objects file" in overlap_message(problems, records, True)
 
 
