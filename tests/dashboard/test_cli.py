@@ -31,3 +31,20 @@ def test_directory_as_store_is_refused(tmp_path, capsys):
 def test_public_names_resolve():
     for name in dashboard.__all__:
         assert getattr(dashboard, name) is not None
+
+
+def test_a_postgres_store_reaches_the_app_with_its_password_and_is_printed_without(
+    monkeypatch, capsys
+):
+    """The app connects with the URL as given (the environment variable is not shown); what
+    the command prints names the URL without its password."""
+    execs = []
+    monkeypatch.setattr("os.execve", lambda path, args, env: execs.append(env))
+    url = "postgresql://lab:pw-never-shown@db-host:5432/twinbench"
+    with pytest.raises(SystemExit) as exit_info:  # execve, mocked, returned
+        main(["dashboard", "--store", url])
+    assert exit_info.value.code == 0
+    (env,) = execs
+    assert env["TWINBENCH_DASHBOARD_STORE"] == url
+    err = capsys.readouterr().err
+    assert "(store postgresql://lab@db-host:5432/twinbench)" in err and "pw-never" not in err
