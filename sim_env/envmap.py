@@ -56,18 +56,22 @@ def bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray, wrap_x: bool) -> n
     """``image`` [H, W, C] sampled at continuous pixel coordinates (x, y) (pixel (i, j) covers
     [i, i + 1) x [j, j + 1)); rows clamp at the edges, columns wrap when ``wrap_x``."""
     h, w = image.shape[:2]
-    fx, fy = np.asarray(x, np.float64) - 0.5, np.clip(np.asarray(y, np.float64) - 0.5, 0, h - 1)
-    x0, y0 = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
+    flat = image.reshape(h * w, -1)
+    fx, fy = np.asarray(x, np.float32) - 0.5, np.clip(np.asarray(y, np.float32) - 0.5, 0, h - 1)
+    x0, y0 = np.floor(fx), np.floor(fy)
     ax, ay = (fx - x0)[..., None], (fy - y0)[..., None]
+    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
     y1 = np.minimum(y0 + 1, h - 1)
     if wrap_x:
         x0, x1 = x0 % w, (x0 + 1) % w
     else:
         x1 = np.clip(x0 + 1, 0, w - 1)
         x0 = np.clip(x0, 0, w - 1)
-    top = image[y0, x0] * (1 - ax) + image[y0, x1] * ax
-    bottom = image[y1, x0] * (1 - ax) + image[y1, x1] * ax
-    return (top * (1 - ay) + bottom * ay).astype(np.float32)
+    row0, row1 = y0 * w, y1 * w
+    top = flat[row0 + x0] * (1 - ax) + flat[row0 + x1] * ax
+    bottom = flat[row1 + x0] * (1 - ax) + flat[row1 + x1] * ax
+    out = top * (1 - ay) + bottom * ay
+    return out.reshape(*np.shape(x), image.shape[2]).astype(np.float32, copy=False)
 
 
 def dome_directions(
@@ -80,13 +84,15 @@ def dome_directions(
     ray's own direction when it starts outside and misses)."""
     o = np.asarray(origins, np.float64) - np.asarray(centre, np.float64)
     d = np.asarray(dirs, np.float64)
-    b = np.sum(o * d, axis=-1)
-    disc = b * b - (np.sum(o * o, axis=-1) - radius * radius)
+    b = np.einsum("...i,...i->...", o, d)
+    disc = b * b - (np.einsum("...i,...i->...", o, o) - radius * radius)
     t = -b + np.sqrt(np.maximum(disc, 0.0))
     hit = o + t[..., None] * d
-    norm = np.linalg.norm(hit, axis=-1, keepdims=True)
-    out = hit / np.maximum(norm, 1e-12)
-    return np.where(((disc >= 0) & (t > 0))[..., None] & (norm > 1e-12), out, d)
+    norm = np.sqrt(np.einsum("...i,...i->...", hit, hit))[..., None]
+    miss = ((disc < 0) | (t <= 0))[..., None] | (norm <= 1e-12)
+    if not miss.any():
+        return hit / norm
+    return np.where(miss, d, hit / np.maximum(norm, 1e-12))
 
 
 def camera_rays(
@@ -104,18 +110,30 @@ def camera_rays(
     return -rot.T @ np.asarray(viewmat, np.float64)[:3, 3], world
 
 
-def lookup(env: EnvironmentMap, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
-    """[..., 4] float32: the dome's RGB along each ray, and whether the capture saw it."""
+def lookup(
+    env: EnvironmentMap, origins: np.ndarray, dirs: np.ndarray, seen: bool = True
+) -> np.ndarray:
+    """[..., 4] float32: the dome's RGB along each ray, and whether the capture saw it
+    ([..., 3], RGB only, without ``seen``)."""
     x, y = texel_coordinates(dome_directions(origins, dirs, env.centre, env.radius), len(env.rgb))
-    return bilinear(np.dstack([env.rgb, env.seen]), x, y, wrap_x=True)
+    rgb = bilinear(env.rgb, x, y, wrap_x=True)
+    if not seen:
+        return rgb
+    return np.concatenate([rgb, bilinear(env.seen[..., None], x, y, wrap_x=True)], axis=-1)
 
 
 def background_image(
-    env: EnvironmentMap, viewmat: np.ndarray, K: np.ndarray, width: int, height: int
+    env: EnvironmentMap,
+    viewmat: np.ndarray,
+    K: np.ndarray,
+    width: int,
+    height: int,
+    seen: bool = True,
 ) -> np.ndarray:
-    """[H, W, 4] float32: the dome behind every pixel of a camera (RGB, seen)."""
+    """[H, W, 4] float32: the dome behind every pixel of a camera (RGB, seen; [H, W, 3]
+    without ``seen``)."""
     origin, dirs = camera_rays(viewmat, K, width, height)
-    return lookup(env, np.broadcast_to(origin, dirs.shape), dirs)
+    return lookup(env, np.broadcast_to(origin, dirs.shape), dirs, seen)
 
 
 def write_envmap(env: EnvironmentMap, path: Path) -> None:

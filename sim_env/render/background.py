@@ -41,7 +41,7 @@ class Background:
             return self.colour
         if fixed is not None and fixed in self._fixed:
             return self._fixed[fixed]
-        image = background_image(self.dome, viewmat, K, width, height)[..., :3]
+        image = background_image(self.dome, viewmat, K, width, height, seen=False)
         if fixed is not None:
             self._fixed[fixed] = image
         return image
