@@ -12,7 +12,8 @@ import benchmarks
 
 
 def available() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name != "cli")
+    modules = pkgutil.iter_modules(benchmarks.__path__)
+    return sorted(m.name for m in modules if m.name != "cli" and not m.name.endswith("_cases"))
 
 
 def bench(
