@@ -61,6 +61,9 @@ class TrainConfig:
             by centimetres, e.g. onto an object's top that SfM left without points).
         lr_scales, lr_quats, lr_opacities, lr_sh0, lr_sh_rest: per-field learning rates.
         densify: clone/split/prune schedule.
+        appearance_lr: learning rate of a per-view affine colour map applied to each render
+            before the loss (``appearance.Appearance``: each frame's exposure and white balance
+            go into its map, the splats keep one neutral look; no map at render time); 0 off.
         seed: view order and split noise.
     """
 
@@ -79,6 +82,7 @@ class TrainConfig:
     lr_sh0: float = 2.5e-3
     lr_sh_rest: float = 2.5e-3 / 20
     densify: DensifyConfig = field(default_factory=DensifyConfig)
+    appearance_lr: float = 0.0
     seed: int = 0
 
     def learning_rates(self, scene_scale: float) -> dict[str, float]:

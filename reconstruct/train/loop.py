@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from reconstruct.train import losses
+from reconstruct.train.appearance import Appearance
 from reconstruct.train.config import TrainConfig
 from reconstruct.train.densify import DensifyState, refine
 from reconstruct.train.losses import DepthTargets, Rasterization
@@ -39,6 +40,7 @@ class TrainResult:
     losses: list[float]  # per step
     refinements: list[dict[str, int]]  # per refinement: step, cloned, split, pruned, gaussians
     seconds: float
+    appearance: np.ndarray | None = None  # [V, 3, 4] per-view colour maps, when learned
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,8 +102,10 @@ def _loss(
     params: SplatParams,
     camera: _Camera,
     scene_scale: float,
+    look: tuple[Appearance, int] | None = None,
 ) -> tuple[torch.Tensor, dict]:
-    """The step's loss and the rasterizer's ``info`` (``means2d`` keeps its gradient)."""
+    """The step's loss and the rasterizer's ``info`` (``means2d`` keeps its gradient);
+    ``look``: the per-view colour maps and this view's index, applied before the loss."""
     degree = config.sh_degree if step >= config.sh_degree_step else 0
     means, quats, scales, opacities, sh = params.activated()
     render, alphas, info = rasterization(
@@ -123,7 +127,11 @@ def _loss(
     if info["means2d"].requires_grad:
         info["means2d"].retain_grad()
     rgb, depth, alpha = render[0, ..., :3], render[0, ..., 3], alphas[0, ..., 0]
+    if look is not None:
+        rgb = look[0](rgb, look[1])
     loss = losses.photometric(rgb, camera.image, config.ssim_weight)
+    if look is not None:
+        loss = loss + look[0].penalty()
     if config.depth_weight > 0:
         error = losses.depth_error(depth, alpha, camera.depths)
         if error is not None:
@@ -161,6 +169,8 @@ def train_splats(
     decay = 0.01 ** (1.0 / max(config.iterations, 1))
     state = DensifyState.zeros(len(params), device)
     cameras = [_Camera.of(v, device) for v in views]
+    appearance = Appearance(len(views), device) if config.appearance_lr > 0 else None
+    look_optimizer = appearance.optimizer(config.appearance_lr) if appearance else None
     step_losses: list[float] = []
     refinements: list[dict[str, int]] = []
     order: list[int] = []
@@ -169,11 +179,17 @@ def train_splats(
     for step in range(config.iterations):
         if not order:
             order = list(rng.permutation(len(views)))
-        camera = cameras[order.pop()]
-        loss, info = _loss(config, step, rasterization, params, camera, scene_scale)
+        index = order.pop()
+        camera = cameras[index]
+        look = (appearance, index) if appearance else None
+        loss, info = _loss(config, step, rasterization, params, camera, scene_scale, look)
         optimizer.zero_grad(set_to_none=True)
+        if look_optimizer:
+            look_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if look_optimizer:
+            look_optimizer.step()
         optimizer.param_groups[0]["lr"] *= decay  # means
         step_losses.append(loss.item())
         grad = info["means2d"].grad
@@ -196,4 +212,7 @@ def train_splats(
                 f"step {step + 1}/{config.iterations}, loss {math.fsum(recent) / len(recent):.4f}, "
                 f"{len(params)} Gaussians",
             )
-    return TrainResult(params.to_gaussians(), step_losses, refinements, time.monotonic() - started)
+    return TrainResult(
+        params.to_gaussians(), step_losses, refinements, time.monotonic() - started,
+        appearance.numpy() if appearance else None,
+    )  # fmt: skip

@@ -146,6 +146,7 @@ CHANGES: dict[str, object] = {
     "densify.prune_opacity": 0.1,
     "densify.prune_scale": 0.02,
     "densify.max_gaussians": 300,
+    "appearance_lr": 1e-2,
 }
 
 
