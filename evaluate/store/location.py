@@ -97,6 +97,7 @@ def files_dir(location: StoreLocation) -> Path:
 
 
 def store_exists(location: StoreLocation) -> bool:
-    """Whether there may be a store to read: a file is there, or a server is named (whether
-    it answers is found out on open)."""
-    return isinstance(location, PostgresURL) or location.is_file()
+    """Whether there may be a store to read: something is at the path (opening refuses what
+    is not a store file, saying why), or a server is named (whether it answers is found out on
+    open)."""
+    return isinstance(location, PostgresURL) or location.exists()
