@@ -40,6 +40,8 @@ class CameraPanel:
     name: str
     render: np.ndarray
     overlay: np.ndarray
+    pinhole: Pinhole  # the camera at reset, at the render's size
+    fixed: bool  # in the world (not on the robot)
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def build_view(root: Path, initial_condition: int = 0) -> EnvView:
                 env.data, env.scene.cameras[camera.name], Intrinsics.of(camera).scaled(*size)
             )
             overlay = draw_overlay(render, pinhole, wireframes, markers, colours, OVERLAY_SCALE)
-            panels.append(CameraPanel(camera.name, render, overlay))
+            fixed = camera.parent == "world"
+            panels.append(CameraPanel(camera.name, render, overlay, pinhole, fixed))
         masses = {o.name: float(env.model.body_mass[o.body_id]) for o in env.scene.objects}
         return EnvView(tuple(panels), legend, masses)
     finally:

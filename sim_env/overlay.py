@@ -61,6 +61,20 @@ class Pinhole:
         return out
 
 
+def table_point(camera: Pinhole, pixel: tuple[float, float], z: float = 0.0) -> np.ndarray | None:
+    """[3] the world point (m) on the plane at height ``z`` that ``pixel`` (x, y px, at the
+    camera's size) sees, or None where its ray runs parallel to the plane or meets it behind
+    the near plane: the inverse of :meth:`Pinhole.project` on that plane."""
+    k = camera.intrinsics
+    ray = np.array([(pixel[0] - k.cx) / k.fx, (pixel[1] - k.cy) / k.fy, 1.0])  # camera frame
+    rot = camera.view[:3, :3]
+    origin, direction = -rot.T @ camera.view[:3, 3], rot.T @ ray
+    if abs(direction[2]) < 1e-12:
+        return None
+    depth = (z - origin[2]) / direction[2]  # along the optical axis, m
+    return origin + depth * direction if depth > NEAR else None
+
+
 def project_segments(segments: np.ndarray, camera: Pinhole) -> np.ndarray:
     """[E, 2, 3] world segments, m -> [E', 2, 2] pixel segments, px: each clipped to the part
     in front of the near plane; segments wholly behind it are dropped."""

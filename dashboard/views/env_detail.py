@@ -1,6 +1,7 @@
 """Environment view: one package as its robot cameras see it at reset, with its meshes, hulls,
 table frame and robot base drawn over the render, the top-down picture, the objects and the
-rubric, so a scan can be checked without reading env.yaml. ``?env=ID`` opens a package."""
+rubric, so a scan can be checked without reading env.yaml; a click on the table places the robot
+base (``dashboard.base_placement``). ``?env=ID`` opens a package."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from dashboard import env_view, gallery
+from dashboard import base_placement, env_view, gallery
 from dashboard.settings import DashboardSettings
 from reconstruct.package import PackageOutputs
 from sim_env.package import EnvPackage
@@ -42,6 +43,9 @@ def render(settings: DashboardSettings) -> None:
     _top_down(package)
     _objects(package, view)
     _rubric(package)
+    fixed = [panel for panel in view.cameras if panel.fixed]
+    if fixed:
+        base_placement.place_base(entry, fixed[0])
 
 
 def _cameras(view: env_view.EnvView) -> None:

@@ -26,6 +26,12 @@ class BasePlacement:
     y: float  # m
     yaw_deg: float  # about world z; 0: the base's x axis along the world's
 
+    @classmethod
+    def of(cls, matrix: np.ndarray) -> BasePlacement:
+        """The placement of a [4, 4] base pose (its yaw: the heading of its x axis)."""
+        yaw = np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))
+        return cls(float(matrix[0, 3]), float(matrix[1, 3]), float(yaw))
+
     def describe(self) -> str:
         return f"base x={self.x:g},y={self.y:g},yaw={self.yaw_deg:g}"
 

@@ -234,3 +234,34 @@ def test_environment_view_in_chromium(browser_page, results_dir, tmp_path, facts
         _images_loaded(page, 4)
         assert page.locator('[data-testid="stException"]').count() == 0
         _shot(page, "environment_view_built")
+        _click_to_place_the_base(page, envs / "built_scan")
+
+
+def _click_to_place_the_base(page, root: Path) -> None:
+    """A click on the table in the exterior view, then the button: the package's robot base
+    stands at the clicked point (the same edit as twinbench env edit --base)."""
+    import numpy as np
+
+    from dashboard.env_view import build_view
+    from sim_env.overlay import Pinhole
+    from sim_env.package import load_package
+
+    target = np.array([-0.04, 0.05, 0.0])  # m: a little off the base's place
+    [exterior, _] = build_view(root).cameras
+    image = page.frame_locator('iframe[title*="streamlit_image_coordinates"]').locator("#image")
+    image.wait_for()
+    page.wait_for_function(  # the component sized its image
+        "() => [...document.querySelectorAll('iframe')].some(f => f.offsetHeight > 100)"
+    )
+    box = image.bounding_box()
+    shown = (round(box["width"]), round(box["height"]))
+    camera = Pinhole(exterior.pinhole.view, exterior.pinhole.intrinsics.scaled(*shown))
+    x, y = camera.project(target[None])[0]
+    image.click(position={"x": x - 0.5, "y": y - 0.5})
+    page.get_by_text("twinbench env edit built_scan --base").wait_for()
+    page.get_by_role("button", name="Move the robot base here").click()
+    page.get_by_text("Moved the robot base of built_scan").wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _shot(page, "environment_view_base_moved")
+    base = load_package(root).spec.robot.base_pose
+    np.testing.assert_allclose(base.pos, target, atol=0.01)  # a pixel is ~4 mm there

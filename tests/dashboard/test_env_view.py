@@ -23,6 +23,7 @@ from sim_env.registry import BUNDLED_DIR
 BUILT = PrimitiveSceneConfig(distractors=1, splat_density=2.0, n_initial_conditions=2, seed=3)
 BUILT_ID = "checked_scan"
 CAMERAS = ["exterior_image_1_left", "wrist_image_left"]
+PLACE = "Place the robot base"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def _legend(app) -> str:
 
 def test_bundled_package(page, facts):
     app = _show(page, facts.BUNDLED_ENV)
-    assert [h.value for h in app.subheader] == [*CAMERAS, "Objects", "Rubric"]
+    assert [h.value for h in app.subheader] == [*CAMERAS, "Objects", "Rubric", PLACE]
     assert len(app.image) == 4  # a render and an overlay per camera; no top-down picture
     for render, overlay in zip(app.image[::2], app.image[1::2], strict=True):
         assert "what the policy sees" in render.captions[0]
@@ -83,7 +84,9 @@ def test_bundled_package(page, facts):
 
 def test_package_built_in_the_test(page, envs):
     app = _show(page, BUILT_ID)
-    assert [h.value for h in app.subheader] == [*CAMERAS, "From above", "Objects", "Rubric"]
+    assert [h.value for h in app.subheader] == [
+        *CAMERAS, "From above", "Objects", "Rubric", PLACE,
+    ]  # fmt: skip
     assert len(app.image) == 5
     assert "block0" in _legend(app)
     assert list(app.dataframe[0].value["object"]) == ["cube", "bowl", "block0"]
@@ -179,3 +182,29 @@ def test_without_a_readable_store(open_page, tmp_path, monkeypatch, store_bytes)
         [warning] = warnings
         assert "not a readable SQLite database" in warning
     assert len(app.image) == 4  # the bundled packages need no store
+
+
+def test_a_click_is_the_table_point_under_it():
+    from dashboard.base_placement import clicked_point, command
+    from dashboard.gallery import GalleryEntry
+    from sim_env.package.base import BasePlacement
+
+    [exterior, wrist] = env_view.build_view(BUNDLED_DIR / "primitive_cube_bowl").cameras
+    assert (exterior.fixed, wrist.fixed) == (True, False)
+    shown = (500, 281)  # the overlay as the browser drew it, px
+    camera = Pinhole(exterior.pinhole.view, exterior.pinhole.intrinsics.scaled(*shown))
+    point = np.array([0.35, -0.25, 0.0])  # m, on the table
+    x, y = camera.project(point[None])[0]
+    exact = {"x": x - 0.5, "y": y - 0.5, "width": shown[0], "height": shown[1]}
+    np.testing.assert_allclose(clicked_point(exterior, exact), point, atol=1e-9)
+    click = {"x": int(x), "y": int(y), "width": shown[0], "height": shown[1]}  # whole pixels
+    np.testing.assert_allclose(clicked_point(exterior, click), point, atol=0.01)
+
+    package = load_spec_checked(BUNDLED_DIR / "primitive_cube_bowl")
+    bundled = GalleryEntry("primitive_cube_bowl", "bundled", package.root, package, None, ())
+    user = GalleryEntry("mine", "user", Path("/envs/mine"), package, None, ())
+    placement = BasePlacement(0.35, -0.25, 15.0)
+    assert command(bundled, placement) == (
+        "twinbench env edit primitive_cube_bowl -o primitive_cube_bowl_moved --base 0.350,-0.250,15"
+    )
+    assert command(user, placement) == "twinbench env edit mine --base 0.350,-0.250,15"

@@ -84,3 +84,9 @@ def test_the_command_moves_the_base(cube_bowl: Path) -> None:
     pose = load_package(cube_bowl).spec.robot.base_pose
     np.testing.assert_allclose(pose.pos, [0.02, -0.03, 0.0], atol=1e-12)
     np.testing.assert_allclose(_matrix(pose), BasePlacement(0.02, -0.03, -5.0).matrix(0.0))
+
+
+def test_placement_of_a_pose_round_trips() -> None:
+    placement = BasePlacement(0.3, -0.4, -135.0)
+    again = BasePlacement.of(placement.matrix(0.1))
+    np.testing.assert_allclose([again.x, again.y, again.yaw_deg], [0.3, -0.4, -135.0])

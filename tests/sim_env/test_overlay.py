@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from sim_env.cameras import Intrinsics, add_camera, look_at
+from sim_env.cameras import Intrinsics, add_camera, look_at, quat_to_mat
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.overlay import (
     NEAR,
@@ -20,6 +20,7 @@ from sim_env.overlay import (
     hull_outline,
     package_wireframes,
     project_segments,
+    table_point,
 )
 from sim_env.package.schema import CameraSpec, Pose
 from sim_env.render.mujoco_renderer import MujocoRenderer
@@ -155,3 +156,25 @@ def test_frame_axes_and_base_marker():
     ring, spoke = marker[:-1].reshape(-1, 3), marker[-1]
     np.testing.assert_allclose(np.linalg.norm(ring - pose.pos, axis=1), 0.08)
     np.testing.assert_allclose(spoke[1] - spoke[0], [0.0, 0.12, 0.0], atol=1e-12)
+
+
+def test_table_point_inverts_the_projection(primitive_package):
+    env = TwinEnv(primitive_package.root, EnvConfig(renderer="mujoco"))
+    try:
+        env.reset(options={"initial_condition": 0})
+        for spec in env.package.spec.cameras:
+            camera = Pinhole.at(env.data, env.scene.cameras[spec.name], Intrinsics.of(spec))
+            points = np.array([[0.45, -0.1, 0.0], [0.6, 0.15, 0.0], [0.5, 0.0, 0.0]])
+            for point, pixel in zip(points, camera.project(points), strict=True):
+                if np.isfinite(pixel).all():
+                    np.testing.assert_allclose(table_point(camera, pixel), point, atol=1e-9)
+    finally:
+        env.close()
+    # a camera at the origin looking along world x, level: y (down) is world -z
+    rot = quat_to_mat(look_at(np.zeros(3), np.array([1.0, 0.0, 0.0])))  # camera -> world
+    view = np.eye(4)
+    view[:3, :3] = rot.T
+    level = Pinhole(view, Intrinsics(100, 100, 50.0, 50.0, 50.0, 50.0))
+    assert table_point(level, (50.0, 50.0), z=-1.0) is None  # the axis is parallel to it
+    np.testing.assert_allclose(table_point(level, (50.0, 100.0), z=-1.0), [1.0, 0.0, -1.0])
+    assert table_point(level, (50.0, 0.0), z=-1.0) is None  # looking up: it meets it behind
