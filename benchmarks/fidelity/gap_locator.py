@@ -1,0 +1,76 @@
+"""The gap as the ladder policies feel it: each bundle's locator on the exterior camera's first
+frame (the study's size) of the same states in the source world and in each twin look."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from evaluate.bundle import load_bundle
+from evaluate.metrics import mmrv, pearson
+from sim_env.package import EnvPackage
+from studies.locator.net import LocatorConfig, decode_poses, predict, render_views
+
+GRASP_SLACK = 0.02  # m: a red box located within this is grasped (8.5 cm jaws, 5 cm box)
+PLACE_SLACK = 0.03  # m: a tray located within this takes the box
+
+
+def locator_errors(
+    report, source: EnvPackage, twins: dict[str, EnvPackage], conditions, ladder: Path, count: int
+) -> dict:
+    """world -> bundle -> {"red_box", "tray" median xy error [cm], "grasp" fraction of states
+    with the box within GRASP_SLACK and the tray within PLACE_SLACK}; figures go to
+    ``report``."""
+    bundles = {
+        d.name: load_bundle(d).inner
+        for d in sorted(ladder.iterdir())
+        if (d / "policy.yaml").is_file()
+    }
+    if not bundles:
+        raise SystemExit(f"{ladder}: no policy bundles")
+    first = next(iter(bundles.values())).locator
+    config = LocatorConfig(camera=first.camera, image_size=first.image_size, objects=first.objects)
+    worlds = {"source": (source, conditions[0][:count])}
+    worlds |= {f"twin {look}": (package, conditions[1][:count]) for look, package in twins.items()}
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for world, (package, ics) in worlds.items():
+        views = render_views(package, ics, config)
+        print(f"locator views of {world}: {len(ics)}", file=sys.stderr, flush=True)
+        out[world] = {}
+        for name, policy in bundles.items():
+            xy, _ = decode_poses(
+                predict(policy.net, policy.standardisation, views.images), len(config.objects)
+            )
+            dist = np.linalg.norm(xy - views.xy, axis=-1)  # [N, M] m
+            row = {obj: 100 * float(np.median(dist[:, m])) for m, obj in enumerate(config.objects)}
+            row["grasp"] = float(np.mean((dist[:, 0] < GRASP_SLACK) & (dist[:, 1] < PLACE_SLACK)))
+            out[world][name] = row
+            case = f"locator/{world.replace(' ', '-')}/{name}"
+            for obj in config.objects:
+                report.add(case, f"{obj}_xy_median", row[obj], "cm")
+            report.add(case, "located", row["grasp"], "fraction")
+    return out
+
+
+def proxy_agreement(report, locator: dict) -> dict[str, dict[str, float]]:
+    """Per twin look: Pearson and MMRV of the located fractions against the source world's,
+    over every bundle and over the source-only ones (``src-*``): the study's agreement with
+    perception as the only difference between worlds."""
+    source = locator["source"]
+    out = {}
+    for world, rows in locator.items():
+        if world == "source":
+            continue
+        out[world] = {}
+        for subset, names in (
+            ("all", list(source)),
+            ("src", [n for n in source if n.startswith("src-")]),
+        ):
+            real = np.array([source[n]["grasp"] for n in names])
+            sim = np.array([rows[n]["grasp"] for n in names])
+            case = f"proxy/{world.replace(' ', '-')}/{subset}"
+            out[world][f"pearson_{subset}"] = report.add(case, "pearson", pearson(sim, real), "r")
+            out[world][f"mmrv_{subset}"] = report.add(case, "mmrv", mmrv(sim, real), "rate")
+    return out
