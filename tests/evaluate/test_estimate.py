@@ -310,3 +310,22 @@ def test_cli_reads_stores_with_runs_and_an_env_map(tmp_path, capsys):
     with pytest.raises(SystemExit):  # without the map the twin's env is not the real one's
         main([*args, "--real-run", "real-run"])
     assert "use --env-map TWIN_ENV=REAL_ENV" in capsys.readouterr().err
+
+
+def test_cli_asymptotic_leads_with_wilson_and_ppi_plus_plus(tmp_path, capsys):
+    from evaluate.estimate.intervals import wilson_interval
+
+    sim_csv, real_csv = _sides(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["estimate", "--sim", str(sim_csv), "--real", str(real_csv), "--json", "--asymptotic"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    real, _ = load_episodes(real_csv)
+    bad = real[real.policy == "bad"]["success"]
+    low, high = wilson_interval(bad.sum(), bad.size, 0.9)
+    first = out["policies"][0]
+    assert first["policy"] == "bad"
+    assert (first["real_only"]["low"], first["real_only"]["high"]) == pytest.approx(
+        (float(low), float(high))
+    )
+    assert "PPI++ covered well below its level" in " ".join(captured.err.split())
