@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from dashboard import data
+from dashboard.errors import DashboardError
 from dashboard.settings import DashboardSettings
 from evaluate.errors import EvaluateError
 from evaluate.store import ResultsStore
@@ -89,6 +91,16 @@ def _entry(env_id: str, origin: str, path: Path, hashes: tuple[str, ...]) -> Gal
 def preview_files(root: Path) -> list[Path]:
     """The PNGs a package ships in ``previews/``, by name."""
     return sorted((root / PREVIEW_DIR).glob("*.png"))
+
+
+def read_picture(path: Path) -> np.ndarray:
+    """[H, W, 3] uint8 of a picture a package ships: previews are not validated with the
+    package, so one that does not decode is an error naming it (not a page's traceback)."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DashboardError(f"not a readable image: {exc}", file=path) from None
 
 
 @st.cache_data(show_spinner="Rendering camera previews…", max_entries=64)

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import base_placement, env_view, gallery
+from dashboard.errors import DashboardError
 from dashboard.settings import DashboardSettings
 from reconstruct.package import PackageOutputs
 from sim_env.package import EnvPackage
@@ -76,7 +77,12 @@ def _top_down(package: EnvPackage) -> None:
     picture = PackageOutputs.at(package.root).top_down
     if picture.is_file():
         st.subheader("From above")
-        st.image(str(picture), caption="table, objects and robot base (reconstruct)", width=480)
+        try:
+            image = gallery.read_picture(picture)
+        except DashboardError as exc:
+            st.warning(str(exc))
+            return
+        st.image(image, caption="table, objects and robot base (reconstruct)", width=480)
 
 
 def _objects(package: EnvPackage, view: env_view.EnvView) -> None:

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import gallery
+from dashboard.errors import DashboardError
 from dashboard.settings import DashboardSettings
 from sim_env.package import EnvPackage
 
@@ -52,7 +53,14 @@ def _entry(entry: gallery.GalleryEntry) -> None:
 def _previews(package: EnvPackage) -> None:
     files = gallery.preview_files(package.root)
     if files:
-        st.image([str(f) for f in files], caption=[f.stem for f in files], width=320)
+        shown = {}
+        for file in files:
+            try:
+                shown[file.stem] = gallery.read_picture(file)
+            except DashboardError as exc:
+                st.warning(str(exc))
+        if shown:
+            st.image(list(shown.values()), caption=list(shown), width=320)
         return
     try:
         images = gallery.rendered_previews(package.content_hash, str(package.root))

@@ -208,3 +208,12 @@ def test_a_click_is_the_table_point_under_it():
         "twinbench env edit primitive_cube_bowl -o primitive_cube_bowl_moved --base 0.350,-0.250,15"
     )
     assert command(user, placement) == "twinbench env edit mine --base 0.350,-0.250,15"
+
+
+def test_damaged_top_down_picture_is_a_warning(page, envs):
+    picture = envs / BUILT_ID / "previews" / "layout.png"
+    picture.write_bytes(b"not a PNG")
+    app = _show(page, BUILT_ID)
+    [warning] = app.warning
+    assert f"{picture}: not a readable image" in warning.value
+    assert len(app.image) == 4 and not app.error  # the cameras are still shown

@@ -47,3 +47,18 @@ def test_render_is_an_image_per_camera():
     for image in images.values():
         assert image.shape == (180, 320, 3) and image.dtype == np.uint8
         assert image.std() > 5  # a scene, not a blank frame
+
+
+def test_damaged_preview_is_a_warning(page, dashboard_env, facts, tmp_path, monkeypatch):
+    import shutil
+
+    package = tmp_path / "envs" / facts.USER_ENV
+    shutil.copytree(dashboard_env.envs / facts.USER_ENV, package)
+    (package / "previews" / "camera_1.png").write_bytes(b"\x89PNG truncated")
+    monkeypatch.setenv("TWINBENCH_ENV_PATH", str(tmp_path / "envs"))
+    app = page("environments")
+    assert any(
+        f"{package / 'previews' / 'camera_1.png'}: not a readable image" in w.value
+        for w in app.warning
+    )
+    assert any(image.captions == ["camera_0"] for image in app.image)  # the readable one
