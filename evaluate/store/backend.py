@@ -43,6 +43,7 @@ class Backend(ABC):
     criteria_rule: str
     """SQL condition: ``criteria`` is a JSON object of name -> step >= 0 or null."""
     quote_function: str  # SQL function showing any value as text, e.g. quote({0})
+    schema_extras: tuple[str, ...] = ()  # statements the schema needs here besides its tables
     edited: str  # what a value or table twinbench never writes means, and what to do
     location: StoreLocation  # the store, as messages name it (never with a password)
 

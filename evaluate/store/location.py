@@ -78,7 +78,7 @@ def redact_url(url: str) -> str:
     if parts.password is not None:
         user, _, host = netloc.rpartition("@")
         netloc = f"{user.partition(':')[0]}@{host}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = parse_qsl(parts.query, keep_blank_values=True)
     kept = [(k, v) for k, v in query if k not in _SECRET_PARAMETERS]
     return urlunsplit(parts._replace(netloc=netloc, query=urlencode(kept, safe=":/,")))
 

@@ -53,6 +53,7 @@ class PostgresBackend(Backend):
         "number": "TRUE",
     }  # typed columns
     criteria_rule = "twinbench_criteria_ok(criteria)"
+    schema_extras = (CRITERIA_FUNCTION,)
     quote_function = "coalesce({0}::TEXT, 'NULL')"
     edited = EDITED
 

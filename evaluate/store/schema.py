@@ -154,12 +154,7 @@ def _prepared(db: Backend, prepare: Callable[[Backend], Backend]) -> Backend:
 
 def schema_statements(db: Backend) -> list[str]:
     """The statements that create the tables in ``db``'s back end."""
-    statements = [s for s in _DDL.format(**db.types).split(";") if s.strip()]
-    if db.name == "postgresql":
-        from evaluate.store.postgres_backend import CRITERIA_FUNCTION
-
-        statements.append(CRITERIA_FUNCTION)
-    return statements
+    return [s for s in _DDL.format(**db.types).split(";") if s.strip()] + list(db.schema_extras)
 
 
 @functools.cache
