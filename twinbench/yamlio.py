@@ -16,10 +16,14 @@ import yaml
 from twinbench.errors import TwinbenchError
 
 MAX_CONFIG_BYTES = 16 * 2**20  # a config file larger than this is not one
+MAX_DEPTH = 64  # nesting of lists and mappings; ours need under 10, Python's stack ~1000
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """safe_load's loader with anchors and aliases refused where they are parsed."""
+    """safe_load's loader with anchors and aliases refused where they are parsed, and nesting
+    bounded (the composer recurses per level: ``[[[[...]]]]`` would exhaust Python's stack)."""
+
+    _depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -32,7 +36,15 @@ class _NoAliasLoader(yaml.SafeLoader):
             raise yaml.composer.ComposerError(
                 None, None, "YAML anchors (&name) are not allowed in this file", event.start_mark
             )
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def load_yaml(path: Path, error: type[TwinbenchError] = TwinbenchError) -> Any:

@@ -81,3 +81,10 @@ def test_non_utf8_env_yaml_is_one_clear_error(package_copy):
     file.write_bytes(b"format_version: 1\nname: caf\xe9\n")
     with pytest.raises(EnvPackageError, match=r"not UTF-8 text \(byte 27 is 0xe9\)"):
         load_package(package_copy)
+
+
+def test_deeply_nested_yaml_is_one_clear_error(package_copy):
+    """[[[[...]]]] 100,000 deep used to exhaust Python's stack in the YAML composer."""
+    (package_copy / "env.yaml").write_bytes(b"x: " + b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    with pytest.raises(EnvPackageError, match=r"line 1, column 67: nested deeper than 64 levels"):
+        load_package(package_copy)
