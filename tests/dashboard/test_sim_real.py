@@ -118,8 +118,8 @@ def test_no_csv_anywhere_asks_for_one(page, dashboard_env, facts):
     assert any("Choose or upload" in i.value for i in app.info)
 
 
-def test_a_saved_estimate_is_shown_with_its_intervals_drawn(page, dashboard_env):
-    """A ``twinbench estimate`` report next to the store: the same numbers, and a picture."""
+def _write_estimate(root):
+    """A ``twinbench estimate`` report of two synthetic policies in ROOT/estimate."""
     import numpy as np
 
     from evaluate.documents import ReportSide, ReportSides
@@ -144,7 +144,13 @@ def test_a_saved_estimate_is_shown_with_its_intervals_drawn(page, dashboard_env)
         plans=None,
         notes=[],
     )
-    write_estimate_report(dashboard_env.root / "estimate", document)
+    write_estimate_report(root / "estimate", document)
+    return document
+
+
+def test_a_saved_estimate_is_shown_with_its_intervals_drawn(page, dashboard_env):
+    """A ``twinbench estimate`` report next to the store: the same numbers, and a picture."""
+    document = _write_estimate(dashboard_env.root)
     app = page("sim_real")
     assert any("a few real trials plus the twin" in h.value for h in app.subheader)
     shown = app.dataframe[-2].value.set_index("policy")
@@ -157,3 +163,50 @@ def test_a_saved_estimate_is_shown_with_its_intervals_drawn(page, dashboard_env)
     assert len(app.image) == 2  # the saved correlate report's plots, then the interval picture
     pairs = app.dataframe[-1].value
     assert list(pairs["better"]) == ["good"]
+
+
+@pytest.mark.slow
+def test_the_estimate_intervals_draw_in_chromium(results_dir, tmp_path):
+    """The page in headless Chromium: the estimate section and its picture load."""
+    from tests.dashboard.test_browser import (
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        WAIT_MS,
+        _open,
+        _settle,
+        serve,
+    )
+
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    _write_estimate(results_dir.root)
+    with (
+        serve(results_dir.store, results_dir.envs, tmp_path / "dashboard.log") as dashboard,
+        sync_playwright() as playwright,
+    ):
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 2400},
+        )  # fmt: skip
+        context.set_default_timeout(WAIT_MS)
+        try:
+            page = context.new_page()
+            dashboard.wait_ready()
+            page.goto(dashboard.url)
+            page.get_by_role("heading", name="Leaderboard").wait_for()
+            _open(page, "Sim vs real")
+            heading = page.get_by_text("Real success rates: a few real trials plus the twin")
+            heading.wait_for()
+            _settle(page)
+            picture = page.locator('[data-testid="stImage"] img').last
+            picture.scroll_into_view_if_needed()
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                ".every(i => i.complete && i.naturalWidth > 0)",
+                timeout=WAIT_MS,
+            )
+            assert picture.bounding_box()["height"] > 100
+        finally:
+            context.close()
