@@ -8,7 +8,8 @@ as evaluation workers do), all starting together; the rate is every episode over
 from the first start to the last finish, and the store must then hold each exactly once.
 SQLite runs as twinbench sets it (WAL, synchronous=NORMAL) in a temporary folder; PostgreSQL
 in a throwaway local cluster with the server's durable defaults (an fsync per commit, over
-TCP on 127.0.0.1), or in the database ``--postgres`` names (a fresh run in it each case).
+TCP on 127.0.0.1), then, to show what the fsync costs, in one with fsync off (the tests'
+cluster); or only in the database ``--postgres`` names (a fresh run in it each case).
 """
 
 from __future__ import annotations
@@ -72,12 +73,12 @@ def measure(case: str, location: str, writers: int, episodes: int) -> None:
 
 
 @contextmanager
-def postgres_database(url: str | None) -> Iterator[tuple[str, str]]:
+def postgres_database(url: str | None, durable: bool) -> Iterator[tuple[str, str]]:
     """(URL, server version): the one given, or a fresh database in a throwaway cluster."""
     if url is not None:
         yield url, server_version(url)
         return
-    with throwaway_cluster(durable=True) as cluster:
+    with throwaway_cluster(durable=durable) as cluster:
         yield cluster.new_database(), cluster.version()
 
 
@@ -92,10 +93,12 @@ def main() -> None:
         for writers in (1, 2):
             path = str(Path(tmp) / f"results-{writers}.sqlite")
             measure(f"sqlite_{writers}_writers", path, writers, episodes)
-    with postgres_database(args.postgres) as (url, version):
-        emit("postgresql", "server_version", float(version), "version")
-        for writers in (1, 2):
-            measure(f"postgresql_{writers}_writers", url, writers, episodes)
+    for durable in (True, False) if args.postgres is None else (True,):
+        with postgres_database(args.postgres, durable) as (url, version):
+            name = "postgresql" if durable else "postgresql_fsync_off"
+            emit(name, "server_version", float(version), "version")
+            for writers in (1, 2):
+                measure(f"{name}_{writers}_writers", url, writers, episodes)
 
 
 if __name__ == "__main__":
