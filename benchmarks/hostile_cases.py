@@ -203,7 +203,7 @@ ENV_EDITS: dict[str, tuple[str, Any]] = {
     "rubric_unknown_object": ("rubric.criteria.0.params.object", "ghost"),
     "requires_itself": ("rubric.criteria.0.requires", ["reach_cube"]),
     "format_version_true": ("format_version", True),
-    "format_version_2": ("format_version", 2),
+    "format_version_99": ("format_version", 99),
     "unknown_field": ("colour", "red"),
     "name_empty": ("name", ""),
     "instruction_number": ("instruction", 42),
@@ -284,10 +284,12 @@ RENDERS: dict[str, list[str]] = {
     "renderer_unknown": ["--renderer", "raytrace", "-o", "x.png"],
     "env_unknown": [],
 }
+RENDERS_OK = {"output_in_missing_folder"}  # the folder is made, as for every output
 for _name, _args in RENDERS.items():
     _env = "no_such_env" if _name == "env_unknown" else ENV_ID
     _argv = [*CLI, "env", "render", _env, *(_args or ["-o", "x.png"])]
-    case(f"render/{_name}")(lambda folder, argv=_argv: argv)
+    _expect = "ok" if _name in RENDERS_OK else "error"
+    case(f"render/{_name}", expect=_expect)(lambda folder, argv=_argv: argv)
 
 
 # --- policy bundles: loaded in-process (bundle:) and sandboxed (sandboxed:) ---------------

@@ -15,15 +15,18 @@ from evaluate.bundle import load_bundle
 from evaluate.policies.droid import metadata_to_frame
 from evaluate.policy import Observation, Policy
 from evaluate.sandbox.frames import FrameClosed, recv_frame, send_frame
+from twinbench.errors import TwinbenchError
 
 MAX_ERROR_CHARS = 500
 
 
-def one_line(exc: BaseException) -> str:
-    """``Type: message`` on one line, cut to a length a job's reason can hold."""
+def error_frame(exc: BaseException) -> dict[str, Any]:
+    """The one-line reason for the evaluator: our own errors as they are (message, file,
+    field), anything else as ``Type: message``, cut to a length a job's reason can hold."""
+    if isinstance(exc, TwinbenchError):
+        return {"error": exc.message[:MAX_ERROR_CHARS], "file": exc.file, "field": exc.field}
     text = " ".join(str(exc).split()) or repr(exc)
-    line = text if str(exc).startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}"
-    return line[:MAX_ERROR_CHARS]
+    return {"error": f"{type(exc).__name__}: {text}"[:MAX_ERROR_CHARS]}
 
 
 def serve(fd: int, bundle: str, held: Sequence[str]) -> None:
@@ -32,7 +35,7 @@ def serve(fd: int, bundle: str, held: Sequence[str]) -> None:
     try:
         policy = load_bundle(bundle)
     except BaseException as exc:  # the bundle's code may raise anything, even SystemExit
-        send_frame(sock, {"error": one_line(exc)})
+        send_frame(sock, error_frame(exc))
         return
     send_frame(sock, {"metadata": metadata_to_frame(policy.metadata), "sandbox": list(held)})
     while True:
@@ -62,4 +65,4 @@ def _answer(policy: Policy, request: Mapping[str, Any]) -> dict[str, Any]:
             return {"ok": True}
         return {"error": f"unknown request {op!r}"}
     except BaseException as exc:  # reported to the evaluator, which fails the episode
-        return {"error": one_line(exc)}
+        return error_frame(exc)

@@ -247,9 +247,13 @@ class SandboxedPolicy(Policy):
                 ) from None
             raise EvaluateError(f"sandboxed {self._name} {reason}", file=self.bundle) from None
         if not isinstance(hello, Mapping) or "metadata" not in hello:
-            error = hello.get("error") if isinstance(hello, Mapping) else hello
             child.stop()
-            raise EvaluateError(f"{error}", file=self.bundle / CONFIG_FILE)
+            error = hello if isinstance(hello, Mapping) else {"error": repr(hello)[:300]}
+            raise EvaluateError(
+                str(error.get("error")),
+                file=error.get("file") or self.bundle / CONFIG_FILE,
+                field=error.get("field"),
+            )
         try:
             frame = {**hello["metadata"], "sandbox": hello.get("sandbox")}
             metadata = metadata_from_frame(frame, PolicyMetadata(self.bundle.name), {})
