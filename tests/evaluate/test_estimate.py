@@ -329,3 +329,18 @@ def test_cli_asymptotic_leads_with_wilson_and_ppi_plus_plus(tmp_path, capsys):
         (float(low), float(high))
     )
     assert "PPI++ covered well below its level" in " ".join(captured.err.split())
+
+
+def test_a_useless_twin_plans_real_trials_only():
+    from evaluate.estimate import PairedCell
+
+    trials = Scenario(0.0).draw(1, 20, 500, np.random.default_rng(5))
+    twin = np.random.default_rng(6).random(500) < 0.5  # unrelated to the real outcomes
+    cell = PairedCell("p", "e", trials.real[0], trials.paired[0], twin.astype(float), 520)
+    ahead = plan(cell, 0.1, 0.9)
+    assert ahead.more_twin == 0
+    assert ahead.n_real + ahead.more_real == ahead.real_only_needed
+    rate = (cell.real.sum() + 2) / 24
+    assert ahead.real_only_needed == int(
+        np.ceil(rate * (1 - rate) / (0.1 / (2 * stats.norm.ppf(0.95))) ** 2)
+    )
