@@ -69,9 +69,10 @@ class Observation:
                 )
             state[key] = value
         for name, image in self.images.items():
-            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or not image.size:
                 raise ValueError(
-                    f"image {name!r} must be uint8 (H, W, 3), got {image.dtype} {image.shape}"
+                    f"image {name!r} must be uint8 (H, W, 3) with H, W >= 1, got {image.dtype} "
+                    f"{image.shape}"
                 )
         for key, value in state.items():
             object.__setattr__(self, key, value)

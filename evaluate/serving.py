@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,7 +173,7 @@ class PolicyServer:
             async with lock:
                 await asyncio.to_thread(self.policy.reset)
             return wire.packb({ENDPOINT: RESET})
-        obs, instruction = _decode(request)
+        obs, instruction = _decode(request, self.policy.metadata.image_keys)
         async with lock:
             policy_start = time.monotonic()
             chunk = await asyncio.to_thread(self.policy.infer, obs, instruction)
@@ -211,17 +211,25 @@ def _unpack(message: str | bytes) -> Mapping[str, Any]:
     return request
 
 
-def _decode(request: Mapping[str, Any]) -> tuple[Observation, str]:
+def _decode(request: Mapping[str, Any], cameras: Sequence[str]) -> tuple[Observation, str]:
     """The observation and instruction of one inference request.
 
     Raises:
         BadRequest: naming what is wrong (a missing key, a state of the wrong shape or dtype
-            with the expected one, an image that is not uint8 (H, W, 3)).
+            with the expected one, a non-finite state, an image that is not uint8 (H, W, 3),
+            a camera the policy reads that the request lacks).
     """
     try:
-        return decode_request(request)
+        obs, instruction = decode_request(request)
     except (ValueError, TypeError, PolicyError) as exc:
         raise BadRequest(str(exc)) from None
+    missing = [droid.openpi_key(key) for key in cameras if key not in obs.images]
+    if missing:
+        raise BadRequest(
+            f"request has no {missing} for the camera(s) the policy reads; it has "
+            f"{sorted(str(key) for key in request)}"
+        )
+    return obs, instruction
 
 
 class BackgroundServer:

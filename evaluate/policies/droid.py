@@ -59,7 +59,8 @@ def decode_request(request: Mapping[str, Any]) -> tuple[Observation, str]:
     rank 3 is taken as a camera image (uint8 (H, W, 3), checked by Observation).
 
     Raises:
-        ValueError: a state key is missing or breaks the contract's shape, or is not floating.
+        ValueError: a state key is missing, breaks the contract's shape, is not floating or
+            holds NaN or infinity.
     """
     state = {}
     for key, spec in droid.STATE.items():
@@ -72,6 +73,8 @@ def decode_request(request: Mapping[str, Any]) -> tuple[Observation, str]:
                 f"{wire_key} must be a float array of shape {spec.shape} [{spec.unit}], "
                 f"got {value.dtype} {value.shape}"
             )
+        if not np.isfinite(value).all():
+            raise ValueError(f"{wire_key} holds a non-finite value: {value.tolist()}")
         state[key] = value
     images = {
         key.removeprefix(PREFIX): value

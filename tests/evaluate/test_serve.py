@@ -293,6 +293,21 @@ BAD_REQUESTS = [
         {**_valid_request(), "observation/exterior_image_1_left": np.zeros((8, 8, 3), np.float32)},
         "uint8",
     ),
+    (  # these three were tracebacks in benchmarks.hostile's table
+        "nan state",
+        {**_valid_request(), "observation/joint_position": np.full(7, np.nan, np.float32)},
+        "observation/joint_position holds a non-finite value",
+    ),
+    (
+        "empty image",
+        {**_valid_request(), "observation/exterior_image_1_left": np.zeros((0, 0, 3), np.uint8)},
+        r"must be uint8 \(H, W, 3\) with H, W >= 1",
+    ),
+    (
+        "missing camera",
+        _valid_request(),  # the fake policy reads both DROID cameras; it has one
+        r"request has no \['observation/wrist_image_left'\] for the camera\(s\) the policy reads",
+    ),
 ]
 
 
