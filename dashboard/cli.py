@@ -47,7 +47,9 @@ def dashboard(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8501,
 ) -> None:
-    """Serve the web dashboard: leaderboard, sim vs real, episodes, environments, job submission.
+    """Serve the web dashboard: leaderboard, sim vs real, episodes, environments, the environment
+    view (each camera with the package's geometry drawn over it; a click places the robot base),
+    job submission.
 
     Example: twinbench dashboard --store runs/demo/results.sqlite --port 8501
     """
