@@ -10,7 +10,8 @@ point a front end uses) in a subprocess with a timeout, and is classified:
 - ``hang``: still running at the timeout;
 - ``accepted``: exit 0 on input that should have been refused (for a case that should
   succeed, exit 0 is ``handled``);
-- ``unclear``: any other failure (killed by a signal, an error without the one line).
+- ``unclear``: any other failure (killed by a signal, an error without the one line);
+- ``unbuilt``: the case could not write its input (a harness problem, reported).
 
 One JSON line per case (``metric`` outcome, ``value`` the class, ``detail`` the last line),
 then one per class with the counts (``case`` all), as the other benchmarks print.
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from benchmarks.hostile_cases import CASES, Case
 
-OUTCOMES = ("clear", "traceback", "hang", "accepted", "unclear", "handled")
+OUTCOMES = ("clear", "traceback", "hang", "accepted", "unclear", "handled", "unbuilt")
 ERROR_PREFIX = "twinbench: error: "
 
 
@@ -64,7 +65,10 @@ def classify(case: Case, returncode: int | None, out: str, err: str) -> tuple[st
 def run_case(case: Case, root: Path, timeout_s: float) -> Result:
     folder = root / case.name.replace("/", "__")
     folder.mkdir(parents=True)
-    argv = case.build(folder)
+    try:
+        argv = case.build(folder)
+    except Exception as exc:  # a case that cannot build its input is reported, not fatal
+        return Result(case, "unbuilt", f"{type(exc).__name__}: {exc}", 0.0)
     env = {**os.environ, "COLUMNS": "200", "TWINBENCH_HOSTILE": "1"}
     start = time.monotonic()
     process = subprocess.Popen(
@@ -104,11 +108,14 @@ def emit(case: str, metric: str, value: object, unit: str, **extra: object) -> N
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="run only cases whose name starts with this group")
+    parser.add_argument(
+        "--only", help="run only cases whose names start with these, comma-separated"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="cases run at once")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per case")
     args = parser.parse_args(argv)
-    cases = [c for c in CASES if args.only is None or c.name.startswith(args.only)]
+    prefixes = tuple(args.only.split(",")) if args.only else ("",)
+    cases = [c for c in CASES if c.name.startswith(prefixes)]
     counts: Counter[str] = Counter()
     on_stderr: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     for done, result in enumerate(run_all(cases, args.jobs, args.timeout), 1):
