@@ -2,7 +2,8 @@
 
 Every texel of the panorama is a point on the dome; it is projected into each frame that
 sees it and the frames' colours are averaged, each weighted down near its image border
-(seams fade). Texels no frame saw are filled from their neighbours (push-pull: averaged
+(seams fade) and where the package's splats are opaque (that pixel shows the scene in front
+of the dome, not what lies behind it). Texels no frame saw are filled from their neighbours (push-pull: averaged
 down a pyramid, then blended back up), so nothing is left black; ``seen`` records which is
 which.
 """
@@ -18,8 +19,10 @@ import numpy as np
 
 from reconstruct.views import View, load_views
 from sim_env.envmap import EnvironmentMap, bilinear, texel_directions, write_envmap
+from sim_env.splats import GaussianSet, rasterize
 
 BORDER = 0.08  # of the shorter image side: a frame's weight ramps up from 0 over this margin
+MIN_TRUST = 0.05  # a pixel behind opaque splats still paints what no other frame saw
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,23 @@ def _view_weight(x: np.ndarray, y: np.ndarray, width: int, height: int) -> np.nd
     return np.clip(inset / margin, 0.0, 1.0)
 
 
-def paint(views: Sequence[View], centre: np.ndarray, radius: float, height: int) -> EnvironmentMap:
+def paint(
+    views: Sequence[View],
+    centre: np.ndarray,
+    radius: float,
+    height: int,
+    trust: Sequence[np.ndarray] | None = None,
+) -> EnvironmentMap:
     """The dome (``centre`` [3], ``radius``, world units) painted from ``views``; each view's
-    camera must stand inside it."""
+    camera must stand inside it. ``trust``: one [H, W] map per view in (0, 1], how much each
+    pixel shows the background (the splats' transparency there), so foreground seen by one
+    frame does not smear over background another frame saw; 1 everywhere if None."""
     points = np.asarray(centre, np.float64) + radius * texel_directions(height)
     total = np.zeros((*points.shape[:2], 3), np.float64)
     weight = np.zeros(points.shape[:2], np.float64)
-    for view in views:
+    if trust is not None and len(trust) != len(views):
+        raise ValueError(f"{len(trust)} trust maps for {len(views)} views")
+    for i, view in enumerate(views):
         cam = points @ view.viewmat[:3, :3].T + view.viewmat[:3, 3]
         z = cam[..., 2]
         safe = np.where(z > 1e-9, z, 1.0)
@@ -65,6 +78,9 @@ def paint(views: Sequence[View], centre: np.ndarray, radius: float, height: int)
         if not inside.any():
             continue
         wv = np.where(inside, _view_weight(x, y, w, h), 0.0)
+        if trust is not None:
+            pixel_trust = bilinear(trust[i][..., None], x[inside], y[inside], wrap_x=False)
+            wv[inside] *= pixel_trust[:, 0]
         colour = bilinear(view.image, x[inside], y[inside], wrap_x=False)
         total[inside] += wv[inside, None] * colour
         weight += wv
@@ -99,21 +115,35 @@ def push_pull(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
     return (known[..., None] * rgb + (1.0 - known[..., None]) * up).astype(np.float32)
 
 
+def transparency(views: Sequence[View], gaussians: GaussianSet) -> list[np.ndarray]:
+    """[H, W] per view: how transparent the splats are there (at least ``MIN_TRUST``)."""
+    out = []
+    for view in views:
+        g = gaussians
+        _, _, alpha = rasterize(
+            g.means, g.quats, g.scales, g.opacities, g.sh, view.viewmat, view.K, *view.size
+        )
+        out.append(np.maximum(1.0 - alpha, MIN_TRUST).astype(np.float32))
+    return out
+
+
 def dome_for_package(
     model_dir: Path,  # the align stage's model (world frame)
     images: Path,  # the frames stage's images
     centre: np.ndarray,  # [3] the dome's centre (the workspace), world units
     cameras: np.ndarray,  # [K, 3] the package's world-fixed cameras, which must stand inside
+    gaussians: GaussianSet | None,  # the package's splats in the world
     config: DomeConfig,
     out: Path,  # the panorama PNG to write
 ) -> dict[str, Any]:
-    """Paint the dome from every registered frame and write it; the package's
-    ``scene.background`` record and a summary (``seen``: fraction of the panorama the capture
-    saw)."""
+    """Paint the dome from every registered frame (each pixel trusted as far as the splats
+    are transparent there) and write it; the package's ``scene.background`` record and a
+    summary (``seen``: fraction of the panorama the capture saw)."""
     views = load_views(model_dir, images, width=config.image_width)
     reach = np.concatenate([[v.centre for v in views], np.reshape(cameras, (-1, 3))])
     radius = dome_around(centre, reach, config)
-    dome = paint(views, centre, radius, config.height)
+    trust = None if gaussians is None else transparency(views, gaussians)
+    dome = paint(views, centre, radius, config.height, trust)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_envmap(dome, out)
     spec = {"centre": [float(x) for x in centre], "radius": radius}

@@ -57,6 +57,7 @@ from sim_env.package import ENV_FILE, EnvPackage, load_package, save_package
 from sim_env.primitives import droid_cameras, pick_place_rubric
 from sim_env.robot import HOME_QPOS
 from sim_env.scene import build_scene, check_initial_conditions
+from sim_env.splats import GaussianSet
 
 GRASPABLE_WIDTH = 0.075  # m, narrowest footprint side the 2F-85 (85 mm) can close around
 CONCAVE = 0.25  # objects whose volume is this much below their hull's are containers
@@ -393,18 +394,17 @@ def place_cameras(
     ctx: StageContext,
     config: PackageConfig,
     align: dict[str, Any],
-    root: Path,
-    scene: dict[str, Any],
-    objects: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    gaussians: GaussianSet | None,
 ) -> tuple[list[dict], dict[str, Any]]:
     """DROID's cameras, the exterior one placed as ``config.exterior`` says (``droid``: the
-    fixed pose beside the robot base, as before), and the summary of the choice."""
-    records = (read_summary(ctx.inputs[OBJECTS_STAGE.name]) or {})["objects"]
+    fixed pose beside the robot base, as before), and the summary of the choice
+    (``records``: the objects stage's; ``gaussians``: the package's splats in the world)."""
     chosen, record = choose_exterior(
         config.exterior,
         CaptureCameras.of_model(ctx.input(ALIGN_STAGE).model),
         align["robot_base"],
-        package_gaussians(root, scene, objects, [r["pose"] for r in records]),
+        gaussians,
         np.array([r["pose"]["pos"][:2] for r in records]).reshape(-1, 2),
     )
     cameras = cameras_at_base(droid_cameras(config.camera_size), robot_base(align))
@@ -412,7 +412,11 @@ def place_cameras(
 
 
 def add_background(
-    ctx: StageContext, config: DomeConfig, spec: dict[str, Any], exterior: dict[str, Any]
+    ctx: StageContext,
+    config: DomeConfig,
+    spec: dict[str, Any],
+    exterior: dict[str, Any],
+    gaussians: GaussianSet | None,
 ) -> dict[str, Any]:
     """Paint the background dome around the workspace into the package (``spec`` becomes
     format version 2 with ``scene.background``); its summary."""
@@ -422,6 +426,7 @@ def add_background(
         ctx.input(FRAMES_STAGE).images,
         np.asarray(exterior["target"], float),
         np.asarray([exterior["pose"]["pos"]]),
+        gaussians,
         config,
         ctx.out_dir / rel,
     )
@@ -449,7 +454,8 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     outputs.provenance.write_text(json.dumps(summaries, indent=1, sort_keys=True, default=str))
     base = robot_base(summaries["align"])
     ctx.report(0.1, "placing the exterior camera")
-    cameras, exterior = place_cameras(ctx, config, summaries["align"], root, scene, objects)
+    gaussians = package_gaussians(root, scene, objects, [r["pose"] for r in records])
+    cameras, exterior = place_cameras(ctx, config, summaries["align"], records, gaussians)
     instruction = config.task.instruction or (
         f"pick up the {obj.replace('_', ' ')}"
         if container is None
@@ -471,7 +477,7 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     background = None
     if config.background is not None:
         ctx.report(0.2, "painting the background dome from the frames")
-        background = add_background(ctx, config.background, spec, exterior)
+        background = add_background(ctx, config.background, spec, exterior, gaussians)
     ctx.report(0.3, "validating the package")
     draft = save_package(spec, root)
     found = interpenetrations(draft, conditions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reconstruct.background import DomeConfig, dome_around, paint, push_pull
+from reconstruct.background import MIN_TRUST, DomeConfig, dome_around, paint, push_pull
 from reconstruct.views import View
 from sim_env.cameras import look_at, quat_to_mat
 from sim_env.envmap import EnvironmentMap, background_image, texel_directions
@@ -79,3 +79,17 @@ def test_the_dome_encloses_every_camera() -> None:
     cameras = CENTRE + np.array([[0.5, 0, 0.3], [0, -1.2, 0.4]])
     radius = dome_around(CENTRE, cameras, DomeConfig(radius_factor=2.0))
     assert np.isclose(radius, 2.0 * np.linalg.norm([0, -1.2, 0.4]))
+
+
+def test_pixels_behind_opaque_splats_give_way_to_frames_that_saw_the_background() -> None:
+    dome = known_dome(32)
+    eye = CENTRE + [0.1, 0.0, 0.1]
+    seeing = filmed(dome, eye, eye + [1.0, 0.0, 0.0])
+    blocked = View("blocked", np.full_like(seeing.image, 0.9), seeing.K, seeing.viewmat)
+    trust = [np.ones(seeing.image.shape[:2]), np.full(seeing.image.shape[:2], MIN_TRUST)]
+    painted = paint([seeing, blocked], CENTRE, RADIUS, 32, trust)
+    seen = painted.seen > 0
+    error = np.abs(painted.rgb - dome.rgb)[seen]
+    assert np.median(error) < 0.05  # the foreground adds at most MIN_TRUST / (1 + MIN_TRUST)
+    untrusted = paint([seeing, blocked], CENTRE, RADIUS, 32)  # an even mix
+    assert np.median(np.abs(untrusted.rgb - dome.rgb)[seen]) > 0.1
