@@ -9,6 +9,7 @@ lock. Every lock wait and connection attempt has a timeout.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -121,13 +122,13 @@ def describe(exc: BaseException) -> str:
     """What a PostgreSQL error (by its SQLSTATE) means for the person holding the store."""
     state = getattr(exc, "sqlstate", None) or ""
     text = redact(" ".join(str(exc).split()))
+    if state == "3D000" or re.search(r'database ".*" does not exist', text):
+        return f"no such database ({text}); create it first (createdb)"
     if state.startswith(("08", "28")) or (not state and "connection" in text):
         return (
             f"cannot connect to the PostgreSQL server ({text}); check the URL, that the "
             "server runs and accepts this user, and PGPASSWORD"
         )
-    if state == "3D000":
-        return f"no such database ({text}); create it first (createdb)"
     if state in ("55P03", "40P01", "57014"):  # lock timeout, deadlock, statement timeout
         return f"another process has held the store's lock too long ({text}); try again later"
     if state == "53100":

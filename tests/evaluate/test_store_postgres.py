@@ -46,6 +46,13 @@ def test_the_password_reaches_no_message(postgres_url: str):
     assert SECRET not in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_database_that_does_not_exist_is_named_as_such(postgres_url: str):
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_db"
+    with pytest.raises(EvaluateError, match=r"no such database .*createdb") as info:
+        ResultsStore.open(missing)
+    assert info.value.file == missing
+
+
 def test_a_read_only_open_cannot_write(postgres_url: str):
     ResultsStore.open(postgres_url).close()
     with ResultsStore.open(postgres_url, read_only=True) as store:
