@@ -113,7 +113,7 @@ def _locator(path: Path, locator: dict) -> None:
     width = 0.8 / len(worlds)
     for ax, key, label in (
         (axes[0], "red_box", "red box: median xy error [cm]"),
-        (axes[1], "grasp", "red box located within 2 cm [fraction]"),
+        (axes[1], "grasp", "located: box within 2 cm and tray within 3 cm [fraction]"),
     ):
         for i, world in enumerate(worlds):
             values = [locator[world][b][key] for b in bundles]

@@ -117,9 +117,7 @@ def write_markdown(
         "",
     ]
     worlds = list(locator)
-    lines.append(
-        "| policy | " + " | ".join(f"{w}: box / tray cm, within 2 cm" for w in worlds) + " |"
-    )
+    lines.append("| policy | " + " | ".join(f"{w}: box / tray cm, located" for w in worlds) + " |")
     lines.append("|---" * (len(worlds) + 1) + "|")
     for bundle in locator[worlds[0]]:
         cells = [
