@@ -30,7 +30,6 @@ class Cursor(Protocol):
 class Backend(ABC):
     """One open connection to a store, in autocommit mode (each statement commits at once)."""
 
-    name: str  # "sqlite" or "postgresql"
     errors: tuple[type[BaseException], ...]  # the driver's errors that mean a database problem
     integrity_error: type[BaseException]  # a constraint refused a write
     types: ClassVar[Mapping[str, str]]

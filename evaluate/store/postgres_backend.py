@@ -42,7 +42,6 @@ JSON object of name -> an integer >= 0 or null; text that is not JSON is false, 
 
 
 class PostgresBackend(Backend):
-    name = "postgresql"
     types: ClassVar[Mapping[str, str]] = {
         "integer": "BIGINT",
         "real": "DOUBLE PRECISION",

@@ -26,7 +26,6 @@ _CRITERIA = (
 
 
 class SQLiteBackend(Backend):
-    name = "sqlite"
     errors = (sqlite3.DatabaseError,)
     integrity_error = sqlite3.IntegrityError
     types: ClassVar[Mapping[str, str]] = {
