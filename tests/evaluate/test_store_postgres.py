@@ -122,3 +122,25 @@ def test_correlate_reads_a_postgres_store_and_records_no_password(postgres_url, 
     assert "Pearson r 0.9" in out
     report = (tmp_path / "r" / "report.json").read_text()
     assert postgres_url in report and SECRET not in report + out + err
+
+
+def test_an_edited_value_is_one_error_line_naming_the_store_and_the_psql_fix(
+    postgres_url, tmp_path, capsys
+):
+    from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord
+    from twinbench_cli import main
+
+    with ResultsStore.open(postgres_url) as store:
+        store.add_run({}, run_id="r")
+        outcome = EpisodeOutcome(True, 1.0, {}, 10, 1.0, 0.1, 0.1)
+        store.record_episode(EpisodeRecord("r", EpisodeKey("a", "env", "h", 0, 0), outcome))
+    edit_store(postgres_url, "UPDATE episodes SET success = 7")
+    real = tmp_path / "real.csv"
+    real.write_text("policy,env,success\na,env,1\n")
+    with pytest.raises(SystemExit) as info:
+        main(["correlate", "--sim", postgres_url, "--real", str(real), "-o", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"twinbench: error: {postgres_url}: table episodes, episode_id 1,")
+    assert "expected 0 or 1, got 7; the database was changed outside twinbench" in err
+    assert f"psql {postgres_url} -c 'DELETE FROM episodes WHERE episode_id = 1'" in err
