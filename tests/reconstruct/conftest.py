@@ -259,3 +259,23 @@ def panning() -> Callable[..., list[np.ndarray]]:
 def canvas() -> Callable[[int, int, int], np.ndarray]:
     """``textured_canvas``."""
     return textured_canvas
+
+
+@pytest.fixture
+def buddha_clip(tmp_path: Path) -> tuple[Path, Callable[[dict, str], str]]:
+    """A phone-video stand-in of the Buddha scene (``benchmarks.real_video``): 11 of the
+    photos in the order of their cameras around the statue (the two farthest views need more
+    pixels than 800 to register), 0.5 s each at 10 fps, 800x450. Returns the clip and
+    ``frame(frames_summary, photo)``: the name of the frame the frames stage picked from
+    that photo's stretch of the clip."""
+    if not (BUDDHA / "images").is_dir():
+        pytest.skip("the shared Buddha scan is not available")
+    from benchmarks.real_video import frame_showing, orbit_order, photo_clip
+
+    far = ("00052.jpg", "00060.jpg")
+    photos = orbit_order(
+        [p for p in sorted((BUDDHA / "images").glob("*.jpg")) if p.name not in far]
+    )
+    clip = tmp_path / "scan.mp4"
+    first = photo_clip(photos, clip, size=(800, 450), hold_s=0.5, fps=10)
+    return clip, lambda summary, photo: frame_showing(summary, first, photo, per=5)
