@@ -113,15 +113,29 @@ def start_cluster(root: Path, *, durable: bool = False) -> Cluster:
     return cluster
 
 
+_WATCH = 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; "$@" >/dev/null 2>&1; rm -rf "$ROOT"'
+
+
 @contextmanager
 def throwaway_cluster(*, durable: bool = False) -> Iterator[Cluster]:
-    """A cluster for the ``with`` block, stopped and removed after it."""
+    """A cluster for the ``with`` block, stopped and removed after it, or, if this process is
+    killed first, by a watchdog within a second or two (a server outlives its parent)."""
     root = Path(tempfile.mkdtemp(prefix="twinbench-pg-"))
+    watchdog = None
     try:
         cluster = start_cluster(root, durable=durable)
+        stop = [*cluster.as_user, str(cluster.bin / "pg_ctl"), "-D", str(root / "data")]
+        watchdog = subprocess.Popen(
+            ["sh", "-c", _WATCH, str(os.getpid()), *stop, "-m", "immediate", "stop"],
+            env={**os.environ, "ROOT": str(root)},
+            start_new_session=True,
+        )
         try:
             yield cluster
         finally:
             cluster.pg_ctl("-m", "immediate", "stop")
     finally:
+        if watchdog is not None:
+            watchdog.kill()
+            watchdog.wait()
         shutil.rmtree(root, ignore_errors=True)

@@ -144,3 +144,31 @@ def test_an_edited_value_is_one_error_line_naming_the_store_and_the_psql_fix(
     assert err.startswith(f"twinbench: error: {postgres_url}: table episodes, episode_id 1,")
     assert "expected 0 or 1, got 7; the database was changed outside twinbench" in err
     assert f"psql {postgres_url} -c 'DELETE FROM episodes WHERE episode_id = 1'" in err
+
+
+def test_a_killed_session_leaves_no_cluster_behind(postgres_cluster, tmp_path):
+    """A test process killed outright (a CI timeout) stops no server itself: the cluster's
+    watchdog does, and removes its folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from evaluate.store.throwaway import throwaway_cluster\n"
+         "import time\nwith throwaway_cluster() as c:\n    print(c.root, flush=True)\n"
+         "    time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    root = Path(child.stdout.readline().strip())
+    server = int((root / "data" / "postmaster.pid").read_text().split()[0])
+    assert psutil.pid_exists(server)
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    deadline = time.monotonic() + 30
+    while root.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not root.exists()
+    assert not psutil.pid_exists(server) or psutil.Process(server).status() == "zombie"
