@@ -5,12 +5,14 @@ naming the file and field; views are cached per content hash."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from dashboard import env_view
 from dashboard.settings import STORE_ENV_VAR
@@ -45,11 +47,19 @@ def envs(dashboard_env, tmp_path, monkeypatch, built_package) -> Path:
     return folder
 
 
-def _show(page, env_id: str):
-    app = page("env_detail")
-    app.selectbox(key="env").select(env_id).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+@pytest.fixture
+def show(dashboard_env, facts) -> Callable[[str], AppTest]:
+    """The page opened on one package (as ``?env=ID`` does), over the fixture's results."""
+
+    def run(env_id: str) -> AppTest:
+        app = AppTest.from_file(str(facts.APP), default_timeout=60)
+        app.session_state["env"] = env_id  # the selectbox's key: no render of another package
+        app.switch_page("views/env_detail.py").run()
+        assert not app.exception, [e.message for e in app.exception]
+        assert app.selectbox(key="env").value == env_id
+        return app
+
+    return run
 
 
 def _legend(app) -> str:
@@ -57,8 +67,8 @@ def _legend(app) -> str:
     return legend
 
 
-def test_bundled_package(page, facts):
-    app = _show(page, facts.BUNDLED_ENV)
+def test_bundled_package(show, facts):
+    app = show(facts.BUNDLED_ENV)
     assert [h.value for h in app.subheader] == [*CAMERAS, "Objects", "Rubric", PLACE]
     assert len(app.image) == 4  # a render and an overlay per camera; no top-down picture
     for render, overlay in zip(app.image[::2], app.image[1::2], strict=True):
@@ -82,8 +92,8 @@ def test_bundled_package(page, facts):
     assert not app.error
 
 
-def test_package_built_in_the_test(page, envs):
-    app = _show(page, BUILT_ID)
+def test_package_built_in_the_test(show, envs):
+    app = show(BUILT_ID)
     assert [h.value for h in app.subheader] == [
         *CAMERAS, "From above", "Objects", "Rubric", PLACE,
     ]  # fmt: skip
@@ -111,9 +121,9 @@ def _damage_mesh(root: Path) -> None:
     "damage, where",
     [(_damage_field, "env.yaml: objects[0].mass"), (_damage_mesh, "meshes/cube.obj: mesh")],
 )
-def test_damaged_package_is_one_error(page, envs, damage, where):
+def test_damaged_package_is_one_error(show, envs, damage, where):
     damage(envs / BUILT_ID)
-    app = _show(page, BUILT_ID)
+    app = show(BUILT_ID)
     [error] = app.error
     assert where in error.value
     assert not app.image
@@ -210,10 +220,10 @@ def test_a_click_is_the_table_point_under_it():
     assert command(user, placement) == "twinbench env edit mine --base 0.350,-0.250,15"
 
 
-def test_damaged_top_down_picture_is_a_warning(page, envs):
+def test_damaged_top_down_picture_is_a_warning(show, envs):
     picture = envs / BUILT_ID / "previews" / "layout.png"
     picture.write_bytes(b"not a PNG")
-    app = _show(page, BUILT_ID)
+    app = show(BUILT_ID)
     [warning] = app.warning
     assert f"{picture}: not a readable image" in warning.value
     assert len(app.image) == 4 and not app.error  # the cameras are still shown
