@@ -25,7 +25,7 @@ from reconstruct.errors import ReconstructError
 from reconstruct.geometry import Similarity
 from reconstruct.stage import Stage, StageContext, read_summary
 from reconstruct.train.config import TrainConfig
-from reconstruct.train.init import InitConfig, gaussians_from_points
+from reconstruct.train.init import InitConfig, gaussians_from_points, table_samples
 from reconstruct.units import Units
 from reconstruct.views import View, holdout_split, load_views
 from sim_env.errors import SplatFileError
@@ -182,7 +182,8 @@ def run_splats(ctx: StageContext, config: SplatsConfig) -> dict[str, Any]:
     train_ids, test_ids = holdout_split(len(views), config.holdout_every)
     train_views, test_views = [views[i] for i in train_ids], [views[i] for i in test_ids]
     points, colors = sfm_points(model, config.min_point_height)
-    init = gaussians_from_points(points, colors, config.init)
+    table, table_colors = table_samples(train_views, points, config.init)
+    init = gaussians_from_points(np.r_[points, table], np.r_[colors, table_colors], config.init)
     before = evaluate(init, test_views)
     report = lambda f, note: ctx.report(0.05 + 0.85 * f, note)  # noqa: E731
     seconds, losses = 0.0, []
