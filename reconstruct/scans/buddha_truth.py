@@ -93,6 +93,7 @@ class DatasetComparison:
     centre_error_mean: float  # camera-centre distance after the fit / the dataset cameras' extent
     centre_error_max: float  # the same, the worst camera
     cameras: int  # compared (registered and in the dataset)
+    dataset_per_unit: float  # the fit's scale: dataset units per unit of ours
 
     def as_dict(self) -> dict[str, float | int]:
         return {
@@ -101,6 +102,14 @@ class DatasetComparison:
             "camera_centre_error_max": round(self.centre_error_max, 5),
             "cameras_compared": self.cameras,
         }
+
+    def marker_spacing(self, cameras: DatasetCameras = DatasetCameras()) -> float:
+        """The sheet's top-left to top-right marker distance in our units (metres for an
+        aligned model): a length a reader can judge the assumed scale by."""
+        points, _ = cameras.marker_points()
+        names = list(MARKERS)
+        gap = points[names.index("top_left")] - points[names.index("top_right")]
+        return float(np.linalg.norm(gap)) / self.dataset_per_unit
 
 
 def compare_with_dataset(
@@ -121,4 +130,5 @@ def compare_with_dataset(
         centre_error_mean=float(errors.mean()) / extent,
         centre_error_max=float(errors.max()) / extent,
         cameras=len(names),
+        dataset_per_unit=fit.scale,
     )
