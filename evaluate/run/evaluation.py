@@ -91,6 +91,11 @@ def run_evaluation(
         on_start: called with (planned episodes, already recorded) before any runs.
     """
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise EvaluateError(
+            "is a file, not a run directory: give -o a folder (new or an earlier run's)",
+            file=run_dir,
+        )
     store = store_location(store) if store is not None else run_dir / STORE_FILENAME
     envs = describe_envs(config.envs)
     tasks = plan_tasks(config, envs)
