@@ -144,6 +144,7 @@ class SplatRenderSpec(_Strict):
     gsplat's classic mode, colours as trained)."""
 
     antialiased: bool = False  # gsplat's rasterize_mode "antialiased" (mip-splatting's 2D filter)
+    smoothing_3d: bool = False  # mip-splatting's 3D filter for the package's own cameras
     # camera name -> 3x4 affine map (M | b) of the splats' colours in [0, 1] to what that camera
     # sees (its exposure and white balance; sim_env.render.colour.fit_colour)
     colour: dict[str, ColourMatrix] = Field(default_factory=dict)

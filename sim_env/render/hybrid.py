@@ -18,6 +18,7 @@ from sim_env.render.colour import apply_colour
 from sim_env.render.composite import composite
 from sim_env.render.config import HybridConfig
 from sim_env.render.mujoco_renderer import MujocoRenderer
+from sim_env.render.smoothing import smooth_package
 from sim_env.scene import MESH_VISUAL_GROUP, ROBOT_VISUAL_GROUP, SceneModel
 from sim_env.splats import GaussianSet, concat, rasterize
 from sim_env.splats.lod import LodConfig, merge_for_camera
@@ -48,6 +49,10 @@ class HybridRenderer(Renderer):
             raise ValueError("the hybrid renderer needs a package with splats")
         self._buffers: dict[BufferKey, tuple[GaussianSet, list[slice]]] = {}
         look = spec.render  # the package's opt-in splat look; the config may override it
+        if look is not None and look.smoothing_3d:
+            self._static, self._objects = smooth_package(
+                package, scene, self._static, self._objects
+            )
         packaged = bool(look and look.antialiased)
         self._antialiased = packaged if config.antialiased is None else config.antialiased
         keep = look is not None and config.colour_match
