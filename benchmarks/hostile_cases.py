@@ -828,11 +828,23 @@ def _(folder: Path) -> list[str]:
     return _reconstruct(folder / "scan.xyz", folder / "env", "--scale", "1")
 
 
+def _photos(folder: Path) -> Path:
+    """Six decodable photos, so that checks after the input's are reached."""
+    from PIL import Image
+
+    scan = folder / "scan"
+    scan.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(6):
+        pixels = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(scan / f"{index}.jpg")
+    return scan
+
+
 @case("reconstruct/output_is_a_file")
 def _(folder: Path) -> list[str]:
-    (folder / "scan").mkdir()
     (folder / "env").write_text("precious")
-    return _reconstruct(folder / "scan", folder / "env", "--scale", "1")
+    return _reconstruct(_photos(folder), folder / "env", "--scale", "1")
 
 
 RECONSTRUCT_ARGS: dict[str, list[str]] = {
@@ -852,20 +864,16 @@ RECONSTRUCT_ARGS: dict[str, list[str]] = {
 for _name, _args in RECONSTRUCT_ARGS.items():
 
     def _rec(folder: Path, args: list[str] = _args) -> list[str]:
-        (folder / "scan").mkdir()
-        for index in range(6):
-            np.save(folder / "scan" / f"not_a_photo_{index}.npy", np.zeros(3))
-        return _reconstruct(folder / "scan", folder / "env", *args)
+        return _reconstruct(_photos(folder), folder / "env", *args)
 
     case(f"reconstruct/{_name}")(_rec)
 
 
 @case("reconstruct/objects_yaml_non_utf8")
 def _(folder: Path) -> list[str]:
-    (folder / "scan").mkdir()
     (folder / "objects.yaml").write_bytes(b"objects: caf\xe9\n")
     return _reconstruct(
-        folder / "scan", folder / "env", "--scale", "1", "--objects", "objects.yaml"
+        _photos(folder), folder / "env", "--scale", "1", "--objects", "objects.yaml"
     )
 
 
