@@ -21,10 +21,10 @@ from evaluate.estimate.intervals import (
     betting_interval,
     clopper_pearson_interval,
     normal_quantile,
-    wilson_interval,
 )
 from evaluate.estimate.pairing import PairedCell
 from evaluate.estimate.ppi import ppi_betting, ppi_clt
+from evaluate.metrics import wilson_interval
 
 __all__ = ["Bounds", "CellEstimate", "Family", "PairDifference", "compare", "estimate"]
 

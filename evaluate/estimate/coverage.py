@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluate.estimate.intervals import betting_interval, clopper_pearson_interval, wilson_interval
+from evaluate.estimate.intervals import betting_interval, clopper_pearson_interval
 from evaluate.estimate.ppi import ppi_betting, ppi_clt
 from evaluate.estimate.synthetic import Scenario
+from evaluate.metrics import wilson_interval
 
 __all__ = ["FINITE_SAMPLE", "INTERVALS", "Coverage", "coverage"]
 

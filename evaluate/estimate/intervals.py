@@ -15,9 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from evaluate.metrics import wilson_interval as _wilson
-
-__all__ = ["betting_interval", "clopper_pearson_interval", "normal_quantile", "wilson_interval"]
+__all__ = ["betting_interval", "clopper_pearson_interval", "normal_quantile"]
 
 TRUNCATION = 0.75
 """No bet risks more than this fraction of the capital (WSR's c: every factor stays >= 1/4)."""
@@ -31,18 +29,6 @@ def normal_quantile(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     return float(stats.norm.ppf(0.5 + confidence / 2.0))
-
-
-def wilson_interval(
-    successes: np.ndarray | float, trials: np.ndarray | float, confidence: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`evaluate.metrics.wilson_interval` with its ends exactly 0 at no successes and 1
-    at all successes (its formula leaves 1e-17 / 1 - 1e-16 there, so a rate of exactly 0 or
-    1 fell outside)."""
-    k = np.asarray(successes, dtype=np.float64)
-    n = np.asarray(trials, dtype=np.float64)
-    low, high = _wilson(k, n, confidence)
-    return np.where(k <= 0, 0.0, low), np.where(k >= n, 1.0, high)
 
 
 def clopper_pearson_interval(

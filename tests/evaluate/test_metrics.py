@@ -131,3 +131,13 @@ def test_wilson_interval_matches_scipy():
 def test_wilson_interval_rejects_impossible_counts():
     with pytest.raises(ValueError, match="successes <= trials"):
         wilson_interval(5, 4)
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9, 0.95, 0.99])
+def test_wilson_interval_holds_rates_of_exactly_0_and_1(level):
+    """A policy that never (always) succeeds lies inside its own error bar: the formula alone
+    leaves about 1e-17 above 0 (1e-16 below 1) at some trial counts."""
+    trials = np.arange(1, 201)
+    never_low, _ = wilson_interval(np.zeros_like(trials), trials, level)
+    _, always_high = wilson_interval(trials, trials, level)
+    assert np.all(never_low == 0.0) and np.all(always_high == 1.0)
