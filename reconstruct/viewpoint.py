@@ -9,8 +9,9 @@ workspace with a level horizon, it costs
 
 - ``closeness``: how far it moved (relative to its distance) plus the angle between its new
   viewing direction and the nearest capture camera's, radians;
-- ``elevation`` and ``azimuth``: how far it lies outside DROID's band of views (radians):
-  looking down at 15-50 degrees, from the robot's side (30-130 degrees from its forward axis).
+- ``elevation``, ``azimuth`` and ``robot``: how far it lies outside DROID's band of views
+  (radians): looking down at 15-50 degrees, from the robot's side (30-130 degrees from its
+  forward axis), the robot's shoulder within 35 degrees of the viewing direction (in view).
 
 DROID's own poses (either side of the robot) are candidates too, costed the same way. Every
 candidate looks at the workspace: DROID's target pulled toward the objects.
@@ -33,6 +34,7 @@ from sim_env.cameras import look_at, mat_to_quat
 from sim_env.primitives import EXTERIOR_EYE, EXTERIOR_TARGET
 
 COVERED_ALPHA = 0.5  # a pixel whose splats are at least this opaque shows the scan
+SHOULDER_HEIGHT = 0.333  # m, the Panda's shoulder (joint 2) above its base
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class ViewpointConfig:
     max_distance: float = 1.3
     elevation_deg: tuple[float, float] = (15.0, 50.0)  # looking down at the target
     azimuth_deg: tuple[float, float] = (30.0, 130.0)  # |angle| from the robot's forward axis
+    robot_deg: float = 35.0  # the robot's shoulder at most this far off the viewing direction
     rendered: int = 4  # the cheapest this many are rendered for their coverage
 
 
@@ -94,6 +97,7 @@ def _costed(
     name: str,
     eye: np.ndarray,
     target: np.ndarray,
+    shoulder: np.ndarray,
     captures: Cameras,
     yaw: float,
     config: ViewpointConfig,
@@ -114,11 +118,13 @@ def _costed(
         "turned_deg": math.degrees(float(turned[nearest])),
         "elevation_deg": elevation,
         "azimuth_deg": azimuth,
+        "robot_deg": math.degrees(float(_angle(forward, shoulder - eye))),
     }
     cost = (
         float(moved[nearest] + turned[nearest])
         + _outside(elevation, config.elevation_deg)
         + _outside(azimuth, config.azimuth_deg)
+        + _outside(terms["robot_deg"], (0.0, config.robot_deg))
     )
     return Viewpoint(name, eye, look_at(eye, target), cost, terms)
 
@@ -136,6 +142,7 @@ def rank_viewpoints(
     if len(captures.centres) == 0:
         raise ReconstructError("no capture cameras to fit the exterior camera to", field="sfm")
     target = workspace_target(np.asarray(base_xy, float), yaw, per_metre, objects_xy)
+    shoulder = _in_world(np.array([0.0, 0.0, SHOULDER_HEIGHT]), base_xy, yaw, per_metre)
     low, high = config.min_distance * per_metre, config.max_distance * per_metre
     candidates = []
     for name, centre in zip(names, captures.centres, strict=True):
@@ -144,11 +151,11 @@ def rank_viewpoints(
         if distance < 1e-9:
             continue
         eye = target + offset * (np.clip(distance, low, high) / distance)
-        candidates.append(_costed(name, eye, target, captures, yaw, config))
+        candidates.append(_costed(name, eye, target, shoulder, captures, yaw, config))
     for name, side in (("droid", 1.0), ("droid_mirrored", -1.0)):
         local = np.asarray(EXTERIOR_EYE) * np.array([1.0, side, 1.0])
         eye = _in_world(local, np.asarray(base_xy, float), yaw, per_metre)
-        candidates.append(_costed(name, eye, target, captures, yaw, config))
+        candidates.append(_costed(name, eye, target, shoulder, captures, yaw, config))
     return sorted(candidates, key=lambda v: v.cost)
 
 

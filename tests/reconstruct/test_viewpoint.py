@@ -138,3 +138,15 @@ def test_the_exterior_choice_parses(text: str, mode: str) -> None:
 def test_a_bad_exterior_choice_names_the_setting(text: str) -> None:
     with pytest.raises(ReconstructError, match="exterior_camera"):
         ExteriorChoice.parse(text)
+
+
+def test_a_view_that_loses_the_robot_costs_more() -> None:
+    """Beside the workspace at 0.55 m the robot's shoulder is 46 degrees off the viewing
+    direction (out of DROID's frame); from 1 m it is 27 degrees off (in view)."""
+    near = TARGET + 0.55 * np.array([0.0, math.cos(math.radians(35)), math.sin(math.radians(35))])
+    far = TARGET + 1.0 * np.array([0.0, math.cos(math.radians(35)), math.sin(math.radians(35))])
+    ranked = rank_viewpoints(capture([near, far], [TARGET, TARGET]), ["near", "far"],
+                             np.zeros(2), 0.0)  # fmt: skip
+    by_name = {v.name: v for v in ranked}
+    assert by_name["near"].terms["robot_deg"] > 40 and by_name["far"].terms["robot_deg"] < 35
+    assert by_name["far"].cost < 1e-6 < by_name["near"].cost
