@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def measure(package: str, size: ImageSize, poses: int) -> list[dict]:
             for camera in env.camera_names:
                 v = void_fractions(env.renderer, env.data, camera, size)
                 totals[camera] += [v.open, v.void, v.unseen]
-            print(f"# {package}: pose {i + 1}/{poses + 1}", flush=True)
+            print(f"{package}: pose {i + 1}/{poses + 1}", file=sys.stderr, flush=True)
         views = poses + 1
         name = Path(package).name  # the argument, so two builds of one package differ
         figures = [
