@@ -1,7 +1,12 @@
 """A package's opt-in 3D smoothing (``render.smoothing_3d``): its splats filtered for the
 package's own cameras at their own resolution, posed as in the first initial condition (the
 wrist camera where the arm starts), so no Gaussian is finer than those cameras can resolve
-(``sim_env.splats.smoothing``). Objects are filtered where they start, in their body frame."""
+(``sim_env.splats.smoothing``). Objects are filtered where they start, in their body frame.
+
+Mip-splatting trains with the filter on. Applied after training to flat, surface-hugging
+Gaussians (what ``reconstruct`` trains), it turns each disc into a fainter slab: on
+``tabletop_twin`` half of the exterior camera's scene pixels lose their cover
+(``benchmarks.fidelity.gap --looks as-built smoothing``). It is here for twins trained with it."""
 
 from __future__ import annotations
 
