@@ -20,18 +20,20 @@ if TYPE_CHECKING:
 
 def estimate_command(
     sim: Annotated[
-        Path,
+        str,
         typer.Option(
             "--sim",
-            help="Twin episodes: a run directory, a .sqlite store or a per-episode CSV "
+            help="Twin episodes: a run directory, a .sqlite store, a "
+            "postgresql://USER@HOST:PORT/DB store or a per-episode CSV "
             "(policy,env,initial_condition,success[,seed]).",
         ),
     ],
     real: Annotated[
-        Path,
+        str,
         typer.Option(
             "--real",
-            help="Real episodes: a per-episode CSV (the same columns), store or run directory.",
+            help="Real episodes: a per-episode CSV (the same columns), a store (file or "
+            "postgresql:// URL) or a run directory.",
         ),
     ],
     confidence: Annotated[
@@ -83,11 +85,13 @@ def estimate_command(
     from evaluate.estimate.document import EstimateDocument, PlanResult
     from evaluate.estimate.report import write_estimate_report
     from evaluate.report import check_output
+    from evaluate.store import store_location
     from twinbench.version import __version__
 
     if output is not None:
         check_output(output)
     family = "asymptotic" if asymptotic else "finite-sample"
+    sim, real = store_location(sim), store_location(real)  # URLs shown without a password
     sim_frame, sim_excluded = load_episodes(sim, run_id=run)
     real_frame, real_excluded = load_episodes(real, run_id=real_run)
     cells, notes = pair(sim_frame, real_frame, (str(sim), str(real)), _env_map(env_map or []))

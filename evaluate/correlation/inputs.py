@@ -88,7 +88,7 @@ def _from_store(path: Path | PostgresURL, run_id: str | None) -> dict[Quantity, 
 
 def read_outcomes_csv(path: Path) -> dict[Quantity, RateTable]:
     """Parse and validate an outcomes CSV in any of the three shapes (see module docstring)."""
-    rows = _Rows.read(path)
+    rows = CsvRows.read(path)
     columns = set(rows.header)
     missing = {"policy", "env"} - columns
     if missing or not columns & {"success_rate", "successes", "success"}:
@@ -126,7 +126,7 @@ def read_outcomes_csv(path: Path) -> dict[Quantity, RateTable]:
     return tables_from_episodes(frame, str(path))
 
 
-def _aggregate(rows: _Rows, success_cell: Callable[[int], Cell]) -> dict[Quantity, RateTable]:
+def _aggregate(rows: CsvRows, success_cell: Callable[[int], Cell]) -> dict[Quantity, RateTable]:
     """One row per (policy, env): success from ``success_cell``, progress from its column."""
     success: dict[tuple[str, str], Cell] = {}
     progress: dict[tuple[str, str], Cell] = {}
@@ -149,7 +149,7 @@ def _aggregate(rows: _Rows, success_cell: Callable[[int], Cell]) -> dict[Quantit
     return tables
 
 
-class _Rows:
+class CsvRows:
     """Typed access to a CSV's cells by file line number, raising with file, line and column."""
 
     def __init__(self, path: Path, header: list[str], cells: dict[int, dict[str, str]]):
@@ -159,7 +159,7 @@ class _Rows:
         self.lines = list(cells)
 
     @classmethod
-    def read(cls, path: Path) -> _Rows:
+    def read(cls, path: Path) -> CsvRows:
         """Every non-blank line after the header, each with exactly the header's cells.
 
         Raises:

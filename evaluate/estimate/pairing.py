@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluate.correlation.inputs import STORE_FILENAME, _Rows
+from evaluate.correlation.inputs import STORE_FILENAME, CsvRows
 from evaluate.errors import EvaluateError
-from evaluate.store import EXCLUDED_KINDS, ResultsStore
+from evaluate.store import EXCLUDED_KINDS, PostgresURL, ResultsStore
 
 __all__ = ["CSV_COLUMNS", "MIN_PAIRS", "PairedCell", "load_episodes", "pair"]
 
@@ -52,7 +52,9 @@ class PairedCell:
     n_sim: int
 
 
-def load_episodes(path: Path, run_id: str | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
+def load_episodes(
+    path: Path | PostgresURL, run_id: str | None = None
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """One side's episodes: columns policy, env, initial_condition, seed (or -1), success
     (0.0/1.0) and where (the line or episode, for messages); and the count left out per kind.
 
@@ -60,6 +62,16 @@ def load_episodes(path: Path, run_id: str | None = None) -> tuple[pd.DataFrame, 
         EvaluateError: not a run directory, store or CSV; a CSV without the columns above or
             with a bad cell; the same episode twice.
     """
+    frame = _read(path, run_id)
+    _refuse_duplicates(frame, path)
+    left_out = frame["failure_kind"].isin(EXCLUDED_KINDS)
+    excluded = {str(k): int(v) for k, v in frame[left_out]["failure_kind"].value_counts().items()}
+    return frame.loc[~left_out, _COLUMNS].reset_index(drop=True), excluded
+
+
+def _read(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
+    if isinstance(path, PostgresURL):
+        return _from_store(path, run_id)
     if path.is_dir():
         path = path / STORE_FILENAME
         if not path.exists():
@@ -71,20 +83,17 @@ def load_episodes(path: Path, run_id: str | None = None) -> tuple[pd.DataFrame, 
     if path.suffix.lower() == ".csv":
         if run_id is not None:
             raise EvaluateError("--run applies to a results store, not to a CSV", file=path)
-        frame = _from_csv(path)
-    elif path.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
-        frame = _from_store(path, run_id)
-    else:
-        raise EvaluateError(
-            "expected a run directory, a .sqlite results store or a per-episode .csv", file=path
-        )
-    _refuse_duplicates(frame, path)
-    left_out = frame["failure_kind"].isin(EXCLUDED_KINDS)
-    excluded = {str(k): int(v) for k, v in frame[left_out]["failure_kind"].value_counts().items()}
-    return frame.loc[~left_out, _COLUMNS].reset_index(drop=True), excluded
+        return _from_csv(path)
+    if path.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
+        return _from_store(path, run_id)
+    raise EvaluateError(
+        "expected a run directory, a results store (file or postgresql:// URL) or a "
+        "per-episode .csv",
+        file=path,
+    )
 
 
-def _from_store(path: Path, run_id: str | None) -> pd.DataFrame:
+def _from_store(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
     with ResultsStore.open(path, read_only=True) as store:
         if run_id is not None:
             store.run(run_id)  # raises, naming the run, if it is not there
@@ -113,7 +122,7 @@ def _from_store(path: Path, run_id: str | None) -> pd.DataFrame:
 
 
 def _from_csv(path: Path) -> pd.DataFrame:
-    rows = _Rows.read(path)
+    rows = CsvRows.read(path)
     missing = [c for c in ("policy", "env", "initial_condition", "success") if c not in rows.header]
     if missing:
         raise EvaluateError(
@@ -138,7 +147,7 @@ def _from_csv(path: Path) -> pd.DataFrame:
     )
 
 
-def _refuse_duplicates(frame: pd.DataFrame, path: Path) -> None:
+def _refuse_duplicates(frame: pd.DataFrame, path: Path | PostgresURL) -> None:
     key = ["policy", "env", "initial_condition", "seed"]
     repeated = frame[frame.duplicated(key, keep=False)]
     if repeated.empty:

@@ -262,13 +262,14 @@ def test_pair_differences_asymptotic_and_finite(tmp_path):
     assert wide.high - wide.low > narrow.high - narrow.low
 
 
-def test_cli_reads_stores_with_runs_and_an_env_map(tmp_path, capsys):
-    """Twin and real episodes in one store (as the fidelity study records them): --run picks
-    the twin's run, --real-run the real one's, --env-map names the twin's env as the real one."""
+def test_cli_reads_stores_with_runs_and_an_env_map(store_location, capsys):
+    """Twin and real episodes in one store (as the fidelity study records them), an SQLite
+    file or a postgresql:// URL as correlate takes: --run picks the twin's run, --real-run
+    the real one's, --env-map names the twin's env as the real one."""
     from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 
     rng = np.random.default_rng(2)
-    path = tmp_path / "results.sqlite"
+    path = store_location
     with ResultsStore.open(path) as store:
         for run in ("twin-run", "real-run"):
             store.add_run({"side": run}, run_id=run)
