@@ -55,7 +55,13 @@ from reconstruct.gravity import (
     object_top,
     parallel_band,
 )
-from reconstruct.marker import MarkerGeometry, MarkerViews, find_marker, marker_scale
+from reconstruct.marker import (
+    MarkerGeometry,
+    MarkerViews,
+    find_marker,
+    make_detector,
+    marker_scale,
+)
 from reconstruct.placement import BasePose, Placement, default_base
 from reconstruct.stage import Stage, StageContext
 from reconstruct.topdown import TopDown, draw_top_down
@@ -164,6 +170,8 @@ class AlignConfig:
                 f"must be in [50, 100], got {self.object_top_percentile}",
                 field="align.object_top_percentile",
             )
+        if self.marker_size is not None:
+            make_detector(self.marker_dictionary)  # an unknown dictionary, before any stage runs
 
     @property
     def scale_source(self) -> str | None:
