@@ -39,9 +39,11 @@ def postgres_cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def postgres_url(postgres_cluster: Cluster) -> str:
-    """A fresh database's URL (no store in it yet)."""
-    return postgres_cluster.new_database()
+def postgres_url(postgres_cluster: Cluster) -> Iterator[str]:
+    """A fresh database's URL (no store in it yet), dropped after the test."""
+    url = postgres_cluster.new_database()
+    yield url
+    postgres_cluster.drop_database(url)
 
 
 @pytest.fixture(params=BACKENDS)

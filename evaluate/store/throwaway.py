@@ -62,6 +62,14 @@ class Cluster:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop the database ``url`` names, closing its connections (its disk space back)."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
     def version(self) -> str:
         """The server's version, e.g. ``15.14``."""
         return server_version(self.url("postgres"))
