@@ -1,12 +1,19 @@
 """Estimates with guarantees: coverage with known truth, and real trials saved on our own
 paired data.
 
-Run ``python -m benchmarks.estimate [--reps 1000] [--skip-sweep] [--skip-fidelity]`` (or
-``twinbench bench estimate``); prints one JSON line per figure, progress on stderr.
+Run ``python -m benchmarks.estimate [--reps 1000] [--skip-sweep] [--skip-crossover]
+[--skip-fidelity]`` (or ``twinbench bench estimate``); prints one JSON line per figure,
+progress on stderr.
 
 - ``sweep``: synthetic evaluations (:mod:`evaluate.estimate.synthetic`) for sim–real
   agreement none / moderate / high, true rates 0.62 and 0.10, 5 to 30 real trials and 1000
-  twin-only trials: each interval's coverage (nominal 0.9) and mean width.
+  twin-only trials: each interval's coverage (nominal 0.9) and mean width, and the real
+  trials the finite-sample PPI interval saves against the exact one at equal mean width
+  (negative: it needs more).
+- ``crossover``: where the finite-sample PPI interval starts to save real trials: a twin
+  that shares the real world's per-condition rate (rho 1) and outcomes nearly determined by
+  the condition (spread 12 and 40: 96% and 99% of pairs agree), true rate 0.62, 10 to 120
+  real trials, 1000 and 10,000 twin-only trials.
 - ``fidelity``: the committed fidelity run (``benchmarks/fidelity/run/results.sqlite``,
   opened read-only): the source world plays real, the twin is the twin. For each policy,
   ``k`` of its 30 source episodes drawn at random (200 draws) are the real trials, the twin's
@@ -24,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluate.estimate import PairedCell, estimate, load_episodes, pair
-from evaluate.estimate.coverage import INTERVALS, coverage
+from evaluate.estimate import PairedCell, equal_width_trials, estimate, load_episodes, pair
+from evaluate.estimate.coverage import INTERVALS, Coverage, coverage
 from evaluate.estimate.synthetic import AGREEMENT, Scenario
 
 CONFIDENCE = 0.9
@@ -54,9 +61,32 @@ def sweep(reps: int, sizes: tuple[int, ...], big_n: int) -> None:
                 case = f"{agreement}/rate{scenario.truth:.2f}/n{n}"
                 print(f"sweep {case}", file=sys.stderr, flush=True)
                 result = coverage(scenario, n, big_n, CONFIDENCE, reps, rng)
-                for name in INTERVALS:
-                    emit(case, f"{name}_coverage", result.covered[name], "fraction")
-                    emit(case, f"{name}_width", result.width[name], "rate")
+                _emit_coverage(case, result, scenario.truth, n)
+
+
+def crossover(reps: int, sizes: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(1)
+    for spread in (12.0, 40.0):
+        offset = float(np.sqrt(1 + spread**2) / np.sqrt(10))  # true rate 0.62, twin unbiased
+        scenario = Scenario(1.0, offset, offset, spread)
+        sample = scenario.draw(1, 100_000, 1, rng)
+        agreement = float(np.mean(sample.real == sample.paired))
+        for big_n in (1000, 10_000):
+            for n in sizes:
+                case = f"crossover/agree{agreement:.2f}/N{big_n}/n{n}"
+                print(f"crossover {case}", file=sys.stderr, flush=True)
+                result = coverage(scenario, n, big_n, CONFIDENCE, reps, rng)
+                _emit_coverage(case, result, scenario.truth, n)
+
+
+def _emit_coverage(case: str, result: Coverage, truth: float, n: int) -> None:
+    for name in INTERVALS:
+        emit(case, f"{name}_coverage", result.covered[name], "fraction")
+        emit(case, f"{name}_width", result.width[name], "rate")
+    width = result.width["ppi_betting"]
+    saved = equal_width_trials(width, truth, CONFIDENCE, "finite-sample") - n
+    emit(case, "ppi_betting_saved", saved, "real trials")
+    emit(case, "ppi_betting_saved_share", saved / (saved + n), "fraction")
 
 
 def fidelity_cells(
@@ -112,10 +142,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=1000, help="synthetic repetitions per case")
     parser.add_argument("--draws", type=int, default=200, help="fidelity subsamples per policy")
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--skip-crossover", action="store_true")
     parser.add_argument("--skip-fidelity", action="store_true")
     args = parser.parse_args(argv)
     if not args.skip_sweep:
         sweep(args.reps, (5, 10, 20, 30), 1000)
+    if not args.skip_crossover:
+        crossover(args.reps, (10, 30, 60, 120))
     if not args.skip_fidelity:
         fidelity(args.draws, (5, 10, 15, 20))
 
