@@ -64,7 +64,10 @@ def validate_command(
         if problems:
             raise EnvPackageError("; ".join(problems), file=package.root)
     checked = "simulated and rendered" if deep else "valid"
-    typer.echo(f"ok: {package.name} ({package.root}) is a {checked} environment package, format v1")
+    version = package.spec.format_version
+    typer.echo(
+        f"ok: {package.name} ({package.root}) is a {checked} environment package, format v{version}"
+    )
 
 
 @env_app.command("info")

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
+from typer.testing import CliRunner
 
+from sim_env.cli import env_app
 from sim_env.envmap import (
     EnvironmentMap,
     EnvmapFileError,
@@ -142,6 +144,8 @@ def test_a_package_with_a_background_loads_and_renders_it(package_copy: Path) ->
     expected = background_image(package_background(package), view, k, 16, 16)[..., :3]
     assert behind.shape == (16, 16, 3) and np.allclose(behind, expected)
     assert background.behind(view, k, 16, 16, fixed=("cam", 16, 16)) is behind  # cached
+    result = CliRunner().invoke(env_app, ["validate", str(package_copy)])
+    assert result.exit_code == 0 and "format v2" in result.output, result.output
 
 
 def package_background(package) -> EnvironmentMap:
