@@ -105,13 +105,15 @@ class Candidate:
 
 
 def surface_samples(
-    mesh: o3d.geometry.TriangleMesh, spacing: float
+    mesh: o3d.geometry.TriangleMesh, spacing: float, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``[S, 3]`` points, ``[S, 3]`` colours and ``[S, 3]`` unit normals spread evenly over the
-    mesh surface."""
+    mesh surface; the same for the same ``seed`` (open3d's sampler is random: unseeded, the
+    candidates and their ids changed from run to run, and an objects file's ids with them)."""
     count = max(1000, int(mesh.get_surface_area() / spacing**2))
     mesh = o3d.geometry.TriangleMesh(mesh)
     mesh.compute_vertex_normals()
+    o3d.utility.random.seed(seed)
     cloud = mesh.sample_points_uniformly(number_of_points=count)
     colors = np.asarray(cloud.colors) if cloud.has_colors() else np.full((count, 3), 0.5)
     return np.asarray(cloud.points), colors, np.asarray(cloud.normals)
