@@ -1,7 +1,9 @@
 """Episode workers as local processes (multiprocessing, spawn), or in the calling process.
 
-Each process owns an :class:`EpisodeWorker` and an inbox; results come back on one shared
-queue. Spawned (not forked) so every worker starts with fresh MuJoCo and EGL state. A worker
+Each process owns an :class:`EpisodeWorker`, an inbox and its own one-way results pipe,
+replaced with the process: a worker SIGKILLed mid-send leaves a torn message and a lock
+behind on a channel nobody uses again (a shared results queue kept that lock held, and every
+replacement worker hung on its first report). Spawned (not forked) so every worker starts with fresh MuJoCo and EGL state. A worker
 whose parent disappears (the CLI was killed) exits after its current episode instead of
 lingering, so a killed run leaves only whole episodes behind.
 """
@@ -12,7 +14,9 @@ import multiprocessing as mp
 import os
 import queue
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 
 from evaluate.errors import EvaluateError
 from evaluate.run.plan import EpisodeTask
@@ -38,9 +42,7 @@ class _Crashed:
     traceback: str
 
 
-def _serve(
-    config: WorkerConfig, slot: int, inbox: mp.Queue, results: mp.Queue, parent: int
-) -> None:
+def _serve(config: WorkerConfig, inbox: mp.Queue, results: Connection, parent: int) -> None:
     """A worker process: run tasks from ``inbox`` until told to stop or orphaned."""
     worker = EpisodeWorker(config)
     try:
@@ -54,56 +56,74 @@ def _serve(
             if task is None:
                 return
             try:
-                results.put((slot, worker.run(task)))
+                results.send(worker.run(task))
             except TwinbenchError as exc:
-                results.put((slot, _Fatal(str(exc))))
+                results.send(_Fatal(str(exc)))
                 return
             except Exception:
-                results.put((slot, _Crashed(traceback.format_exc())))
+                results.send(_Crashed(traceback.format_exc()))
                 return
     finally:
         worker.close()
 
 
-class LocalPool:
-    """``size`` spawned worker processes."""
+@dataclass
+class _Slot:
+    """One worker process and its two channels; all three are replaced together."""
 
-    def __init__(self, config: WorkerConfig, size: int):
+    process: mp.process.BaseProcess
+    inbox: mp.Queue
+    results: Connection | None  # None once the worker's end closed (it exited)
+
+
+Serve = Callable[[WorkerConfig, mp.Queue, Connection, int], None]
+
+
+class LocalPool:
+    """``size`` spawned worker processes (``serve`` is the process's loop; tests swap it)."""
+
+    def __init__(self, config: WorkerConfig, size: int, serve: Serve = _serve):
         if size < 1:
             raise ValueError(f"a pool needs at least one worker, got {size}")
         self.size = size
         self._config = config
+        self._serve = serve
         self._context = mp.get_context("spawn")
-        self._results: mp.Queue = self._context.Queue()
-        self._inboxes: list[mp.Queue] = []
-        self._processes: list[mp.process.BaseProcess] = []
         self._busy: dict[int, EpisodeTask] = {}
-        for slot in range(size):
-            self._inboxes.append(self._context.Queue())
-            self._processes.append(self._start(slot))
+        self._slots = [self._start(slot) for slot in range(size)]
 
-    def _start(self, slot: int) -> mp.process.BaseProcess:
+    def _start(self, slot: int) -> _Slot:
+        inbox = self._context.Queue()
+        reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=_serve,
-            args=(self._config, slot, self._inboxes[slot], self._results, os.getpid()),
+            target=self._serve,
+            args=(self._config, inbox, writer, os.getpid()),
             name=f"twinbench-worker-{slot}",
             daemon=True,
         )
         process.start()
-        return process
+        writer.close()  # the worker holds the only write end: its exit reads as end of file
+        return _Slot(process, inbox, reader)
 
     def submit(self, slot: int, task: EpisodeTask) -> None:
-        self._inboxes[slot].put(task)
+        self._slots[slot].inbox.put(task)
         self._busy[slot] = task
 
+    def _received(self, timeout_s: float) -> list[tuple[int, object]]:
+        readers = {s.results: slot for slot, s in enumerate(self._slots) if s.results}
+        received: list[tuple[int, object]] = []
+        for reader in wait(list(readers), timeout=timeout_s):
+            slot = readers[reader]
+            try:
+                while reader.poll():
+                    received.append((slot, reader.recv()))
+            except (EOFError, OSError):  # exited, perhaps mid-message: seen as not alive below
+                reader.close()
+                self._slots[slot].results = None
+        return received
+
     def poll(self, timeout_s: float) -> list[tuple[int, TaskOutcome | WorkerLost]]:
-        events: list[tuple[int, TaskOutcome | WorkerLost]] = []
-        try:
-            events.append(self._results.get(timeout=timeout_s))
-            while True:
-                events.append(self._results.get_nowait())
-        except queue.Empty:
-            pass
+        events = self._received(timeout_s)
         for _, event in events:
             if isinstance(event, _Fatal):  # pool.close() lets the others finish theirs
                 raise EvaluateError(event.message)
@@ -115,7 +135,7 @@ class LocalPool:
         ]
         reported = {slot for slot, _ in events}
         for slot in sorted(set(self._busy) - reported):
-            process = self._processes[slot]
+            process = self._slots[slot].process
             if not process.is_alive():
                 lost = WorkerLost(f"worker process exited with code {process.exitcode}")
                 events.append((slot, lost))
@@ -124,21 +144,23 @@ class LocalPool:
         return events
 
     def _lost(self, slot: int, crash: _Crashed) -> WorkerLost:
-        self._processes[slot].join(timeout=5)
+        self._slots[slot].process.join(timeout=5)
         return WorkerLost(f"worker crashed:\n{crash.traceback}")
 
     def replace(self, slot: int) -> None:
-        old = self._processes[slot]
-        if old.is_alive():
-            old.kill()
-        old.join(timeout=5)
-        self._inboxes[slot] = self._context.Queue()  # the old one may hold an unread task
-        self._processes[slot] = self._start(slot)
+        old = self._slots[slot]
+        if old.process.is_alive():
+            old.process.kill()
+        old.process.join(timeout=5)
+        if old.results:
+            old.results.close()
+        self._slots[slot] = self._start(slot)  # the old inbox may hold an unread task
 
     def close(self) -> None:
-        for inbox in self._inboxes:
-            inbox.put(None)
-        for process in self._processes:
+        for s in self._slots:
+            s.inbox.put(None)
+        for s in self._slots:
+            process = s.process
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()
