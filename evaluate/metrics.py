@@ -164,6 +164,7 @@ def wilson_interval(
     half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     # At 0 and n successes the ends are 0 and 1 exactly; rounding leaves ~1e-17 there, and a
     # never-succeeding policy would fall outside its own error bar.
-    low = np.where(k <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
-    high = np.where(k >= n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    # (np.clip outside np.where: a scalar count gives a numpy scalar back, not a 0-d array)
+    low = np.clip(np.where(k <= 0, 0.0, centre - half), 0.0, 1.0)
+    high = np.clip(np.where(k >= n, 1.0, centre + half), 0.0, 1.0)
     return low, high
