@@ -17,6 +17,7 @@ from evaluate import wire
 from evaluate.bundle import parse_config
 from evaluate.correlation import load_tables
 from evaluate.errors import EvaluateError
+from evaluate.policy import DROID_IMAGE_KEYS
 from evaluate.serving import BadRequest, _decode
 from sim_env.errors import EnvPackageError
 from sim_env.package.loader import parse_spec
@@ -174,7 +175,8 @@ requests = st.one_of(
 @FUZZ
 @given(requests)
 def test_wire_request_decodes_or_is_a_bad_request(message):
-    try:
-        _decode(message)
-    except BadRequest as exc:
-        assert "\n" not in str(exc)
+    for cameras in ((), DROID_IMAGE_KEYS):  # a policy reading no camera, and DROID's
+        try:
+            _decode(message, cameras)
+        except BadRequest as exc:
+            assert "\n" not in str(exc)
