@@ -9,11 +9,15 @@ the source world both build them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import mujoco
 import numpy as np
 
-from sim_env.package import EnvPackage, InitialCondition
+from reconstruct.errors import ReconstructError
+from sim_env.invariants import conditions_reached_at_reset
+from sim_env.package import EnvPackage, InitialCondition, save_package
 from sim_env.robot import HOME_QPOS
 from sim_env.scene import apply_initial_condition, build_scene, penetrations
 
@@ -137,3 +141,31 @@ def interpenetrations(package: EnvPackage, conditions: list[dict]) -> list[list[
 def collision_free(package: EnvPackage, conditions: list[dict]) -> list[bool]:
     """For each initial condition (package format), whether nothing interpenetrates."""
     return [not found for found in interpenetrations(package, conditions)]
+
+
+def drop_scored_at_reset(spec: dict[str, Any], root: Path, labels: list[int]) -> list[dict]:
+    """Drop from ``spec`` (saved in ``root``) the initial conditions whose rubric already
+    scores at reset, by the check ``twinbench env validate --deep`` makes; what was dropped
+    and why (``labels``: each condition's number among the candidates, for the summary).
+
+    Raises:
+        ReconstructError: every condition scores at reset (no start state is left).
+    """
+    conditions = spec["initial_conditions"]
+    reached = conditions_reached_at_reset(save_package(spec, root))
+    dropped = [
+        {"candidate": label, "reached_at_reset": names}
+        for label, names in zip(labels, reached, strict=True)
+        if names
+    ]
+    if len(dropped) == len(conditions):
+        raise ReconstructError(
+            f"every initial condition starts with the rubric already scoring "
+            f"({dropped[0]['reached_at_reset']} reached at reset): move the objects away from "
+            "the gripper's home position (--objects) or the robot base (--base)",
+            field="initial_conditions",
+        )
+    spec["initial_conditions"] = [
+        c for c, names in zip(conditions, reached, strict=True) if not names
+    ]
+    return dropped

@@ -39,6 +39,7 @@ from reconstruct.geometry import outline
 from reconstruct.initial_conditions import (
     LIFT,
     LayoutConfig,
+    drop_scored_at_reset,
     footprint_radius,
     interpenetrations,
     sample_layouts,
@@ -488,6 +489,10 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         )
     free = [not problems for problems in found]
     spec["initial_conditions"] = [c for c, ok in zip(conditions, free, strict=True) if ok]
+    scored = drop_scored_at_reset(spec, root, [i for i, ok in enumerate(free) if ok])
+    if scored:
+        why = sorted({name for d in scored for name in d["reached_at_reset"]})
+        ctx.report(0.35, f"dropped {len(scored)} initial conditions: {why} reached at reset")
     package = save_package(spec, root)
     check_initial_conditions(build_scene(package), package)
     previews = []
@@ -501,6 +506,7 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "task": {"object": obj, "container": container, "instruction": spec["instruction"]},
         "initial_conditions": len(spec["initial_conditions"]),
         "rejected_initial_conditions": int(len(conditions) - sum(free)),
+        "scored_at_reset_initial_conditions": scored,
         "previews": previews,
         "top_down": outputs.top_down.relative_to(root).as_posix(),
         "robot_base": summaries["align"]["robot_base"],

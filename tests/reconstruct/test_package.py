@@ -4,6 +4,7 @@ objects, and nothing partial left behind when it fails."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -21,7 +22,7 @@ from reconstruct.colmap_model import save_model
 from reconstruct.errors import ReconstructError
 from reconstruct.exterior import CaptureCameras
 from reconstruct.mesh import MeshOutputs
-from reconstruct.object_edits import TaskEdit
+from reconstruct.object_edits import ConditionEdit, PoseEdit, TaskEdit
 from reconstruct.objects import ObjectsConfig, run_objects
 from reconstruct.package import (
     PackageConfig,
@@ -320,3 +321,29 @@ def test_the_exterior_camera_can_be_chosen(stage_inputs) -> None:
             stage_inputs,
             PackageConfig(name="x", previews=False, exterior=ExteriorChoice.parse("nope.jpg")),
         )
+
+
+HOME_PINCH = (0.4016, 0.0, 0.3802)  # m, the gripper's pinch point at the home pose, base at 0
+
+
+def test_start_states_the_rubric_already_scores_are_dropped_and_said(stage_inputs) -> None:
+    """``env validate --deep`` refuses a start state where a criterion is reached at reset, so
+    the package stage drops it and says which and why; with none left it stops, clearly."""
+    scanned = {r["name"]: tuple(r["pose"]["pos"]) for r in read_summary(stage_inputs["objects"])["objects"]}  # fmt: skip
+    x, y, z = HOME_PINCH
+    under_gripper = {**scanned, "object_0": (x, y, z - 0.07)}  # the 6 cm box's top 1 cm below
+
+    def edits(*layouts) -> tuple[ConditionEdit, ...]:
+        return tuple(ConditionEdit(tuple(PoseEdit(n, p) for n, p in c.items())) for c in layouts)
+
+    config = PackageConfig(name="scored", previews=False, background=None)
+    summary = run_stage(
+        stage_inputs, replace(config, initial_conditions=edits(scanned, under_gripper, scanned))
+    )
+    assert summary["initial_conditions"] == 2
+    assert summary["scored_at_reset_initial_conditions"] == [
+        {"candidate": 1, "reached_at_reset": ["reach_object_0"]}
+    ]
+    with pytest.raises(ReconstructError, match=r"reach_object_0.*reached at reset") as caught:
+        run_stage(stage_inputs, replace(config, initial_conditions=edits(under_gripper)))
+    assert caught.value.field == "initial_conditions"
