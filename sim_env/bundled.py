@@ -1,4 +1,8 @@
-"""Regenerate the bundled environment packages: ``python -m sim_env.bundled``."""
+"""The bundled environment packages (``sim_env/envs``) and how each one is rebuilt.
+
+``python -m sim_env.bundled`` regenerates ``primitive_cube_bowl`` and lists the commands that
+rebuild the others (they come from the layers above: the reconstruction's builds).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,23 @@ import shutil
 from sim_env.primitives import write_primitive_package
 from sim_env.registry import BUNDLED_DIR
 
+BUILDERS: dict[str, str] = {
+    "buddha_tabletop": "python -m reconstruct.scans.buddha",  # real photos, ~3 min at light load
+    "primitive_cube_bowl": "python -m sim_env.bundled",
+    "tabletop_source": "python -m reconstruct.synthetic.build",
+    "tabletop_twin": "python -m reconstruct.synthetic.build",
+}
+"""Every bundled environment id and the command that writes it."""
+
 
 def main() -> None:
     target = BUNDLED_DIR / "primitive_cube_bowl"
     shutil.rmtree(target, ignore_errors=True)
     package = write_primitive_package(target)
     print(f"wrote {package.root}")
+    for env_id, command in BUILDERS.items():
+        if env_id != package.root.name:
+            print(f"{env_id}: {command}")
 
 
 if __name__ == "__main__":
