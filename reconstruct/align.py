@@ -363,7 +363,7 @@ def place_robot(
     cameras: np.ndarray,
     per_metre: float,
 ) -> Placement:
-    """The robot base (world xy ``[T, 2]`` table points, ``[J, 2]`` standing points, ``[N, 2]``
+    """The robot base (world xy ``[T, 2]`` table points, ``[J, 3]`` standing points, ``[N, 2]``
     cameras, ``per_metre`` world units a metre); by default facing the world origin."""
     frame = "the marker frame" if marker is not None else "the table frame"
     if config.base is not None:
@@ -426,7 +426,7 @@ def run_align(ctx: StageContext, config: AlignConfig) -> dict[str, Any]:
     per_metre = 1.0 if metric else Units.from_table(float(extent.max())).per_metre
     standing = world.scale * local[scene & (local[:, 2] > 3 * found.threshold)]
     centres = world.apply(cameras.centres)
-    placement = place_robot(config, marker, table_xy, standing[:, :2], centres[:, :2], per_metre)
+    placement = place_robot(config, marker, table_xy, standing, centres[:, :2], per_metre)
     ctx.report(0.9, "drawing the table from above")
     view = TopDown(
         table=table_xy,

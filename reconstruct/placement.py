@@ -7,8 +7,11 @@ here in world units by the caller (``per_metre``).
 The default, without a marker or ``--base``: the robot stands where the person filming stood.
 It sits on the table's edge facing the cameras (where the line from the table's middle toward
 the cameras' mean position leaves the table's outline), ``ROBOT_INSET_M`` inside that edge,
-pulled back along that line if needed to stand ``OBJECT_CLEARANCE_M`` from every object in
-front of it, and faces the table's middle.
+pulled back along that line if needed to stand clear of every object in front of it, and
+faces the table's middle. How far depends on the object's height, because the arm at its home
+pose hangs the gripper over the table ahead of the base: anything lower than the gripper's
+underside (``HOME_UNDERSIDE_M``) may stand ``OBJECT_CLEARANCE_M`` ahead, anything taller must
+stand beyond the arm's whole home pose (``HOME_SWEEP_M``), or the arm starts inside it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from reconstruct.geometry import outline, ray_exit
 ROBOT_INSET_M = 0.1  # the Panda's base plate is about 0.2 m across: its centre this far inside
 ARM_REACH_M = 0.855  # the Panda's reach from its base
 OBJECT_CLEARANCE_M = 0.3  # the Panda works on objects 0.3 m or more in front of its base
+# The arm at sim_env.robot.HOME_QPOS (measured on the MuJoCo model, base on the table): the
+# gripper's pads hang down to 0.376 m above the table, and nothing of the arm or gripper is
+# more than 0.477 m ahead of the base. Each with a 2.5-5 cm margin.
+HOME_UNDERSIDE_M = 0.35
+HOME_SWEEP_M = 0.53
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,12 @@ class Placement:
         }
 
 
+def home_clearance_m(heights_m: np.ndarray) -> np.ndarray:
+    """How far ahead of the base a point this high above the table must stand (metres): the
+    gripper at the home pose passes over a low one, a taller one must be beyond the arm."""
+    return np.where(np.asarray(heights_m) < HOME_UNDERSIDE_M, OBJECT_CLEARANCE_M, HOME_SWEEP_M)
+
+
 def default_base(
     table: np.ndarray,
     objects: np.ndarray,
@@ -71,7 +85,8 @@ def default_base(
 
     Args:
         table: ``[T, 2]`` xy of the table-plane points.
-        objects: ``[J, 2]`` xy of the points standing on the table.
+        objects: ``[J, 3]`` xyz of the points standing on the table (z: height above it),
+            or ``[J, 2]`` xy of points all known to be lower than the gripper at home.
         cameras: ``[N, 2]`` xy of the camera centres.
         per_metre: world units per metre.
         middle: ``[2]`` the table's middle (default: the table points' median).
@@ -91,14 +106,18 @@ def default_base(
     along = ray_exit(polygon, middle, toward) - inset
     note = "on the table's edge facing the cameras"
     if len(objects):
-        clearance = OBJECT_CLEARANCE_M * per_metre
-        ahead = (objects - middle) @ toward
-        sideways = np.abs((objects - middle) @ np.array([-toward[1], toward[0]]))
+        xy = objects[:, :2]
+        heights = objects[:, 2] if objects.shape[1] > 2 else np.zeros(len(objects))
+        clearance = home_clearance_m(heights / per_metre) * per_metre
+        ahead = (xy - middle) @ toward
+        sideways = np.abs((xy - middle) @ np.array([-toward[1], toward[0]]))
         near = sideways < clearance  # the base may come no nearer than this along the line
-        blocking = ahead[near] + np.sqrt(clearance**2 - sideways[near] ** 2)
+        blocking = ahead[near] + np.sqrt(clearance[near] ** 2 - sideways[near] ** 2)
         if len(blocking) and blocking.max() > along:
             along = float(blocking.max())
             note += ", moved back to stand clear of the objects"
+            if clearance[near][np.argmax(blocking)] > OBJECT_CLEARANCE_M * per_metre:
+                note += " (one rises into the arm's home pose)"
     position = middle + along * toward
     yaw = float(np.degrees(np.arctan2(-toward[1], -toward[0])))
     return Placement(BasePose(float(position[0]), float(position[1]), yaw), "default", note)
