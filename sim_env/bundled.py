@@ -12,7 +12,7 @@ from sim_env.primitives import write_primitive_package
 from sim_env.registry import BUNDLED_DIR
 
 BUILDERS: dict[str, str] = {
-    "buddha_tabletop": "python -m reconstruct.scans.buddha",  # real photos: 34 min at load 10-25
+    "buddha_tabletop": "python -m reconstruct.scans.buddha",  # real photos: 33 min at load 10-25
     "primitive_cube_bowl": "python -m sim_env.bundled",
     "tabletop_source": "python -m reconstruct.synthetic.build",
     "tabletop_twin": "python -m reconstruct.synthetic.build",
