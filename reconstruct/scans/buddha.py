@@ -6,7 +6,7 @@
 1. run ``twinbench reconstruct``'s stages on the 13 photos (1368x770), one stage at a time so
    each one's wall time and peak memory are measured (the process's resident high-water mark,
    reset before the stage; SfM's own child reports its peak too);
-2. name the statue ``buddha_head`` and set its task: a plaster head about 18 cm wide is far
+2. name the statue ``buddha_head`` and set its task: a plaster head about 16 cm wide is far
    wider than the Robotiq 2F-85's 85 mm stroke, so it cannot be picked up; the task is to
    touch it (reach within 2 cm of it);
 3. publish the package with its attribution (the photos are CC BY 4.0) and ``build.json``:
