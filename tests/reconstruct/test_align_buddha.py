@@ -21,7 +21,7 @@ from reconstruct.align import AlignConfig, AlignOutputs, KnownDistance
 from reconstruct.cli import reconstruct_app
 from reconstruct.colmap_model import load_model, points_xyz, registered_poses
 from reconstruct.geometry import angle_between_deg, camera_centres
-from reconstruct.placement import BasePose
+from reconstruct.placement import HOME_SWEEP_M, HOME_UNDERSIDE_M, BasePose
 from reconstruct.scans.buddha_truth import BUDDHA_DIR, DatasetCameras, compare_with_dataset
 from reconstruct.sfm import SfmOutputs
 from reconstruct.stages import run_pipeline
@@ -78,7 +78,8 @@ def test_the_table_is_found_under_the_statue_and_gravity_matches_the_dataset(
     assert summary["metric"] and summary["scale_source"] == "distance"
 
     # The default base: where the line from the origin toward the cameras leaves the table,
-    # pulled back to stand clear of the statue, facing the origin.
+    # pulled back to stand clear of the statue, facing the origin. The statue rises above the
+    # gripper at the arm's home pose, so the base stands beyond the arm (not just 0.3 m off).
     base = summary["robot_base"]
     assert base["source"] == "default"
     x, y, _ = base["position_m"]
@@ -88,6 +89,8 @@ def test_the_table_is_found_under_the_statue_and_gravity_matches_the_dataset(
     world = points_xyz(load_model(AlignOutputs.at(env / "work" / "align").model))
     statue = world[world[:, 2] > 0.05]
     assert np.linalg.norm(statue[:, :2] - [x, y], axis=1).min() >= 0.3 - 1e-6
+    tall = statue[statue[:, 2] > HOME_UNDERSIDE_M]
+    assert len(tall) and np.linalg.norm(tall[:, :2] - [x, y], axis=1).min() >= HOME_SWEEP_M - 1e-6
     picture = AlignOutputs.at(env / "work" / "align").top_down
     assert cv2.imread(str(picture)).shape[:2] == (770, 770)
 
