@@ -15,6 +15,7 @@ from evaluate.errors import EvaluateError
 from evaluate.run.plan import EpisodeTask
 from evaluate.run.scheduler import WorkerLost
 from evaluate.run.worker import EpisodeWorker, TaskOutcome, WorkerConfig
+from twinbench.errors import TwinbenchError
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ class RayPool:
             slot = self._running.pop(ref)
             try:
                 events.append((slot, ray.get(ref)))
+            except ray.exceptions.RayTaskError as exc:
+                # As LocalPool: an error no episode gets past (the disk is full, the store is
+                # damaged) stops the run with its one line instead of a retry on a new actor.
+                if isinstance(exc.cause, TwinbenchError):
+                    raise EvaluateError(str(exc.cause)) from None
+                events.append((slot, WorkerLost(f"Ray actor failed: {exc}")))
             except ray.exceptions.RayError as exc:  # the actor died, or its worker crashed
                 events.append((slot, WorkerLost(f"Ray actor failed: {exc}")))
         return events

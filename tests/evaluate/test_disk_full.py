@@ -42,7 +42,7 @@ mount -t tmpfs -o size=600k tmpfs "$DISK"
 cd "$DISK"
 head -c 440000 /dev/zero > filler
 EVAL=("$PY" -m twinbench_cli eval -e {env} -p scripted:good -n {n} -o run --workers 1 \\
-      --video --image-size 64x48 --max-steps 5)
+      --video --image-size 64x48 --max-steps 5 {pool})
 "${{EVAL[@]}}" > "$OUT/first.out" 2> "$OUT/first.err"; echo $? > "$OUT/first.rc"
 rm filler
 "$PY" -c 'import sqlite3; print(sqlite3.connect("run/results.sqlite").execute(
@@ -53,8 +53,9 @@ rm filler
 """
 
 
-@pytest.mark.slow  # ~40 s on 2 cores: two CLI runs with a worker process and videos
-def test_disk_full_mid_run_stops_with_one_line_and_resumes(tmp_path):
+@pytest.mark.slow  # ~40 s on 2 cores (Ray: ~70 s): two CLI runs with a worker and videos
+@pytest.mark.parametrize("pool", ["", "--ray-address local"], ids=["processes", "ray"])
+def test_disk_full_mid_run_stops_with_one_line_and_resumes(tmp_path, pool):
     unshare = _namespace_command(tmp_path)
     if unshare is None:
         pytest.skip("cannot mount a tmpfs in a private mount namespace here")
@@ -62,7 +63,7 @@ def test_disk_full_mid_run_stops_with_one_line_and_resumes(tmp_path):
     disk.mkdir()
     out.mkdir()
     env = {"DISK": str(disk), "OUT": str(out), "PY": sys.executable, "PYTHONPATH": str(ROOT)}
-    script = textwrap.dedent(SCRIPT.format(env=ENV_ID, n=EPISODES))
+    script = textwrap.dedent(SCRIPT.format(env=ENV_ID, n=EPISODES, pool=pool))
     subprocess.run(
         [*unshare, "bash", "-c", script],
         env={**_inherited(), **env},
