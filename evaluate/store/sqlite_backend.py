@@ -98,8 +98,11 @@ class SQLiteBackend(Backend):
             return (
                 f"cannot write to the store ({exc}); check the file's and its folder's permissions"
             )
-        if name.startswith("SQLITE_IOERR"):
-            return f"the file cannot be read from disk ({exc})"
+        if name.startswith("SQLITE_IOERR"):  # also how a full disk shows at open (WAL's -shm)
+            return (
+                f"the disk refused a read or write ({exc}): if it is full, free some space and "
+                f"try again; otherwise check the disk, then {self.restore_hint()}"
+            )
         if name.startswith("SQLITE_CONSTRAINT"):
             return f"the store refused the write ({exc}); {EDITED}"
         if name.startswith("SQLITE_ERROR"):  # no such table or column: the schema was edited

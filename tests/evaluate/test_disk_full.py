@@ -121,3 +121,40 @@ def test_video_writer_reports_a_full_disk(tmp_path):
             writer.add([np.zeros((16, 16, 3), np.uint8)])
     with pytest.raises(DiskFullError):
         writer.close()
+
+
+OPEN_ON_A_FULL_DISK = """
+set -u
+mount -t tmpfs -o size=400k tmpfs "$DISK"
+cd "$DISK"
+"$PY" -c 'from evaluate.store import ResultsStore; ResultsStore.open("results.sqlite").close()'
+head -c 1000000 /dev/zero > filler 2> /dev/null
+"$PY" -c '
+from evaluate.store import ResultsStore
+from twinbench.errors import TwinbenchError
+try:
+    ResultsStore.open("results.sqlite").close()
+except TwinbenchError as exc:
+    print(exc)
+'
+"""
+
+
+def test_a_store_opened_on_a_full_disk_says_to_free_space(tmp_path):
+    """SQLite reports a full disk at open as an I/O error (WAL's shared-memory file)."""
+    unshare = _namespace_command(tmp_path)
+    if unshare is None:
+        pytest.skip("cannot mount a tmpfs in a private mount namespace here")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    env = {"DISK": str(disk), "PY": sys.executable, "PYTHONPATH": str(ROOT)}
+    said = subprocess.run(
+        [*unshare, "bash", "-c", OPEN_ON_A_FULL_DISK],
+        env={**_inherited(), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.strip()
+    assert said.startswith("results.sqlite: ") and "\n" not in said, said
+    assert "if it is full, free some space" in said, said
