@@ -67,7 +67,8 @@ def load_tables(
     )
 
 
-def _from_store(path: Path | PostgresURL, run_id: str | None) -> dict[Quantity, RateTable]:
+def read_store_episodes(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
+    """A store's episodes (one run's, or all), opened read-only; none is an error naming it."""
     with ResultsStore.open(path, read_only=True) as store:
         if run_id is not None:
             store.run(run_id)  # raises, naming the run, if it is not there
@@ -77,6 +78,11 @@ def _from_store(path: Path | PostgresURL, run_id: str | None) -> dict[Quantity, 
             "the results store holds no episodes" + (f" for run {run_id!r}" if run_id else ""),
             file=path,
         )
+    return frame
+
+
+def _from_store(path: Path | PostgresURL, run_id: str | None) -> dict[Quantity, RateTable]:
+    frame = read_store_episodes(path, run_id)
     # Key order, not the order parallel workers recorded episodes in: the bootstrap then
     # resamples the same episodes, and prints the same intervals, for the same results.
     frame = frame.sort_values(["run_id", *KEY_COLUMNS], kind="stable")

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluate.correlation.inputs import STORE_FILENAME, CsvRows
+from evaluate.correlation.inputs import STORE_FILENAME, CsvRows, read_store_episodes
 from evaluate.errors import EvaluateError
-from evaluate.store import EXCLUDED_KINDS, PostgresURL, ResultsStore
+from evaluate.store import EXCLUDED_KINDS, PostgresURL
 
 __all__ = ["CSV_COLUMNS", "MIN_PAIRS", "PairedCell", "load_episodes", "pair"]
 
@@ -94,15 +94,7 @@ def _read(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
 
 
 def _from_store(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
-    with ResultsStore.open(path, read_only=True) as store:
-        if run_id is not None:
-            store.run(run_id)  # raises, naming the run, if it is not there
-        frame = store.episodes(run_id=run_id)
-    if frame.empty:
-        raise EvaluateError(
-            "the results store holds no episodes" + (f" for run {run_id!r}" if run_id else ""),
-            file=path,
-        )
+    frame = read_store_episodes(path, run_id)
     return pd.DataFrame(
         {
             "policy": frame["policy_id"].astype(str),
