@@ -30,6 +30,13 @@ pytestmark = [
 ]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="not working yet (issue 21): on these photos the table-top finder's largest level "
+    "region within 5 mm of z = 0 is a 20x11 cm patch beside the statue, so the objects stage "
+    "calls the statue scenery ('beyond the table's edge'); it passed only while open3d's "
+    "unseeded sampler sometimes found no table top at all (seeded since 828989c)",
+)
 def test_real_photos_become_a_package_an_episode_runs_in(buddha_photos: Path, tmp_path: Path):
     env = tmp_path / "buddha"
     started = time.monotonic()
