@@ -112,15 +112,24 @@ def _highlight_flagged(row: pd.Series) -> list[str]:
     return [_FLAGGED if row["rank_differs"] else ""] * len(row)
 
 
+def _pick_saved(store_dir: Path, filename: str, title: str, label: str) -> str | None:
+    """Under a titled divider, the saved ``filename`` chosen among those next to the store
+    (relative to it); None, and nothing shown, when there is none."""
+    paths = comparison.find_files(store_dir, filename)
+    if not paths:
+        return None
+    st.divider()
+    st.subheader(title)
+    names = [str(path.relative_to(store_dir)) for path in paths]
+    key = f"sim_real_{label.lower()}"
+    return st.selectbox(label, names, key=key) if len(names) > 1 else names[0]
+
+
 def _saved_reports(store_dir: Path) -> None:
     """A ``twinbench correlate`` report next to the store, with its real side named as saved."""
-    paths = comparison.find_files(store_dir, comparison.REPORT_FILE)
-    if not paths:
+    name = _pick_saved(store_dir, comparison.REPORT_FILE, "Saved correlate report", "Report")
+    if name is None:
         return
-    st.divider()
-    st.subheader("Saved correlate report")
-    names = [str(path.relative_to(store_dir)) for path in paths]
-    name = st.selectbox("Report", names, key="sim_real_report") if len(names) > 1 else names[0]
     try:
         saved = comparison.load_report(store_dir / name)
         quantities = saved.quantities()
@@ -148,13 +157,10 @@ def _saved_reports(store_dir: Path) -> None:
 
 def _saved_estimates(store_dir: Path) -> None:
     """A ``twinbench estimate`` report next to the store: real rates from few real trials."""
-    paths = comparison.find_files(store_dir, ESTIMATE_FILE)
-    if not paths:
+    title = "Real success rates: a few real trials plus the twin"
+    name = _pick_saved(store_dir, ESTIMATE_FILE, title, "Estimate")
+    if name is None:
         return
-    st.divider()
-    st.subheader("Real success rates: a few real trials plus the twin")
-    names = [str(path.relative_to(store_dir)) for path in paths]
-    name = st.selectbox("Estimate", names, key="sim_real_estimate") if len(names) > 1 else names[0]
     try:
         document = EstimateDocument.load(store_dir / name)
     except TwinbenchError as exc:
