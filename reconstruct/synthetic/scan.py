@@ -7,10 +7,12 @@ through a slowly drifting exposure and gamma, sensor noise and H.264. The robot 
 scan (it is mounted after), so its geoms are hidden. The true camera of every frame is
 returned so tests can measure the reconstruction.
 
-The room's light is fixed and the surfaces matte, as for a tabletop of cardboard, paper and
-oiled wood: MuJoCo's default headlight moves with the viewpoint (every view would be lit
-differently) and its default materials are glossy; both would make structure from motion and
-the splats place view-dependent highlights behind the surfaces.
+The phone sees the world lit as the evaluation's cameras see it (``sim_env.scene``'s lights:
+the headlight that moves with the viewpoint, the top light, the materials' specular): the
+twin is compared with those cameras, so its splats must learn the colours they show. A scan
+lit otherwise (session 5's was matte, without the headlight) gave a twin 0.71-0.79x as
+bright as the source world. The headlight's shading depends on the viewing direction, which
+the splats' SH terms model.
 """
 
 from __future__ import annotations
@@ -138,14 +140,7 @@ class PhoneRenderer:
     """MuJoCo renders of the package's table and objects (no robot) from any OpenCV pose."""
 
     def __init__(self, package: EnvPackage, config: ScanConfig):
-        spec, _ = build_spec(package, PhysicsConfig())
-        spec.visual.headlight.diffuse = [0.0, 0.0, 0.0]
-        spec.visual.headlight.specular = [0.0, 0.0, 0.0]
-        spec.visual.headlight.ambient = [0.45, 0.45, 0.45]
-        for light in spec.lights:
-            light.diffuse, light.specular = [0.6, 0.6, 0.6], [0.0, 0.0, 0.0]
-        for material in spec.materials:
-            material.specular, material.shininess, material.reflectance = 0.0, 0.0, 0.0
+        spec, _ = build_spec(package, PhysicsConfig())  # the evaluation's lights, unchanged
         k = phone_intrinsics(config)
         w, h = config.size
         phone = CameraSpec(
