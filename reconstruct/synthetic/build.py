@@ -46,7 +46,7 @@ from reconstruct.synthetic.world import (
 )
 from reconstruct.train.config import DensifyConfig, TrainConfig
 from reconstruct.viewpoint import ExteriorChoice
-from sim_env.package import EnvPackage
+from sim_env.package import EnvPackage, load_package
 
 BUNDLED = Path(__file__).resolve().parents[2] / "sim_env" / "envs"
 TWIN_NAME = "tabletop_twin"
@@ -73,6 +73,7 @@ class BuildConfig:
                 iterations=1500,
                 sh_degree_step=700,
                 densify=DensifyConfig(start=150, stop=1100, every=100, max_gaussians=40_000),
+                appearance_lr=0.01,  # the phone's exposure drift goes into per-frame maps
             ),
         )
     )
@@ -164,16 +165,31 @@ def stage_configs(config: BuildConfig, source: EnvPackage) -> dict[str, object]:
     }
 
 
-def build(config: BuildConfig, out: Path, work: Path) -> dict[str, Any]:
+def source_world(world: SourceWorldConfig, out: Path, existing: Path | None) -> EnvPackage:
+    """The world to film: ``existing`` as it is, or a fresh one written to ``out/<name>``."""
+    if existing is not None:
+        return load_package(existing)
+    folder = out / world.name
+    shutil.rmtree(folder, ignore_errors=True)
+    return write_source_world(folder, world)
+
+
+def build(
+    config: BuildConfig, out: Path, work: Path, source_dir: Path | None = None
+) -> dict[str, Any]:
     """Write ``out/<source>`` and ``out/<twin>``; intermediate files go to ``work``.
+
+    ``source_dir``: film this existing source world instead of writing one (the bundled
+    world's textures crop photographs, whose decoding may differ from when it was written:
+    a twin must be of the world it is compared with).
 
     Returns the build record (also written as ``build.json`` in the twin).
     """
     started = time.monotonic()
-    source_dir, twin_dir = out / config.world.name, out / config.twin_name
-    for folder in (source_dir, twin_dir):
-        shutil.rmtree(folder, ignore_errors=True)
-    source = write_source_world(source_dir, config.world)
+    twin_dir = out / config.twin_name
+    shutil.rmtree(twin_dir, ignore_errors=True)
+    source = source_world(config.world, out, source_dir)
+    source_dir = source.root
     work.mkdir(parents=True, exist_ok=True)
     video, truth_file = work / "scan.mp4", work / "scan_truth.json"
     scan_started = time.monotonic()
@@ -212,10 +228,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BUNDLED, help="where the two packages go")
     parser.add_argument("--work", type=Path, default=None, help="keep the scan and stages here")
     parser.add_argument("--quick", action="store_true", help="the reduced test build")
+    parser.add_argument(
+        "--source", type=Path, default=None, help="film this source world package (not rewritten)"
+    )
     args = parser.parse_args()
     config = quick_config() if args.quick else BuildConfig()
     with tempfile.TemporaryDirectory() as tmp:
-        record = build(config, args.out, args.work or Path(tmp))
+        record = build(config, args.out, args.work or Path(tmp), args.source)
     print(
         json.dumps(
             {k: record[k] for k in ("accuracy", "splats", "seconds", "packages")},
