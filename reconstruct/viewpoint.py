@@ -22,7 +22,6 @@ candidate looks at the workspace: DROID's target pulled toward the objects.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +30,8 @@ import numpy as np
 from reconstruct.errors import ReconstructError
 from reconstruct.gravity import Cameras
 from sim_env.cameras import look_at, mat_to_quat
+from sim_env.errors import EnvPackageError
+from sim_env.exterior_camera import parse_eye_target
 from sim_env.primitives import EXTERIOR_EYE, EXTERIOR_TARGET
 
 COVERED_ALPHA = 0.5  # a pixel whose splats are at least this opaque shows the scan
@@ -188,15 +189,12 @@ class ExteriorChoice:
         text = text.strip()
         if text in ("auto", "droid"):
             return cls(text)
-        number = r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*"
-        triple = rf"{number},{number},{number}"
-        if re.fullmatch(rf"{triple}:{triple}", text):
-            eye, target = (tuple(float(v) for v in part.split(",")) for part in text.split(":"))
-            if np.allclose(eye, target):
-                raise ReconstructError(
-                    "the eye and the target must differ", field="package.exterior_camera"
-                )
-            return cls("look", eye=eye, target=target)  # type: ignore[arg-type]
+        try:
+            given = parse_eye_target(text, "package.exterior_camera")
+        except EnvPackageError as exc:
+            raise ReconstructError(exc.message, field=exc.field) from None
+        if given is not None:
+            return cls("look", eye=given[0], target=given[1])
         if not text or ":" in text or "," in text:
             raise ReconstructError(
                 f"{text!r} is not auto, droid, a frame name or EX,EY,EZ:TX,TY,TZ",

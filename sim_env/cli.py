@@ -128,7 +128,6 @@ def render_command(
     import numpy as np
     from PIL import Image
 
-    from sim_env.env import EnvConfig, TwinEnv
     from sim_env.errors import SimEnvError
     from sim_env.images import ImageSize
     from sim_env.registry import resolve_env
@@ -142,19 +141,43 @@ def render_command(
             field="--output",
         )
     image_size = ImageSize.parse(size, field="--size") if size else None
-    env = TwinEnv(resolve_env(env), EnvConfig(image_size=image_size, renderer=renderer))
-    try:
-        env.reset(options={"initial_condition": initial_condition})
-        images = list(env.images().values())
-    finally:
-        env.close()
+    shown = _camera_images(resolve_env(env), initial_condition, image_size, renderer)
+    images = list(shown.values())
     height = max(im.shape[0] for im in images)
     row = np.concatenate(
         [np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0))) for im in images], axis=1
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(row).save(output)
-    typer.echo(f"wrote {output} ({', '.join(env.camera_names)})")
+    typer.echo(f"wrote {output} ({', '.join(shown)})")
+
+
+def _camera_images(
+    root: Path, initial_condition: int = 0, image_size=None, renderer: str = "auto"
+) -> dict:
+    """Every camera's picture (uint8 [H, W, 3] by name) at an initial condition, rendered as
+    evaluations see it."""
+    from sim_env.env import EnvConfig, TwinEnv
+
+    env = TwinEnv(root, EnvConfig(image_size=image_size, renderer=renderer))
+    try:
+        env.reset(options={"initial_condition": initial_condition})
+        return env.images()
+    finally:
+        env.close()
+
+
+def write_exterior_preview(root: Path) -> Path:
+    """The exterior camera's view at the first initial condition, as
+    ``previews/exterior_image_1_left.png`` in the package (the picture reconstruct wrote there)."""
+    from PIL import Image
+
+    from sim_env.droid import EXTERIOR_IMAGE
+
+    path = root / "previews" / f"{EXTERIOR_IMAGE}.png"
+    path.parent.mkdir(exist_ok=True)
+    Image.fromarray(_camera_images(root)[EXTERIOR_IMAGE]).save(path)
+    return path
 
 
 def condition_penetrations(package) -> list[list[str]]:
@@ -191,25 +214,38 @@ def edit_command(
     base: str = typer.Option(
         "", "--base", help="X,Y,YAW: the robot base (m, m, degrees); world cameras move with it."
     ),
+    exterior_camera: str = typer.Option(
+        "",
+        "--exterior-camera",
+        help="droid (DROID's pose beside the base) or EX,EY,EZ:TX,TY,TZ (eye and target, m, "
+        "table frame); writes previews/exterior_image_1_left.png.",
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the edited package to this new directory."
     ),
 ) -> None:
-    """Edit a package: rename, merge or drop objects, set masses, frictions, the task, the base.
+    """Edit a package: rename, merge or drop objects, set masses, frictions, the task, the base,
+    the exterior camera.
 
     Edits apply in that order, then the package is saved with new hashes and validated with
     its physics; a failed edit changes nothing (see FORMAT.md, 'Editing a package').
 
     Example: twinbench env edit envs/mytable --merge tray,rim=tray --mass red_box=0.2
     """
+    from dataclasses import replace
+
     from sim_env.errors import EnvPackageError
+    from sim_env.exterior_camera import parse_exterior
     from sim_env.package.edit import PackageEdits, edit_package, parse_edits
     from sim_env.registry import BUNDLED_DIR, resolve_env
 
     edits = parse_edits(rename, merge, drop, mass, friction, task, instruction, base)
+    if exterior_camera:
+        edits = replace(edits, exterior=parse_exterior(exterior_camera))
     if edits == PackageEdits():
         raise EnvPackageError(
-            "nothing to edit: give --rename, --merge, --drop, --mass, --friction, --task or --base"
+            "nothing to edit: give --rename, --merge, --drop, --mass, --friction, --task, --base "
+            "or --exterior-camera"
         )
     root = resolve_env(env)
     if output is None and root.resolve().is_relative_to(BUNDLED_DIR.resolve()):
@@ -218,3 +254,5 @@ def edit_command(
     names = ", ".join(o.name for o in package.spec.objects)
     note = f"; {dropped} initial condition(s) dropped (merged parts stood apart)" if dropped else ""
     typer.echo(f"ok: {package.name} ({package.root}) edited and valid; objects: {names}{note}")
+    if edits.exterior is not None or edits.base is not None:
+        typer.echo(f"exterior camera's new view: {write_exterior_preview(package.root)}")

@@ -1,8 +1,9 @@
 """Editing a package: rename, merge and drop objects, set masses and frictions, choose the task,
-move the robot base.
+move the robot base and the exterior camera.
 
 The edits apply in this order, each to the names the one before left: renames, merges, drops,
-masses, frictions, the task, the robot base (``sim_env.package.base``). A rename or merge
+masses, frictions, the task, the robot base (``sim_env.package.base``), the exterior camera
+(``sim_env.exterior_camera``). A rename or merge
 carries through the initial conditions and the rubric (criteria that name the object get its new name). Merged objects become one body in
 the first part's body frame: the other parts keep their pose relative to it from the first
 initial condition, and their hulls, visual meshes and splats are moved into that frame and
@@ -24,7 +25,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -56,6 +57,15 @@ class Task:
     instruction: str = ""
 
 
+class SpecEdit(Protocol):
+    """An edit of the spec made by a module this package cannot import (it imports this
+    package): ``sim_env.exterior_camera.ExteriorLook`` (``--exterior-camera``)."""
+
+    def apply(self, data: dict[str, Any], file: Path) -> None: ...
+
+    def describe(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class PackageEdits:
     """Everything one ``twinbench env edit`` changes."""
@@ -67,6 +77,7 @@ class PackageEdits:
     friction: tuple[tuple[str, float], ...] = ()  # (object or "scene", sliding coefficient)
     task: Task | None = None
     base: BasePlacement | None = None  # the robot base, with the world cameras
+    exterior: SpecEdit | None = None  # the exterior camera, after the base
 
     def describe(self) -> str:
         """One line for the package's provenance notes."""
@@ -79,6 +90,8 @@ class PackageEdits:
             parts.append(f"task object={self.task.object},target={self.task.target}")
         if self.base:
             parts.append(self.base.describe())
+        if self.exterior:
+            parts.append(self.exterior.describe())
         return "; ".join(parts)
 
 
@@ -334,6 +347,8 @@ def apply_edits(draft: _Draft, edits: PackageEdits) -> None:
         _set_task(draft, edits.task)
     if edits.base is not None:
         place_base(draft.data, edits.base, draft.file)
+    if edits.exterior is not None:
+        edits.exterior.apply(draft.data, draft.file)
     _check_references(draft, edits)
 
 
