@@ -6,10 +6,12 @@ same readers and checks as ``twinbench correlate``. Episodes that are not the po
 failure (diverged, error) are left out and counted, as everywhere else.
 
 A real episode pairs with the twin episodes of the same policy, environment and initial
-condition: its paired twin outcome is their mean. The twin's other episodes of that
-policy and environment are its twin-only trials. PPI needs the real trials' initial
-conditions drawn like the twin-only ones; one real trial per initial condition keeps the
-pairs independent.
+condition: its paired twin outcome is their mean. The twin's other initial conditions of
+that policy and environment are its twin-only trials, each likewise the mean of the twin's
+episodes there: PPI needs the same prediction (the twin's rate at a condition) on both
+sides, and repeated twin episodes at one condition are one draw of the condition, not
+several. PPI needs the real trials' initial conditions drawn like the twin-only ones; one
+real trial per initial condition keeps the pairs independent.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ class PairedCell:
     Attributes:
         real: ``[n]`` real outcomes (0/1), in recording order.
         paired: ``[n]`` the twin's mean outcome at each real trial's initial condition.
-        twin: ``[N]`` twin-only outcomes (initial conditions without a real trial).
+        twin: ``[N]`` the twin's mean outcome at each initial condition without a real
+            trial, in the order the twin first recorded them.
         n_sim: twin episodes used, paired and twin-only.
     """
 
@@ -234,7 +237,12 @@ def _pair_cell(
             file=real_source,
         )
     paired_mask = twin["initial_condition"].isin(real["initial_condition"])
-    twin_only = twin.loc[~paired_mask, "success"].to_numpy(dtype=np.float64)
+    twin_only = (
+        twin.loc[~paired_mask]
+        .groupby("initial_condition", sort=False)["success"]
+        .mean()
+        .to_numpy(dtype=np.float64)
+    )
     if twin_only.size == 0:
         raise EvaluateError(
             f"{where}: every twin episode is at a real trial's initial condition; PPI needs "

@@ -132,6 +132,26 @@ def test_pairing_uses_the_twin_at_each_real_initial_condition(tmp_path):
     assert notes == []
 
 
+def test_twin_only_trials_are_one_per_initial_condition(tmp_path):
+    """Repeated twin episodes at a condition are its prediction (their mean), on both sides:
+    4 twin episodes at 2 other conditions are 2 twin-only trials, not 4."""
+    sim_csv = _write(
+        tmp_path / "twin.csv",
+        "policy,env,initial_condition,seed,success",
+        ["p,t,0,0,1", "p,t,0,1,0", "p,t,1,0,1", "p,t,1,1,1", "p,t,2,0,1", "p,t,2,1,0"]
+        + ["p,t,3,0,0", "p,t,3,1,0"],
+    )
+    real_csv = _write(
+        tmp_path / "real.csv", "policy,env,initial_condition,success", ["p,t,0,1", "p,t,1,0"]
+    )
+    sim, _ = load_episodes(sim_csv)
+    real, _ = load_episodes(real_csv)
+    (cell,), _ = pair(sim, real, (str(sim_csv), str(real_csv)))
+    np.testing.assert_array_equal(cell.paired, [0.5, 1.0])
+    np.testing.assert_array_equal(cell.twin, [0.5, 0.0])
+    assert cell.n_sim == 8
+
+
 @pytest.mark.parametrize(
     ("sim_rows", "real_rows", "message"),
     [
