@@ -33,8 +33,10 @@ import av
 import numpy as np
 from PIL import Image
 
-BUDDHA = Path("/work/shared/data/scans/buddha_tabletop/images")
-CAMERAS = BUDDHA.parent / "cameras"
+from reconstruct.scans.buddha_truth import BUDDHA_DIR, DatasetCameras
+
+BUDDHA = BUDDHA_DIR / "images"
+CAMERAS = BUDDHA_DIR / "cameras"
 DISTANCE = ("00006.jpg", "00065.jpg", "0.30")  # photos and metres (made up, as in the tests)
 # At this scale the statue stands 0.39 m tall: the default base, 0.3 m from it, puts the arm's
 # home pose into it (the package stage says so); the user moves the base back, as here.
@@ -47,11 +49,9 @@ def orbit_order(photos: Sequence[Path], cameras: Path = CAMERAS) -> list[Path]:
     photo's camera centre (the dataset's ``NNNNN_P.txt`` projection matrices) about the
     cameras' mean, in the plane the cameras spread most in. (The photos' names are not in
     that order: 00007 was taken across the statue from 00006.)"""
-    centres = []
-    for photo in photos:
-        p = np.loadtxt(cameras / f"{photo.stem}_P.txt")
-        centres.append(-np.linalg.solve(p[:, :3], p[:, 3]))
-    offsets = np.asarray(centres) - np.mean(centres, axis=0)
+    dataset = DatasetCameras(cameras)
+    centres = np.array([dataset.centre(photo.name) for photo in photos])
+    offsets = centres - centres.mean(axis=0)
     axes = np.linalg.svd(offsets)[2]
     azimuth = np.arctan2(offsets @ axes[1], offsets @ axes[0])
     return [photos[i] for i in np.argsort(azimuth)]
