@@ -2,7 +2,7 @@
 paired data.
 
 Run ``python -m benchmarks.estimate [--reps 1000] [--skip-sweep] [--skip-crossover]
-[--skip-fidelity]`` (or ``twinbench bench estimate``); prints one JSON line per figure,
+[--skip-fidelity] [--skip-trials]`` (or ``twinbench bench estimate``); prints one JSON line per figure,
 progress on stderr.
 
 - ``sweep``: synthetic evaluations (:mod:`evaluate.estimate.synthetic`) for sim–real
@@ -20,6 +20,11 @@ progress on stderr.
   episodes at those initial conditions their pairs and its other episodes the twin-only
   trials. Reported: mean width of each interval, real trials saved at equal width (as a
   share of k), and how often each interval holds the source world's 30-episode rate.
+- ``trials``: many twin-only trials (:mod:`benchmarks.estimate_trials`): three co-trained
+  rungs in the source world and the twin at 300 initial conditions (run, or resumed, into
+  ``--trials-out``), n = 5 to 30 real trials drawn from them, the twin at the other
+  conditions twin-only; real trials saved against each real-only interval and the ceiling
+  the per-trial correlation sets.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import estimate_trials
 from evaluate.estimate import PairedCell, equal_width_trials, estimate, load_episodes, pair
 from evaluate.estimate.coverage import INTERVALS, Coverage, coverage
 from evaluate.estimate.synthetic import AGREEMENT, Scenario
@@ -144,6 +150,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--skip-crossover", action="store_true")
     parser.add_argument("--skip-fidelity", action="store_true")
+    parser.add_argument("--skip-trials", action="store_true")
+    parser.add_argument("--trials-out", type=Path, default=Path("runs/estimate-trials"))
+    parser.add_argument("--workers", type=int, default=2, help="episode workers (trials)")
+    parser.add_argument("--trial-draws", type=int, default=1000, help="draws per size (trials)")
     args = parser.parse_args(argv)
     if not args.skip_sweep:
         sweep(args.reps, (5, 10, 20, 30), 1000)
@@ -151,6 +161,8 @@ def main(argv: list[str] | None = None) -> None:
         crossover(args.reps, (10, 30, 60, 120))
     if not args.skip_fidelity:
         fidelity(args.draws, (5, 10, 15, 20))
+    if not args.skip_trials:
+        estimate_trials.trials(args.trials_out, args.workers, args.trial_draws)
 
 
 if __name__ == "__main__":

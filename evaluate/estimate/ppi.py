@@ -11,9 +11,21 @@ any fixed ``lam``; the twin only shrinks its variance, by as much as the two agr
 - :func:`ppi_betting` is valid at every sample size (SureSim's construction): a betting
   interval on the rectifier ``real - lam * paired`` plus an exact one on the twin's mean,
   for ``lam`` = 1, intersected with the real trials' own exact interval (a union bound
-  spends alpha over the two). Two other constructions were measured and dropped: WSR
+  spends alpha over the two). Three other constructions were measured and dropped: WSR
   hedged betting with a predictable ``lam`` (no union bound) and a three-weight grid
-  (0, 0.5, 1) were both wider (``benchmarks/FIDELITY.md``).
+  (0, 0.5, 1) were both wider (``benchmarks/FIDELITY.md``); so was one betting interval on
+  per-real-trial samples ``real_i - lam * paired_i + lam * mean(twin block i)`` (the
+  twin-only trials split into n blocks: one i.i.d. sample, no alpha spent on the twin),
+  alone or as a capital mixture over ``lam`` in (0, 0.5, 1): its range is ``1 + 2 lam``
+  instead of ``1 + lam``, and at 5-30 pairs the bets pay for range. With 300 twin-only
+  trials, 79% of pairs agreeing and 30 pairs (1000 draws) it was 0.39-0.50 wide against
+  0.36 for this one (Clopper-Pearson 0.32; betting on the real trials alone 0.42).
+
+Every interval built from a test martingale (Markov's inequality on the capital) is wider
+than Clopper-Pearson on 0/1 outcomes: betting on the real trials alone is 1.2-1.4x as wide
+at 5-60 trials, since the exact interval uses the binomial tail and betting only its
+Chernoff-like bound. The twin must remove more variance than that to save real trials
+against the exact interval: ``benchmarks/estimate_trials.py`` measures both comparisons.
 """
 
 from __future__ import annotations

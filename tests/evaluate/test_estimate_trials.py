@@ -1,0 +1,38 @@
+"""The recorded-trials estimate benchmark's arithmetic: draws, equal widths, the ceiling."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.estimate_trials import MAX_REAL_ONLY, ceiling, draw, equal_width
+
+
+def test_draws_split_the_population_into_real_and_twin_only():
+    real = np.arange(12, dtype=float) / 12
+    twin = real + 1.0  # tells which condition a twin value came from
+    trials = draw(real, twin, 4, 50, np.random.default_rng(0))
+    assert trials.real.shape == (50, 4) and trials.twin.shape == (50, 8)
+    np.testing.assert_array_equal(trials.paired, trials.real + 1.0)  # the twin at the same place
+    for row in range(50):
+        seen = np.sort(np.concatenate([trials.paired[row], trials.twin[row]]))
+        np.testing.assert_array_equal(seen, twin)  # every condition once
+
+
+def test_equal_width_is_the_first_narrow_enough_size():
+    curve = np.array([np.nan, np.nan, 0.9, 0.7, 0.5, 0.4])
+    assert equal_width(curve, 0.55, 3) == 4
+    assert equal_width(curve, 0.1, 3) == MAX_REAL_ONLY  # none: at least the search's end
+    assert equal_width(curve, 0.0, 3) == 3  # a zero width saves nothing
+
+
+def test_ceiling_is_the_squared_trial_correlation_with_many_twin_trials():
+    rng = np.random.default_rng(1)
+    u = rng.standard_normal(200_000)
+    real = (u + 0.5 * rng.standard_normal(u.size) > 0).astype(float)
+    twin = (u + 0.5 * rng.standard_normal(u.size) > 0).astype(float)
+    r = np.corrcoef(real, twin)[0, 1]
+    assert 0.2 < r**2 < 0.4
+    assert abs(ceiling(real, twin, 10) - r**2) < 0.005
+    assert ceiling(real, real, 10) > 0.99  # a perfect twin: nearly every trial saved
+    assert ceiling(real, rng.permutation(twin), 10) < 0.01  # an unrelated one: none
+    assert ceiling(real, np.ones_like(real), 10) == 0.0  # a twin that never varies
