@@ -44,3 +44,21 @@ def test_a_case_runs_the_real_command(tmp_path: Path):
     result = run_case(case, tmp_path, timeout_s=120)
     assert result.outcome == "clear", result.detail
     assert "No such command 'evaluate'" in result.detail
+
+
+def test_every_case_is_a_row_of_make_test():
+    from tests.hostile_rows import FILES, group
+
+    covered = {name for groups in FILES.values() for name in groups}
+    assert {group(case) for case in CASES} <= covered
+    here = Path(__file__).parent
+    assert all((here / name).is_file() for name in FILES)
+
+
+def test_in_process_run_is_classified_as_the_subprocess_run(tmp_path: Path):
+    from benchmarks.hostile import run_in_process
+
+    [case] = [case for case in CASES if case.name == "env/non_utf8"]
+    inside, outside = run_in_process(case, tmp_path / "in"), run_case(case, tmp_path / "out", 120)
+    assert inside.outcome == outside.outcome == "clear"
+    assert inside.detail.replace("/in/", "/out/") == outside.detail
