@@ -44,6 +44,7 @@ from reconstruct.geometry import (
     frame_from_axes,
     outline,
     over_table,
+    seen_table,
     trim_strays,
 )
 from reconstruct.gravity import (
@@ -309,9 +310,10 @@ def frame_on_table(
     cameras: Cameras,
     marker: MarkerGeometry | None,
     scene_margin: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The world axes and origin (``world_axes``; without a marker, the origin is the middle
-    of what is on the table) and the ``[M]`` points on or over the table."""
+    of what is on the table), the ``[M]`` points on or over the table and the ``[K, 3]``
+    points the cameras look at on it (model frame)."""
     rotation, origin = world_axes(plane, np.median(points[inliers], axis=0), cameras, marker)
     aims = looked_at(plane, cameras, 2 * found.reach)
     scene = over_table(
@@ -323,7 +325,7 @@ def frame_on_table(
     )
     if marker is None:
         rotation, origin = world_axes(plane, np.median(points[scene], axis=0), cameras, None)
-    return rotation, origin, scene
+    return rotation, origin, scene, aims
 
 
 def scale_before_table(
@@ -403,7 +405,7 @@ def run_align(ctx: StageContext, config: AlignConfig) -> dict[str, Any]:
     if config.table_height is not None:
         plane, inliers, floor_gap = table_over_floor(points, found, config.plane)
         scale = config.table_height / floor_gap
-    rotation, origin, scene = frame_on_table(
+    rotation, origin, scene, aims = frame_on_table(
         points, plane, inliers, found, cameras, marker, config.scene_margin
     )
     local = (points - origin) @ rotation.T  # world axes, model units
@@ -439,6 +441,7 @@ def run_align(ctx: StageContext, config: AlignConfig) -> dict[str, Any]:
     )
     draw_top_down(view, outputs.top_down)
     residual = world.scale * float(np.sqrt(np.mean(plane.distance(points[inliers]) ** 2)))
+    seen = outline(world.scale * seen_table(local, inliers, ((aims - origin) @ rotation.T)[:, :2]))
     return {
         "scale": world.scale,
         "scale_source": _SOURCE_NAMES[config.scale_source],
@@ -455,6 +458,7 @@ def run_align(ctx: StageContext, config: AlignConfig) -> dict[str, Any]:
         "table": found.as_dict()
         | {"hinted_points": None if on_table is None else int(on_table.sum())},
         "table_extent_m": extent.tolist(),
+        "table_outline": None if seen is None else seen.tolist(),
         "object_top_m": None if top is None else world.scale * top,
         "floor_gap_m": None if floor_gap is None else world.scale * floor_gap,
         "camera_height_m": {
@@ -485,7 +489,7 @@ STAGE = Stage(
     config_type=AlignConfig,
     run=run_align,
     inputs=(frames.STAGE.name, sfm.STAGE.name),
-    version=2,
+    version=3,
     description="world frame: z up, table at z = 0, metres; the robot base",
     outputs_at=AlignOutputs.at,
 )

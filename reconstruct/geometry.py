@@ -233,6 +233,16 @@ def trim_strays(xy: np.ndarray) -> np.ndarray:
     return xy[radius <= 3 * np.median(radius)]
 
 
+def seen_table(
+    local: np.ndarray, inliers: np.ndarray, looked_at: np.ndarray | None = None
+) -> np.ndarray:
+    """``[T, 2]`` table xy that structure from motion saw: the ``[M]`` plane ``inliers`` of the
+    ``[M, 3]`` points in world axes (strays trimmed) and the ``[N, 2]`` points the cameras
+    look at on the table."""
+    xy = trim_strays(local[inliers][:, :2])
+    return xy if looked_at is None else np.r_[xy, looked_at]
+
+
 def over_table(
     local: np.ndarray,
     inliers: np.ndarray,
@@ -244,10 +254,7 @@ def over_table(
     (table at z = 0, any unit): not under it, and within ``margin`` of the outline of its
     ``[M]`` ``inliers`` and of the ``[N, 2]`` points the cameras look at on it (objects may
     stand where the table has no points)."""
-    xy = trim_strays(local[inliers][:, :2])
-    if looked_at is not None:
-        xy = np.r_[xy, looked_at]
-    polygon = outline(xy)
+    polygon = outline(seen_table(local, inliers, looked_at))
     if polygon is None:
         return local[:, 2] > -threshold
     return inside(polygon, local[:, :2], margin) & (local[:, 2] > -threshold)

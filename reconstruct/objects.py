@@ -31,6 +31,7 @@ import numpy as np
 import open3d as o3d
 import trimesh
 
+from reconstruct import align as align_stage
 from reconstruct import mesh as mesh_stage
 from reconstruct import splats as splats_stage
 from reconstruct.errors import ReconstructError
@@ -281,6 +282,14 @@ def no_objects_message(candidates: list[Candidate]) -> str:
     )
 
 
+def seen_table_outline(ctx: StageContext) -> np.ndarray | None:
+    """``[K, 2]`` outline (world xy) of the table structure from motion saw, from the align
+    stage's summary; None when the context has no align stage or it found no outline."""
+    folder = ctx.inputs.get(align_stage.STAGE.name)
+    outline = (read_summary(folder) or {}).get("table_outline") if folder else None
+    return None if outline is None else np.asarray(outline, float)
+
+
 def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     """Find, edit and build the objects and the static scene."""
     outputs = ObjectsOutputs.at(ctx.out_dir)
@@ -290,7 +299,10 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     cfg = config.in_units(units)
     ctx.report(0.05, "sampling the scene mesh")
     points, colors, normals = surface_samples(mesh, cfg.segment.sample_spacing)
-    table, candidates = table_and_candidates(points, colors, normals, scene.means, cfg.segment)
+    seen = seen_table_outline(ctx)
+    table, candidates = table_and_candidates(
+        points, colors, normals, scene.means, cfg.segment, seen
+    )
     edited = apply_edits(candidates, config.edits, cfg.segment.at_radius)
     if not edited:
         raise ReconstructError(no_objects_message(candidates), field="objects")
@@ -333,8 +345,8 @@ STAGE = Stage(
     name="objects",
     config_type=ObjectsConfig,
     run=run_objects,
-    inputs=(splats_stage.STAGE.name, mesh_stage.STAGE.name),
-    version=2,
+    inputs=(align_stage.STAGE.name, splats_stage.STAGE.name, mesh_stage.STAGE.name),
+    version=3,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
 )

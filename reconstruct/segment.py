@@ -283,9 +283,11 @@ def table_and_candidates(
     normals: np.ndarray,
     gaussians: np.ndarray,
     config: SegmentConfig,
+    seen: np.ndarray | None = None,
 ) -> tuple[TableTop | None, list[Candidate]]:
-    """The table top of the ``[S, 3]`` surface samples and the candidates above it."""
-    table = find_table_top(points, normals, config.min_height, config.table_cell)
+    """The table top of the ``[S, 3]`` surface samples and of the ``[K, 2]`` outline of the
+    table SfM ``seen`` (``find_table_top``), and the candidates above it."""
+    table = find_table_top(points, normals, config.min_height, config.table_cell, seen=seen)
     return table, find_candidates(points, colors, config, table, gaussians)
 
 

@@ -1,10 +1,15 @@
 """The table top: the convex outline of the scene's surface on the table plane (z = 0).
 
-The scene mesh of a real table is full of holes (glossy or plain patches fuse to nothing) and
-reaches past the table's edge into the background; the table top is the largest connected
-region of surface samples on the plane, its holes and the objects' shadows closed by taking
-its convex hull. Objects stand inside it (what stands outside is background scenery), the
-static collision and the static visual's table are the prism under it.
+The scene mesh of a real table is full of holes (glossy or plain patches fuse to nothing),
+reaches past the table's edge into the background, and where the table is plain its fused
+surface can bend centimetres off the plane (measured on the Buddha photos: a 7 degree slope
+across the wooden table, while the printed markers' SfM points lie flat to 2 mm). So the
+table top is the convex hull of two kinds of evidence: the largest connected region of mesh
+samples on the plane (its holes and the objects' shadows closed by the hull), and the part
+of the table that structure from motion saw (the align stage's plane inliers and where the
+cameras look; ``align`` writes it as ``table_outline``). Objects stand inside it (what
+stands outside is background scenery), the static collision and the static visual's table
+are the prism under it.
 """
 
 from __future__ import annotations
@@ -58,12 +63,37 @@ def _hull(xy: np.ndarray) -> np.ndarray:
 
 
 def find_table_top(
-    points: np.ndarray, normals: np.ndarray, band: float, cell: float, min_share: float = 0.2
+    points: np.ndarray,
+    normals: np.ndarray,
+    band: float,
+    cell: float,
+    min_share: float = 0.2,
+    seen: np.ndarray | None = None,
 ) -> TableTop | None:
-    """The table top from ``[S, 3]`` surface samples (world) and their ``[S, 3]`` normals: the
-    convex hull of the largest connected region of level samples (walls crossing the plane are
-    not) within ``band`` of z = 0, on a grid of ``cell``. None when there is no such region or
-    it covers less than ``min_share`` of the samples' xy extent (the plane holds no table)."""
+    """The table top from ``[S, 3]`` surface samples (world) and their ``[S, 3]`` normals, and
+    the ``[K, 2]`` outline of the table that SfM ``seen`` (world xy; None when unknown): the
+    convex hull of that outline and of the largest connected region of level samples (walls
+    crossing the plane are not) within ``band`` of z = 0, on a grid of ``cell``. Without
+    ``seen``, None when there is no such region or it covers less than ``min_share`` of the
+    samples' xy extent (the plane holds no table)."""
+    region = _level_region(points, normals, band, cell)
+    if seen is not None and len(seen) >= 3:
+        try:
+            table = TableTop(_hull(np.asarray(seen, float).reshape(-1, 2)))
+        except QhullError:
+            return region
+        return table if region is None else table.grown(region.outline)
+    if region is None:
+        return None
+    extent = np.percentile(points[:, :2], 98, axis=0) - np.percentile(points[:, :2], 2, axis=0)
+    return region if region.area >= min_share * float(np.prod(extent)) else None
+
+
+def _level_region(
+    points: np.ndarray, normals: np.ndarray, band: float, cell: float
+) -> TableTop | None:
+    """The convex hull of the largest connected region of level samples within ``band`` of
+    z = 0 (``find_table_top``); None when there is none."""
     level = np.abs(normals[:, 2]) > 0.8
     flat = points[level & (np.abs(points[:, 2]) < band), :2]
     if len(flat) < 50:
@@ -79,8 +109,6 @@ def find_table_top(
     rows, cols = np.nonzero(labels == largest)
     corners = np.concatenate([np.c_[cols + dc, rows + dr] for dr in (0, 1) for dc in (0, 1)])
     try:
-        table = TableTop(_hull(lo + corners * cell))
+        return TableTop(_hull(lo + corners * cell))
     except QhullError:
         return None
-    extent = np.percentile(points[:, :2], 98, axis=0) - np.percentile(points[:, :2], 2, axis=0)
-    return table if table.area >= min_share * float(np.prod(extent)) else None

@@ -25,6 +25,7 @@ from reconstruct.placement import HOME_SWEEP_M, HOME_UNDERSIDE_M, BasePose
 from reconstruct.scans.buddha_truth import BUDDHA_DIR, DatasetCameras, compare_with_dataset
 from reconstruct.sfm import SfmOutputs
 from reconstruct.stages import run_pipeline
+from reconstruct.tabletop import TableTop
 
 DISTANCE = ("00006.jpg", "00065.jpg", 0.30)  # m, a made-up measurement: the scale to recover
 
@@ -91,6 +92,11 @@ def test_the_table_is_found_under_the_statue_and_gravity_matches_the_dataset(
     assert np.linalg.norm(statue[:, :2] - [x, y], axis=1).min() >= 0.3 - 1e-6
     tall = statue[statue[:, 2] > HOME_UNDERSIDE_M]
     assert len(tall) and np.linalg.norm(tall[:, :2] - [x, y], axis=1).min() >= HOME_SWEEP_M - 1e-6
+    # What SfM saw of the table (the sheet's markers, where the cameras look) surrounds the
+    # statue's foot: the objects stage's table top starts from it
+    seen = TableTop(np.array(summary["table_outline"]))
+    foot = statue[statue[:, 2] < 0.1][:, :2].mean(0)
+    assert seen.contains(foot[None])[0] and seen.area > 0.03  # m^2
     picture = AlignOutputs.at(env / "work" / "align").top_down
     assert cv2.imread(str(picture)).shape[:2] == (770, 770)
 

@@ -31,7 +31,7 @@ from reconstruct.segment import (
 from reconstruct.solid import build_solid
 from reconstruct.splats import SplatsOutputs
 from reconstruct.stage import StageContext, missing_outputs, write_json
-from reconstruct.tabletop import find_table_top
+from reconstruct.tabletop import TableTop, find_table_top
 from sim_env.package.geometry import convexity_violation
 from sim_env.splats import (
     GaussianSet,
@@ -349,6 +349,25 @@ def test_scenery_rules_follow_the_scene() -> None:
         points = np.r_[flat, high]
         up = np.tile([0.0, 0.0, 1.0], (len(points), 1))
         assert (find_table_top(points, up, 0.005, 0.02) is not None) == found
+
+
+def test_the_table_top_holds_what_sfm_saw_of_the_table() -> None:
+    # The Buddha photos' case: the mesh's only level region on the plane is a patch beside
+    # the object (the plain table fused off the plane); SfM saw the table around the object
+    rng = np.random.default_rng(0)
+    patch = np.c_[rng.uniform((0.1, 0.1), (0.3, 0.21), (3000, 2)), np.zeros(3000)]
+    statue = np.c_[rng.uniform(-0.1, 0.1, (6000, 2)), rng.uniform(0.02, 0.2, 6000)]
+    points = np.r_[patch, statue]
+    normals = np.tile([0.0, 0.0, 1.0], (len(points), 1))
+    seen = np.array([[-0.2, -0.15], [0.15, -0.2], [0.2, 0.15], [-0.1, 0.2]])
+    alone = find_table_top(points, normals, 0.005, 0.02)
+    assert alone is not None and not alone.contains(np.zeros((1, 2)))[0]
+    table = find_table_top(points, normals, 0.005, 0.02, seen=seen)
+    assert table.contains(np.zeros((1, 2)))[0]  # the object stands on it
+    assert table.contains(np.array([[0.29, 0.2]]), 1e-9)[0]  # and the mesh's patch is kept
+    # what SfM saw is a table even where the mesh has nothing on the plane
+    bare = find_table_top(statue, normals[: len(statue)], 0.005, 0.02, seen=seen)
+    assert bare is not None and bare.area == pytest.approx(TableTop(seen).area)
 
 
 def test_a_table_full_of_holes_gets_a_solid_collision_and_a_whole_top(tmp_path: Path) -> None:
