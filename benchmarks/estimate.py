@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials-out", type=Path, default=Path("runs/estimate-trials"))
     parser.add_argument("--workers", type=int, default=2, help="episode workers (trials)")
     parser.add_argument("--trial-draws", type=int, default=1000, help="draws per size (trials)")
+    parser.add_argument(
+        "--trials-measure-only", action="store_true", help="trials: measure the store as it is"
+    )
     args = parser.parse_args(argv)
     if not args.skip_sweep:
         sweep(args.reps, (5, 10, 20, 30), 1000)
@@ -162,7 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_fidelity:
         fidelity(args.draws, (5, 10, 15, 20))
     if not args.skip_trials:
-        estimate_trials.trials(args.trials_out, args.workers, args.trial_draws)
+        estimate_trials.trials(
+            args.trials_out, args.workers, args.trial_draws, run=not args.trials_measure_only
+        )
 
 
 if __name__ == "__main__":

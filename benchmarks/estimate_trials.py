@@ -4,12 +4,12 @@ Run ``python -m benchmarks.estimate_trials [--out runs/estimate-trials] [--worke
 [--draws 1000]`` (also the ``trials`` part of ``python -m benchmarks.estimate``); prints one
 JSON line per figure, progress on stderr.
 
-1. Runs, or resumes, ``twinbench fidelity`` for the ladder's three co-trained rungs that
-   succeed often enough to need an interval (cot-s400, cot-s1000, cot-s3000) in
-   ``tabletop_source`` (plays real) and ``tabletop_twin`` at the same 300 initial conditions
-   (the packages' 10, then 290 drawn around them), cameras at 160x90, episodes ended at 150
-   steps (every success of the committed 600-episode fidelity run came by step 91): 1800
-   episodes.
+1. Runs, or resumes, the ladder's three co-trained rungs that succeed often enough to need
+   an interval (cot-s400, cot-s1000, cot-s3000) in ``tabletop_source`` (plays real) and
+   ``tabletop_twin`` at the same 300 initial conditions (the packages' 10, then 290 drawn
+   around them, as ``twinbench fidelity --initial-conditions`` draws them), cameras at
+   160x90, episodes ended at 150 steps (every success of the committed 600-episode fidelity
+   run came by step 91): 1800 episodes, rung by rung, into one results store.
 2. The 300 conditions are the population: the true real rate is the source world's mean
    over them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
    replacement; their source episodes are the real trials, the twin there their pairs, the
@@ -46,9 +46,11 @@ from evaluate.estimate.synthetic import Trials
 from evaluate.rollout import RolloutConfig
 from evaluate.run import STORE_FILENAME, Execution
 from evaluate.store import EXCLUDED_KINDS
-from studies.fidelity import EpisodePlan, FidelityConfig, run_fidelity
+from studies.fidelity import EpisodePlan, Side, check_pair, evaluate_side
+from studies.fidelity.conditions import expand_pair
 
 CONFIDENCE = 0.9
+SOURCE, TWIN = "tabletop_source", "tabletop_twin"
 LADDER = "benchmarks/fidelity/ladder"
 RUNGS = ("cot-s400", "cot-s1000", "cot-s3000")
 CONDITIONS = 300
@@ -73,17 +75,20 @@ def emit(case: str, metric: str, value: float, unit: str) -> None:
 
 
 def run_trials(out: Path, workers: int) -> Path:
-    """Evaluate the rungs in both worlds at :data:`CONDITIONS` conditions (resuming ``out``)."""
-    plan = EpisodePlan(
-        policies=tuple(f"bundle:{LADDER}/{rung}" for rung in RUNGS),
-        episodes=CONDITIONS,
-        image_size="160x90",
-        rollout=RolloutConfig(max_steps=MAX_STEPS),
-    )
-    config = FidelityConfig(
-        source="tabletop_source", twin="tabletop_twin", plan=plan, initial_conditions=CONDITIONS
-    )
-    run_fidelity(config, out, Execution(workers=workers), Console(stderr=True))
+    """Evaluate each rung in the source world, then in the twin, at :data:`CONDITIONS`
+    conditions (resuming ``out``); rung by rung, so each rung's pairs are complete early."""
+    source, twin = expand_pair(*check_pair(SOURCE, TWIN), CONDITIONS, 0, out / "worlds")
+    console = Console(stderr=True)
+    for rung in RUNGS:
+        plan = EpisodePlan(
+            policies=(f"bundle:{LADDER}/{rung}",),
+            episodes=CONDITIONS,
+            image_size="160x90",
+            rollout=RolloutConfig(max_steps=MAX_STEPS),
+        )
+        for role, package in (("source", source), ("twin", twin)):
+            side = Side(role, str(package.root), f"{package.name} ({role}), {rung}")
+            evaluate_side(side, plan, out, Execution(workers=workers), console)
     return out / STORE_FILENAME
 
 
@@ -197,18 +202,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    trials(args.out, args.workers, args.draws)
+    trials(args.out, args.workers, args.draws, run=not args.measure_only)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/estimate-trials"))
     parser.add_argument("--workers", type=int, default=2, help="episode workers for the run")
     parser.add_argument("--draws", type=int, default=1000, help="evaluations drawn per size")
+    parser.add_argument(
+        "--measure-only", action="store_true", help="measure the store as it is; run nothing"
+    )
 
 
-def trials(out: Path, workers: int, draws: int) -> None:
+def trials(out: Path, workers: int, draws: int, run: bool = True) -> None:
     """Run (or resume) the episodes, then measure."""
-    store = run_trials(out, workers)
+    store = run_trials(out, workers) if run else out / STORE_FILENAME
     measure(store, draws, lambda line: print(line, file=sys.stderr, flush=True))
 
 
