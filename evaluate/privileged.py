@@ -16,10 +16,10 @@ from typing import Any
 
 from evaluate.policy import ActionChunk, Observation, Policy, PolicyError
 from sim_env.package import EnvPackageSpec
-from sim_env.rubric import pick_place_task
+from sim_env.rubric import expert_task, pick_place_task
 from sim_env.scene import SceneModel
 
-__all__ = ["PrivilegedPolicy", "PrivilegedState", "SimTask", "pick_place_task"]
+__all__ = ["PrivilegedPolicy", "PrivilegedState", "SimTask", "expert_task", "pick_place_task"]
 
 PrivilegedState = Mapping[str, Any]  # TwinEnv.privileged_state(): objects, tcp_pos, tcp_mat
 

@@ -42,6 +42,7 @@ class PickPlaceConfig:
     release_steps: int = 6
     settle_tolerance: float = 0.01  # m, tool-point error to accept a waypoint
     phase_timeout: int = 60  # control steps a phase may take past its motion
+    touch_clearance: float = 0.01  # m, of the pinch point above the object's box top (touch)
     grasp_offset: tuple[float, float] = (0.0, 0.0)  # m, xy error of the grasp point (failure knob)
     yaw_offset: float = 0.0  # rad, error of the grasp yaw (failure knob)
 
@@ -62,13 +63,18 @@ def grasp_yaw(object_rot: np.ndarray, gripper_rot: np.ndarray) -> float:
 
 
 class PickPlaceExpert:
-    """Picks ``obj`` and places it in ``container``; ``act`` returns a joint-position action."""
+    """Picks ``obj`` and places it in ``container``; ``act`` returns a joint-position action.
+
+    With no container it touches ``obj`` instead (an object too big to grasp): the same
+    approach and descent, aimed ``touch_clearance`` above the object's box top with the
+    gripper open, then it holds there (``Phase.DONE``).
+    """
 
     def __init__(
         self,
         scene: SceneModel,
         obj: str,
-        container: str,
+        container: str | None,
         config: PickPlaceConfig = PickPlaceConfig(),
     ):
         self.scene = scene
@@ -92,8 +98,10 @@ class PickPlaceExpert:
         box = self.scene.boxes[self.obj]
         rot = _quat_mat(obj["quat"])
         centre = obj["pos"] + rot @ box.center
-        offset = np.array([*self.config.grasp_offset, -self.config.grasp_depth])
-        return centre + offset
+        depth = self.config.grasp_depth
+        if self.container is None:
+            depth = -(box.half_extents[2] + self.config.touch_clearance)  # box upright
+        return centre + np.array([*self.config.grasp_offset, -depth])
 
     def _place_point(self, state: dict[str, Any]) -> np.ndarray:
         cont = state["objects"][self.container]
@@ -158,7 +166,8 @@ class PickPlaceExpert:
         if self._command is None:
             self._start_phase(state, qpos)
         elif self.phase != Phase.DONE and self._phase_done(state):
-            self.phase = Phase(self.phase + 1)
+            touched = self.container is None and self.phase == Phase.DESCEND
+            self.phase = Phase.DONE if touched else Phase(self.phase + 1)
             self._start_phase(state, qpos)
         if self.phase in (Phase.CLOSE,):
             self._gripper = 1.0

@@ -374,6 +374,21 @@ class RubricTracker:
         return dict(zip(self.rubric.names, self.first_reached, strict=True))
 
 
+def expert_task(spec: Any) -> tuple[str, str | None]:
+    """(object, container) the scripted expert works on: a pick-and-place rubric's
+    (``pick_place_task``), else the object of a ``reach`` criterion with no container (a
+    touch task: a real scan's one object too big to grasp).
+
+    Raises:
+        EnvPackageError: the rubric has neither, or names them with the wrong types.
+    """
+    if not any(c.kind == "inside_xy" for c in spec.rubric.criteria):
+        for criterion in spec.rubric.criteria:
+            if criterion.kind == "reach" and isinstance(criterion.params.get("object"), str):
+                return criterion.params["object"], None
+    return pick_place_task(spec)
+
+
 def pick_place_task(spec: Any) -> tuple[str, str]:
     """(object, container) of a pick-and-place rubric: its ``inside_xy`` criterion's params.
 
@@ -395,7 +410,8 @@ def pick_place_task(spec: Any) -> tuple[str, str]:
             )
     kinds = ", ".join(c.kind for c in spec.rubric.criteria)
     raise EnvPackageError(
-        f"scripted policies need a pick-and-place rubric with an inside_xy criterion; found: {kinds}",
+        "scripted policies need a pick-and-place rubric with an inside_xy criterion or a "
+        f"reach criterion naming an object; found: {kinds}",
         file=f"{spec.name}/env.yaml",
         field="rubric.criteria",
     )

@@ -1,5 +1,8 @@
 """``scripted[:LEVEL][,KEY=VALUE...]``: the pick-and-place expert with tunable failure modes.
 
+On a package whose rubric is a touch (a ``reach`` criterion, no container: a real scan's one
+object too big to grasp) the expert touches the object's top instead.
+
 A ladder of scripted policies of graded quality stands in for a set of real policies when
 there is no robot: their success rates are known to be ordered, so a sim-vs-real comparison
 of them tests the evaluation machinery itself. Each policy drives
@@ -35,7 +38,7 @@ from evaluate.policy import (
     PolicyError,
     PolicyMetadata,
 )
-from evaluate.privileged import PrivilegedPolicy, PrivilegedState, SimTask, pick_place_task
+from evaluate.privileged import PrivilegedPolicy, PrivilegedState, SimTask, expert_task
 from sim_env.planner import PickPlaceConfig, PickPlaceExpert
 from twinbench.registry import unknown_name_message
 
@@ -187,7 +190,7 @@ class ScriptedPolicy(PrivilegedPolicy):
         rng = np.random.default_rng(task.seed)
         offset = rng.normal(0.0, cfg.grasp_offset, 2) if cfg.grasp_offset else np.zeros(2)
         yaw = float(rng.normal(0.0, cfg.yaw)) if cfg.yaw else 0.0
-        obj, container = pick_place_task(task.spec)
+        obj, container = expert_task(task.spec)  # no container: touch obj
         expert_config = replace(cfg.expert, grasp_offset=(*offset.tolist(),), yaw_offset=yaw)
         expert = PickPlaceExpert(task.scene, obj, container, expert_config)
         self._episode = _Episode(expert, rng, deque())

@@ -1,11 +1,11 @@
 """A scripted episode for an object too big to grasp: the arm touches its top.
 
-The scripted policies of ``evaluate`` run pick-and-place rubrics; a real scan whose one object
-is wider than the gripper (the Buddha head) gets a touch task instead (a ``reach``
-criterion). This drives it with the pick-and-place expert's own approach and descent, aimed
-``clearance`` above the object's box top instead of into it, and stops once the descent is
-done; the episode's rubric says whether it succeeded. The bundled build and the tests use it
-to show an episode runs on a reconstructed package.
+A real scan whose one object is wider than the gripper (the Buddha head) gets a touch task (a
+``reach`` criterion). This drives the pick-and-place expert's touch (no container: approach
+and descend to ``clearance`` above the object's box top) without the policy machinery and
+stops once the descent is done; the episode's rubric says whether it succeeded. The bundled
+build and the tests use it to show an episode runs on a reconstructed package; ``twinbench
+eval --policy scripted`` runs the same touch.
 """
 
 from __future__ import annotations
@@ -34,11 +34,9 @@ def touch_episode(
     env = TwinEnv(package, EnvConfig(cameras=()))
     try:
         obs, info = env.reset(options={"initial_condition": condition})
-        half_height = float(env.scene.boxes[obj].half_extents[2])
-        config = PickPlaceConfig(grasp_depth=-(half_height + clearance))
-        expert = PickPlaceExpert(env.scene, obj, obj, config)  # never reaches its placing
+        expert = PickPlaceExpert(env.scene, obj, None, PickPlaceConfig(touch_clearance=clearance))
         steps = 0
-        while steps < env.horizon and expert.phase < Phase.CLOSE:
+        while steps < env.horizon and expert.phase < Phase.DONE:
             action = expert.act(info["privileged"], obs["joint_position"])
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1

@@ -3,6 +3,8 @@ and the expert actually solving the bundled task."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -17,8 +19,9 @@ from evaluate.policies.scripted import (
     parse_scripted,
 )
 from evaluate.policy import DROID_IMAGE_KEYS, Observation, PolicyError
-from evaluate.privileged import PrivilegedPolicy, SimTask, pick_place_task
+from evaluate.privileged import PrivilegedPolicy, SimTask, expert_task, pick_place_task
 from evaluate.rollout import run_episode
+from sim_env.errors import EnvPackageError
 
 ENV_ID = "primitive_cube_bowl"
 
@@ -119,3 +122,22 @@ def test_expert_solves_the_bundled_task(env):
         result = run_episode(env, policy, initial_condition=condition, seed=condition)
         assert result.success and result.failure_kind is None, result
         assert result.length_steps < 120
+
+
+def test_expert_touches_what_it_cannot_grasp():
+    # The bundled real scan's one object (the Buddha head, 20 cm wide) has a reach rubric:
+    # the scripted policies touch its top, gripper open, and hold there
+    touch = sim_env.make("buddha_tabletop", cameras=())
+    try:
+        assert expert_task(touch.package.spec) == ("buddha_head", None)
+        result = run_episode(touch, make_policy("scripted:expert"), initial_condition=0, seed=0)
+        assert result.success and result.failure_kind is None, result
+        state = touch.privileged_state()
+        assert state["tcp_pos"][2] > 0.2  # above the 21 cm head, not into it
+    finally:
+        touch.close()
+    lift_only = SimpleNamespace(
+        name="x", rubric=SimpleNamespace(criteria=[SimpleNamespace(kind="lift", params={})])
+    )
+    with pytest.raises(EnvPackageError, match="or a reach criterion naming an object"):
+        expert_task(lift_only)
