@@ -19,6 +19,7 @@ from evaluate.estimate import (
     load_episodes,
     pair,
     plan,
+    ppi_betting,
     ppi_clt,
 )
 from evaluate.estimate.document import EstimateDocument
@@ -50,6 +51,19 @@ def test_ppi_clt_agrees_with_ppi_py(rho, n, big_n):
         [classical[0] - z * classical[1], classical[0] + z * classical[1]],
         atol=1e-9,
     )
+
+
+@pytest.mark.parametrize(("rho", "n", "big_n"), [(0.7, 10, 300), (0.98, 30, 300), (0.98, 60, 5000)])
+def test_ppi_betting_estimate_is_ppi_py_at_its_weight(rho, n, big_n):
+    """The finite-sample interval's point is classical PPI at the weight it reports (ppi_py
+    has no betting interval to compare the bounds with; their coverage is simulated)."""
+    ppi_py = pytest.importorskip("ppi_py")
+    trials = _draw(rho, n, big_n, seed=n)
+    y, s, t = trials.real[0], trials.paired[0], trials.twin[0]
+    ours = ppi_betting(y, s, t, confidence=0.9)
+    point = ppi_py.ppi_mean_pointestimate(y, s, t, lam=float(ours.lam))
+    np.testing.assert_allclose(ours.estimate, point[0], atol=1e-6)
+    assert ours.low <= ours.estimate <= ours.high
 
 
 def test_clopper_pearson_matches_scipy():
