@@ -53,15 +53,22 @@ def test_ppi_clt_agrees_with_ppi_py(rho, n, big_n):
     )
 
 
-@pytest.mark.parametrize(("rho", "n", "big_n"), [(0.7, 10, 300), (0.98, 30, 300), (0.98, 60, 5000)])
-def test_ppi_betting_estimate_is_ppi_py_at_its_weight(rho, n, big_n):
+@pytest.mark.parametrize(
+    ("spread", "n", "big_n", "lam"), [(3.0, 10, 300, 0.0), (40.0, 60, 10_000, 1.0)]
+)
+def test_ppi_betting_estimate_is_ppi_py_at_its_weight(spread, n, big_n, lam):
     """The finite-sample interval's point is classical PPI at the weight it reports (ppi_py
-    has no betting interval to compare the bounds with; their coverage is simulated)."""
+    has no betting interval to compare the bounds with; their coverage is simulated): the
+    real mean with a poor twin, PPI at weight 1 with a near-perfect one."""
     ppi_py = pytest.importorskip("ppi_py")
-    trials = _draw(rho, n, big_n, seed=n)
+    offset = float(np.sqrt(1 + spread**2) / np.sqrt(10))  # true rate 0.62, twin unbiased
+    trials = Scenario(1.0, offset, offset, spread).draw(1, n, big_n, np.random.default_rng(n))
     y, s, t = trials.real[0], trials.paired[0], trials.twin[0]
+    if lam == 0.0:  # the poor twin: agreement 0.7
+        y = np.where(np.random.default_rng(0).random(n) < 0.3, 1.0 - s, s)
     ours = ppi_betting(y, s, t, confidence=0.9)
-    point = ppi_py.ppi_mean_pointestimate(y, s, t, lam=float(ours.lam))
+    assert ours.lam == lam
+    point = ppi_py.ppi_mean_pointestimate(y, s, t, lam=lam)
     np.testing.assert_allclose(ours.estimate, point[0], atol=1e-6)
     assert ours.low <= ours.estimate <= ours.high
 
