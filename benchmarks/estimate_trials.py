@@ -107,7 +107,10 @@ def population(store: Path) -> dict[str, dict[str, np.ndarray]]:
         table = group.pivot_table(
             index="initial_condition", columns="world", values=["success", "progress"]
         )
-        both = table.dropna(subset=[("success", "source"), ("success", "twin")])
+        worlds = [("success", "source"), ("success", "twin")]
+        if not all(world in table.columns for world in worlds):
+            continue  # not run in both worlds (yet)
+        both = table.dropna(subset=worlds)
         out[str(policy).rsplit("/", 1)[-1]] = {
             "real": both[("success", "source")].to_numpy(),
             "success": both[("success", "twin")].to_numpy(),
