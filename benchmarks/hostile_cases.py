@@ -12,6 +12,7 @@ import atexit
 import io
 import math
 import shutil
+import socket
 import sqlite3
 import tempfile
 import threading
@@ -461,6 +462,13 @@ ATTACKS: dict[str, tuple[str, str]] = {
     "read_secrets": ("open('/etc/shadow').read()", "infer"),
     "exit": ("os._exit(3)", "infer"),
     "network_while_loading": ("socket.create_connection(('1.1.1.1', 53), timeout=5)", "init"),
+    "read_evaluator_cmdline": ("open(f'/proc/{os.getppid()}/cmdline').read()", "infer"),
+    "read_twinbench_sources": (
+        f"open({str(Path(__file__).resolve())!r}).read()",  # a package a bundle never imports
+        "infer",
+    ),
+    "socketpair": ("socket.socketpair()", "infer"),
+    "vsock": ("socket.socket(40, socket.SOCK_STREAM).connect((2, 1024))", "infer"),
 }
 SPIN_LIMIT_S = "5"  # the wall-clock limit per call the spinning case runs under [s]
 for _name, (_body, _where) in ATTACKS.items():
@@ -468,6 +476,20 @@ for _name, (_body, _where) in ATTACKS.items():
     if _name == "spin":
         _build = lambda folder, build=_build: [*build(folder), SPIN_LIMIT_S]  # noqa: E731
     case(f"sandbox/{_name}")(_build)
+_LISTENERS: list[socket.socket] = []  # host sockets the unix_socket case aims at, kept open
+
+
+@case("sandbox/unix_socket")
+def _(folder: Path) -> list[str]:
+    """A pathname Unix socket listening on the host (a database's, Docker's)."""
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / "host.sock"))
+    server.listen()
+    _LISTENERS.append(server)
+    body = f"socket.socket(socket.AF_UNIX).connect({str(folder / 'host.sock')!r})"
+    return _edit_bundle(lambda raw, bundle: None, "sandboxed", module=_module(body))(folder)
+
+
 case("sandbox/well_behaved", expect="ok")(_edit_bundle(lambda raw, bundle: None, "sandboxed"))
 
 

@@ -12,17 +12,25 @@ more than one thread, and numpy's BLAS starts several on import. In order:
    and the process keeps no capability outside its namespace, even when started as root;
 3. no new privileges, then a Landlock ruleset when the kernel has one: reading and executing
    only below the given read roots, writing only below the private work directory, no TCP
-   bind/connect (ABI 4+), no signals or abstract sockets outside the sandbox (ABI 6+).
+   bind/connect (ABI 4+), no signals or abstract sockets outside the sandbox (ABI 6+);
+4. a seccomp filter (x86_64, aarch64): no new sockets of any family and no socket pairs, so the
+   child talks only on the socket pair it was given. Landlock up to ABI 7 does not govern
+   ``connect`` to a pathname Unix socket (a database's, Docker's), nor the families a network
+   namespace does not hold (vsock); io_uring, which could open and connect sockets past the
+   filter, and ``pidfd_getfd`` are refused too.
 
-Failing step 1 or 2 refuses: the caller never runs the code unconfined. Landlock is optional
-(BUNDLE.md says what a kernel without it leaves open); which protections held is returned.
+Failing step 1 or 2 refuses: the caller never runs the code unconfined. Landlock and seccomp
+are optional (BUNDLE.md says what a kernel without them leaves open); which protections held
+is returned.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
+import platform
 import resource
 import signal
 import sys
@@ -44,6 +52,17 @@ FILE_ACCESS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV  # valid o
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1  # ABI 4
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
 READ_ONLY = EXECUTE | READ_FILE | READ_DIR
+
+# seccomp (include/uapi/linux/seccomp.h, filter.h, audit.h): a classic BPF program over
+# struct seccomp_data {int nr; u32 arch; u64 ip; u64 args[6]}.
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+BPF_LD_W_ABS, BPF_JEQ_K, BPF_JGE_K, BPF_RET_K = 0x20, 0x15, 0x35, 0x06
+X32_SYSCALL_BIT = 0x40000000
+# machine: (AUDIT_ARCH_*, socket, socketpair); io_uring_setup/enter/register and pidfd_getfd
+# have one number everywhere
+SOCKET_SYSCALLS = {"x86_64": (0xC000003E, 41, 53), "aarch64": (0xC00000B7, 198, 199)}
+COMMON_REFUSED = (425, 426, 427, 438)
 
 REFUSED_EXIT = 78  # the child could not be confined and ran nothing (EX_CONFIG)
 
@@ -151,6 +170,53 @@ def _allow(ruleset: int, path: str, access: int) -> None:
         os.close(fd)
 
 
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def socket_filter(arch: int, refused: Sequence[int]) -> list[tuple[int, int, int, int]]:
+    """The BPF program: EPERM for the ``refused`` system calls, for any call of another
+    architecture (a 32-bit entry into a 64-bit process) and any x32 call; allow the rest."""
+    deny = 4 + len(refused) + 1  # index of the EPERM return; ALLOW sits just before it
+    program = [
+        (BPF_LD_W_ABS, 0, 0, 4),  # arch
+        (BPF_JEQ_K, 0, deny - 2, arch),
+        (BPF_LD_W_ABS, 0, 0, 0),  # nr
+        (BPF_JGE_K, deny - 4, 0, X32_SYSCALL_BIT),
+    ]
+    program += [(BPF_JEQ_K, deny - index - 1, 0, nr) for index, nr in enumerate(refused, 4)]
+    return [*program, (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW), (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]  # fmt: skip
+
+
+def refuse_new_sockets() -> bool:
+    """Install the seccomp filter (needs no-new-privileges set); False on a machine this
+    module has no system-call numbers for. It holds for this process and every child of it.
+
+    Raises:
+        OSError: the kernel refused the filter (EINVAL: it has no seccomp filters).
+    """
+    numbers = SOCKET_SYSCALLS.get(platform.machine())
+    if numbers is None:
+        return False
+    arch, socket_nr, socketpair_nr = numbers
+    program = socket_filter(arch, (socket_nr, socketpair_nr, *COMMON_REFUSED))
+    filters = (_SockFilter * len(program))(*program)
+    fprog = _SockFprog(len(program), filters)
+    if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return True
+
+
 def confine(spec: dict) -> list[str]:
     """Apply every step to this process; return the protections in force.
 
@@ -178,6 +244,12 @@ def confine(spec: dict) -> list[str]:
         held.append(f"landlock v{abi}")
     else:
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    try:
+        if refuse_new_sockets():
+            held.append("seccomp: no new sockets")
+    except OSError as exc:  # a kernel without seccomp filters: BUNDLE.md says what that leaves
+        if exc.errno != errno.EINVAL:
+            raise ConfinementError(f"seccomp refused the socket filter: {exc}") from exc
     os.chdir(spec["work_dir"])
     return held
 

@@ -11,7 +11,6 @@ child. A machine that cannot confine the child refuses to run the bundle at all.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -39,12 +38,18 @@ from evaluate.sandbox.frames import FrameClosed, FrameTimeout, recv_frame, send_
 logger = logging.getLogger(__name__)
 
 # What the child may read besides the bundle and the Python installation: shared libraries,
-# the loader's cache, CPU and time-zone facts. Not /etc as a whole, nor any home directory.
+# the loader's cache, CPU, memory and time-zone facts, and its own /proc entry (opened by the
+# child, so /proc/self is its own). Not /etc as a whole, /usr's programs and data, any home
+# directory, nor another process's /proc entry (its command line may hold a key).
 SYSTEM_READ_ROOTS = (
-    "/usr", "/lib", "/lib64", "/lib32", "/bin",
+    "/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/local/lib", "/lib", "/lib64", "/lib32",
     "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-    "/proc", "/sys/devices/system/cpu", "/dev/urandom", "/dev/zero",
+    "/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat",
+    "/sys/devices/system/cpu", "/dev/urandom", "/dev/zero",
 )  # fmt: skip
+CHILD_ROOTS = ("/proc/self",)  # resolved by the child, not here
+# twinbench's packages a bundle's code may import (BUNDLE.md): the child reads no other sources
+CHILD_PACKAGES = ("twinbench", "sim_env", "evaluate")
 
 
 @dataclass(frozen=True)
@@ -151,21 +156,13 @@ def _child_environment(work_dir: Path) -> dict[str, str]:
 
 def read_roots(bundle: Path) -> list[str]:
     """The directories the child may read: the bundle, this Python (its prefixes and
-    site-packages), twinbench's own packages and the system's libraries."""
+    site-packages), the twinbench packages a bundle may import and the system's libraries."""
     roots = {str(bundle), sys.prefix, sys.base_prefix, sys.exec_prefix, *SYSTEM_READ_ROOTS}
-    for name in _twinbench_packages():
+    for name in CHILD_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.submodule_search_locations:
             roots.update(spec.submodule_search_locations)
-    return sorted(os.path.realpath(root) for root in roots)
-
-
-def _twinbench_packages() -> list[str]:
-    try:
-        top = importlib.metadata.distribution("twinbench").read_text("top_level.txt") or ""
-    except importlib.metadata.PackageNotFoundError:
-        top = ""
-    return top.split() or ["twinbench", "sim_env", "evaluate"]
+    return sorted(root if root in CHILD_ROOTS else os.path.realpath(root) for root in roots)
 
 
 class SandboxedPolicy(Policy):

@@ -4,6 +4,7 @@ outside its bundle or exits is stopped, and its episode or job fails with a one-
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -248,3 +249,50 @@ def test_queued_bundle_job_runs_sandboxed(tmp_path, listener):
     assert len(episodes) == 1 and episodes["failure_kind"].isna().all()
     assert failed.state == "failed" and "HostilePolicy" in _one_line(failed.reason)
     assert not _accepted(listener)
+
+
+@pytest.fixture
+def unix_listener(tmp_path):
+    """A pathname Unix socket on the host (as PostgreSQL's or Docker's), which the sandbox must
+    not reach: it has no TCP to refuse, so only a filter on the socket calls stops it."""
+    path = tmp_path / "host.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        server.listen()
+        server.settimeout(0.2)
+        yield server, path
+
+
+@pytest.mark.parametrize("attack", ["unix_connect", "socketpair"])
+def test_no_new_unix_sockets(tmp_path, obs, unix_listener, attack):
+    server, path = unix_listener
+    bundle = _hostile(tmp_path / "hostile", target=str(path))
+    with SandboxedPolicy(bundle, LIMITS) as policy:
+        assert any(held.startswith("seccomp") for held in policy.metadata.extra["sandbox"])
+        policy.reset()
+        with pytest.raises(PolicyError, match="PermissionError") as stopped:
+            policy.infer(obs, attack)
+        _one_line(str(stopped.value))
+        assert policy.infer(obs, "").horizon == 4  # its own socket pair still answers
+    assert not _accepted(server)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/proc/{evaluator}/cmdline",  # the evaluator's command line (a policy spec's key)
+        "/proc/1/environ",
+        "{repo}/dashboard/__init__.py",  # twinbench sources the child never imports
+        "{repo}/pyproject.toml",
+        "/etc/hostname",
+    ],
+)
+def test_reads_only_what_a_policy_needs(tmp_path, obs, target):
+    repo = Path(__file__).resolve().parents[2]
+    path = target.format(evaluator=os.getpid(), repo=repo)
+    assert os.access(path, os.R_OK)  # the evaluator can read it
+    bundle = _hostile(tmp_path / "hostile", target=path)
+    with SandboxedPolicy(bundle, LIMITS) as policy:
+        policy.reset()
+        with pytest.raises(PolicyError, match="PermissionError"):
+            policy.infer(obs, "read")

@@ -38,6 +38,11 @@ def attack(name: str, target: object) -> None:
             file.read()
     elif name == "exit":
         os._exit(3)
+    elif name == "unix_connect":  # a pathname socket on the host (a database's, Docker's)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(target))
+    elif name == "socketpair":
+        socket.socketpair()[0].close()
 
 
 class HostilePolicy(Policy):
