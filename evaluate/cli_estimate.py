@@ -15,6 +15,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from evaluate.estimate.analysis import CellEstimate
     from evaluate.estimate.document import EstimateDocument
 
 
@@ -110,6 +111,8 @@ def estimate_command(
     for index, cell in enumerate(cells, 1):
         console.print(f"[dim]estimating {index}/{len(cells)}: {cell.policy} in {cell.env}[/]")
         estimates.append(estimate(cell, confidence))
+    if family == "finite-sample":
+        notes += _unsaved_note(estimates)
     plans = [PlanResult.of(plan(c, width, confidence), width) for c in cells] if make_plan else None
     document = EstimateDocument.build(
         version=__version__,
@@ -129,6 +132,21 @@ def estimate_command(
         typer.echo(json.dumps(document.summary(), allow_nan=False))
 
 
+def _unsaved_note(estimates: list[CellEstimate]) -> list[str]:
+    """Why the finite-sample interval saved nothing, where it did not (one line, or none)."""
+    unsaved = [e for e in estimates if e.saved["finite-sample"] == 0]
+    if not unsaved:
+        return []
+    squares = sorted(e.trial_correlation**2 for e in unsaved)
+    return [
+        f"the finite-sample PPI interval saved no real trials for {len(unsaved)} of "
+        f"{len(estimates)} policies: it is a betting interval, 1.2-1.4x as wide as the exact "
+        "one on 0/1 outcomes, so the twin must explain about half of the real outcomes' "
+        f"variance (per-trial r^2 >= 0.5) before it saves any; r^2 here: "
+        f"{squares[0]:.2f}-{squares[-1]:.2f}"
+    ]
+
+
 def _env_map(pairs: list[str]) -> dict[str, str]:
     from evaluate.errors import EvaluateError
 
@@ -146,7 +164,8 @@ def _print_tables(console: Console, doc: EstimateDocument) -> None:
 
     family = doc.family
     table = Table(title=f"real success rate, {doc.confidence:.0%} {family} intervals")
-    for column in ("policy", "env", "real", "twin", "real only", "PPI", "real trials saved"):
+    columns = ("policy", "env", "real", "twin", "twin r", "real only", "PPI", "real trials saved")
+    for column in columns:
         table.add_column(column)
     for cell in doc.policies:
         real, ppi = cell.real_only(family), cell.ppi(family)
@@ -155,6 +174,7 @@ def _print_tables(console: Console, doc: EstimateDocument) -> None:
             cell.env,
             str(cell.n_real),
             str(cell.n_sim),
+            "-" if cell.trial_correlation is None else f"{cell.trial_correlation:.2f}",
             f"{real.estimate:.2f} [{real.low:.2f}, {real.high:.2f}]",
             f"{ppi.estimate:.2f} [{ppi.low:.2f}, {ppi.high:.2f}]",
             str(cell.real_trials_saved[family]),

@@ -26,7 +26,15 @@ from evaluate.estimate.pairing import PairedCell
 from evaluate.estimate.ppi import ppi_betting, ppi_clt
 from evaluate.metrics import wilson_interval
 
-__all__ = ["Bounds", "CellEstimate", "Family", "PairDifference", "compare", "estimate"]
+__all__ = [
+    "Bounds",
+    "CellEstimate",
+    "Family",
+    "PairDifference",
+    "compare",
+    "estimate",
+    "trial_correlation",
+]
 
 Family = Literal["finite-sample", "asymptotic"]
 FAMILIES: tuple[Family, ...] = ("finite-sample", "asymptotic")
@@ -65,6 +73,7 @@ class CellEstimate:
     ppi_betting: Bounds
     saved: dict[Family, int]  # real trials saved at equal width, per family
     agreement: float  # fraction of pairs where the twin's mean outcome rounds to the real one
+    trial_correlation: float  # of real and twin outcomes over the pairs; 0 if one is constant
     clt_se: float  # PPI++'s standard error (before clipping), for differences
 
     @property
@@ -116,8 +125,28 @@ def estimate(cell: PairedCell, confidence: float) -> CellEstimate:
     agreement = float(np.mean(np.round(cell.paired) == cell.real))
     clt_se = float((clt.high - clt.low) / (2.0 * normal_quantile(confidence)))
     return CellEstimate(
-        cell, wilson, exact, real_betting, ppi["clt"], ppi["betting"], saved, agreement, clt_se
+        cell,
+        wilson,
+        exact,
+        real_betting,
+        ppi["clt"],
+        ppi["betting"],
+        saved,
+        agreement,
+        trial_correlation(cell.real, cell.paired),
+        clt_se,
     )
+
+
+def trial_correlation(real: np.ndarray, paired: np.ndarray) -> float:
+    """Pearson r of real and twin outcomes over the pairs (0 where either never varies).
+
+    Why it matters: with the best weight and unlimited twin trials PPI's variance is
+    ``(1 - r^2)`` times the real trials', so no PPI interval saves more than r^2 of them.
+    """
+    if real.std() == 0.0 or paired.std() == 0.0:
+        return 0.0
+    return float(np.corrcoef(real, paired)[0, 1])
 
 
 def equal_width_trials(width: float, rate: float, confidence: float, family: Family) -> int:

@@ -37,6 +37,7 @@ class CellResult(Model):
     n_sim: int  # twin episodes used, paired and twin-only
     n_twin_only: int
     agreement: float  # fraction of pairs where the twin's outcome matched the real one
+    trial_correlation: float | None = None  # r over the pairs: PPI saves at most r^2
     wilson: IntervalResult
     exact: IntervalResult
     real_betting: IntervalResult
@@ -53,6 +54,7 @@ class CellResult(Model):
             n_sim=item.cell.n_sim,
             n_twin_only=int(item.cell.twin.size),
             agreement=item.agreement,
+            trial_correlation=item.trial_correlation,
             **{
                 name: IntervalResult.of(getattr(item, name))
                 for name in ("wilson", "exact", "real_betting", "ppi_clt", "ppi_betting")

@@ -279,6 +279,27 @@ def test_cli_json_is_the_issue_document(tmp_path, capsys):
     assert (tmp_path / "report" / "index.html").read_text().count("data:image/png;base64") == 1
 
 
+def test_cli_reports_the_trial_correlation_and_why_nothing_was_saved(tmp_path, capsys):
+    sim_csv, real_csv = _sides(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(
+            ["estimate", "--sim", str(sim_csv), "--real", str(real_csv), "-o", str(tmp_path / "r")]
+        )
+    assert done.value.code == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    document = EstimateDocument.load(tmp_path / "r" / "estimate.json")
+    cells, _ = pair(load_episodes(sim_csv)[0], load_episodes(real_csv)[0], ("s", "r"))
+    for cell, result in zip(cells, document.policies, strict=True):
+        varies = cell.real.std() > 0 and cell.paired.std() > 0  # else r is 0, not NaN
+        r = np.corrcoef(cell.real, cell.paired)[0, 1] if varies else 0.0
+        assert result.trial_correlation == pytest.approx(r)
+    unsaved = [c for c in document.policies if c.real_trials_saved["finite-sample"] == 0]
+    assert unsaved  # 12 pairs: the betting interval is wider than the exact one
+    squares = sorted(c.trial_correlation**2 for c in unsaved)
+    assert f"r^2 here: {squares[0]:.2f}-{squares[-1]:.2f}" in printed
+    assert f"saved no real trials for {len(unsaved)} of 2 policies" in printed
+
+
 def test_cli_bad_input_is_one_line(tmp_path, capsys):
     sim_csv = _write(
         tmp_path / "twin.csv", "policy,env,initial_condition,success", ["p,t,0,1", "p,t,1,0"]
