@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="episode workers (trials)")
     parser.add_argument("--trial-draws", type=int, default=1000, help="draws per size (trials)")
     parser.add_argument(
-        "--trials-measure-only", action="store_true", help="trials: measure the store as it is"
+        "--trials-measure-only", action="store_true", help="trials: measure the committed outcomes"
     )
     args = parser.parse_args(argv)
     if not args.skip_sweep:

@@ -9,7 +9,9 @@ JSON line per figure, progress on stderr.
    ``tabletop_twin`` at the same 300 initial conditions (the packages' 10, then 290 drawn
    around them, as ``twinbench fidelity --initial-conditions`` draws them), cameras at
    160x90, episodes ended at 150 steps (every success of the committed 600-episode fidelity
-   run came by step 91): 1800 episodes, rung by rung, into one results store.
+   run came by step 91): 1800 episodes, rung by rung, into one results store; the outcomes
+   per condition are written to ``benchmarks/estimate_trials.csv`` (committed), which
+   ``--measure-only`` measures without running anything.
 2. The 300 conditions are the population: the true real rate is the source world's mean
    over them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
    replacement; their source episodes are the real trials, the twin there their pairs, the
@@ -38,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from rich.console import Console
 
 from evaluate.correlation.inputs import read_store_episodes
@@ -56,6 +59,8 @@ RUNGS = ("cot-s400", "cot-s1000", "cot-s3000")
 CONDITIONS = 300
 MAX_STEPS = 150
 SIZES = (5, 10, 20, 30)
+POPULATION_CSV = Path(__file__).parent / "estimate_trials.csv"
+"""The run's outcomes per (policy, condition): source success and the twin's predictions."""
 MAX_REAL_ONLY = 200
 """Real-only trials searched for an equal width (``>=`` this when none is narrow enough)."""
 BASELINE_DRAWS = 200
@@ -93,9 +98,9 @@ def run_trials(out: Path, workers: int) -> Path:
 
 
 def population(store: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Per policy, at the conditions both worlds ran ``[C]``: the source world's success
-    (``real``) and two predictions from the twin, its ``success`` and its rubric
-    ``progress`` (a continuous score in [0, 1])."""
+    """Per policy, at the conditions both worlds ran ``[C]`` (``condition``): the source
+    world's success (``real``) and two predictions from the twin, its ``success`` and its
+    rubric ``progress`` (a continuous score in [0, 1])."""
     frame = read_store_episodes(store, None)
     frame = frame[~frame["failure_kind"].isin(EXCLUDED_KINDS)]
     frame = frame.assign(
@@ -112,6 +117,7 @@ def population(store: Path) -> dict[str, dict[str, np.ndarray]]:
             continue  # not run in both worlds (yet)
         both = table.dropna(subset=worlds)
         out[str(policy).rsplit("/", 1)[-1]] = {
+            "condition": both.index.to_numpy(dtype=np.float64),
             "real": both[("success", "source")].to_numpy(),
             "success": both[("success", "twin")].to_numpy(),
             "progress": both[("progress", "twin")].to_numpy(),
@@ -166,9 +172,27 @@ def ceiling(real: np.ndarray, twin: np.ndarray, n: int) -> float:
     return float(max(0.0, 1.0 - ppi / (var_real / n)))
 
 
-def measure(store: Path, draws: int, progress: Callable[[str], None]) -> None:
+def write_population(pop: dict[str, dict[str, np.ndarray]], path: Path) -> None:
+    """The population as one CSV row per (policy, condition): small enough to commit."""
+    frames = [pd.DataFrame({"policy": policy} | o) for policy, o in pop.items()]
+    pd.concat(frames).to_csv(path, index=False, float_format="%.6g")
+
+
+def read_population(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """What :func:`write_population` wrote."""
+    frame = pd.read_csv(path)
+    return {
+        str(policy): {
+            k: group[k].to_numpy(dtype=np.float64) for k in ("condition", "real", *PREDICTIONS)
+        }
+        for policy, group in frame.groupby("policy", sort=False)
+    }
+
+
+def measure(
+    pop: dict[str, dict[str, np.ndarray]], draws: int, progress: Callable[[str], None]
+) -> None:
     rng = np.random.default_rng(0)
-    pop = population(store)
     rates = np.array([(p["real"].mean(), p["success"].mean()) for p in pop.values()])
     if len(rates) > 1:
         pearson = float(np.corrcoef(rates[:, 0], rates[:, 1])[0, 1])
@@ -203,24 +227,27 @@ def measure(store: Path, draws: int, progress: Callable[[str], None]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    trials(args.out, args.workers, args.draws, run=not args.measure_only)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/estimate-trials"))
     parser.add_argument("--workers", type=int, default=2, help="episode workers for the run")
     parser.add_argument("--draws", type=int, default=1000, help="evaluations drawn per size")
     parser.add_argument(
-        "--measure-only", action="store_true", help="measure the store as it is; run nothing"
+        "--measure-only",
+        action="store_true",
+        help=f"measure the committed {POPULATION_CSV.name}; run nothing",
     )
+    args = parser.parse_args(argv)
+    trials(args.out, args.workers, args.draws, run=not args.measure_only)
 
 
 def trials(out: Path, workers: int, draws: int, run: bool = True) -> None:
-    """Run (or resume) the episodes, then measure."""
-    store = run_trials(out, workers) if run else out / STORE_FILENAME
-    measure(store, draws, lambda line: print(line, file=sys.stderr, flush=True))
+    """Run (or resume) the episodes and write :data:`POPULATION_CSV`, then measure it."""
+    if run:
+        write_population(population(run_trials(out, workers)), POPULATION_CSV)
+    measure(
+        read_population(POPULATION_CSV),
+        draws,
+        lambda line: print(line, file=sys.stderr, flush=True),
+    )
 
 
 if __name__ == "__main__":

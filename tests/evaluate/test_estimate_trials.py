@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.estimate_trials import MAX_REAL_ONLY, ceiling, draw, equal_width
+from benchmarks.estimate_trials import (
+    MAX_REAL_ONLY,
+    ceiling,
+    draw,
+    equal_width,
+    read_population,
+    write_population,
+)
 
 
 def test_draws_split_the_population_into_real_and_twin_only():
@@ -36,3 +43,26 @@ def test_ceiling_is_the_squared_trial_correlation_with_many_twin_trials():
     assert ceiling(real, real, 10) > 0.99  # a perfect twin: nearly every trial saved
     assert ceiling(real, rng.permutation(twin), 10) < 0.01  # an unrelated one: none
     assert ceiling(real, np.ones_like(real), 10) == 0.0  # a twin that never varies
+
+
+def test_population_round_trips_through_its_csv(tmp_path):
+    pop = {
+        "cot-s400": {
+            "condition": np.array([0.0, 1.0, 7.0]),
+            "real": np.array([1.0, 0.0, 1.0]),
+            "success": np.array([1.0, 0.0, 0.0]),
+            "progress": np.array([1.0, 0.25, 0.5]),
+        },
+        "cot-s1000": {
+            "condition": np.array([3.0, 4.0]),
+            "real": np.zeros(2),
+            "success": np.ones(2),
+            "progress": np.full(2, 0.75),
+        },
+    }
+    write_population(pop, tmp_path / "pop.csv")
+    back = read_population(tmp_path / "pop.csv")
+    assert list(back) == list(pop)
+    for policy, outcomes in pop.items():
+        for key, values in outcomes.items():
+            np.testing.assert_array_equal(back[policy][key], values)
