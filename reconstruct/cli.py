@@ -148,6 +148,14 @@ def reconstruct_command(
     trainer: str = typer.Option(
         "cpu", help="Splat trainer: gsplat (CUDA), cpu (small images) or nerfstudio-import."
     ),
+    splat_steps: int | None = typer.Option(
+        None,
+        help="Splat training steps (default 1500: ~15 min on 2 CPU cores at 456 px; fewer for a "
+        "quick look, the schedule scales with them).",
+    ),
+    splat_width: int | None = typer.Option(
+        None, help="Splat training and evaluation width, px (default 456)."
+    ),
     ns_ply: Path | None = typer.Option(None, help="nerfstudio-import: the ns-export splat PLY."),
     ns_dataparser: Path | None = typer.Option(
         None, help="nerfstudio-import: its dataparser_transforms.json."
@@ -222,6 +230,10 @@ def reconstruct_command(
         "align": align,
     }
     configs.update(_twin_configs(env_dir, trainer, ns_ply, ns_dataparser, ns_transforms, objects))
+    if splat_width is not None:
+        configs["splats"] = replace(configs["splats"], image_width=splat_width)
+    if splat_steps is not None:
+        configs["splats"] = configs["splats"].with_steps(splat_steps)
     dome = configs["package"].background if background else None
     configs["package"] = replace(configs["package"], exterior=exterior, background=dome)
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)

@@ -96,6 +96,25 @@ class SplatsConfig:
         init = replace(self.init, max_scale=self.init.max_scale * per_metre)
         return replace(self, init=init, min_point_height=self.min_point_height * per_metre)
 
+    def with_steps(self, steps: int) -> SplatsConfig:
+        """These settings trained for ``steps`` (a quick look, or longer): the SH switch and the
+        densification window keep their place in the schedule."""
+        if steps < 10:
+            raise ReconstructError(
+                f"train for at least 10 steps, got {steps}", field="splats.train.iterations"
+            )
+        train, f = self.train, steps / self.train.iterations
+        densify = replace(
+            train.densify,
+            start=max(1, round(train.densify.start * f)),
+            stop=round(train.densify.stop * f),
+            every=max(1, round(train.densify.every * f)),
+        )
+        scaled = replace(
+            train, iterations=steps, sh_degree_step=round(train.sh_degree_step * f), densify=densify
+        )
+        return replace(self, train=scaled)
+
     def __post_init__(self) -> None:
         if self.trainer not in TRAINERS:
             raise ReconstructError(
