@@ -1,8 +1,9 @@
 """Moving a package's exterior camera after the fact (``twinbench env edit --exterior-camera``):
 to an eye looking at a target (``EX,EY,EZ:TX,TY,TZ``, world frame, metres) or to DROID's fixed
-pose beside the package's robot base (``droid``), with a level horizon; its intrinsics stay. ``sim_env.package.edit`` applies it as one of its
-``SpecEdit`` steps (this module imports ``sim_env.cameras`` and ``sim_env.primitives``, which
-import the package module, so the package module takes it from the caller).
+pose beside the package's robot base (``droid``), with a level horizon; its intrinsics stay.
+``sim_env.package.edit`` applies it as one of its ``SpecEdit`` steps (this module imports
+``sim_env.cameras`` and ``sim_env.primitives``, which import the package module, so the
+package module takes it from the caller).
 
 ``auto`` (fitted to the capture's viewpoints) and a capture frame's name need the capture's
 cameras, which a package does not keep: they belong to reconstruct's package stage
@@ -21,6 +22,7 @@ import numpy as np
 from sim_env.cameras import look_at
 from sim_env.droid import EXTERIOR_IMAGE
 from sim_env.errors import EnvPackageError
+from sim_env.package.base import BasePlacement
 from sim_env.package.merge import pose_matrix
 from sim_env.primitives import EXTERIOR_EYE, EXTERIOR_TARGET
 
@@ -87,9 +89,8 @@ def eye_and_target(choice: ExteriorLook, base_pose: np.ndarray) -> tuple[np.ndar
     table kept (as ``sim_env.primitives`` places them for a base at the origin)."""
     if choice.mode == "look":
         return np.asarray(choice.eye, float), np.asarray(choice.target, float)
-    yaw = np.arctan2(base_pose[1, 0], base_pose[0, 0])
-    turn = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0, 0, 1]])
-    offset = np.array([base_pose[0, 3], base_pose[1, 3], 0.0])
+    on_table = BasePlacement.of(base_pose).matrix(0.0)
+    turn, offset = on_table[:3, :3], on_table[:3, 3]
     return turn @ np.asarray(EXTERIOR_EYE) + offset, turn @ np.asarray(EXTERIOR_TARGET) + offset
 
 
