@@ -3,7 +3,9 @@
 ``yaml.safe_load`` runs no code but still expands aliases: a few kilobytes of nested aliases
 (a "billion laughs" file) grow to gigabytes. Our formats never need anchors or aliases, so
 they are refused, as are files too large to be a config and bytes that are not UTF-8; every
-error names the file and, for syntax, the line and column.
+error names the file and, for syntax, the line and column. A key given twice (YAML keeps the
+last one silently) and explicit tags (``!!binary`` turns text into bytes that a str field
+then accepts) are refused too: our formats are JSON's types written as YAML.
 """
 
 from __future__ import annotations
@@ -40,11 +42,31 @@ class _NoAliasLoader(yaml.SafeLoader):
             raise yaml.composer.ComposerError(
                 None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark
             )
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!":  # only explicit tags: plain nodes carry none
+            raise yaml.composer.ComposerError(
+                None, None, f"YAML tags ({tag}) are not allowed in this file", event.start_mark
+            )
         self._depth += 1
         try:
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"key {key_node.value!r} appears twice (first on line {seen[key]})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
 
 
 def load_yaml(path: Path, error: type[TwinbenchError] = TwinbenchError) -> Any:
@@ -52,7 +74,8 @@ def load_yaml(path: Path, error: type[TwinbenchError] = TwinbenchError) -> Any:
 
     Raises:
         error: the file is missing, larger than MAX_CONFIG_BYTES, not UTF-8, not YAML, or
-            uses anchors or aliases (``error`` is the caller's package error type).
+            uses anchors, aliases, explicit tags or a key twice (``error`` is the caller's
+            package error type).
     """
     try:
         size = path.stat().st_size
