@@ -18,6 +18,8 @@ from sim_env.droid import CONTROL_HZ
 FORMAT_VERSION = 2  # the newest version written; every version in FORMAT_VERSIONS is read
 FORMAT_VERSIONS = (1, 2)  # 2 adds scene.background
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+MAX_NAME_CHARS = 100  # names become ids in the store, file names and page titles
+MAX_INSTRUCTION_CHARS = 2000  # a task's instruction, sent to the policy with every request
 
 Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
@@ -35,6 +37,8 @@ class _Strict(BaseModel):
 
 
 def _check_name(value: str) -> str:
+    if len(value) > MAX_NAME_CHARS:
+        raise ValueError(f"a name has at most {MAX_NAME_CHARS} characters, got {len(value)}")
     if not NAME_PATTERN.match(value):
         raise ValueError(
             f"{value!r} is not a valid name (letters, digits, '_' or '-', starting with a letter)"
@@ -237,7 +241,7 @@ class EnvPackageSpec(_Strict):
 
     format_version: Literal[1, 2]
     name: str
-    instruction: str = Field(min_length=1)
+    instruction: str = Field(min_length=1, max_length=MAX_INSTRUCTION_CHARS)
     robot: RobotSpec = RobotSpec()
     cameras: list[CameraSpec] = Field(min_length=1)
     scene: SceneSpec
