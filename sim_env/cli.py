@@ -147,8 +147,11 @@ def render_command(
     row = np.concatenate(
         [np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0))) for im in images], axis=1
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(row).save(output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(row).save(output)
+    except OSError as exc:  # a folder that cannot hold files (/proc), no space, no permission
+        raise SimEnvError(f"cannot write the image: {exc.strerror or exc}", file=output) from None
     typer.echo(f"wrote {output} ({', '.join(shown)})")
 
 
