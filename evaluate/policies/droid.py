@@ -60,7 +60,7 @@ def decode_request(request: Mapping[str, Any]) -> tuple[Observation, str]:
 
     Raises:
         ValueError: a state key is missing, breaks the contract's shape, is not floating or
-            holds NaN or infinity.
+            holds NaN or infinity; the prompt is not a string.
     """
     state = {}
     for key, spec in droid.STATE.items():
@@ -81,8 +81,11 @@ def decode_request(request: Mapping[str, Any]) -> tuple[Observation, str]:
         for key, value in request.items()
         if key.startswith(PREFIX) and isinstance(value, np.ndarray) and value.ndim == 3
     }
+    prompt = request.get(PROMPT, "")
+    if not isinstance(prompt, str):
+        raise ValueError(f"{PROMPT!r} must be a string, got {type(prompt).__name__}")
     obs = Observation(state[droid.JOINT_POSITION], state[droid.GRIPPER_POSITION], images)
-    return obs, str(request.get(PROMPT, ""))
+    return obs, prompt
 
 
 def metadata_to_frame(metadata: PolicyMetadata) -> dict[str, Any]:
