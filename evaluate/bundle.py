@@ -144,6 +144,8 @@ def parse_config(raw: Any, directory: Path) -> BundleConfig:
     image_keys = get("image_keys", (list, tuple), DROID_IMAGE_KEYS)
     if not all(isinstance(key, str) for key in image_keys):
         raise fail("image_keys", f"expected a list of camera names, got {image_keys!r}")
+    if len(set(image_keys)) != len(image_keys):
+        raise fail("image_keys", f"names a camera more than once: {list(image_keys)!r}")
     image_size = get("image_size", (list, tuple), DEFAULT_IMAGE_SIZE.height_width)
     try:
         size = ImageSize.from_height_width(image_size)
@@ -237,7 +239,7 @@ class BundlePolicy(Policy):
             )
         except EvaluateError:
             raise
-        except Exception as exc:  # a crash fails this episode, as it would behind a server
+        except (Exception, SystemExit) as exc:  # a crash fails this episode, as behind a server
             raise PolicyError(f"{self.config.entry_point}.infer raised {exc!r}") from exc
         if not isinstance(chunk, ActionChunk):
             raise PolicyError(
@@ -276,7 +278,7 @@ def load_bundle(path: str | Path) -> BundlePolicy:
     entry_class = load_entry_class(config.entry_point, directory, file=file)
     try:
         inner = entry_class(config, weights)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # the bundle's code may even call sys.exit
         raise EvaluateError(
             f"{config.entry_point}(config, weights) failed: {exc!r}", file=file, field="entry_point"
         ) from exc

@@ -87,7 +87,7 @@ def _import(module_name: str, directory: Path, file: Path) -> ModuleType:
         try:
             alias = _load_shipped(top, location)
             return importlib.import_module(f"{alias}.{rest}" if rest else alias)
-        except Exception as exc:  # the bundle's own code: report it, naming where it broke
+        except (Exception, SystemExit) as exc:  # the bundle's own code, even sys.exit: report it
             raise EvaluateError(
                 f"shipped module {module_name!r} does not import: {_describe(exc)}",
                 file=file,
