@@ -155,6 +155,9 @@ def _aggregate(rows: CsvRows, success_cell: Callable[[int], Cell]) -> dict[Quant
     return tables
 
 
+MAX_COUNT_DIGITS = 15  # counts, trials, initial conditions and seeds
+
+
 class CsvRows:
     """Typed access to a CSV's cells by file line number, raising with file, line and column."""
 
@@ -245,7 +248,9 @@ class CsvRows:
 
     def count(self, line: int, column: str) -> int:
         text = self._text(line, column)
-        if not text.isdigit():
+        # ASCII digits only: str.isdigit() also takes '²', which int() refuses; and a number
+        # thousands of digits long is past what int() converts
+        if not (text.isascii() and text.isdigit()) or len(text) > MAX_COUNT_DIGITS:
             raise self._error(line, column, "a whole number >= 0")
         return int(text)
 
