@@ -77,6 +77,13 @@ def _register_heif(src: Path) -> None:
     pillow_heif.register_heif_opener()
 
 
+# what a file that is not a decodable photo raises; DecompressionBombError: a header that
+# claims more pixels than PIL decodes (gigapixels in a few bytes)
+DECODE_ERRORS = (
+    UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+)  # fmt: skip
+
+
 def _undecodable(src: Path, exc: Exception) -> ReconstructError:
     return ReconstructError(
         f"cannot decode this photo ({exc}); remove it or re-export it as JPEG/PNG", file=src
@@ -91,7 +98,7 @@ def check_photo(src: Path) -> None:
     try:
         with Image.open(src) as image:
             image.size  # noqa: B018  (the header is parsed on open)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise _undecodable(src, exc) from exc
 
 
@@ -137,7 +144,7 @@ def import_photo(src: Path, dst_dir: Path, max_size: int) -> dict[str, object]:
             width, height = upright.size
             camera = camera_key(image, width, height)
             sharpness, brightness = grey_stats(upright)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise _undecodable(src, exc) from exc
     return {
         "name": name,
