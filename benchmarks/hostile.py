@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.hostile_cases import CASES, Case
+from benchmarks.hostile_table import CASES, Case
 
 OUTCOMES = ("clear", "traceback", "hang", "accepted", "unclear", "handled", "unbuilt")
 ERROR_PREFIX = "twinbench: error: "

@@ -9,6 +9,7 @@ check, the policy loaders, the policy server's request handling).
 from __future__ import annotations
 
 import atexit
+import copy
 import io
 import math
 import shutil
@@ -17,7 +18,7 @@ import sqlite3
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,15 +49,21 @@ class Case:
     isolate: bool = False
 
 
+def registrar(cases: list[Case]) -> Callable[..., Callable]:
+    """``@case(name, expect=..., isolate=...)`` over a build function appends it to ``cases``."""
+
+    def case(name: str, expect: str = "error", isolate: bool = False) -> Callable:
+        def register(build: Callable[[Path], list[str]]) -> Callable[[Path], list[str]]:
+            cases.append(Case(name, build, expect, isolate))
+            return build
+
+        return register
+
+    return case
+
+
 CASES: list[Case] = []
-
-
-def case(name: str, expect: str = "error", isolate: bool = False) -> Callable:
-    def register(build: Callable[[Path], list[str]]) -> Callable[[Path], list[str]]:
-        CASES.append(Case(name, build, expect, isolate))
-        return build
-
-    return register
+case = registrar(CASES)
 
 
 # --- entry points without a command, run as `python -c CALL ARGS` -------------------------
@@ -233,7 +240,9 @@ ENV_EDITS: dict[str, tuple[str, Any]] = {
 for _name, (_path, _value) in ENV_EDITS.items():
     case(f"env/{_name}")(_edit_env(_set(_path, _value)))
 
-case("env/duplicate_object")(_edit_env(lambda raw: raw["objects"].append(raw["objects"][0])))
+case("env/duplicate_object")(
+    _edit_env(lambda raw: raw["objects"].append(copy.deepcopy(raw["objects"][0])))
+)
 case("env/top_level_list")(_env_text(b"- 1\n- 2\n"))
 case("env/empty_yaml")(_env_text(b""))
 case("env/non_utf8")(_env_text(b"name: caf\xe9\nformat_version: 1\n"))
@@ -621,16 +630,17 @@ for _name, (_frame, _expect) in FRAMES.items():
 POLICIES = ("a", "b", "c")
 
 
-def _store(path: Path) -> Path:
+def _store(path: Path, policies: Sequence[str] = POLICIES, env: str = "e1") -> Path:
+    """A valid store: one run, 4 episodes per policy, policy k winning k + 1 of them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with ResultsStore.open(path) as store:
         run = store.add_run({"purpose": "hostile"}).run_id
-        for index, policy in enumerate(POLICIES):
+        for index, policy in enumerate(policies):
             for seed in range(4):
                 won = seed < index + 1
                 outcome = EpisodeOutcome(won, 1.0 if won else 0.2, {}, 100, 1.0, 0.1, 0.1)
                 store.record_episode(
-                    EpisodeRecord(run, EpisodeKey(policy, "e1", "h", 0, seed), outcome)
+                    EpisodeRecord(run, EpisodeKey(policy, env, "h", 0, seed), outcome)
                 )
     return path
 

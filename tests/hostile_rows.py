@@ -1,4 +1,4 @@
-"""The hostile-input table (``benchmarks.hostile_cases``) as rows of ``make test``.
+"""The hostile-input table (``benchmarks.hostile_table``) as rows of ``make test``.
 
 Each ``tests/test_hostile_*.py`` file takes the groups named for it in ``FILES`` (several files,
 so that ``--dist loadfile`` spreads them over the workers). A row runs its case in-process
@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 
 from benchmarks.hostile import run_case, run_in_process
-from benchmarks.hostile_cases import CASES, Case
+from benchmarks.hostile_table import CASES, Case
 
 FILES: dict[str, tuple[str, ...]] = {
     "test_hostile_env.py": ("env", "render"),
     "test_hostile_bundles.py": ("bundle", "upload", "server"),
     "test_hostile_sandbox.py": ("sandbox",),
-    "test_hostile_runs.py": ("eval", "correlate"),
+    "test_hostile_runs.py": ("eval", "correlate", "estimate"),
     "test_hostile_inputs.py": ("reconstruct", "cli"),
+    "test_hostile_dashboard.py": ("dashboard",),
 }
 EXPECTED = {"error": "clear", "ok": "handled"}
 ISOLATED_TIMEOUT_S = 180.0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.hostile import classify, run_case
-from benchmarks.hostile_cases import CASES, Case
+from benchmarks.hostile_table import CASES, Case
 
 BAD, GOOD = Case("x/bad", lambda folder: []), Case("x/good", lambda folder: [], expect="ok")
 TRACEBACK = 'Traceback (most recent call last):\n  File "x.py", line 1\nKeyError: 0\n'

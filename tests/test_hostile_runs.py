@@ -1,4 +1,4 @@
-"""eval and correlate on damaged stores, bad CSVs and bad options, hostile-input rows.
+"""eval, correlate and estimate on damaged stores, bad CSVs and bad options, hostile-input rows.
 
 The rows are benchmarks.hostile_cases' (tests/hostile_rows.py says how each is run and judged).
 """
