@@ -67,6 +67,15 @@ def estimate_command(
             "--env-map", help="TWIN_ENV=REAL_ENV where the twin's env id differs (repeatable)."
         ),
     ] = None,
+    twin_score: Annotated[
+        str,
+        typer.Option(
+            "--twin-score",
+            help="What the twin predicts at an initial condition: success (0/1) or progress "
+            "(its rubric progress in [0, 1], a continuous prediction; the real side is always "
+            "success).",
+        ),
+    ] = "success",
     make_plan: Annotated[
         bool, typer.Option("--plan", help="Also say how many more trials reach --width.")
     ] = False,
@@ -95,7 +104,9 @@ def estimate_command(
     sim, real = store_location(sim), store_location(real)  # URLs shown without a password
     sim_frame, sim_excluded = load_episodes(sim, run_id=run)
     real_frame, real_excluded = load_episodes(real, run_id=real_run)
-    cells, notes = pair(sim_frame, real_frame, (str(sim), str(real)), _env_map(env_map or []))
+    cells, notes = pair(
+        sim_frame, real_frame, (str(sim), str(real)), _env_map(env_map or []), twin_score
+    )
     for side, excluded in (("twin", sim_excluded), ("real", real_excluded)):
         if excluded:
             counts = ", ".join(f"{n} {kind}" for kind, n in excluded.items())
@@ -119,6 +130,7 @@ def estimate_command(
         inputs=ReportSides(sim=ReportSide.of(str(sim)), real=ReportSide.of(str(real))),
         confidence=confidence,
         family=family,
+        twin_score=twin_score,
         estimates=estimates,
         pairs=compare(estimates, confidence, family),
         plans=plans,

@@ -118,6 +118,7 @@ class EstimateDocument(Document):
     inputs: ReportSides
     confidence: float
     family: Family  # the intervals the summary and the plots lead with
+    twin_score: str = "success"  # what the twin's pairs and twin-only trials are: TWIN_SCORES
     policies: list[CellResult]
     pairs: list[PairResult]
     plan: list[PlanResult] | None = None
@@ -132,6 +133,7 @@ class EstimateDocument(Document):
         confidence: float,
         family: Family,
         estimates: Sequence[CellEstimate],
+        twin_score: str = "success",
         pairs: Sequence[PairDifference],
         plans: Sequence[PlanResult] | None,
         notes: Sequence[str],
@@ -141,6 +143,7 @@ class EstimateDocument(Document):
             inputs=inputs,
             confidence=confidence,
             family=family,
+            twin_score=twin_score,
             policies=[CellResult.of(item) for item in estimates],
             pairs=[PairResult.of(pair) for pair in pairs],
             plan=None if plans is None else list(plans),

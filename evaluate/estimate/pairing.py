@@ -27,12 +27,14 @@ from evaluate.correlation.inputs import STORE_FILENAME, CsvRows, read_store_epis
 from evaluate.errors import EvaluateError
 from evaluate.store import EXCLUDED_KINDS, PostgresURL
 
-__all__ = ["CSV_COLUMNS", "MIN_PAIRS", "PairedCell", "load_episodes", "pair"]
+__all__ = ["CSV_COLUMNS", "MIN_PAIRS", "TWIN_SCORES", "PairedCell", "load_episodes", "pair"]
 
 MIN_PAIRS = 2
 """Paired real trials an interval needs (a variance needs two)."""
-CSV_COLUMNS = "policy,env,initial_condition,success[,seed][,failure_kind]"
-_COLUMNS = ["policy", "env", "initial_condition", "seed", "success", "where"]
+CSV_COLUMNS = "policy,env,initial_condition,success[,seed][,progress][,failure_kind]"
+_COLUMNS = ["policy", "env", "initial_condition", "seed", "success", "progress", "where"]
+TWIN_SCORES = ("success", "progress")
+"""What the twin predicts at a condition: its 0/1 success, or its rubric progress in [0, 1]."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,9 @@ class PairedCell:
 
     Attributes:
         real: ``[n]`` real outcomes (0/1), in recording order.
-        paired: ``[n]`` the twin's mean outcome at each real trial's initial condition.
-        twin: ``[N]`` the twin's mean outcome at each initial condition without a real
+        paired: ``[n]`` the twin's mean score (success, or rubric progress) at each real
+            trial's initial condition.
+        twin: ``[N]`` the twin's mean score at each initial condition without a real
             trial, in the order the twin first recorded them.
         n_sim: twin episodes used, paired and twin-only.
     """
@@ -105,6 +108,7 @@ def _from_store(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
             "initial_condition": frame["initial_condition"].astype(int),
             "seed": frame["seed"].astype(int),
             "success": frame["success"].astype(float),
+            "progress": frame["progress"].astype(float),
             "where": [
                 f"run {run}, initial condition {ic}, seed {seed}"
                 for run, ic, seed in zip(
@@ -129,6 +133,7 @@ def _from_csv(path: Path) -> pd.DataFrame:
     if not rows.lines:
         raise EvaluateError("the CSV has a header but no rows", file=path)
     has_seed, has_kind = "seed" in rows.header, "failure_kind" in rows.header
+    has_progress = "progress" in rows.header
     return pd.DataFrame(
         {
             "policy": [rows.name(line, "policy") for line in rows.lines],
@@ -136,6 +141,9 @@ def _from_csv(path: Path) -> pd.DataFrame:
             "initial_condition": [rows.count(line, "initial_condition") for line in rows.lines],
             "seed": [rows.count(line, "seed") if has_seed else -1 for line in rows.lines],
             "success": [rows.flag(line, "success") for line in rows.lines],
+            "progress": [
+                rows.fraction(line, "progress") if has_progress else np.nan for line in rows.lines
+            ],
             "where": [f"line {line}" for line in rows.lines],
             "failure_kind": [rows.failure_kind(line) if has_kind else None for line in rows.lines],
         }
@@ -164,6 +172,7 @@ def pair(
     real: pd.DataFrame,
     sources: tuple[str, str],
     env_map: Mapping[str, str] | None = None,
+    twin_score: str = "success",
 ) -> tuple[list[PairedCell], list[str]]:
     """Pair every real episode with the twin at its initial condition.
 
@@ -171,14 +180,29 @@ def pair(
         sim, real: :func:`load_episodes` frames.
         sources: (sim, real) file names, for messages.
         env_map: sim env -> real env, where the twin's env id is not the real one's.
+        twin_score: one of :data:`TWIN_SCORES`: what the twin predicts at a condition (the
+            real side is always its success).
     Returns:
         One cell per (policy, env) of the real side, sorted; notes on what was left out.
     Raises:
         EvaluateError: a real episode without a twin episode at its initial condition, two
             real trials at one initial condition, fewer than :data:`MIN_PAIRS` pairs or no
-            twin-only trial for a policy (saying how many more are needed).
+            twin-only trial for a policy (saying how many more are needed); twin episodes
+            without the ``twin_score`` (a CSV without a progress column).
     """
     sim_source, real_source = sources
+    if twin_score not in TWIN_SCORES:
+        raise EvaluateError(
+            f"twin score must be one of {', '.join(TWIN_SCORES)}, not {twin_score!r}"
+        )
+    missing = sim[sim[twin_score].isna()]
+    if not missing.empty:
+        raise EvaluateError(
+            f"{len(missing)} twin episode(s) have no {twin_score} (first: "
+            f"{missing['where'].iloc[0]}); a CSV needs a {twin_score} column in [0, 1]",
+            file=sim_source,
+        )
+    sim = sim.assign(score=sim[twin_score])
     sim = sim.assign(env=sim["env"].map(lambda env: (env_map or {}).get(env, env)))
     twin_groups = dict(tuple(sim.groupby(["policy", "env"], sort=False)))
     notes = [
@@ -220,7 +244,7 @@ def _pair_cell(
             file=real_source,
             field=places[1],
         )
-    twin_means = twin.groupby("initial_condition")["success"].mean()
+    twin_means = twin.groupby("initial_condition")["score"].mean()
     unpaired = real[~real["initial_condition"].isin(twin_means.index)]
     if not unpaired.empty:
         conditions = ", ".join(str(ic) for ic in unpaired["initial_condition"].head(8))
@@ -239,7 +263,7 @@ def _pair_cell(
     paired_mask = twin["initial_condition"].isin(real["initial_condition"])
     twin_only = (
         twin.loc[~paired_mask]
-        .groupby("initial_condition", sort=False)["success"]
+        .groupby("initial_condition", sort=False)["score"]
         .mean()
         .to_numpy(dtype=np.float64)
     )

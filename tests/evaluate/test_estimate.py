@@ -173,6 +173,36 @@ def test_twin_only_trials_are_one_per_initial_condition(tmp_path):
     assert cell.n_sim == 8
 
 
+def test_the_twin_can_predict_with_its_rubric_progress(tmp_path, capsys):
+    sim_csv = _write(
+        tmp_path / "twin.csv",
+        "policy,env,initial_condition,seed,success,progress",
+        ["p,t,0,0,0,0.5", "p,t,0,1,0,0.25", "p,t,1,0,1,1", "p,t,2,0,0,0.75", "p,t,3,0,1,1"],
+    )
+    real_csv = _write(
+        tmp_path / "real.csv", "policy,env,initial_condition,success", ["p,t,0,1", "p,t,1,0"]
+    )
+    sim, _ = load_episodes(sim_csv)
+    real, _ = load_episodes(real_csv)
+    (cell,), _ = pair(sim, real, ("s", "r"), twin_score="progress")
+    np.testing.assert_array_equal(cell.paired, [0.375, 1.0])
+    np.testing.assert_array_equal(cell.twin, [0.75, 1.0])
+    (by_success,), _ = pair(sim, real, ("s", "r"))
+    np.testing.assert_array_equal(by_success.paired, [0.0, 1.0])
+    with pytest.raises(SystemExit) as done:
+        main(["estimate", "--sim", str(sim_csv), "--real", str(real_csv), "--twin-score",
+              "progress", "-o", str(tmp_path / "r")])  # fmt: skip
+    assert done.value.code == 0
+    assert EstimateDocument.load(tmp_path / "r" / "estimate.json").twin_score == "progress"
+    # without a progress column: one line naming the file and what it needs
+    plain = _write(tmp_path / "plain.csv", "policy,env,initial_condition,success", ["p,t,0,1"])
+    with pytest.raises(SystemExit) as done:
+        main(["estimate", "--sim", str(plain), "--real", str(real_csv), "--twin-score", "progress"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "plain.csv" in err and "needs a progress column" in err
+
+
 @pytest.mark.parametrize(
     ("sim_rows", "real_rows", "message"),
     [
