@@ -148,10 +148,10 @@ def _exit_status(argv: list[str]) -> int:
             return exc.code or 0
         print(exc.code, file=sys.stderr)
         return 1
-    except BaseException:  # printed as the interpreter would, then classified
+    except Exception:  # printed as the interpreter would, then classified
         traceback.print_exc()
         return 1
-    return 0
+    return 0  # KeyboardInterrupt and a test's timeout pass through to the caller
 
 
 @contextlib.contextmanager
@@ -186,13 +186,19 @@ def _captured() -> Iterator[tuple[io.StringIO, io.StringIO]]:
         os.dup2(fd_out.fileno(), 1)
         os.dup2(fd_err.fileno(), 2)
         sys.stdout, sys.stderr = (
-            io.TextIOWrapper(open(fd, "wb", closefd=False), errors=errors, write_through=True)  # noqa: SIM115
+            io.TextIOWrapper(
+                open(fd, "wb", closefd=False),  # noqa: SIM115 - the fd outlives the wrapper
+                encoding="utf-8",
+                errors=errors,
+                write_through=True,
+            )
             for fd, errors in ((1, "strict"), (2, "backslashreplace"))
         )
         try:
             yield out, err
         finally:
-            sys.stdout.flush(), sys.stderr.flush()
+            sys.stdout.flush()
+            sys.stderr.flush()
             sys.stdout, sys.stderr = saved_streams
             os.dup2(saved_fds[0], 1)
             os.dup2(saved_fds[1], 2)
