@@ -150,12 +150,12 @@ def _unsaved_note(estimates: list[CellEstimate]) -> list[str]:
     if not unsaved:
         return []
     squares = sorted(e.trial_correlation**2 for e in unsaved)
+    seen = f"{squares[0]:.2f}" + ("" if len(squares) == 1 else f"-{squares[-1]:.2f}")
     return [
         f"the finite-sample PPI interval saved no real trials for {len(unsaved)} of "
         f"{len(estimates)} policies: it is a betting interval, 1.2-1.4x as wide as the exact "
         "one on 0/1 outcomes, so the twin must explain about half of the real outcomes' "
-        f"variance (per-trial r^2 >= 0.5) before it saves any; r^2 here: "
-        f"{squares[0]:.2f}-{squares[-1]:.2f}"
+        f"variance (per-trial r^2 >= 0.5) before it saves any; r^2 here: {seen}"
     ]
 
 
