@@ -5,6 +5,7 @@ one-line error, never another exception."""
 from __future__ import annotations
 
 import copy
+import csv
 import math
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from evaluate import wire
 from evaluate.bundle import parse_config
 from evaluate.correlation import load_tables
+from evaluate.correlation.inputs import CsvRows
 from evaluate.errors import EvaluateError
 from evaluate.policy import DROID_IMAGE_KEYS
 from evaluate.serving import BadRequest, _decode
@@ -118,7 +120,11 @@ def test_policy_yaml_parses_or_names_the_field(tmp_path_factory, path, value):
 
 csv_cells = st.one_of(
     st.sampled_from(["", "nan", "inf", "-1", "0", "1", "0.5", "2", "7", "abc", "a,b", '"']),
+    st.sampled_from(["9" * 5000, "1" * 16]),  # past int()'s 4,300 digits, past any count
     st.text(alphabet="0123456789.-eE", max_size=6),
+    st.text(
+        alphabet="0123456789\u00b2\u0663\u06f4\u07c0\uff11", max_size=3
+    ),  # digits str.isdigit takes
 )
 csv_headers = st.lists(
     st.sampled_from(
@@ -180,3 +186,19 @@ def test_wire_request_decodes_or_is_a_bad_request(message):
             _decode(message, cameras)
         except BadRequest as exc:
             assert "\n" not in str(exc)
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=6), st.sampled_from(["9" * 5000, "\u00b2", "\u0663"])))
+def test_count_cell_is_a_whole_number_or_names_the_line(tmp_path_factory, text):
+    """Counts (successes, trials, initial conditions, seeds): any text, Unicode digits and
+    numbers past int()'s digit limit included, is a count or the CSV's one-line error."""
+    path = tmp_path_factory.getbasetemp() / "counts.csv"
+    with path.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows([["n", "x"], [text, "x"]])
+    try:
+        rows = CsvRows.read(path)
+        if rows.lines:
+            assert rows.count(rows.lines[0], "n") >= 0
+    except EvaluateError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
