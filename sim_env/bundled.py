@@ -15,7 +15,8 @@ BUILDERS: dict[str, str] = {
     "buddha_tabletop": "python -m reconstruct.scans.buddha",  # real photos: 33 min at load 10-25
     "primitive_cube_bowl": "python -m sim_env.bundled",
     "tabletop_source": "python -m reconstruct.synthetic.build",
-    "tabletop_twin": "python -m reconstruct.synthetic.build",
+    # films the bundled source world as it is (rewriting it now changes its photo textures)
+    "tabletop_twin": "python -m reconstruct.synthetic.build --source sim_env/envs/tabletop_source",
 }
 """Every bundled environment id and the command that writes it."""
 
