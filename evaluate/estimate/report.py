@@ -98,11 +98,15 @@ def _plots(out_dir: Path, document: EstimateDocument) -> dict[str, str]:
     return names
 
 
+def _r(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _page(document: EstimateDocument, plots: dict[str, str], out_dir: Path) -> str:
     e = html.escape
     family = document.family
     head = (
-        "<tr><th>policy</th><th>env</th><th>real</th><th>twin</th><th>agree</th>"
+        "<tr><th>policy</th><th>env</th><th>real</th><th>twin</th><th>agree</th><th>twin r</th>"
         "<th>Wilson</th><th>exact</th><th>PPI++</th><th>PPI betting</th>"
         "<th>saved (asympt.)</th><th>saved (finite)</th></tr>"
     )
@@ -112,7 +116,8 @@ def _page(document: EstimateDocument, plots: dict[str, str], out_dir: Path) -> s
 
     rows = "".join(
         f"<tr><td>{e(c.policy)}</td><td>{e(c.env)}</td><td>{c.n_real}</td><td>{c.n_sim}</td>"
-        f"<td>{c.agreement:.0%}</td><td>{span(c.wilson)}</td><td>{span(c.exact)}</td>"
+        f"<td>{c.agreement:.0%}</td><td>{_r(c.trial_correlation)}</td>"
+        f"<td>{span(c.wilson)}</td><td>{span(c.exact)}</td>"
         f"<td>{span(c.ppi_clt)}</td><td>{span(c.ppi_betting)}</td>"
         f"<td>{c.real_trials_saved['asymptotic']}</td><td>{c.real_trials_saved['finite-sample']}</td></tr>"
         for c in document.policies
@@ -146,7 +151,8 @@ def _page(document: EstimateDocument, plots: dict[str, str], out_dir: Path) -> s
         f"<h1>Real success rates: a few real trials plus the twin</h1>"
         f"<p>real: <code>{e(document.inputs.real.source)}</code> · twin: "
         f"<code>{e(document.inputs.sim.source)}</code> · {document.confidence:.0%} intervals · "
-        f"pairs and summary use the {e(family)} family · twinbench {e(document.twinbench_version)}</p>"
+        f"pairs and summary use the {e(family)} family · the twin predicts with its "
+        f"{e(document.twin_score)} · twinbench {e(document.twinbench_version)}</p>"
         f"<table>{head}{rows}</table>{figures}"
         "<h2>Pairwise differences</h2><table><tr><th>env</th><th>better</th><th>worse</th>"
         f"<th>difference</th><th>settled</th></tr>{pairs}</table>{plan}"

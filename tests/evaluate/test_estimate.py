@@ -194,6 +194,8 @@ def test_the_twin_can_predict_with_its_rubric_progress(tmp_path, capsys):
               "progress", "-o", str(tmp_path / "r")])  # fmt: skip
     assert done.value.code == 0
     assert EstimateDocument.load(tmp_path / "r" / "estimate.json").twin_score == "progress"
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "the twin predicts with its progress" in page and "<th>twin r</th>" in page
     # without a progress column: one line naming the file and what it needs
     plain = _write(tmp_path / "plain.csv", "policy,env,initial_condition,success", ["p,t,0,1"])
     with pytest.raises(SystemExit) as done:
