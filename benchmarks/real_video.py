@@ -1,7 +1,7 @@
 """A video of a real scene, end to end: ``twinbench reconstruct clip.mp4`` on a clip made from
 the shared Buddha photos, stage by stage, then ``env validate --deep`` and a scripted episode.
 
-    python -m benchmarks.real_video                  # a 4K clip, 1 s per photo (~15 min, 2 cores)
+    python -m benchmarks.real_video                  # a 4K clip, 1 s per photo (~50 min, 2 cores)
     python -m benchmarks.real_video --size 640x360 --hold 0.5 --fps 10
 
 No phone video of a real table is on the machine, so the clip shows each of the 13 photos for
@@ -38,9 +38,8 @@ from reconstruct.scans.buddha_truth import BUDDHA_DIR, DatasetCameras
 BUDDHA = BUDDHA_DIR / "images"
 CAMERAS = BUDDHA_DIR / "cameras"
 DISTANCE = ("00006.jpg", "00065.jpg", "0.30")  # photos and metres (made up, as in the tests)
-# At this scale the statue stands 0.39 m tall: the default base, 0.3 m from it, puts the arm's
-# home pose into it (the package stage says so); the user moves the base back, as here.
-BASE = ("--base", "-0.7", "0", "0")
+# At this scale the statue stands 0.39 m tall, above the gripper at home: the default base
+# stands beyond the arm's whole home pose from it (reconstruct.placement), no --base needed.
 STAGES = ("frames", "sfm", "align", "splats", "mesh", "objects", "package")
 
 
@@ -151,7 +150,7 @@ def run(args: argparse.Namespace, tmp: Path) -> Iterator[dict]:
     env_dir = tmp / "env"
     env = dict(os.environ)
     base = [sys.executable, "-m", "twinbench_cli", "reconstruct", str(clip), "-o", str(env_dir)]
-    base += ["--no-progress", *BASE, *args.extra]
+    base += ["--no-progress", *args.extra]
     distance: list[str] = []
     for stage in STAGES:
         seconds, peak_mb, _ = run_measured([*base, *distance, "--until", stage], env)
