@@ -19,7 +19,6 @@ from reconstruct.align import AlignConfig, KnownDistance
 from reconstruct.mesh import MeshConfig
 from reconstruct.objects import ObjectsConfig
 from reconstruct.package import publish_package
-from reconstruct.placement import BasePose
 from reconstruct.segment import SegmentConfig
 from reconstruct.splats import SplatsConfig
 from reconstruct.stages import run_pipeline
@@ -40,9 +39,8 @@ QUICK = {  # the splats and mesh of a short test; every other setting is the com
     "mesh": MeshConfig(image_width=160, max_views=12),
     "objects": ObjectsConfig(segment=SegmentConfig(sample_spacing=0.003)),
 }
-# The statue stands 0.39 m tall at this scale: the default base, 0.3 m from it, puts the arm's
-# home pose into it (the package stage says so and names --base); a user moves it back.
-BASE = BasePose(-0.7, 0.0, 0.0)
+# The statue stands 0.39 m tall at this scale, above the gripper at home: the default base
+# stands beyond the arm's whole home pose from it (reconstruct.placement), no --base needed.
 
 
 @pytest.mark.slow
@@ -53,13 +51,14 @@ def test_a_video_of_a_real_scene_becomes_an_environment_that_runs(
     env_dir = tmp_path / "env"
     [frames] = run_pipeline(clip, env_dir, until="frames", show_progress=False)
     a, b = frame(frames.summary, DISTANCE[0]), frame(frames.summary, DISTANCE[1])
-    align = AlignConfig(distance=KnownDistance(a, b, DISTANCE[2]), base=BASE)
+    align = AlignConfig(distance=KnownDistance(a, b, DISTANCE[2]))
     configs = {"align": align, **QUICK}
     results = {r.name: r for r in run_pipeline(clip, env_dir, configs=configs, show_progress=False)}
     sfm, align = results["sfm"].summary, results["align"].summary
     assert sfm["registered"] == sfm["total"] == frames.summary["count"]
     assert len(sfm["cameras"]) == 1  # a video: one camera
     assert align["metric"] and align["scale_source"] == "distance"
+    assert align["robot_base"]["source"] == "default"
     objects = results["objects"].summary["objects"]
     assert objects, results["objects"].summary["candidates"]
     package = publish_package(results["package"].out_dir, env_dir)
