@@ -194,7 +194,7 @@ def measure(
 ) -> None:
     rng = np.random.default_rng(0)
     rates = np.array([(p["real"].mean(), p["success"].mean()) for p in pop.values()])
-    if len(rates) > 1:
+    if len(rates) > 2:  # two points always correlate perfectly
         pearson = float(np.corrcoef(rates[:, 0], rates[:, 1])[0, 1])
         emit("trials/policies", "pearson_twin_source", pearson, "r")
     for policy, outcomes in pop.items():
