@@ -55,7 +55,7 @@ from reconstruct.topdown import TopDown, draw_top_down
 from reconstruct.units import Units, metric_world
 from reconstruct.viewpoint import ExteriorChoice
 from sim_env.package import ENV_FILE, EnvPackage, load_package, save_package
-from sim_env.primitives import droid_cameras, pick_place_rubric
+from sim_env.primitives import droid_cameras, pick_place_rubric, touch_rubric
 from sim_env.robot import HOME_QPOS
 from sim_env.scene import build_scene, check_initial_conditions
 from sim_env.splats import GaussianSet
@@ -111,15 +111,32 @@ class PackageConfig:
 
 
 def pick_up_rubric(obj: str) -> dict:
-    """The task of a scan with one object: reach it and lift it."""
+    """The task of a scan with one graspable object: reach it and lift it."""
     rubric = pick_place_rubric(obj, "unused")
     return {"criteria": [c for c in rubric["criteria"] if c["kind"] in ("reach", "lift")]}
+
+
+def task_rubric(
+    record: dict[str, Any], container: str | None, instruction: str
+) -> tuple[dict, str]:
+    """The rubric and instruction of the task on the object ``record`` (the objects stage's):
+    pick-and-place into ``container``; with none, pick it up, or touch it when its footprint
+    is wider than the gripper closes around (a scan's one big object: a statue, a lamp).
+    A given ``instruction`` is kept."""
+    obj = record["name"]
+    words = obj.replace("_", " ")
+    if container is not None:
+        default = f"put the {words} in the {container.replace('_', ' ')}"
+        return pick_place_rubric(obj, container), instruction or default
+    if min(record["extents_m"][:2]) <= GRASPABLE_WIDTH:
+        return pick_up_rubric(obj), instruction or f"pick up the {words}"
+    return touch_rubric(obj), instruction or f"touch the {words}"
 
 
 def choose_task(objects: list[dict[str, Any]], task: TaskEdit) -> tuple[str, str | None]:
     """(object, container): the given names, else the widest concave object as container
     and the largest graspable other object; a scan with one object gives it and no
-    container (a pick-up task)."""
+    container (a pick-up or touch task, ``task_rubric``)."""
     names = [o["name"] for o in objects]
     for role, name in (("object", task.object), ("container", task.container)):
         if name and name not in names:
@@ -457,11 +474,8 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     ctx.report(0.1, "placing the exterior camera")
     gaussians = package_gaussians(root, scene, objects, [r["pose"] for r in records])
     cameras, exterior = place_cameras(ctx, config, summaries["align"], records, gaussians)
-    instruction = config.task.instruction or (
-        f"pick up the {obj.replace('_', ' ')}"
-        if container is None
-        else f"put the {obj.replace('_', ' ')} in the {container.replace('_', ' ')}"
-    )
+    record = next(r for r in records if r["name"] == obj)
+    rubric, instruction = task_rubric(record, container, config.task.instruction)
     spec = {
         "format_version": 1,
         "name": config.name,
@@ -470,7 +484,7 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "cameras": cameras,
         "scene": scene,
         "objects": objects,
-        "rubric": pick_up_rubric(obj) if container is None else pick_place_rubric(obj, container),
+        "rubric": rubric,
         "initial_conditions": conditions[:1],
         "episode": {"control_hz": config.control_hz, "horizon_steps": config.horizon_steps},
         "provenance": provenance(ctx.scan, summaries),

@@ -184,6 +184,20 @@ def pick_place_rubric(obj: str, container: str) -> dict:
     }
 
 
+def touch_rubric(obj: str, threshold: float = 0.02) -> dict:
+    """The task for an object too big to grasp: the pinch point comes within ``threshold``
+    metres of its box."""
+    return {
+        "criteria": [
+            {
+                "name": f"touch_{obj}",
+                "kind": "reach",
+                "params": {"object": obj, "threshold": threshold},
+            }
+        ]
+    }
+
+
 def write_primitive_package(
     root: str | Path, cfg: PrimitiveSceneConfig = PrimitiveSceneConfig()
 ) -> EnvPackage:

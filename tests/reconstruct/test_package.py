@@ -33,6 +33,7 @@ from reconstruct.package import (
     publish_package,
     robot_base,
     run_package,
+    task_rubric,
 )
 from reconstruct.splats import SplatsOutputs
 from reconstruct.stage import (
@@ -238,6 +239,27 @@ def test_the_task_defaults_to_the_widest_concave_object_and_the_largest_graspabl
     with pytest.raises(ReconstructError, match="a task needs an object"):
         choose_task([], TaskEdit())
     assert [c["kind"] for c in pick_up_rubric("mug")["criteria"]] == ["reach", "lift"]
+
+
+def test_one_object_too_big_to_grasp_is_touched() -> None:
+    mug, statue = (
+        {"name": "mug", "extents_m": [0.07, 0.09, 0.1]},  # the gripper closes around 7 cm
+        {"name": "buddha_head", "extents_m": [0.23, 0.18, 0.21]},
+    )
+    rubric, instruction = task_rubric(statue, None, "")
+    assert instruction == "touch the buddha head"
+    assert rubric["criteria"] == [
+        {
+            "name": "touch_buddha_head",
+            "kind": "reach",
+            "params": {"object": "buddha_head", "threshold": 0.02},
+        }
+    ]
+    assert task_rubric(mug, None, "")[1] == "pick up the mug"
+    assert task_rubric(mug, None, "")[0] == pick_up_rubric("mug")
+    placed, said = task_rubric(mug, "tray", "")
+    assert said == "put the mug in the tray" and placed["criteria"][-1]["kind"] == "gripper_open"
+    assert task_rubric(statue, None, "pat the head")[1] == "pat the head"  # a given one is kept
 
 
 def test_an_interpenetration_names_the_bodies_their_candidates_and_the_fix() -> None:

@@ -65,6 +65,7 @@ def test_real_photos_become_a_package_an_episode_runs_in(buddha_photos: Path, tm
     assert validated.exit_code == 0, validated.output
 
     task = stages["package"]["task"]
-    assert task["container"] is None  # one object: its pick-up task
+    assert task["container"] is None  # one object, too big to grasp: touch it
+    assert task["instruction"] == f"touch the {task['object'].replace('_', ' ')}"
     outcome = touch_episode(env, task["object"])
     assert outcome.steps > 0 and outcome.progress >= 0.5  # reached (lifting is not tried)
