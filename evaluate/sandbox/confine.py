@@ -17,7 +17,10 @@ more than one thread, and numpy's BLAS starts several on import. In order:
    child talks only on the socket pair it was given. Landlock up to ABI 7 does not govern
    ``connect`` to a pathname Unix socket (a database's, Docker's), nor the families a network
    namespace does not hold (vsock); io_uring, which could open and connect sockets past the
-   filter, and ``pidfd_getfd`` are refused too.
+   filter, and ``pidfd_getfd`` are refused too. No new processes either (a fork bomb would
+   multiply the per-process limits): ``fork``/``vfork`` and a ``clone`` without
+   ``CLONE_THREAD`` are refused, ``clone3`` (whose flags a filter cannot read) says ENOSYS so
+   the C library falls back to ``clone``; threads still start, inside the address-space limit.
 
 Failing step 1 or 2 refuses: the caller never runs the code unconfined. Landlock and seccomp
 are optional (BUNDLE.md says what a kernel without them leaves open); which protections held
@@ -57,12 +60,17 @@ READ_ONLY = EXECUTE | READ_FILE | READ_DIR
 # struct seccomp_data {int nr; u32 arch; u64 ip; u64 args[6]}.
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
-BPF_LD_W_ABS, BPF_JEQ_K, BPF_JGE_K, BPF_RET_K = 0x20, 0x15, 0x35, 0x06
+BPF_LD_W_ABS, BPF_JEQ_K, BPF_JGE_K, BPF_JSET_K, BPF_RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
 X32_SYSCALL_BIT = 0x40000000
+CLONE_THREAD = 0x00010000
+ARG0_LOW = 16  # offset of args[0]'s low 32 bits in seccomp_data (little-endian machines)
 # machine: (AUDIT_ARCH_*, socket, socketpair); io_uring_setup/enter/register and pidfd_getfd
 # have one number everywhere
 SOCKET_SYSCALLS = {"x86_64": (0xC000003E, 41, 53), "aarch64": (0xC00000B7, 198, 199)}
 COMMON_REFUSED = (425, 426, 427, 438)
+# machine: (clone, fork and vfork where the machine has them); clone3 is 435 everywhere
+PROCESS_SYSCALLS = {"x86_64": (56, (57, 58)), "aarch64": (220, ())}
+SYS_CLONE3 = 435
 
 REFUSED_EXIT = 78  # the child could not be confined and ran nothing (EX_CONFIG)
 
@@ -183,10 +191,24 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def socket_filter(arch: int, refused: Sequence[int]) -> list[tuple[int, int, int, int]]:
+def socket_filter(
+    arch: int, refused: Sequence[int], clone: int | None = None
+) -> list[tuple[int, int, int, int]]:
     """The BPF program: EPERM for the ``refused`` system calls, for any call of another
-    architecture (a 32-bit entry into a 64-bit process) and any x32 call; allow the rest."""
-    deny = 4 + len(refused) + 1  # index of the EPERM return; ALLOW sits just before it
+    architecture (a 32-bit entry into a 64-bit process) and any x32 call, and for the
+    ``clone`` system call unless it starts a thread; ENOSYS for ``clone3`` (with ``clone``);
+    allow the rest."""
+    tail = [(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW), (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]  # fmt: skip
+    if clone is not None:
+        tail = [
+            (BPF_JEQ_K, 0, 2, clone),
+            (BPF_LD_W_ABS, 0, 0, ARG0_LOW),  # the clone flags
+            (BPF_JSET_K, 2, 3, CLONE_THREAD),  # a thread: allow; a process: EPERM
+            (BPF_JEQ_K, 0, 1, SYS_CLONE3),
+            (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.ENOSYS),
+            *tail,
+        ]
+    deny = 4 + len(refused) + len(tail) - 1  # index of the EPERM return, the program's last
     program = [
         (BPF_LD_W_ABS, 0, 0, 4),  # arch
         (BPF_JEQ_K, 0, deny - 2, arch),
@@ -194,7 +216,7 @@ def socket_filter(arch: int, refused: Sequence[int]) -> list[tuple[int, int, int
         (BPF_JGE_K, deny - 4, 0, X32_SYSCALL_BIT),
     ]
     program += [(BPF_JEQ_K, deny - index - 1, 0, nr) for index, nr in enumerate(refused, 4)]
-    return [*program, (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW), (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]  # fmt: skip
+    return [*program, *tail]
 
 
 def refuse_new_sockets() -> bool:
@@ -208,7 +230,8 @@ def refuse_new_sockets() -> bool:
     if numbers is None:
         return False
     arch, socket_nr, socketpair_nr = numbers
-    program = socket_filter(arch, (socket_nr, socketpair_nr, *COMMON_REFUSED))
+    clone, forks = PROCESS_SYSCALLS[platform.machine()]
+    program = socket_filter(arch, (socket_nr, socketpair_nr, *COMMON_REFUSED, *forks), clone)
     filters = (_SockFilter * len(program))(*program)
     fprog = _SockFprog(len(program), filters)
     if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
@@ -246,7 +269,7 @@ def confine(spec: dict) -> list[str]:
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     try:
         if refuse_new_sockets():
-            held.append("seccomp: no new sockets")
+            held.append("seccomp: no new sockets or processes")
     except OSError as exc:  # a kernel without seccomp filters: BUNDLE.md says what that leaves
         if exc.errno != errno.EINVAL:
             raise ConfinementError(f"seccomp refused the socket filter: {exc}") from exc

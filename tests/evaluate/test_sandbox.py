@@ -277,6 +277,18 @@ def test_no_new_unix_sockets(tmp_path, obs, unix_listener, attack):
     assert not _accepted(server)
 
 
+@pytest.mark.parametrize("attack", ["fork", "subprocess"])
+def test_no_new_processes_but_threads(tmp_path, obs, attack):
+    bundle = _hostile(tmp_path / "hostile")
+    with SandboxedPolicy(bundle, LIMITS) as policy:
+        assert "seccomp: no new sockets or processes" in policy.metadata.extra["sandbox"]
+        policy.reset()
+        with pytest.raises(PolicyError, match="PermissionError") as stopped:
+            policy.infer(obs, attack)
+        _one_line(str(stopped.value))
+        assert policy.infer(obs, "thread").horizon == 4
+
+
 @pytest.mark.parametrize(
     "target",
     [

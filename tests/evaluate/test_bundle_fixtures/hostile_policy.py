@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import threading
 import time
 
 import numpy as np
@@ -43,6 +45,15 @@ def attack(name: str, target: object) -> None:
             sock.connect(str(target))
     elif name == "socketpair":
         socket.socketpair()[0].close()
+    elif name == "fork":  # a fork bomb starts with one
+        if os.fork() == 0:
+            os._exit(0)
+    elif name == "subprocess":
+        subprocess.run(["true"], check=True)
+    elif name == "thread":  # threads stay allowed (BLAS, torch)
+        worker = threading.Thread(target=lambda: None)
+        worker.start()
+        worker.join()
 
 
 class HostilePolicy(Policy):
