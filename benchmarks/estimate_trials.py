@@ -11,7 +11,10 @@ JSON line per figure, progress on stderr.
    160x90, episodes ended at 150 steps (every success of the committed 600-episode fidelity
    run came by step 91): 1800 episodes, rung by rung, into one results store; the outcomes
    per condition are written to ``benchmarks/estimate_trials.csv`` (committed), which
-   ``--measure-only`` measures without running anything.
+   ``--measure-only`` measures without running anything. The committed file was recorded
+   on 6 Dec 2026 with ``tabletop_twin`` as bundled before issue 16 rebuilt it from the
+   relit scan (b8981a5; the 300-condition twin package's hash began 4e8093803f05, the
+   source's 5d92d8480627); a run now measures today's twin, in a fresh ``--out``.
 2. The 300 conditions are the population: the true real rate is the source world's mean
    over them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
    replacement; their source episodes are the real trials, the twin there their pairs, the
