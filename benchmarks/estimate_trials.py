@@ -14,7 +14,8 @@ JSON line per figure, progress on stderr.
    ``--measure-only`` measures without running anything. The committed file was recorded
    on 6 Dec 2026 with ``tabletop_twin`` as bundled before issue 16 rebuilt it from the
    relit scan (b8981a5; the 300-condition twin package's hash began 4e8093803f05, the
-   source's 5d92d8480627); a run now measures today's twin, in a fresh ``--out``.
+   source's 5d92d8480627); a run now measures today's twin (episodes of earlier builds in the same store are
+   left out).
 2. The 300 conditions are the population: the true real rate is the source world's mean
    over them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
    replacement; their source episodes are the real trials, the twin there their pairs, the
@@ -82,7 +83,7 @@ def emit(case: str, metric: str, value: float, unit: str) -> None:
     print(json.dumps(line | {"unit": unit}), flush=True)
 
 
-def run_trials(out: Path, workers: int) -> Path:
+def run_trials(out: Path, workers: int) -> tuple[Path, set[str]]:
     """Evaluate each rung in the source world, then in the twin, at :data:`CONDITIONS`
     conditions (resuming ``out``); rung by rung, so each rung's pairs are complete early."""
     source, twin = expand_pair(*check_pair(SOURCE, TWIN), CONDITIONS, 0, out / "worlds")
@@ -97,15 +98,18 @@ def run_trials(out: Path, workers: int) -> Path:
         for role, package in (("source", source), ("twin", twin)):
             side = Side(role, str(package.root), f"{package.name} ({role}), {rung}")
             evaluate_side(side, plan, out, Execution(workers=workers), console)
-    return out / STORE_FILENAME
+    return out / STORE_FILENAME, {source.content_hash, twin.content_hash}
 
 
-def population(store: Path) -> dict[str, dict[str, np.ndarray]]:
+def population(store: Path, hashes: set[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Per policy, at the conditions both worlds ran ``[C]`` (``condition``): the source
     world's success (``real``) and two predictions from the twin, its ``success`` and its
-    rubric ``progress`` (a continuous score in [0, 1])."""
+    rubric ``progress`` (a continuous score in [0, 1]). ``hashes``: only episodes of these
+    packages (a store that also holds an earlier build of a world keeps its episodes)."""
     frame = read_store_episodes(store, None)
     frame = frame[~frame["failure_kind"].isin(EXCLUDED_KINDS)]
+    if hashes is not None:
+        frame = frame[frame["env_hash"].isin(hashes)]
     frame = frame.assign(
         world=frame["env_id"].str.rsplit("/", n=1).str[-1],
         success=frame["success"].astype(float),
@@ -245,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
 def trials(out: Path, workers: int, draws: int, run: bool = True) -> None:
     """Run (or resume) the episodes and write :data:`POPULATION_CSV`, then measure it."""
     if run:
-        write_population(population(run_trials(out, workers)), POPULATION_CSV)
+        write_population(population(*run_trials(out, workers)), POPULATION_CSV)
     measure(
         read_population(POPULATION_CSV),
         draws,

@@ -9,6 +9,7 @@ from benchmarks.estimate_trials import (
     ceiling,
     draw,
     equal_width,
+    population,
     read_population,
     write_population,
 )
@@ -66,3 +67,35 @@ def test_population_round_trips_through_its_csv(tmp_path):
     for policy, outcomes in pop.items():
         for key, values in outcomes.items():
             np.testing.assert_array_equal(back[policy][key], values)
+
+
+def test_population_keeps_only_the_current_builds(tmp_path):
+    """A store holding an earlier build of the twin: its episodes do not mix into the
+    population when the current packages' hashes are given."""
+    from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
+
+    path = tmp_path / "results.sqlite"
+    with ResultsStore.open(path) as store:
+        store.add_run({"side": "all"}, run_id="run")
+        for world, digest, success in (
+            ("source", "s" * 64, True),
+            ("twin", "o" * 64, False),  # the earlier twin
+            ("twin", "n" * 64, True),
+        ):
+            for ic in range(3):
+                outcome = EpisodeOutcome(
+                    success=success,
+                    progress=1.0 if success else 0.25,
+                    criteria={},
+                    length_steps=10,
+                    wall_time_s=1.0,
+                    latency_mean_s=0.01,
+                    latency_max_s=0.01,
+                )
+                key = EpisodeKey("bundle:x/cot-s1", f"/w/{world}", digest, ic, ic)
+                store.record_episode(EpisodeRecord("run", key, outcome))
+    current = population(path, {"s" * 64, "n" * 64})["cot-s1"]
+    np.testing.assert_array_equal(current["success"], [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(current["progress"], [1.0, 1.0, 1.0])
+    mixed = population(path)["cot-s1"]  # without the hashes both builds are averaged
+    np.testing.assert_array_equal(mixed["success"], [0.5, 0.5, 0.5])
