@@ -959,6 +959,7 @@ CLI_ARGS: dict[str, list[str]] = {
     "bench_unknown": ["bench", "nope"],
     "submit_secret_in_spec": ["submit", "-p", "openpi://h:1?api_key=SECRET", "-e", ENV_ID],
     "worker_store_is_a_file_of_text": ["worker", "--store", "notes.txt", "--once"],
+    "worker_store_mistyped": ["worker", "--store", "nowhere/results.sqlite", "--once"],
 }
 for _name, _args in CLI_ARGS.items():
 

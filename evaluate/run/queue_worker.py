@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from evaluate.errors import EvaluateError
 from evaluate.policies import untrusted_spec
@@ -160,6 +161,9 @@ def _job_run(store: StoreLocation, job: JobRecord, config: EvalConfig) -> str:
     return run_id
 
 
+NO_QUEUE = "no results store here yet: `twinbench submit --store` creates it with the first job"
+
+
 def serve_queue(
     config: QueueWorkerConfig,
     on_job: Callable[[JobRecord], tuple[Callable[[int, int], None], Callable[[TaskOutcome], None]]],
@@ -167,15 +171,24 @@ def serve_queue(
     stop: threading.Event | None = None,
 ) -> int:
     """Claim and run jobs until ``stop`` is set (or, with ``once``, after one job or none).
+    A store file that does not exist yet is waited for (with ``once``: an error), never made.
 
-    Args:
-        on_job: called with each claimed job; returns its (on_start, on_outcome) callbacks.
-    Returns:
-        How many jobs this worker ran.
+        Args:
+            on_job: called with each claimed job; returns its (on_start, on_outcome) callbacks.
+        Returns:
+            How many jobs this worker ran.
     """
     stop = stop or threading.Event()
-    ran = 0
+    ran, waiting = 0, False
     while not stop.is_set():
+        if isinstance(config.store, Path) and not config.store.is_file():
+            if config.once:  # a worker serves a queue: it never makes one (a mistyped path)
+                raise EvaluateError(NO_QUEUE, file=config.store)
+            if not waiting:
+                logger.warning("%s: %s; waiting for it", config.store, NO_QUEUE)
+                waiting = True
+            stop.wait(config.poll_s)
+            continue
         with ResultsStore.open(config.store) as results:
             for job_id in results.requeue_stale(config.stale_after_s):
                 logger.warning("requeued or failed stale job %s", job_id)

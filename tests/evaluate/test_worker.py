@@ -5,6 +5,7 @@ a PostgreSQL database (``--store postgresql://...``)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 from typer.testing import CliRunner
@@ -42,6 +43,24 @@ def test_submit_then_worker_once_runs_the_job(tmp_path, store_location, monkeypa
     assert job.state == "done" and job.run_id == job.job_id and job.reason is None
     assert len(frame) == 2 and frame["success"].all()
     assert "no queued job" in invoke("worker", "--store", str(store), "--once").output
+
+
+def test_a_worker_never_makes_a_store(tmp_path, caplog):
+    typo = tmp_path / "nowhere" / "results.sqlite"
+    once = CliRunner().invoke(app, ["worker", "--store", str(typo), "--once"])
+    assert once.exit_code != 0 and "no results store here yet" in str(once.exception)
+    assert not typo.parent.exists()  # was: created, then "no queued job", exit 0
+    # a worker started before the first submit waits for the store, and says so once
+    stop = threading.Event()
+    config = QueueWorkerConfig(store=typo, poll_s=0.05, execution=Execution(workers=0))
+    waiting = threading.Thread(target=serve_queue, args=(config, None), kwargs={"stop": stop})
+    with caplog.at_level("WARNING", logger="evaluate.run.queue_worker"):
+        waiting.start()
+        time.sleep(0.3)
+        stop.set()
+        waiting.join(5)
+    assert not waiting.is_alive() and not typo.parent.exists()
+    assert [r.getMessage().count("waiting for it") for r in caplog.records] == [1]
 
 
 def test_unreachable_policy_fails_the_job_with_the_reason(tmp_path):
