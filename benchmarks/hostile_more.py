@@ -543,6 +543,7 @@ RECONSTRUCT_SCANS: dict[str, tuple[Callable[[Path], None], str]] = {
     "symlink_loop": (_loop, "ok"),
     "photos_four": (_images((320, 240), count=4), "error"),
     "photos_gigapixel_header": (_gigapixel, "error"),
+    "photos_1x1": (_images((1, 1)), "error"),  # pycolmap's SIFT crashed on them
     "photo_truncated": (_truncated, "error"),
     "photos_in_subfolder_only": (_subfolder_only, "error"),
 }

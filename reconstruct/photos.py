@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from reconstruct.errors import ReconstructError
 from reconstruct.stage import Reporter, file_digest, text_digest
-from reconstruct.video import contrast_sharpness
+from reconstruct.video import check_size, contrast_sharpness
 
 HEIF_SUFFIXES = frozenset({".heic", ".heif"})
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"}) | HEIF_SUFFIXES
@@ -91,15 +91,17 @@ def _undecodable(src: Path, exc: Exception) -> ReconstructError:
 
 
 def check_photo(src: Path) -> None:
-    """Refuse a file that is not a photo, reading only its header (milliseconds), so a folder
-    of broken or mislabelled files is refused before any stage runs."""
+    """Refuse a file that is not a photo, or one too small to match, reading only its header
+    (milliseconds), so a folder of broken or mislabelled files is refused before any stage
+    runs."""
     if src.suffix.lower() in HEIF_SUFFIXES:
         _register_heif(src)
     try:
         with Image.open(src) as image:
-            image.size  # noqa: B018  (the header is parsed on open)
+            width, height = image.size  # the header is parsed on open
     except DECODE_ERRORS as exc:
         raise _undecodable(src, exc) from exc
+    check_size(width, height, src)
 
 
 def grey_stats(image: Image.Image) -> tuple[float, float]:

@@ -358,8 +358,13 @@ def run_sfm(ctx: StageContext, config: SfmConfig) -> dict[str, Any]:
             JOB, request, limits=limits, report=ctx.report, log=ctx.scratch_dir / "colmap.log"
         )
     except ChildFailed as exc:
-        if exc.kind == "crashed":
-            raise RuntimeError(f"the SfM child failed during '{exc.note}': {exc.detail}") from exc
+        if exc.kind == "crashed":  # a bug in pycolmap or here: one line, the log for the rest
+            what = exc.detail.split("; log:")[0].splitlines()[0] if exc.detail else "no detail"
+            raise ReconstructError(
+                f"the SfM child crashed during '{exc.note}' ({what}): a bug in pycolmap or "
+                "twinbench; please report it with the photos' sizes and formats",
+                file=image_dir,
+            ) from exc
         raise _failure(exc, plan, len(names), image_dir) from exc
     summary = dict(done.result)
     summary["plan"] = dataclasses.asdict(plan)

@@ -79,9 +79,29 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
+MIN_SIDE = (
+    64  # px, as --max-image-size: SIFT finds nothing on smaller images (pycolmap crashes on 1x1)
+)
+
+
+def check_size(width: int, height: int, path: Path) -> None:
+    """Refuse an image or video too small for structure from motion."""
+    if min(width, height) < MIN_SIDE:
+        raise ReconstructError(
+            f"{width}x{height} px is too small for structure from motion "
+            f"(at least {MIN_SIDE} px a side; phone photos and videos are 720 px or more)",
+            file=path,
+        )
+
+
 def check_video(path: Path) -> None:
-    """Refuse a file that is not a video, reading only its container header."""
-    _open(path).close()
+    """Refuse a file that is not a video, or one too small, reading only its container header."""
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        check_size(stream.codec_context.width, stream.codec_context.height, path)
+    finally:
+        container.close()
 
 
 def _scaled_size(width: int, height: int, longest: int) -> tuple[int, int]:

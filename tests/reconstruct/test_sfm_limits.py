@@ -217,7 +217,11 @@ def leftovers(env: Path) -> list[str]:
             ReconstructError,
             r"took too long.*fewer frames",
         ),
-        (ChildFailed("crashed", "start-up", 0, "Traceback ... KeyError"), RuntimeError, "KeyError"),
+        (
+            ChildFailed("crashed", "extracting features", 0, "killed by SIGSEGV; log: *** a"),
+            ReconstructError,
+            r"crashed during 'extracting features' \(killed by SIGSEGV\): a bug in pycolmap",
+        ),
         (KeyboardInterrupt(), KeyboardInterrupt, None),
         (MemoryError(), MemoryError, None),
     ],
