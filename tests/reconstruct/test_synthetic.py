@@ -84,8 +84,11 @@ def test_quick_scan_becomes_a_metric_twin(quick_build: dict) -> None:
     # 0.4-0.5, green_box 0.5-0.6, blue_can 0.7, tray 0.8-1.0; the boxes and the can came out
     # at most 0.5 cm short (two builds measured). The tray comes out whole, but its walls
     # (1-3.5 cm of 4.5) are too uneven to pass for a container's, so it is a solid block.
-    # With 28 frames picked at 5% the tray was 4-9 cm off (see quick_config). The full
-    # build meets 1.5 cm (test_full_build_meets_the_accuracy_targets).
+    # With 28 frames picked at 5% the tray was 4-9 cm off (see quick_config). Since the scan
+    # is lit as the evaluation's cameras see it (headlight, specular: issue 16), 55 frames
+    # at 3% left the tray 2.2-3.0 cm off (2.9 cm in xy) and the expert failed once in two;
+    # 70 at 2% (two builds): red_box 0.6, green_box 0.4, blue_can 1.3, tray 1.7-2.0 cm. The full build meets
+    # 1.5 cm (test_full_build_meets_the_accuracy_targets; 1.4 cm for the tray, relit).
     check_build(quick_build, max_centroid_error=0.03, max_xy_error=0.025)
 
 
