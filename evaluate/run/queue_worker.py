@@ -181,7 +181,7 @@ def serve_queue(
     stop = stop or threading.Event()
     ran, waiting = 0, False
     while not stop.is_set():
-        if isinstance(config.store, Path) and not config.store.is_file():
+        if isinstance(config.store, Path) and not config.store.exists():
             if config.once:  # a worker serves a queue: it never makes one (a mistyped path)
                 raise EvaluateError(NO_QUEUE, file=config.store)
             if not waiting:
