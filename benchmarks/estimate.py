@@ -30,13 +30,13 @@ progress on stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks import estimate_trials
+from benchmarks import estimate_trials, figures
 from evaluate.estimate import PairedCell, equal_width_trials, estimate, load_episodes, pair
 from evaluate.estimate.coverage import INTERVALS, Coverage, coverage
 from evaluate.estimate.synthetic import AGREEMENT, Scenario
@@ -47,15 +47,7 @@ SOURCE, TWIN = "worlds/source", "worlds/twin"
 CO_TRAINED = "/cot-"  # the policies whose twin ranking agrees with the source (Pearson 0.98)
 
 
-def emit(case: str, metric: str, value: float, unit: str) -> None:
-    line = {
-        "bench": "estimate",
-        "case": case,
-        "metric": metric,
-        "value": round(value, 4),
-        "unit": unit,
-    }
-    print(json.dumps(line), flush=True)
+emit = partial(figures.emit, "estimate")
 
 
 def sweep(reps: int, sizes: tuple[int, ...], big_n: int) -> None:

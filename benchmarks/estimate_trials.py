@@ -38,15 +38,16 @@ JSON line per figure, progress on stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from benchmarks import figures
 from evaluate.correlation.inputs import read_store_episodes
 from evaluate.estimate.coverage import INTERVALS, all_bounds, real_only_bounds, score
 from evaluate.estimate.synthetic import Trials
@@ -78,9 +79,7 @@ PREDICTIONS = ("success", "progress")
 """What the twin predicts at a condition: its 0/1 success, or its rubric progress."""
 
 
-def emit(case: str, metric: str, value: float, unit: str) -> None:
-    line = {"bench": "estimate", "case": case, "metric": metric, "value": round(value, 4)}
-    print(json.dumps(line | {"unit": unit}), flush=True)
+emit = partial(figures.emit, "estimate")
 
 
 def run_trials(out: Path, workers: int) -> tuple[Path, set[str]]:

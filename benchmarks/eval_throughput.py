@@ -12,11 +12,12 @@ the last, so Ray's start-up is reported apart).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
+from benchmarks import figures
 from evaluate.rollout import RolloutConfig
 from evaluate.run import EvalConfig, Execution, TaskOutcome, run_evaluation
 
@@ -25,19 +26,7 @@ POLICY = "scripted:expert,images=1"
 CONTROL_HZ = 15.0
 
 
-def emit(case: str, metric: str, value: float, unit: str) -> None:
-    print(
-        json.dumps(
-            {
-                "bench": "eval",
-                "case": case,
-                "metric": metric,
-                "value": round(value, 3),
-                "unit": unit,
-            }
-        ),
-        flush=True,
-    )
+emit = partial(figures.emit, "eval", digits=3)
 
 
 def measure(case: str, episodes: int, execution: Execution, cores: int) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import runpy
 import subprocess
@@ -38,8 +37,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from benchmarks import figures
 from benchmarks.hostile_table import CASES, Case
 
 OUTCOMES = ("clear", "traceback", "hang", "accepted", "unclear", "handled", "unbuilt")
@@ -217,9 +218,7 @@ def run_all(cases: list[Case], jobs: int, timeout_s: float) -> Iterator[Result]:
         yield from pool.map(lambda case: run_case(case, Path(tmp), timeout_s), cases)
 
 
-def emit(case: str, metric: str, value: object, unit: str, **extra: object) -> None:
-    line = {"bench": "hostile", "case": case, "metric": metric, "value": value, "unit": unit}
-    print(json.dumps({**line, **extra}), flush=True)
+emit = partial(figures.emit, "hostile", digits=None)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,12 +27,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image
 
+from benchmarks import figures
 from reconstruct.scans.buddha_truth import BUDDHA_DIR, DatasetCameras
 
 BUDDHA = BUDDHA_DIR / "images"
@@ -125,14 +127,7 @@ def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float,
     return seconds, usage.ru_maxrss / 1024, output
 
 
-def figure(case: str, metric: str, value: float, unit: str) -> dict:
-    return {
-        "bench": "real_video",
-        "case": case,
-        "metric": metric,
-        "value": round(float(value), 4),
-        "unit": unit,
-    }
+figure = partial(figures.figure, "real_video")
 
 
 def run(args: argparse.Namespace, tmp: Path) -> Iterator[dict]:

@@ -13,20 +13,15 @@ import argparse
 import json
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
+from benchmarks.figures import figure as figure_line
 from reconstruct.synthetic.build import BuildConfig, build, quick_config
 
 
 def figures(record: dict, case: str) -> Iterator[dict]:
-    def figure(metric: str, value: float, unit: str) -> dict:
-        return {
-            "bench": "reconstruct",
-            "case": case,
-            "metric": metric,
-            "value": round(float(value), 4),
-            "unit": unit,
-        }
+    figure = partial(figure_line, "reconstruct", case)
 
     for stage, seconds in record["seconds"].items():
         yield figure(f"{stage}_time", seconds, "s")

@@ -6,31 +6,20 @@ Run ``python -m benchmarks.sim_env [--quick]``; prints one JSON line per figure.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks import figures
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.planner import PickPlaceExpert
 from sim_env.primitives import PrimitiveSceneConfig, write_primitive_package
 from sim_env.scene import PhysicsConfig, penetrations
 
-
-def emit(case: str, metric: str, value: float, unit: str) -> None:
-    print(
-        json.dumps(
-            {
-                "bench": "sim_env",
-                "case": case,
-                "metric": metric,
-                "value": round(value, 4),
-                "unit": unit,
-            }
-        )
-    )
+emit = partial(figures.emit, "sim_env")
 
 
 def expert_episode(env: TwinEnv, index: int) -> tuple[bool, float]:

@@ -15,15 +15,16 @@ cluster); or only in the database ``--postgres`` names (a fresh run in it each c
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
+from benchmarks import figures
 from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 from evaluate.store.throwaway import server_version, throwaway_cluster
 
@@ -31,9 +32,7 @@ FORK = multiprocessing.get_context("fork")
 OUTCOME = EpisodeOutcome(True, 1.0, {"grasp": 12, "lift": 40}, 450, 31.5, 0.08, 0.2)
 
 
-def emit(case: str, metric: str, value: float, unit: str) -> None:
-    line = {"bench": "store", "case": case, "metric": metric, "value": round(value, 3)}
-    print(json.dumps(line | {"unit": unit}), flush=True)
+emit = partial(figures.emit, "store", digits=3)
 
 
 def _write(location: str, run_id: str, writer: int, episodes: int, start, times) -> None:
