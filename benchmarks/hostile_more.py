@@ -57,6 +57,11 @@ def _both(*changes: Callable[[dict], None]) -> Callable[[dict], None]:
     return change
 
 
+def _render(section: dict) -> Callable[[dict], None]:
+    """A ``render:`` section in a version 2 file (where it is allowed), so its own check speaks."""
+    return _both(_put("format_version", 2), _put("render", section))
+
+
 COLOUR = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]
 MORE_ENV_EDITS: dict[str, Callable[[dict], None]] = {
     "control_hz_tiny": _put("episode", {"control_hz": 1e-300}),
@@ -71,11 +76,12 @@ MORE_ENV_EDITS: dict[str, Callable[[dict], None]] = {
     "background_radius_inf": _set(
         "scene.background", {"image": "meshes/cube.obj", "centre": [0, 0, 0], "radius": INF}
     ),
-    "render_colour_unknown_camera": _put("render", {"colour": {"nope": COLOUR}}),
-    "render_colour_huge": _put(
-        "render", {"colour": {"exterior_image_1_left": [[1e9] * 4 for _ in range(3)]}}
+    "render_colour_unknown_camera": _render({"colour": {"nope": COLOUR}}),
+    "render_colour_huge": _render(
+        {"colour": {"exterior_image_1_left": [[1e9] * 4 for _ in range(3)]}}
     ),
-    "render_unknown_field": _put("render", {"sharpness": 3}),
+    "render_unknown_field": _render({"sharpness": 3}),
+    "render_in_version_1": _both(_put("format_version", 1), _put("render", {"antialiased": True})),
     "camera_name_duplicate": _set("cameras.1.name", "exterior_image_1_left"),
     "camera_quat_nan": _set("cameras.0.pose.quat", [NAN, 0, 0, 0]),
     "camera_fx_inf": _set("cameras.0.fx", INF),

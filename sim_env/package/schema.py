@@ -11,12 +11,19 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim_env.droid import CONTROL_HZ
 
 FORMAT_VERSION = 2  # the newest version written; every version in FORMAT_VERSIONS is read
-FORMAT_VERSIONS = (1, 2)  # 2 adds scene.background
+FORMAT_VERSIONS = (1, 2)  # 2 adds scene.background and render
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 MAX_NAME_CHARS = 100  # names become ids in the store, file names and page titles
 MAX_INSTRUCTION_CHARS = 2000  # a task's instruction, sent to the policy with every request
@@ -253,6 +260,15 @@ class EnvPackageSpec(_Strict):
     render: SplatRenderSpec | None = None  # opt-in splat rendering settings
 
     _name = field_validator("name")(_check_name)
+
+    @field_validator("render")
+    @classmethod
+    def _render_needs_version_2(
+        cls, render: SplatRenderSpec | None, info: ValidationInfo
+    ) -> SplatRenderSpec | None:
+        if render is not None and info.data.get("format_version", 2) < 2:
+            raise ValueError("needs format_version 2 (a version 1 reader does not know it)")
+        return render
 
     @model_validator(mode="after")
     def _render_names_cameras(self) -> EnvPackageSpec:

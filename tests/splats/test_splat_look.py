@@ -53,13 +53,17 @@ def packages(tmp_path_factory):
         target = styled_root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(plain.path(rel).read_bytes())
-    styled = save_package(plain.spec.model_copy(update={"render": look}), styled_root)
+    styled = save_package(
+        plain.spec.model_copy(update={"render": look, "format_version": 2}), styled_root
+    )
     smooth_root = tmp_path_factory.mktemp("look") / "smooth"
     for rel in plain.spec.referenced_files():
         (smooth_root / rel).parent.mkdir(parents=True, exist_ok=True)
         (smooth_root / rel).write_bytes(plain.path(rel).read_bytes())
     smooth = SplatRenderSpec(smoothing_3d=True)
-    smoothed = save_package(plain.spec.model_copy(update={"render": smooth}), smooth_root)
+    smoothed = save_package(
+        plain.spec.model_copy(update={"render": smooth, "format_version": 2}), smooth_root
+    )
     return plain, styled, smoothed
 
 
@@ -87,8 +91,18 @@ def test_colour_map_must_name_a_camera(packages):
     plain, _, _ = packages
     bad = plain.spec.model_dump(mode="json")
     bad["render"] = {"colour": {"nope": MAP.tolist()}}
+    bad["format_version"] = 2
     with pytest.raises(ValueError, match=r"render\.colour names cameras the package lacks"):
         type(plain.spec).model_validate(bad)
+
+
+def test_render_needs_format_version_2(packages):
+    """A version 1 reader does not know the section: a version 1 file may not carry it."""
+    _, styled, _ = packages
+    data = styled.spec.model_dump(mode="json")
+    assert type(styled.spec).model_validate(data).render is not None
+    with pytest.raises(ValueError, match="needs format_version 2"):
+        type(styled.spec).model_validate({**data, "format_version": 1})
 
 
 def test_a_package_opts_into_3d_smoothing(packages):
