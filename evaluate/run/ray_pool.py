@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 
 from evaluate.errors import EvaluateError
@@ -20,8 +21,26 @@ from twinbench.errors import TwinbenchError
 logger = logging.getLogger(__name__)
 
 LOCAL = "local"
+_REACH_TIMEOUT_S = 5.0  # Ray itself retries an unanswered address for about 30 s
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds evaluate/, sim_env/, twinbench/
 _LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2  # results are tiny; leave memory to the workers
+
+
+def check_reachable(address: str, timeout_s: float = _REACH_TIMEOUT_S) -> None:
+    """Fail in seconds where nothing listens at ``HOST:PORT`` or ``ray://HOST:PORT``, before
+    Ray's own retries; ``local``, ``auto`` and forms without a port are left to Ray."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or address == LOCAL:
+        return
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            pass
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise EvaluateError(
+            f"cannot reach Ray at {address!r}: nothing answers at {host}:{port} ({reason}); "
+            "start the cluster (`ray start --head`) or use --ray-address local"
+        ) from exc
 
 
 def init_ray(address: str, num_cpus: int) -> bool:
@@ -43,6 +62,7 @@ def init_ray(address: str, num_cpus: int) -> bool:
                 runtime_env={"env_vars": {"PYTHONPATH": path}},
             )
         else:
+            check_reachable(address)
             ray.init(address=address, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise EvaluateError(f"cannot start or reach Ray at {address!r}: {exc}") from exc

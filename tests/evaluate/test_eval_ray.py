@@ -5,10 +5,15 @@ starting Ray."""
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 
+from evaluate.errors import EvaluateError
 from evaluate.rollout import RolloutConfig
 from evaluate.run import EvalConfig, Execution, run_evaluation
+from evaluate.run.ray_pool import check_reachable, init_ray
 from evaluate.store import ResultsStore
 
 pytestmark = pytest.mark.slow
@@ -34,3 +39,29 @@ def test_ray_workers_match_inline_results(tmp_path, store_location):
             frame = store.episodes(run_id=result.run_id)[COLUMNS]
         frames.append(frame.sort_values(COLUMNS[:3]).reset_index(drop=True))
     assert frames[0].equals(frames[1])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["ray://", ""])
+def test_an_address_nobody_answers_fails_in_seconds(scheme):
+    """Ray retries an unanswered address for about 30 s; the check says so at once."""
+    address = f"{scheme}127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    with pytest.raises(
+        EvaluateError, match=r"cannot reach Ray at .*nothing answers at 127\.0\.0\.1"
+    ):
+        init_ray(address, num_cpus=1)
+    assert time.monotonic() - started < 5
+
+
+def test_a_listening_address_passes_the_check():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        check_reachable(f"ray://127.0.0.1:{server.getsockname()[1]}")
+    check_reachable("auto")  # no port: Ray's to judge
