@@ -1,6 +1,7 @@
 """Build the bundled source world and its reconstructed twin.
 
     python -m reconstruct.synthetic.build                  # into sim_env/envs/
+    python -m reconstruct.synthetic.build --world kitchen_source   # the second world
     python -m reconstruct.synthetic.build --quick --out /tmp/envs --work /tmp/build
 
 1. write the source world package (``world``);
@@ -38,18 +39,13 @@ from reconstruct.splats import SplatsConfig
 from reconstruct.stages import WORK_DIRNAME, run_pipeline
 from reconstruct.synthetic.accuracy import camera_accuracy, centroid_errors
 from reconstruct.synthetic.scan import ScanConfig, render_scan
-from reconstruct.synthetic.world import (
-    SourceObject,
-    SourceWorldConfig,
-    truth_centroids,
-    write_source_world,
-)
+from reconstruct.synthetic.spec import WORLDS, SourceObject, SourceWorldConfig
+from reconstruct.synthetic.world import truth_centroids, write_source_world
 from reconstruct.train.config import DensifyConfig, TrainConfig
 from reconstruct.viewpoint import ExteriorChoice
 from sim_env.package import EnvPackage, load_package
 
 BUNDLED = Path(__file__).resolve().parents[2] / "sim_env" / "envs"
-TWIN_NAME = "tabletop_twin"
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,6 @@ class BuildConfig:
     )
     mesh: MeshConfig = field(default_factory=MeshConfig)
     objects: ObjectsConfig = field(default_factory=ObjectsConfig)
-    twin_name: str = TWIN_NAME
     # The bundled twin keeps DROID's fixed exterior camera and no background: the fidelity
     # study's numbers were measured with them.
     exterior_camera: str = "droid"
@@ -157,7 +152,7 @@ def stage_configs(config: BuildConfig, source: EnvPackage) -> dict[str, object]:
         "mesh": config.mesh,
         "objects": replace(config.objects, edits=edits),
         "package": PackageConfig(
-            name=config.twin_name,
+            name=config.world.twin,
             task=task,
             initial_conditions=conditions,
             exterior=ExteriorChoice.parse(config.exterior_camera),
@@ -169,7 +164,13 @@ def stage_configs(config: BuildConfig, source: EnvPackage) -> dict[str, object]:
 def source_world(world: SourceWorldConfig, out: Path, existing: Path | None) -> EnvPackage:
     """The world to film: ``existing`` as it is, or a fresh one written to ``out/<name>``."""
     if existing is not None:
-        return load_package(existing)
+        package = load_package(existing)
+        if package.spec.name != world.name:
+            raise ValueError(
+                f"{existing}: the package is {package.spec.name!r}, the build's world "
+                f"{world.name!r} (its objects and truth are the build's)"
+            )
+        return package
     folder = out / world.name
     shutil.rmtree(folder, ignore_errors=True)
     return write_source_world(folder, world)
@@ -187,7 +188,7 @@ def build(
     Returns the build record (also written as ``build.json`` in the twin).
     """
     started = time.monotonic()
-    twin_dir = out / config.twin_name
+    twin_dir = out / config.world.twin
     shutil.rmtree(twin_dir, ignore_errors=True)
     source = source_world(config.world, out, source_dir)
     source_dir = source.root
@@ -205,7 +206,7 @@ def build(
     splats = next(r for r in results if r.name == "splats").summary
     record = {
         "source": config.world.name,
-        "twin": config.twin_name,
+        "twin": config.world.twin,
         "accuracy": {
             **camera_accuracy(work / "env" / WORK_DIRNAME, truth_file),
             "centroid_error_m": centroid_errors(objects, truth),
@@ -232,8 +233,17 @@ def main() -> None:
     parser.add_argument(
         "--source", type=Path, default=None, help="film this source world package (not rewritten)"
     )
+    parser.add_argument(
+        "--world",
+        choices=sorted(WORLDS),
+        help="the source world (default: --source's name, else tabletop_source)",
+    )
     args = parser.parse_args()
-    config = quick_config() if args.quick else BuildConfig()
+    filmed = load_package(args.source).spec.name if args.source else None
+    name = args.world or filmed or "tabletop_source"
+    if name not in WORLDS or filmed not in (None, name):
+        parser.error(f"--source {args.source} is {filmed!r}: name one of {sorted(WORLDS)}")
+    config = replace(quick_config() if args.quick else BuildConfig(), world=WORLDS[name])
     with tempfile.TemporaryDirectory() as tmp:
         record = build(config, args.out, args.work or Path(tmp), args.source)
     print(

@@ -1,6 +1,6 @@
-"""Textures of the source world: procedural wood, cardboard and printed packaging, crops of
-real photographs, and the ArUco marker sheet. Images are uint8 RGB ``[H, W, 3]``, row 0 at
-the top; deterministic for a seed.
+"""Textures of the source worlds: procedural wood, cloth, cardboard, plastic and printed
+packaging, crops of real photographs, and the ArUco marker sheet. Images are uint8 RGB
+``[H, W, 3]``, row 0 at the top; deterministic for a seed.
 
 The photographs are the AliceVision Buddha Dataset's (Gasparini, Castan, Lanthony 2017,
 CC BY 4.0, doi:10.5281/zenodo.1203283); without them, procedural stand-ins are used.
@@ -118,6 +118,55 @@ def weave(size: tuple[int, int], rng: np.random.Generator, strip: int = 14) -> n
     tone = tones[strip_id] * shade * (1 + fibre) * (1 + 0.1 * smooth_noise((h, w), 60, rng))
     colour = np.array([0.72, 0.56, 0.36]) * tone[..., None]
     return np.clip(colour * 255, 0, 255).astype(np.uint8)
+
+
+def cloth(size: tuple[int, int], rng: np.random.Generator, px_per_m: float) -> np.ndarray:
+    """A light block-printed tablecloth: linen ground (threads, slubs), motifs of two or
+    three dots stamped by hand at random places in three inks, and broad fold shading.
+    Motifs at random (not a repeat) keep structure from motion from matching one with
+    another; their 1-4 cm size is what small training images see."""
+    w, h = size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    threads = 0.03 * np.sin(xs * 2.1) * np.sin(ys * 1.9) + 0.03 * smooth_noise((h, w), 1.5, rng)
+    slubs = 0.04 * smooth_noise((h, w), 0.01 * px_per_m, rng)
+    ground = np.array([0.9, 0.88, 0.82], np.float32) * (1 + threads + slubs)[..., None]
+    image = np.clip(ground * 255, 0, 255).astype(np.uint8)
+    inks = [(46, 84, 140), (52, 128, 120), (200, 150, 40)]  # indigo, teal, mustard
+    for _ in range(int(w * h / px_per_m**2 * 160)):
+        ink = inks[int(rng.integers(len(inks)))]
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        radius = rng.uniform(0.004, 0.012) * px_per_m
+        for _ in range(int(rng.integers(2, 4))):
+            angle = rng.uniform(0, 2 * np.pi)
+            at = (int(cx + 1.6 * radius * np.cos(angle)), int(cy + 1.6 * radius * np.sin(angle)))
+            cv2.circle(image, at, max(1, int(radius)), ink, -1, cv2.LINE_AA)
+        cv2.circle(image, (int(cx), int(cy)), max(1, int(0.5 * radius)), (240, 236, 226), -1, cv2.LINE_AA)  # fmt: skip
+    folds = 1 + 0.06 * smooth_noise((h, w), 0.25 * px_per_m, rng)
+    return np.clip(image * folds[..., None], 0, 255).astype(np.uint8)
+
+
+def plastic(
+    size: tuple[int, int], colour: tuple[int, int, int], rng: np.random.Generator
+) -> np.ndarray:
+    """Moulded plastic (a crate's): coloured ground with a faint mottle, rows of dark
+    ventilation slots, scuffs and a few stickers."""
+    w, h = size
+    tone = 1 + 0.05 * smooth_noise((h, w), 30, rng) + 0.03 * smooth_noise((h, w), 3, rng)
+    image = np.clip(np.array(colour, np.float32) * tone[..., None], 0, 255).astype(np.uint8)
+    dark = tuple(int(c * 0.35) for c in colour)
+    for y in range(12, h - 12, 34):
+        offset = 0 if (y // 34) % 2 else 17
+        for x in range(10 + offset, w - 30, 48):
+            cv2.rectangle(image, (x, y), (x + 24, y + 9), dark, -1, cv2.LINE_AA)
+    for _ in range(40):  # scuffs
+        start = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
+        end = (start[0] + int(rng.normal(0, 25)), start[1] + int(rng.normal(0, 25)))
+        cv2.line(image, start, end, (215, 215, 210), 1, cv2.LINE_AA)
+    for _ in range(6):  # stickers
+        c = (int(rng.integers(120, 256)), int(rng.integers(120, 256)), int(rng.integers(120, 256)))
+        x, y = int(rng.uniform(0, w - 60)), int(rng.uniform(0, h - 40))
+        cv2.rectangle(image, (x, y), (x + int(rng.uniform(25, 60)), y + int(rng.uniform(15, 40))), c, -1)  # fmt: skip
+    return image
 
 
 def photo_crop(

@@ -1,9 +1,10 @@
-"""The source world: a textured MuJoCo tabletop that stands in for the real table.
+"""A source world: a textured MuJoCo tabletop that stands in for the real table, written from
+its description (``reconstruct.synthetic.spec``).
 
-A wooden table (its top at z = 0) with printed photographs and the ArUco marker (DICT_4X4_50,
-id 0) lying on it, the marker's centre at the robot base origin and its x axis along the
-robot's +x; three graspable objects (two printed boxes and a can, 5-6.5 cm) and a tray made
-of five convex parts. Every object's body origin is the centre of its footprint on the table
+A table (its top at z = 0) with printed sheets and the ArUco marker (DICT_4X4_50, id 0) lying
+on it, the marker's centre at the robot base origin and its x axis along the robot's +x;
+graspable objects (printed boxes and cans, 5-10 cm) and a tray made of five convex parts; the
+room's light baked into the textures. Every object's body origin is the centre of its footprint on the table
 (z = 0 at its bottom) with x along its longer side, the convention reconstruct's objects stage
 uses, so the same initial conditions mean the same placements in the source world and its
 reconstructed twin.
@@ -11,7 +12,6 @@ reconstructed twin.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,130 +19,72 @@ import trimesh
 from PIL import Image
 
 from reconstruct.initial_conditions import (
-    LayoutConfig,
     collision_free,
     footprint_radius,
     sample_layouts,
     to_initial_condition,
 )
 from reconstruct.synthetic import meshes, textures
+from reconstruct.synthetic.spec import (
+    FINISHES,
+    SURFACES,
+    TABLETOP,
+    Lighting,
+    SourceObject,
+    SourceWorldConfig,
+)
 from sim_env.package import EnvPackage, save_package
 from sim_env.primitives import droid_cameras, pick_place_rubric
-
-Pose2 = tuple[float, float, float]  # x m, y m, yaw deg
-
-
-@dataclass(frozen=True)
-class SourceObject:
-    """One movable object. ``kind``: box (extents x y z), can (radius, radius, height) or
-    tray (outer x y z); ``scan_pose``: where it stands during the scan (and in initial
-    condition 0)."""
-
-    name: str
-    kind: str
-    size: tuple[float, float, float]
-    mass: float
-    scan_pose: Pose2
-    colour: tuple[int, int, int] = (128, 128, 128)
-    words: tuple[str, ...] = ()
-
-
-DEFAULT_OBJECTS = (
-    SourceObject(
-        "red_box",
-        "box",
-        (0.05, 0.05, 0.065),
-        0.12,
-        (0.45, -0.17, 15.0),
-        (196, 40, 34),
-        ("TOMATO", "soup mix"),
-    ),
-    SourceObject(
-        "green_box",
-        "box",
-        (0.065, 0.045, 0.05),
-        0.1,
-        (0.62, -0.13, -20.0),
-        (38, 132, 62),
-        ("GREEN", "tea 20 bags"),
-    ),
-    SourceObject(
-        "blue_can",
-        "can",
-        (0.028, 0.028, 0.09),
-        0.2,
-        (0.42, 0.02, 0.0),
-        (32, 72, 168),
-        ("COLA", "330 ml"),
-    ),
-    SourceObject("tray", "tray", (0.19, 0.14, 0.045), 0.3, (0.6, 0.17, 10.0)),
-)
-
-
-@dataclass(frozen=True)
-class SourceWorldConfig:
-    """The source world's layout, textures and task.
-
-    Attributes:
-        name: the package name.
-        table_x, table_y: the table top's extent, metres (the robot base is at the origin).
-        table_thickness: metres.
-        texture_px_per_m: table texture resolution.
-        marker_size: side of the marker's black square, metres.
-        objects: the movable objects.
-        task: (object, container) of the pick-and-place rubric.
-        layouts: how initial conditions are sampled (condition 0 is the scan arrangement).
-        camera_size: (width, height) of the DROID-like cameras.
-        seed: texture seed.
-    """
-
-    name: str = "tabletop_source"
-    table_x: tuple[float, float] = (-0.25, 0.95)
-    table_y: tuple[float, float] = (-0.5, 0.5)
-    table_thickness: float = 0.04
-    texture_px_per_m: float = 1000.0
-    marker_size: float = 0.15
-    objects: tuple[SourceObject, ...] = DEFAULT_OBJECTS
-    task: tuple[str, str] = ("red_box", "tray")
-    layouts: LayoutConfig = field(default_factory=lambda: LayoutConfig(seed=3))
-    camera_size: tuple[int, int] = (320, 180)
-    seed: int = 0
-
-    @property
-    def instruction(self) -> str:
-        obj, container = (n.replace("_", " ") for n in self.task)
-        return f"put the {obj} in the {container}"
 
 
 def table_texture(
     config: SourceWorldConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, list[str]]:
-    """The table top image (column = +x, row 0 = largest y) and the photo credits used."""
+    """The table top image (column = +x, row 0 = largest y), lit, and the photo credits used."""
+    if config.surface not in SURFACES:
+        raise ValueError(f"unknown table surface {config.surface!r} (one of {SURFACES})")
     ppm = config.texture_px_per_m
     (x0, x1), (y0, y1) = config.table_x, config.table_y
     size = (round((x1 - x0) * ppm), round((y1 - y0) * ppm))
-    image = textures.wood(size, rng, ppm)
+    image = getattr(textures, config.surface)(size, rng, ppm)
     sources = []
 
     def at(x: float, y: float) -> tuple[float, float]:
         return (x - x0) * ppm - 0.5, (y1 - y) * ppm - 0.5
 
-    prints = [  # (photo, crop, centre m, angle deg): photographs lying on the table
-        ("00052.jpg", (0.25, 0.15, 0.75, 0.85), (0.1, 0.3), 12.0),
-        ("00010.jpg", (0.2, 0.1, 0.8, 0.9), (0.78, -0.33), -8.0),
-        ("00042.jpg", (0.25, 0.1, 0.75, 0.9), (0.2, -0.34), 25.0),
-        ("00065.jpg", (0.2, 0.15, 0.8, 0.85), (0.82, 0.3), -15.0),
-    ]
-    for photo, crop, (x, y), angle in prints:
-        picture, source = textures.photo_crop(
-            photo, crop, (round(0.2 * ppm), round(0.14 * ppm)), rng
-        )
-        textures.paste(image, picture, at(x, y), angle)
-        sources.append(source)
+    for sheet in config.prints:
+        px = (round(sheet.size[0] * ppm), round(sheet.size[1] * ppm))
+        if sheet.photo:
+            picture, source = textures.photo_crop(sheet.photo, sheet.crop, px, rng)
+            sources.append(source)
+        else:
+            picture = textures.packaging(px, sheet.colour, list(sheet.words), rng)
+        textures.paste(image, picture, at(*sheet.centre), sheet.angle_deg)
     marker_px = round(config.marker_size * ppm)
     sheet = textures.aruco_sheet(0, marker_px, round(0.025 * ppm))
     textures.paste(image, sheet, at(0.0, 0.0), 0.0)
-    return image, sources
+    xs = np.linspace(x0, x1, size[0])[None, :]
+    ys = np.linspace(y1, y0, size[1])[:, None]
+    return lit(image, config.lighting, light_falloff(config, xs, ys)), sources
+
+
+def light_falloff(config: SourceWorldConfig, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Brightness factor of the room's light at table points (m): 1 on the table's edge
+    nearest the light, ``1 - falloff`` on the farthest."""
+    light = config.lighting
+    angle = np.radians(light.azimuth_deg)
+    (x0, x1), (y0, y1) = config.table_x, config.table_y
+    along = -(np.cos(angle) * x + np.sin(angle) * y)  # grows away from the light
+    corners = [-(np.cos(angle) * cx + np.sin(angle) * cy) for cx in (x0, x1) for cy in (y0, y1)]
+    t = (along - min(corners)) / max(max(corners) - min(corners), 1e-9)
+    return 1.0 - light.falloff * t
+
+
+def lit(image: np.ndarray, lighting: Lighting, factor: np.ndarray | float = 1.0) -> np.ndarray:
+    """``image`` [H, W, 3] under ``lighting``, times ``factor`` (scalar or [H, W]); the
+    neutral light returns it unchanged."""
+    gain = np.asarray(lighting.tint) * lighting.gain * np.asarray(factor, float)[..., None]
+    return np.clip(image * gain, 0, 255).astype(np.uint8)
 
 
 FACES = ("+x", "-x", "+y", "-y", "+z", "-z")
@@ -190,7 +132,11 @@ def object_geometry(obj: SourceObject) -> tuple[meshes.UvMesh, list[trimesh.Trim
 
 def object_texture(obj: SourceObject, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     """The object's texture atlas (matching ``object_geometry``'s UVs) and its origin."""
+    if obj.finish not in FINISHES:
+        raise ValueError(f"{obj.name}: unknown finish {obj.finish!r} (one of {FINISHES})")
     if obj.kind == "tray":
+        if obj.finish == "plastic":
+            return textures.plastic((1200, 1000), obj.colour, rng), "procedural moulded plastic"
         return textures.weave((1200, 1000), rng), "procedural rattan weave"
     if obj.kind == "can":
         image = textures.packaging((512, 512), obj.colour, list(obj.words), rng)
@@ -222,7 +168,7 @@ def truth_centroids(config: SourceWorldConfig) -> dict[str, np.ndarray]:
     return out
 
 
-def write_source_world(root: Path, config: SourceWorldConfig = SourceWorldConfig()) -> EnvPackage:
+def write_source_world(root: Path, config: SourceWorldConfig = TABLETOP) -> EnvPackage:
     """Write the source world package under ``root`` (an empty or missing folder)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -245,6 +191,7 @@ def write_source_world(root: Path, config: SourceWorldConfig = SourceWorldConfig
         visual, hulls = object_geometry(obj)
         meshes.write_obj(root / f"meshes/{obj.name}.obj", visual)
         texture, credit = object_texture(obj, rng)
+        texture = lit(texture, config.lighting, 1.0 - config.lighting.falloff / 2)  # moves: mean
         Image.fromarray(texture).save(root / f"textures/{obj.name}.png")
         credits.append(f"{obj.name}: {credit}")
         hull_paths = []
@@ -284,7 +231,8 @@ def write_source_world(root: Path, config: SourceWorldConfig = SourceWorldConfig
         "provenance": {
             "created_by": "reconstruct.synthetic.world.write_source_world",
             "source": f"procedural source world, seed {config.seed}",
-            "notes": "textures: procedural wood and packaging; photographs: " + "; ".join(credits),
+            "notes": f"textures: procedural {config.surface} and packaging; photographs: "
+            + "; ".join(credits),
         },
     }
     draft = save_package(spec, root)
