@@ -105,7 +105,7 @@ def population(store: Path, hashes: set[str] | None = None) -> dict[str, dict[st
     world's success (``real``) and two predictions from the twin, its ``success`` and its
     rubric ``progress`` (a continuous score in [0, 1]). ``hashes``: only episodes of these
     packages (a store that also holds an earlier build of a world keeps its episodes)."""
-    frame = read_store_episodes(store, None)
+    frame = read_store_episodes(store)
     frame = frame[~frame["failure_kind"].isin(EXCLUDED_KINDS)]
     if hashes is not None:
         frame = frame[frame["env_hash"].isin(hashes)]

@@ -52,7 +52,8 @@ def correlate(
     ] = False,
     rate: Annotated[Rate, typer.Option("--metric", help="Which rate to compare.")] = Rate.success,
     run: Annotated[
-        str | None, typer.Option("--run", help="With a store: only this run's episodes.")
+        list[str] | None,
+        typer.Option("--run", help="With a sim store: only this run's episodes (repeatable)."),
     ] = None,
     resamples: Annotated[
         int, typer.Option("--resamples", min=1, help="Bootstrap resamples.")
@@ -81,7 +82,7 @@ def correlate(
     metric = rate.value
     check_output(output)  # a bad --output fails now, not after the bootstrap
     sim_source = store_location(sim)  # a path, or a URL (shown without its password)
-    sim_tables = load_tables(sim_source, run_id=run)
+    sim_tables = load_tables(sim_source, run_ids=run or ())
     real_tables = load_tables(real)
     for path, tables in ((sim_source, sim_tables), (real, real_tables)):
         if metric not in tables:

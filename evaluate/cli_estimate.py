@@ -56,10 +56,14 @@ def estimate_command(
         ),
     ] = False,
     run: Annotated[
-        str | None, typer.Option("--run", help="With a sim store: only this run's episodes.")
+        list[str] | None,
+        typer.Option("--run", help="With a sim store: only this run's episodes (repeatable)."),
     ] = None,
     real_run: Annotated[
-        str | None, typer.Option("--real-run", help="With a real store: only this run's episodes.")
+        list[str] | None,
+        typer.Option(
+            "--real-run", help="With a real store: only this run's episodes (repeatable)."
+        ),
     ] = None,
     env_map: Annotated[
         list[str] | None,
@@ -102,8 +106,8 @@ def estimate_command(
         check_output(output)
     family = "asymptotic" if asymptotic else "finite-sample"
     sim, real = store_location(sim), store_location(real)  # URLs shown without a password
-    sim_frame, sim_excluded = load_episodes(sim, run_id=run)
-    real_frame, real_excluded = load_episodes(real, run_id=real_run)
+    sim_frame, sim_excluded = load_episodes(sim, run_ids=run or ())
+    real_frame, real_excluded = load_episodes(real, run_ids=real_run or ())
     cells, notes = pair(
         sim_frame, real_frame, (str(sim), str(real)), _env_map(env_map or []), twin_score
     )

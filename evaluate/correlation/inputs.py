@@ -14,7 +14,7 @@ file, the line and the column.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -36,30 +36,30 @@ _FALSE = {"0", "0.0", "false", "no"}
 
 
 def load_tables(
-    path: Path | PostgresURL, *, run_id: str | None = None
+    path: Path | PostgresURL, *, run_ids: Sequence[str] = ()
 ) -> dict[Quantity, RateTable]:
     """Load a run directory (holding ``results.sqlite``), a ``.sqlite`` store, a PostgreSQL
     store or a CSV.
 
     Args:
         path: where the outcomes are.
-        run_id: with a store, use only this run's episodes (default: all of them).
+        run_ids: with a store, use only these runs' episodes (default: all of them).
     """
     if isinstance(path, PostgresURL):
-        return _from_store(path, run_id)
+        return _from_store(path, run_ids)
     if path.is_dir():
         store = path / STORE_FILENAME
         if not store.exists():
             raise EvaluateError(
                 f"a run directory must hold {STORE_FILENAME}; none found", file=path
             )
-        return _from_store(store, run_id)
+        return _from_store(store, run_ids)
     if not path.is_file():
         raise EvaluateError("no such file or directory", file=path)
     if path.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
-        return _from_store(path, run_id)
+        return _from_store(path, run_ids)
     if path.suffix.lower() == ".csv":
-        if run_id is not None:
+        if run_ids:
             raise EvaluateError("--run applies to a results store, not to a CSV", file=path)
         return read_outcomes_csv(path)
     raise EvaluateError(
@@ -67,22 +67,24 @@ def load_tables(
     )
 
 
-def read_store_episodes(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
-    """A store's episodes (one run's, or all), opened read-only; none is an error naming it."""
+def read_store_episodes(path: Path | PostgresURL, run_ids: Sequence[str] = ()) -> pd.DataFrame:
+    """A store's episodes (these runs', or all), opened read-only; none is an error naming it."""
     with ResultsStore.open(path, read_only=True) as store:
-        if run_id is not None:
+        for run_id in run_ids:
             store.run(run_id)  # raises, naming the run, if it is not there
-        frame = store.episodes(run_id=run_id)
+        frames = [store.episodes(run_id=run_id) for run_id in dict.fromkeys(run_ids)]
+        frame = pd.concat(frames, ignore_index=True) if frames else store.episodes()
     if frame.empty:
+        runs = ", ".join(repr(r) for r in run_ids)
         raise EvaluateError(
-            "the results store holds no episodes" + (f" for run {run_id!r}" if run_id else ""),
+            "the results store holds no episodes" + (f" for run {runs}" if runs else ""),
             file=path,
         )
     return frame
 
 
-def _from_store(path: Path | PostgresURL, run_id: str | None) -> dict[Quantity, RateTable]:
-    frame = read_store_episodes(path, run_id)
+def _from_store(path: Path | PostgresURL, run_ids: Sequence[str]) -> dict[Quantity, RateTable]:
+    frame = read_store_episodes(path, run_ids)
     # Key order, not the order parallel workers recorded episodes in: the bootstrap then
     # resamples the same episodes, and prints the same intervals, for the same results.
     frame = frame.sort_values(["run_id", *KEY_COLUMNS], kind="stable")

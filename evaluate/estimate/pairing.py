@@ -16,7 +16,7 @@ real trial per initial condition keeps the pairs independent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,7 @@ class PairedCell:
 
 
 def load_episodes(
-    path: Path | PostgresURL, run_id: str | None = None
+    path: Path | PostgresURL, run_ids: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """One side's episodes: columns policy, env, initial_condition, seed (or -1), success
     (0.0/1.0) and where (the line or episode, for messages); and the count left out per kind.
@@ -68,16 +68,16 @@ def load_episodes(
         EvaluateError: not a run directory, store or CSV; a CSV without the columns above or
             with a bad cell; the same episode twice.
     """
-    frame = _read(path, run_id)
+    frame = _read(path, run_ids)
     _refuse_duplicates(frame, path)
     left_out = frame["failure_kind"].isin(EXCLUDED_KINDS)
     excluded = {str(k): int(v) for k, v in frame[left_out]["failure_kind"].value_counts().items()}
     return frame.loc[~left_out, _COLUMNS].reset_index(drop=True), excluded
 
 
-def _read(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
+def _read(path: Path | PostgresURL, run_ids: Sequence[str]) -> pd.DataFrame:
     if isinstance(path, PostgresURL):
-        return _from_store(path, run_id)
+        return _from_store(path, run_ids)
     if path.is_dir():
         path = path / STORE_FILENAME
         if not path.exists():
@@ -87,11 +87,11 @@ def _read(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
     if not path.is_file():
         raise EvaluateError("no such file or directory", file=path)
     if path.suffix.lower() == ".csv":
-        if run_id is not None:
+        if run_ids:
             raise EvaluateError("--run applies to a results store, not to a CSV", file=path)
         return _from_csv(path)
     if path.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
-        return _from_store(path, run_id)
+        return _from_store(path, run_ids)
     raise EvaluateError(
         "expected a run directory, a results store (file or postgresql:// URL) or a "
         "per-episode .csv",
@@ -99,8 +99,8 @@ def _read(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
     )
 
 
-def _from_store(path: Path | PostgresURL, run_id: str | None) -> pd.DataFrame:
-    frame = read_store_episodes(path, run_id)
+def _from_store(path: Path | PostgresURL, run_ids: Sequence[str]) -> pd.DataFrame:
+    frame = read_store_episodes(path, run_ids)
     return pd.DataFrame(
         {
             "policy": frame["policy_id"].astype(str),

@@ -131,10 +131,12 @@ def test_store_and_run_directory(tmp_path: Path):
         tables = load_tables(source)
         assert tables["success"].cells["a", "e1"].rate == 0.5  # both runs, 8 episodes
         assert tables["progress"].cells["a", "e1"].rate == pytest.approx((4 * 1.0 + 4 * 0.25) / 8)
-    only_r2 = load_tables(tmp_path, run_id="r2")["success"].cells["a", "e1"]
+    only_r2 = load_tables(tmp_path, run_ids=["r2"])["success"].cells["a", "e1"]
     assert only_r2.rate == 0.25 and len(only_r2.samples) == 4
+    both = load_tables(tmp_path, run_ids=["r1", "r2"])["success"].cells["a", "e1"]
+    assert both.rate == 0.5 and len(both.samples) == 8
     with pytest.raises(EvaluateError, match="no run 'r9'"):
-        load_tables(tmp_path, run_id="r9")
+        load_tables(tmp_path, run_ids=["r1", "r9"])
 
 
 def test_empty_store_is_an_error(tmp_path: Path):

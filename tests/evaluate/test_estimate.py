@@ -399,6 +399,39 @@ def test_cli_reads_stores_with_runs_and_an_env_map(store_location, capsys):
     assert "use --env-map TWIN_ENV=REAL_ENV" in capsys.readouterr().err
 
 
+def test_cli_reads_twin_episodes_from_several_runs(tmp_path, capsys):
+    """Twin trials recorded over two evaluation runs: --run twice takes both, once one."""
+    from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
+
+    rng = np.random.default_rng(3)
+    path = tmp_path / "results.sqlite"
+    with ResultsStore.open(path) as store:
+        for run in ("twin-a", "twin-b", "real"):
+            store.add_run({"side": run}, run_id=run)
+        for ic in range(40):
+            u = rng.standard_normal()
+            sides = [("twin-a" if ic < 20 else "twin-b", "table_twin"), ("real", "table")]
+            for run, env in sides if ic < 15 else sides[:1]:
+                success = bool(rng.random() < stats.norm.cdf(1 + 3 * u))
+                outcome = EpisodeOutcome(success, 0.0, {}, 10, 1.0, 0.01, 0.01)
+                store.record_episode(
+                    EpisodeRecord(run, EpisodeKey("pi0", env, "h" * 64, ic, ic), outcome)
+                )
+    args = ["estimate", "--sim", str(path), "--real", str(path), "--real-run", "real"]
+    args += ["--env-map", "table_twin=table", "--json"]
+    n_sim = []
+    for runs in (["--run", "twin-a", "--run", "twin-b"], ["--run", "twin-a"]):
+        with pytest.raises(SystemExit) as done:
+            main([*args, *runs])
+        assert done.value.code == 0
+        (cell,) = json.loads(capsys.readouterr().out)["policies"]
+        n_sim.append(cell["ppi"]["n_sim"])
+    assert n_sim == [40, 20]
+    with pytest.raises(SystemExit):
+        main([*args, "--run", "twin-a", "--run", "no-such-run"])
+    assert "no-such-run" in capsys.readouterr().err
+
+
 def test_cli_asymptotic_leads_with_wilson_and_ppi_plus_plus(tmp_path, capsys):
     from evaluate.metrics import wilson_interval
 
