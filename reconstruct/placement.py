@@ -12,6 +12,9 @@ faces the table's middle. How far depends on the object's height, because the ar
 pose hangs the gripper over the table ahead of the base: anything lower than the gripper's
 underside (``HOME_UNDERSIDE_M``) may stand ``OBJECT_CLEARANCE_M`` ahead, anything taller must
 stand beyond the arm's whole home pose (``HOME_SWEEP_M``), or the arm starts inside it.
+A point with fewer than ``STRAY_NEIGHBOURS`` others within ``STRAY_RADIUS_M`` is a stray of
+structure from motion, not an object, and moves nothing (on the Buddha clip two lone points
+0.4 m above the table pushed the base 0.13 m back, and the statue's top out of reach).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reconstruct.errors import ReconstructError
+from reconstruct.floaters import isolated
 from reconstruct.geometry import outline, ray_exit
 
 ROBOT_INSET_M = 0.1  # the Panda's base plate is about 0.2 m across: its centre this far inside
@@ -31,6 +35,8 @@ OBJECT_CLEARANCE_M = 0.3  # the Panda works on objects 0.3 m or more in front of
 # more than 0.477 m ahead of the base. Each with a 2.5-5 cm margin.
 HOME_UNDERSIDE_M = 0.35
 HOME_SWEEP_M = 0.53
+STRAY_RADIUS_M = 0.03  # a standing point with fewer than STRAY_NEIGHBOURS others this near
+STRAY_NEIGHBOURS = 3  # ... is a stray (SfM's points on a real object lie far denser)
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,8 @@ def default_base(
     Args:
         table: ``[T, 2]`` xy of the table-plane points.
         objects: ``[J, 3]`` xyz of the points standing on the table (z: height above it),
-            or ``[J, 2]`` xy of points all known to be lower than the gripper at home.
+            or ``[J, 2]`` xy of points all known to be lower than the gripper at home;
+            strays (``STRAY_RADIUS_M``) are left out.
         cameras: ``[N, 2]`` xy of the camera centres.
         per_metre: world units per metre.
         middle: ``[2]`` the table's middle (default: the table points' median).
@@ -105,6 +112,9 @@ def default_base(
     inset = ROBOT_INSET_M * per_metre
     along = ray_exit(polygon, middle, toward) - inset
     note = "on the table's edge facing the cameras"
+    objects = np.asarray(objects, float)
+    if len(objects):
+        objects = objects[~isolated(objects, STRAY_RADIUS_M * per_metre, STRAY_NEIGHBOURS)]
     if len(objects):
         xy = objects[:, :2]
         heights = objects[:, 2] if objects.shape[1] > 2 else np.zeros(len(objects))

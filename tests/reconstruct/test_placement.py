@@ -45,6 +45,19 @@ def test_the_default_base_clears_a_tall_object_by_the_arm_at_home(height, base_x
     assert scaled.base.x == pytest.approx(5 * base_x)
 
 
+def test_lone_points_of_structure_from_motion_do_not_push_the_base_back() -> None:
+    """Two stray points 0.4 m up, 0.2 m nearer the cameras than a low column (the Buddha
+    clip's SfM had two, 0.13 m ahead of its statue): no object, the base stays at the edge."""
+    strays = np.array([[-0.25, 0.01, 0.41], [-0.17, -0.05, 0.44]])
+    placed = default_base(TABLE, np.r_[column(0.30), strays], CAMERAS, 1.0, middle=np.zeros(2))
+    assert placed.base.x == pytest.approx(-0.5 + ROBOT_INSET_M)
+    assert "moved back" not in placed.note
+    # three more points near each make (small) objects that the arm at home must clear
+    crowd = np.concatenate([strays + [d, 0, 0] for d in (0, 0.01, -0.01, 0.02)])
+    placed = default_base(TABLE, np.r_[column(0.30), crowd], CAMERAS, 1.0, middle=np.zeros(2))
+    assert placed.base.x == pytest.approx(-0.26 - HOME_SWEEP_M, abs=0.02)
+
+
 def test_the_clearances_hold_for_the_arm_model_at_home() -> None:
     """The constants are the robot model's home pose: its gripper hangs no lower than
     HOME_UNDERSIDE_M wherever a low object may stand, and nothing reaches HOME_SWEEP_M."""
