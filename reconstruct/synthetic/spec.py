@@ -4,8 +4,8 @@ package from one of these; the bundled source worlds are the descriptions in ``W
 
 Two unlike worlds let the fidelity study check that a result is not tuned to one scene:
 ``tabletop_source`` (dark oak, photographs, neutral light, printed boxes, a can and a rattan
-tray) and ``kitchen_source`` (a light block-printed tablecloth, leaflets, a warm lamp from
-the back left, a red carton, a tall can, a flat box and a plastic crate).
+tray) and ``kitchen_source`` (a light block-printed tablecloth, leaflets, cool daylight from a
+window on the left, a red carton, a tall can, a flat box and a plastic crate).
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ KITCHEN = SourceWorldConfig(
             size=(0.15, 0.21),
         ),
     ),
-    lighting=Lighting(tint=(1.0, 0.87, 0.7), gain=1.0, falloff=0.35, azimuth_deg=150.0),
+    lighting=Lighting(tint=(0.86, 0.94, 1.0), gain=1.05, falloff=0.3, azimuth_deg=100.0),
     objects=(
         SourceObject(
             "red_carton",
