@@ -110,6 +110,11 @@ class Backend(ABC):
         """Whether ``exc`` is twinbench's own mistake (a closed connection, bad SQL) rather
         than a problem with the store: those keep their traceback."""
 
+    def reconnect(self, exc: BaseException) -> bool:
+        """Whether ``exc`` lost the connection and a new one is open now, so the operation
+        that met it can run again; the default (a file's store) never loses it."""
+        return False
+
     @abstractmethod
     def describe(self, exc: BaseException) -> str:
         """What a database error means for the person holding the store, and what to do."""

@@ -42,13 +42,22 @@ def guarded(
 ) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable[Concatenate[_S, _P], _R]]:
     """Decorate a store method that uses ``table``: a database error becomes an
     :class:`EvaluateError` naming the store and the table. A bug's error (a closed
-    connection, a bad statement) passes through."""
+    connection, a bad statement) passes through. A lost connection (a PostgreSQL server
+    restarted, a network blip) is opened again and the method run once more, so a finished
+    episode is not lost to it; its writes are upserts or whole transactions."""
 
     def decorate(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
         @functools.wraps(method)
         def wrapper(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _R:
             db = self._conn
             try:
+                return method(self, *args, **kwargs)
+            except db.errors as exc:
+                if not db.reconnect(exc):
+                    if db.is_bug(exc):
+                        raise
+                    raise database_error(exc, db, table) from exc
+            try:  # once more on the new connection: each guarded method is one transaction
                 return method(self, *args, **kwargs)
             except db.errors as exc:
                 if db.is_bug(exc):

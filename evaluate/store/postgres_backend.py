@@ -9,8 +9,10 @@ lock. Every lock wait and connection attempt has a timeout.
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -21,6 +23,9 @@ from evaluate.store.location import PostgresURL, redact
 WRITE_LOCK = 0x7477696E62656E63  # "twinbenc": the store's write lock, one per database
 LOCK_TIMEOUT_S = 30
 CONNECT_TIMEOUT_S = 10
+RECONNECT_S = 60  # how long a lost connection is tried again: a server restart takes seconds
+_LOST = ("08", "57P")  # connection exceptions; the server shutting down or restarting
+logger = logging.getLogger(__name__)
 RESTORE_HINT = "restore it from a backup (pg_dump), or ask the server's administrator"
 EDITED = "the database was changed outside twinbench; restore it from a backup (pg_dump)"
 
@@ -57,11 +62,12 @@ class PostgresBackend(Backend):
     quote_function = "coalesce({0}::TEXT, 'NULL')"
     edited = EDITED
 
-    def __init__(self, conn: Any, url: PostgresURL):
+    def __init__(self, conn: Any, url: PostgresURL, read_only: bool):
         import psycopg
 
         super().__init__(conn)
         self.location = url
+        self.read_only = read_only
         self.errors = (psycopg.Error,)
         self.integrity_error = psycopg.IntegrityError
 
@@ -107,6 +113,27 @@ class PostgresBackend(Backend):
 
         return isinstance(exc, (psycopg.InterfaceError, psycopg.errors.SyntaxError))
 
+    def reconnect(self, exc: BaseException, within_s: float = RECONNECT_S) -> bool:
+        import psycopg
+
+        state = getattr(exc, "sqlstate", None) or ""
+        lost = self.conn.closed or (
+            isinstance(exc, psycopg.OperationalError) and state.startswith(_LOST)
+        )
+        if not lost:
+            return False
+        logger.warning("lost the connection to %s (%s); connecting again", self.location, exc)
+        self.conn.close()
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                self.conn = connect(self.location, read_only=self.read_only)
+                return True
+            except EvaluateError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(1.0)
+
     def describe(self, exc: BaseException) -> str:
         return describe(exc)
 
@@ -150,6 +177,11 @@ def open_postgres(url: PostgresURL, *, read_only: bool) -> PostgresBackend:
     Raises:
         EvaluateError: the server cannot be reached, refuses the user, or has no such database.
     """
+    return PostgresBackend(connect(url, read_only=read_only), url, read_only)
+
+
+def connect(url: PostgresURL, *, read_only: bool) -> Any:
+    """The psycopg connection behind :func:`open_postgres` (and a reconnection)."""
     import psycopg
     from psycopg.types.numeric import FloatLoader
 
@@ -167,4 +199,4 @@ def open_postgres(url: PostgresURL, *, read_only: bool) -> PostgresBackend:
     except psycopg.Error as exc:
         raise EvaluateError(describe(exc), file=url) from exc
     conn.adapters.register_loader("numeric", FloatLoader)  # AVG() of integers: a float
-    return PostgresBackend(conn, url)
+    return conn

@@ -172,3 +172,22 @@ def test_a_killed_session_leaves_no_cluster_behind(postgres_cluster, tmp_path):
         time.sleep(0.2)
     assert not root.exists()
     assert not psutil.pid_exists(server) or psutil.Process(server).status() == "zombie"
+
+
+def test_a_lost_connection_is_opened_again_and_no_episode_is_lost(postgres_url: str):
+    """The server drops the worker's connection (a restart, a network blip): the next write
+    connects again and lands; before, it failed and the finished episode was lost."""
+    import psycopg
+
+    from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord
+
+    outcome = EpisodeOutcome(True, 1.0, {}, 10, 1.0, 0.01, 0.01)
+    with ResultsStore.open(postgres_url) as store:
+        store.add_run({}, run_id="r")
+        for ic in range(2):
+            backend = store._conn.conn.info.backend_pid
+            with psycopg.connect(store_location(postgres_url).conninfo(), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+            store.record_episode(EpisodeRecord("r", EpisodeKey("p", "e", "h" * 64, ic, 0), outcome))
+            assert store._conn.conn.info.backend_pid != backend
+        assert store.episodes(run_id="r")["initial_condition"].tolist() == [0, 1]
