@@ -48,15 +48,18 @@ class FloaterConfig:
     link: the rest are linked into pieces through occupied voxels of this side.
     min_share: a piece with fewer members than this share of the largest is small.
     max_scale: a Gaussian with a larger axis (standard deviation) is huge.
+    reach: a surface sample farther than this from every Gaussian but floaters was fused
+        from them (``unsupported``).
     """
 
-    LENGTHS: ClassVar[tuple[str, ...]] = ("radius", "link", "max_scale")
+    LENGTHS: ClassVar[tuple[str, ...]] = ("radius", "link", "max_scale", "reach")
 
     radius: float = 0.02
     min_neighbours: int = 3
     link: float = 0.02
     min_share: float = 0.05
     max_scale: float = 0.05
+    reach: float = 0.03
 
     def __post_init__(self) -> None:
         for name in self.LENGTHS:
@@ -147,10 +150,17 @@ def find_floaters(
     return Floaters(mask, int(huge.sum()), int(alone.sum()), int(small.sum()))
 
 
-def unsupported(samples: np.ndarray, means: np.ndarray, floaters: np.ndarray) -> np.ndarray:
-    """``[S]`` whether each of the ``[S, 3]`` surface samples was fused from a floater: its
-    nearest of the ``[N, 3]`` Gaussian centres is one (``floaters``, ``[N]`` bool)."""
+def unsupported(
+    samples: np.ndarray, means: np.ndarray, floaters: np.ndarray, reach: float
+) -> np.ndarray:
+    """``[S]`` whether each of the ``[S, 3]`` surface samples was fused from floaters: its
+    nearest of the ``[N, 3]`` Gaussian centres is one (``floaters``, ``[N]`` bool), or no other
+    centre lies within ``reach`` (a large floater's tail, away from its centre)."""
     if len(samples) == 0 or not floaters.any():
         return np.zeros(len(samples), bool)
     _, nearest = cKDTree(means).query(samples)
-    return floaters[nearest]
+    kept = means[~floaters]
+    if len(kept) == 0:
+        return np.ones(len(samples), bool)
+    far = cKDTree(kept).query(samples, distance_upper_bound=reach)[0] > reach
+    return floaters[nearest] | far

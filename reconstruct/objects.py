@@ -1,6 +1,10 @@
 """Stage ``objects``: split the scene into movable objects and the static table.
 
-Candidates are the scene mesh's clusters above the table (``segment``); the user's edits
+Floaters go first: the Gaussians above the table (inside the scene mesh's box) that stand
+alone, in small pieces or are huge (``floaters``) leave the scene, and so do the mesh's
+surface samples fused from them (their nearest Gaussian is one, or no other is near), so that a floater's sheet
+does not join an object into one candidate too wide. Candidates are the scene mesh's
+clusters above the table (``segment``) among the samples left; the user's edits
 (``--objects objects.yaml``: names, merges, drops, densities) pick the objects. Per object:
 its solid and body frame (``solid``), a watertight visual mesh, convex collision hulls
 (``hulls``), mass = density x volume, and its Gaussians (those over its footprint, moved into
@@ -35,6 +39,7 @@ from reconstruct import align as align_stage
 from reconstruct import mesh as mesh_stage
 from reconstruct import splats as splats_stage
 from reconstruct.errors import ReconstructError
+from reconstruct.floaters import FloaterConfig, Floaters, find_floaters, unsupported
 from reconstruct.holefill import FillConfig, fill_table
 from reconstruct.hulls import HullConfig, collision_hulls
 from reconstruct.object_edits import ObjectEdits
@@ -90,7 +95,7 @@ class ObjectsOutputs:
 @dataclass(frozen=True)
 class ObjectsConfig:
     """Attributes (lengths in metres):
-    segment, solid, hulls, fill: the steps' settings.
+    floaters, segment, solid, hulls, fill: the steps' settings.
     edits: the user's names, merges and drops (``--objects``).
     density: kg/m^3 of objects the edits give none for.
     splat_margin: an object's Gaussians lie over its footprint grown by this.
@@ -106,6 +111,7 @@ class ObjectsConfig:
         "splat_margin", "splat_floor", "support_reach", "table_thickness", "robot_clearance",
     )  # fmt: skip
 
+    floaters: FloaterConfig = field(default_factory=FloaterConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     solid: SolidConfig = field(default_factory=SolidConfig)
     hulls: HullConfig = field(default_factory=HullConfig)
@@ -129,6 +135,7 @@ class ObjectsConfig:
         scaled = in_units(self, self.LENGTHS, units.per_metre)
         return replace(
             scaled,
+            floaters=self.floaters.in_units(units),
             segment=self.segment.in_units(units),
             solid=self.solid.in_units(units),
             fill=self.fill.in_units(units),
@@ -290,6 +297,17 @@ def seen_table_outline(ctx: StageContext) -> np.ndarray | None:
     return None if outline is None else np.asarray(outline, float)
 
 
+def scene_floaters(
+    scene: GaussianSet, mesh: o3d.geometry.TriangleMesh, config: ObjectsConfig
+) -> Floaters:
+    """The floaters among the scene's Gaussians higher than the table (``min_height``) inside
+    the scene mesh's box (``config`` in world units); the background beyond stays as it is."""
+    lo, hi = mesh.get_min_bound(), mesh.get_max_bound()
+    judged = np.all((scene.means >= lo) & (scene.means <= hi), axis=1)
+    judged &= scene.means[:, 2] > config.segment.min_height
+    return find_floaters(scene.means, scene.scales, config.floaters, judged)
+
+
 def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     """Find, edit and build the objects and the static scene."""
     outputs = ObjectsOutputs.at(ctx.out_dir)
@@ -297,8 +315,14 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     scene = read_ply(ctx.input(splats_stage.STAGE).splats)
     units = Units.from_summary((read_summary(ctx.inputs[mesh_stage.STAGE.name]) or {}).get("units"))
     cfg = config.in_units(units)
-    ctx.report(0.05, "sampling the scene mesh")
+    ctx.report(0.02, "finding floaters")
+    floaters = scene_floaters(scene, mesh, cfg)
+    ctx.report(0.05, f"removed {int(floaters.mask.sum())} floaters; sampling the scene mesh")
     points, colors, normals = surface_samples(mesh, cfg.segment.sample_spacing)
+    fused = unsupported(points, scene.means, floaters.mask, cfg.floaters.reach)
+    fused &= points[:, 2] > cfg.segment.min_height
+    points, colors, normals = points[~fused], colors[~fused], normals[~fused]
+    scene = scene.subset(~floaters.mask)
     seen = seen_table_outline(ctx)
     table, candidates = table_and_candidates(
         points, colors, normals, scene.means, cfg.segment, seen
@@ -328,6 +352,7 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     table_colors = rest.colors[np.abs(rest.means[:, 2]) < cfg.segment.min_height]
     return {
         "units": units.as_dict(),
+        "floaters": {**floaters.as_dict(), "surface_samples": int(fused.sum())},
         "candidates": [c.describe() for c in candidates],
         "objects": records,
         "static": {
@@ -346,7 +371,7 @@ STAGE = Stage(
     config_type=ObjectsConfig,
     run=run_objects,
     inputs=(align_stage.STAGE.name, splats_stage.STAGE.name, mesh_stage.STAGE.name),
-    version=3,
+    version=4,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
 )

@@ -90,9 +90,10 @@ def test_the_array_functions() -> None:
     apart = np.r_[line, line[:1] + [1.0, 0, 0]]
     assert small_pieces(apart, 0.02, 0.5).tolist() == [False] * 5 + [True]
     assert not small_pieces(np.zeros((0, 3)), 0.02, 0.5).any()
-    samples = np.array([[0.0, 0.0, 0.001], [0.04, 0.0, 0.001]])
+    samples = np.array([[0.0, 0.0, 0.001], [0.04, 0.0, 0.001], [0.04, 0.05, 0.0]])
     floats = np.array([True, False, False, False, False])
-    assert unsupported(samples, line, floats).tolist() == [True, False]
+    assert unsupported(samples, line, floats, 0.03).tolist() == [True, False, True]
+    assert not unsupported(samples, line, np.zeros(5, bool), 0.03).any()  # no floaters
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import trimesh
 from scipy.spatial import Delaunay
 
 from reconstruct.errors import ReconstructError
+from reconstruct.floaters import FloaterConfig
 from reconstruct.holefill import fill_table
 from reconstruct.hulls import HullConfig, collision_hulls
 from reconstruct.mesh import MeshOutputs
@@ -309,15 +310,17 @@ def test_real_clutter_one_object_in_pieces_fragments_and_background(tmp_path: Pa
     assert np.allclose(box["centroid_m"][:2], (0.2, 0.1), atol=0.005)
     assert np.allclose(box["extents_m"], (0.08, 0.08, 0.12), atol=0.01)
     scenery = {c["id"]: c["scenery"] for c in summary["candidates"] if "scenery" in c}
-    assert len(summary["candidates"]) == 7 and len(scenery) == 6
     fragments_found = [c for c in scenery.values() if c.startswith("a fragment")]
-    assert (
-        len(fragments_found) == 5 and list(scenery.values()).count("beyond the table's edge") == 1
-    )
+    assert len(summary["candidates"]) == 2 + len(fragments_found) == 1 + len(scenery)
+    assert list(scenery.values()).count("beyond the table's edge") == 1
+    # each fragment is a fragment candidate or its few Gaussians are floaters, gone with
+    # the samples fused from them
+    removed = summary["floaters"]["removed"]
+    assert len(fragments_found) < 5 and 0 < removed <= 3 + 4 + 6 + 7 + 9
     fragment_counts = [
         c["gaussians"] for c in summary["candidates"] if "fragment" in c.get("scenery", "")
     ]
-    assert max(fragment_counts) <= 9
+    assert max(fragment_counts, default=0) <= 9
     visual = trimesh.load(outputs.static_visual)
     assert (visual.vertices[:, 1] > 0.55).any() and visual.vertices[:, 2].max() > 0.29  # kept
     static = read_ply(outputs.static_splats)
@@ -328,6 +331,38 @@ def test_real_clutter_one_object_in_pieces_fragments_and_background(tmp_path: Pa
     edits = ObjectEdits((ObjectEdit("lamp", candidates=(lamp,)),), keep_unlisted=False)
     named = apply_edits(find_candidates(points, colors, SegmentConfig()), edits)
     assert [name for name, _, _ in named] == ["lamp"]
+
+
+def test_floaters_fused_to_a_statue_leave_it_one_object_of_its_size(tmp_path: Path) -> None:
+    """A 0.24 x 0.2 x 0.38 m statue and, fused to its side, a low sheet the mesh made of a
+    dozen sparse, large Gaussians (the Buddha clip at 200 px: a 0.93 m candidate, scenery by
+    its width, so no object); a lone blob above its head. One object of the statue's size."""
+    table = table_mesh()
+    body = box_mesh(0.3, 0.0, 0.0, (0.24, 0.2, 0.38))
+    sheet = trimesh.creation.box((0.36, 0.16, 0.01)).subdivide().subdivide()
+    sheet.apply_translation((0.6, 0.0, 0.035))  # from the statue's side to 0.78 m
+    blob = trimesh.creation.icosphere(subdivisions=2, radius=0.015)
+    blob.apply_translation((0.3, 0.05, 0.43))
+    mesh = trimesh.util.concatenate([table, body, sheet, blob])
+    gaussians = concat(
+        [
+            few_gaussians(table, 40000, 0),
+            few_gaussians(body, 8000, 1),
+            few_gaussians(sheet, 12, 2),
+            few_gaussians(blob, 2, 3),
+        ]
+    )
+    summary, outputs = run_stage(tmp_path, mesh, gaussians)
+    assert [o["name"] for o in summary["objects"]] == [f"object_{summary['candidates'][0]['id']}"]
+    statue = summary["objects"][0]
+    # the sheet's samples within reach of the statue's Gaussians stay with it: up to 3 cm
+    assert 0.235 < statue["extents_m"][0] < 0.24 + FloaterConfig().reach + 0.005
+    assert np.allclose(statue["extents_m"][1:], (0.2, 0.38), atol=0.01)
+    assert np.allclose(statue["centroid_m"][:2], (0.3, 0.0), atol=0.01)
+    assert summary["floaters"]["removed"] == 14 and summary["floaters"]["surface_samples"] > 1000
+    static = read_ply(outputs.static_splats)
+    assert not (static.means[:, 2] > 0.39).any()  # the blob's Gaussians are gone
+    assert len(static) + statue["gaussians"] + 14 >= 48000  # only the floaters
 
 
 def test_scenery_rules_follow_the_scene() -> None:
