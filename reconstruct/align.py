@@ -489,7 +489,7 @@ STAGE = Stage(
     config_type=AlignConfig,
     run=run_align,
     inputs=(frames.STAGE.name, sfm.STAGE.name),
-    version=4,
+    version=5,
     description="world frame: z up, table at z = 0, metres; the robot base",
     outputs_at=AlignOutputs.at,
 )

@@ -35,6 +35,7 @@ __all__ = [
     "find_floaters",
     "isolated",
     "neighbour_counts",
+    "pieces",
     "small_pieces",
     "unsupported",
 ]
@@ -107,23 +108,30 @@ def isolated(points: np.ndarray, radius: float, min_neighbours: int) -> np.ndarr
     return neighbour_counts(points, radius) < min_neighbours
 
 
-def small_pieces(points: np.ndarray, link: float, min_share: float) -> np.ndarray:
-    """``[N]`` whether each of the ``[N, 3]`` points lies in a small piece: points are joined
-    through occupied voxels of side ``link`` touching by a face, edge or corner, and a piece
-    is small with fewer than ``min_share`` of the largest piece's points."""
+def pieces(points: np.ndarray, link: float) -> np.ndarray:
+    """``[N]`` the piece (0..K-1) each of the ``[N, 3]`` points lies in: points are joined
+    through occupied voxels of side ``link`` touching by a face, edge or corner."""
     if len(points) == 0:
-        return np.zeros(0, bool)
+        return np.zeros(0, int)
     cells = np.floor((points - points.min(0)) / link).astype(np.int64)
     voxels, owner = np.unique(cells, axis=0, return_inverse=True)
-    owner = owner.reshape(-1)
     pairs = cKDTree(voxels).query_pairs(np.sqrt(3) + 1e-6, output_type="ndarray")
     graph = coo_matrix(
         (np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])),
         shape=(len(voxels), len(voxels)),
     )
     _, piece = connected_components(graph, directed=False)
-    members = np.bincount(piece[owner])
-    return members[piece[owner]] < min_share * members.max()
+    return piece[owner.reshape(-1)]
+
+
+def small_pieces(points: np.ndarray, link: float, min_share: float) -> np.ndarray:
+    """``[N]`` whether each of the ``[N, 3]`` points lies in a small piece (``pieces``): one
+    with fewer than ``min_share`` of the largest piece's points."""
+    if len(points) == 0:
+        return np.zeros(0, bool)
+    piece = pieces(points, link)
+    members = np.bincount(piece)
+    return members[piece] < min_share * members.max()
 
 
 def find_floaters(

@@ -12,6 +12,10 @@ faces the table's middle. How far depends on the object's height, because the ar
 pose hangs the gripper over the table ahead of the base: anything lower than the gripper's
 underside (``HOME_UNDERSIDE_M``) may stand ``OBJECT_CLEARANCE_M`` ahead, anything taller must
 stand beyond the arm's whole home pose (``HOME_SWEEP_M``), or the arm starts inside it.
+A tall object stands beyond the arm's home pose as a whole, its low parts too (the points
+linked to a tall one within ``STRAY_RADIUS_M``): the task's reach is measured to the object's
+box, and a box whose near edge came as close as the arm's own sweep held the gripper within
+reach at reset (the Buddha clip: the statue's chin 0.43 m ahead, touched after one step).
 A point with fewer than ``STRAY_NEIGHBOURS`` others within ``STRAY_RADIUS_M`` is a stray of
 structure from motion, not an object, and moves nothing (on the Buddha clip two lone points
 0.4 m above the table pushed the base 0.13 m back, and the statue's top out of reach).
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reconstruct.errors import ReconstructError
-from reconstruct.floaters import isolated
+from reconstruct.floaters import isolated, pieces
 from reconstruct.geometry import outline, ray_exit
 
 ROBOT_INSET_M = 0.1  # the Panda's base plate is about 0.2 m across: its centre this far inside
@@ -118,6 +122,11 @@ def default_base(
     if len(objects):
         xy = objects[:, :2]
         heights = objects[:, 2] if objects.shape[1] > 2 else np.zeros(len(objects))
+        if len(heights) and heights.max() > 0:
+            piece = pieces(objects, STRAY_RADIUS_M * per_metre)
+            tops = np.zeros(piece.max() + 1)
+            np.maximum.at(tops, piece, heights)
+            heights = tops[piece]  # each point as tall as its object
         clearance = home_clearance_m(heights / per_metre) * per_metre
         ahead = (xy - middle) @ toward
         sideways = np.abs((xy - middle) @ np.array([-toward[1], toward[0]]))

@@ -45,6 +45,19 @@ def test_the_default_base_clears_a_tall_object_by_the_arm_at_home(height, base_x
     assert scaled.base.x == pytest.approx(5 * base_x)
 
 
+def test_a_tall_object_stands_beyond_the_arm_at_home_with_its_low_parts() -> None:
+    """The Buddha's chin juts 8 cm toward the robot, 0.1 m up: lower than the gripper at home,
+    but part of a 0.39 m object whose box the touch task measures to; so the whole object
+    stands beyond the arm's home pose (before: only its tall points, and the gripper at home
+    was within 2 cm of the box)."""
+    chin = np.c_[np.linspace(-0.15, -0.07, 9), np.zeros(9), np.full(9, 0.1)]
+    placed = default_base(TABLE, np.r_[column(0.39), chin], CAMERAS, 1.0, middle=np.zeros(2))
+    assert placed.base.x == pytest.approx(-0.15 - HOME_SWEEP_M)
+    apart = chin - [0.1, 0, 0]  # a low object of its own, 10 cm nearer: 0.3 m clears it
+    placed = default_base(TABLE, np.r_[column(0.39), apart], CAMERAS, 1.0, middle=np.zeros(2))
+    assert placed.base.x == pytest.approx(-0.07 - HOME_SWEEP_M)
+
+
 def test_lone_points_of_structure_from_motion_do_not_push_the_base_back() -> None:
     """Two stray points 0.4 m up, 0.2 m nearer the cameras than a low column (the Buddha
     clip's SfM had two, 0.13 m ahead of its statue): no object, the base stays at the edge."""
