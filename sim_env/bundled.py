@@ -17,8 +17,9 @@ BUILDERS: dict[str, str] = {
     "tabletop_source": "python -m reconstruct.synthetic.build",
     # films the bundled source world as it is (rewriting it now changes its photo textures)
     "tabletop_twin": "python -m reconstruct.synthetic.build --source sim_env/envs/tabletop_source",
-    # the second source world (issue 16: a result not tuned to one scene); writes its twin too
+    # the second source world (issue 16: a result not tuned to one scene) and its twin
     "kitchen_source": "python -m reconstruct.synthetic.build --world kitchen_source",
+    "kitchen_twin": "python -m reconstruct.synthetic.build --source sim_env/envs/kitchen_source",
 }
 """Every bundled environment id and the command that writes it."""
 
