@@ -42,13 +42,15 @@ def test_each_bundled_world_is_what_its_description_writes(name: str, tmp_path: 
     assert written.spec.instruction == package.spec.instruction
 
 
-def test_the_kitchen_world_validates_deeply() -> None:
-    result = CliRunner().invoke(env_app, ["validate", "--deep", str(resolve_env("kitchen_source"))])
+@pytest.mark.parametrize("name", ["kitchen_source", "kitchen_twin"])
+def test_the_kitchen_worlds_validate_deeply(name: str) -> None:
+    result = CliRunner().invoke(env_app, ["validate", "--deep", str(resolve_env(name))])
     assert result.exit_code == 0, result.output
 
 
-def test_the_expert_puts_the_red_carton_in_the_crate() -> None:
-    env = TwinEnv(resolve_env("kitchen_source"), EnvConfig(cameras=()))
+@pytest.mark.parametrize("name", ["kitchen_source", "kitchen_twin"])
+def test_the_expert_puts_the_red_carton_in_the_crate(name: str) -> None:
+    env = TwinEnv(resolve_env(name), EnvConfig(cameras=()))
     successes = 0
     for i in (0, 1, 2):
         obs, info = env.reset(options={"initial_condition": i})
@@ -62,6 +64,16 @@ def test_the_expert_puts_the_red_carton_in_the_crate() -> None:
         successes += bool(info["success"])
     env.close()
     assert successes == 3
+
+
+def test_the_kitchen_twin_has_the_same_objects_task_and_placements() -> None:
+    source, twin = bundled("kitchen_source"), bundled("kitchen_twin")
+    assert [o.name for o in twin.spec.objects] == [o.name for o in source.spec.objects]
+    assert twin.spec.rubric == source.spec.rubric
+    pairs = zip(source.spec.initial_conditions, twin.spec.initial_conditions, strict=True)
+    for ours, theirs in pairs:
+        for name, pose in ours.objects.items():
+            assert theirs.objects[name].pos[:2] == pytest.approx(pose.pos[:2], abs=1e-6)
 
 
 def table_image(name: str) -> np.ndarray:
