@@ -2,9 +2,13 @@
 static splats would show a hole (or the object's ghostly base).
 
 Static Gaussians over each object's footprint (grown by ``margin``) near the table are
-removed, and flat discs on the table plane replace them, coloured by inpainting (OpenCV's
-Telea) a top-down colour map of the surrounding table Gaussians, so the table's texture and
-shading continue across the footprint.
+removed. Each footprint is then covered by a copy of the table beside it: the shift (within
+``reach``) whose band of table around the footprint best matches the band around the hole,
+in a top-down colour map of the table Gaussians, gives the Gaussians to copy (all their
+attributes, view-dependent colour included), so the wood grain and the shading continue
+across the footprint. A smooth fill (OpenCV's Telea inpainting of the colour map, on flat
+discs) was a lighter, textureless patch the exterior camera saw; it is kept only for a
+footprint with no whole stretch of table within reach.
 """
 
 from __future__ import annotations
@@ -17,21 +21,26 @@ import numpy as np
 
 from reconstruct.solid import Solid
 from reconstruct.units import Units, in_units
-from sim_env.splats import GaussianSet
+from sim_env.splats import GaussianSet, concat
 
 
 @dataclass(frozen=True)
 class FillConfig:
     """Attributes (metres):
-    spacing: distance between fill discs (and colour-map cell size).
+    spacing: colour-map cell size (and distance between smooth-fill discs).
     margin: footprints grow by this much before filling.
-    ring: the table band around a footprint whose colours are continued.
+    ring: the table band around a footprint whose colours the smooth fill continues.
     depth: static Gaussians over a footprint between -depth and +height are removed.
     height: see ``depth``.
-    opacity: of the fill discs.
+    opacity: of the smooth-fill discs.
+    band: the band around a hole whose colours pick the table to copy.
+    reach: how far (beyond the hole's own size) a copied stretch of table may lie.
+    copy: copy the table beside each footprint (False: smooth fill only).
     """
 
-    LENGTHS: ClassVar[tuple[str, ...]] = ("spacing", "margin", "ring", "depth", "height")
+    LENGTHS: ClassVar[tuple[str, ...]] = (
+        "spacing", "margin", "ring", "depth", "height", "band", "reach",
+    )  # fmt: skip
 
     spacing: float = 0.003
     margin: float = 0.008
@@ -39,6 +48,9 @@ class FillConfig:
     depth: float = 0.02
     height: float = 0.006
     opacity: float = 0.97
+    band: float = 0.012
+    reach: float = 0.06
+    copy: bool = True
 
     def in_units(self, units: Units) -> FillConfig:
         return in_units(self, self.LENGTHS, units.per_metre)
@@ -51,10 +63,82 @@ def _over_footprints(points: np.ndarray, solids: list[Solid], margin: float) -> 
     return inside
 
 
+@dataclass(frozen=True, eq=False)
+class _Grid:
+    """A top-down grid of ``spacing`` cells from ``lo`` over the table around the footprints."""
+
+    lo: np.ndarray  # [2] world xy of the first cell's corner
+    spacing: float
+    shape: tuple[int, int]  # rows (y), columns (x)
+
+    def centres(self) -> np.ndarray:
+        """[rows * cols, 3] cell centres on z = 0, row-major."""
+        ny, nx = self.shape
+        gx, gy = np.meshgrid(
+            self.lo[0] + (np.arange(nx) + 0.5) * self.spacing,
+            self.lo[1] + (np.arange(ny) + 0.5) * self.spacing,
+        )
+        return np.c_[gx.ravel(), gy.ravel(), np.zeros(gx.size)]
+
+    def cells(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of points ``[N, 2]`` (out-of-grid ones included, unclipped)."""
+        ij = np.floor((xy - self.lo) / self.spacing).astype(int)
+        return ij[:, 1], ij[:, 0]
+
+
+def _shifts(region: np.ndarray, steps: int) -> list[tuple[int, int]]:
+    """Candidate (rows, cols) shifts: 24 directions, from one cell past the region's extent
+    along each to ``steps`` cells further, every two cells."""
+    rows, cols = np.nonzero(region)
+    height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+    out = []
+    for angle in np.radians(np.arange(0, 360, 15)):
+        c, s = np.cos(angle), np.sin(angle)
+        along_x = width / abs(c) if abs(c) > 1e-6 else np.inf
+        along_y = height / abs(s) if abs(s) > 1e-6 else np.inf
+        start = min(along_x, along_y)
+        for d in np.arange(start + 1, start + 1 + steps, 2):
+            out.append((round(d * s), round(d * c)))
+    return sorted(set(out))
+
+
+def match_shifts(
+    image: np.ndarray,  # [rows, cols, 3] the table's colour map
+    usable: np.ndarray,  # [rows, cols] bool: cells of seen table that may be copied
+    holes: np.ndarray,  # [rows, cols] bool: cells to fill
+    band: int,  # cells
+    steps: int,  # cells
+) -> list[tuple[np.ndarray, tuple[int, int] | None]]:
+    """Per connected hole: its cells and the shift of the stretch of table to copy into it,
+    the one whose band around it best matches the hole's band (None: none is all table)."""
+    count, labels = cv2.connectedComponents(holes.astype(np.uint8), connectivity=8)
+    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    rows_n, cols_n = holes.shape
+    out = []
+    for k in range(1, count):
+        region = labels == k
+        ring = cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & ~holes & usable
+        area_r, area_c = np.nonzero(region | ring)
+        ring_r, ring_c = np.nonzero(ring)
+        best, best_cost = None, np.inf
+        for dr, dc in _shifts(region, steps):
+            r, c = area_r + dr, area_c + dc
+            if r.min() < 0 or c.min() < 0 or r.max() >= rows_n or c.max() >= cols_n:
+                continue
+            if not usable[r, c].all():
+                continue
+            cost = float(np.mean((image[ring_r + dr, ring_c + dc] - image[ring_r, ring_c]) ** 2))
+            if cost < best_cost:
+                best, best_cost = (dr, dc), cost
+        out.append((region, best))
+    return out
+
+
 def fill_table(
     static: GaussianSet, solids: list[Solid], config: FillConfig = FillConfig()
 ) -> tuple[GaussianSet, np.ndarray]:
-    """Fill discs for every footprint, and the ``[N]`` mask of static Gaussians they replace."""
+    """Fill Gaussians for every footprint, and the ``[N]`` mask of static Gaussians they
+    replace."""
     if not solids:
         return static.subset(np.zeros(0, int)), np.zeros(len(static), bool)
     z = static.means[:, 2]
@@ -67,23 +151,20 @@ def fill_table(
             for solid in solids
         ]
     )
-    lo = corners[:, :2].min(0) - config.ring - config.margin
-    hi = corners[:, :2].max(0) + config.ring + config.margin
+    size = np.ptp(corners[:, :2], axis=0).max() if config.copy else 0.0
+    grow = config.ring + config.margin + (size + config.reach if config.copy else 0.0)
+    lo, hi = corners[:, :2].min(0) - grow, corners[:, :2].max(0) + grow
     nx, ny = (np.ceil((hi - lo) / s)).astype(int)
-    gx, gy = np.meshgrid(lo[0] + (np.arange(nx) + 0.5) * s, lo[1] + (np.arange(ny) + 0.5) * s)
-    cells = np.c_[gx.ravel(), gy.ravel(), np.zeros(gx.size)]
-    to_fill = _over_footprints(cells, solids, config.margin).reshape(ny, nx)
-    table = (
-        near_table
-        & ~hidden
-        & np.all((static.means[:, :2] >= lo) & (static.means[:, :2] < hi), axis=1)
-    )
-    ij = np.floor((static.means[table, :2] - lo) / s).astype(int)
+    grid = _Grid(lo, s, (ny, nx))
+    to_fill = _over_footprints(grid.centres(), solids, config.margin).reshape(ny, nx)
+    table = near_table & ~hidden
+    rows, cols = grid.cells(static.means[:, :2])
+    table &= (rows >= 0) & (rows < ny) & (cols >= 0) & (cols < nx)
     weight = static.opacities[table]
     colour_sum = np.zeros((ny, nx, 3))
     weight_sum = np.zeros((ny, nx))
-    np.add.at(colour_sum, (ij[:, 1], ij[:, 0]), static.colors[table] * weight[:, None])
-    np.add.at(weight_sum, (ij[:, 1], ij[:, 0]), weight)
+    np.add.at(colour_sum, (rows[table], cols[table]), static.colors[table] * weight[:, None])
+    np.add.at(weight_sum, (rows[table], cols[table]), weight)
     known = (weight_sum > 0.05) & ~to_fill
     image = np.where(known[..., None], colour_sum / np.maximum(weight_sum, 1e-9)[..., None], 0.0)
     image8 = (np.clip(image, 0, 1) * 255).astype(np.uint8)
@@ -91,13 +172,36 @@ def fill_table(
         cv2.inpaint(image8, (~known).astype(np.uint8), 5, cv2.INPAINT_TELEA).astype(np.float64)
         / 255
     )
+    smooth = to_fill.copy()
+    copies = []
+    if config.copy:
+        # seen table: cells whose 3x3 neighbourhood holds table Gaussians (their gaps are
+        # the Gaussians' own spacing, not the table's edge)
+        seen = cv2.blur(weight_sum, (3, 3)) > 0.05 / 9
+        usable = seen & ~to_fill
+        band, steps = max(1, round(config.band / s)), max(2, round(config.reach / s))
+        for region, shift in match_shifts(filled, usable, to_fill, band, steps):
+            if shift is None:
+                continue
+            dr, dc = shift
+            picked = np.zeros(len(static), bool)
+            inside = (rows - dr >= 0) & (rows - dr < ny) & (cols - dc >= 0) & (cols - dc < nx)
+            picked[inside] = region[rows[inside] - dr, cols[inside] - dc]
+            picked &= table
+            copy = static.subset(np.nonzero(picked)[0])
+            offset = np.array([-dc * s, -dr * s, 0.0])
+            copies.append(
+                GaussianSet(copy.means + offset, copy.quats, copy.scales, copy.opacities, copy.sh)
+            )
+            smooth &= ~region
     level = float(np.median(static.means[table, 2])) if table.any() else 0.0
-    rows, cols = np.nonzero(to_fill)
-    n = len(rows)
-    means = np.c_[gx[rows, cols], gy[rows, cols], np.full(n, level)]
+    disc_rows, disc_cols = np.nonzero(smooth)
+    n = len(disc_rows)
+    centres = grid.centres().reshape(ny, nx, 3)[disc_rows, disc_cols]
+    means = np.c_[centres[:, :2], np.full(n, level)]
     scales = np.tile([0.75 * s, 0.75 * s, 0.02 * s], (n, 1))
     quats = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
-    fill = GaussianSet.from_colors(
-        means, quats, scales, np.full(n, config.opacity), filled[rows, cols]
-    )
-    return fill.with_sh_degree(static.sh_degree), hidden
+    discs = GaussianSet.from_colors(
+        means, quats, scales, np.full(n, config.opacity), filled[disc_rows, disc_cols]
+    ).with_sh_degree(static.sh_degree)
+    return concat([discs, *copies]), hidden
