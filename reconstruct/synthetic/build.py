@@ -46,6 +46,7 @@ from reconstruct.viewpoint import ExteriorChoice
 from sim_env.package import EnvPackage, load_package
 
 BUNDLED = Path(__file__).resolve().parents[2] / "sim_env" / "envs"
+SCAN_KEY = "scan_key.json"  # in the work folder: what its scan was filmed from
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,25 @@ def stage_configs(config: BuildConfig, source: EnvPackage) -> dict[str, object]:
     }
 
 
+def scan_key(scan: ScanConfig, source: EnvPackage) -> dict[str, Any]:
+    """What a scan video depends on: the phone's settings and the world filmed."""
+    return {"scan": json.loads(json.dumps(asdict(scan))), "source": source.content_hash}
+
+
+def scan_is_current(work: Path, scan: ScanConfig, source: EnvPackage) -> bool:
+    """True when ``work`` holds a scan (video and truth) of ``source`` filmed with ``scan``:
+    a rebuild in the same work folder then resumes, as the stages do (a change to the objects
+    stage reruns it in seconds, not the 25 min build)."""
+    files = (work / "scan.mp4", work / "scan_truth.json", work / SCAN_KEY)
+    if not all(f.is_file() for f in files):
+        return False
+    try:
+        recorded = json.loads(files[2].read_text())
+    except ValueError:
+        return False
+    return recorded == scan_key(scan, source)
+
+
 def source_world(world: SourceWorldConfig, out: Path, existing: Path | None) -> EnvPackage:
     """The world to film: ``existing`` as it is, or a fresh one written to ``out/<name>``."""
     if existing is not None:
@@ -195,7 +215,10 @@ def build(
     work.mkdir(parents=True, exist_ok=True)
     video, truth_file = work / "scan.mp4", work / "scan_truth.json"
     scan_started = time.monotonic()
-    render_scan(source, config.scan, video).save(truth_file, config.scan)
+    filmed = scan_is_current(work, config.scan, source)
+    if not filmed:
+        render_scan(source, config.scan, video).save(truth_file, config.scan)
+        (work / SCAN_KEY).write_text(json.dumps(scan_key(config.scan, source)))
     scan_seconds = time.monotonic() - scan_started
     results = run_pipeline(
         video, work / "env", configs=stage_configs(config, source), show_progress=False
@@ -217,6 +240,11 @@ def build(
             for k in ("psnr", "ssim", "psnr_init", "ssim_init", "gaussians", "image_size")
         },
         "seconds": {"scan": round(scan_seconds, 2), **{r.name: r.seconds for r in results}},
+        "resumed": (["scan"] if filmed else [])
+        + [r.name for r in results if r.status == "skipped"],
+        "stage_seconds_when_run": {
+            r.name: r.summary.get("run", {}).get("seconds") for r in results
+        },
         "total_seconds": round(time.monotonic() - started, 1),
         "config": asdict(config),
     }
@@ -228,7 +256,12 @@ def build(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=BUNDLED, help="where the two packages go")
-    parser.add_argument("--work", type=Path, default=None, help="keep the scan and stages here")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="keep the scan and stages here (a later build with it resumes: unchanged stages skip)",
+    )
     parser.add_argument("--quick", action="store_true", help="the reduced test build")
     parser.add_argument(
         "--source", type=Path, default=None, help="film this source world package (not rewritten)"
