@@ -1,0 +1,236 @@
+"""Which of the twin's differences moves the locator: the ladder's locators on the twin's first
+exterior frames with one cause at a time replaced by the source world's pixels.
+
+    python -m benchmarks.fidelity.gap_causes --states 30          # tabletop_twin, src-* bundles
+
+The gap report measures each cause in pixels; what decides the fidelity study is the locator
+(where the policy thinks the red box and the tray are). Here each cause's pixels in the twin
+frame are swapped for the source frame's (a measurement, never a way to render the twin), and
+the locators' median errors and located fractions (red box within 2 cm, tray within 3 cm) say
+how much of the gap that cause holds:
+
+- footprints: the table where the objects stood during the scan (initial condition 0), off
+  the objects' present pixels; floaters: splat surfaces in front of the true surface;
+- background: every pixel but the objects' and the robot's (the table's whole look);
+- each object: its own pixels (its splats' look and place).
+
+The opposite swap, the source's objects on the twin's table, is listed too. One JSON line per
+figure to stdout; ``--out`` also gets ``causes.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.fidelity.gap_locator import GRASP_SLACK, PLACE_SLACK
+from benchmarks.figures import emit
+from evaluate.bundle import load_bundle
+from reconstruct.synthetic.spec import WORLDS, SourceWorldConfig
+from sim_env.cameras import Intrinsics, world_to_camera
+from sim_env.package import InitialCondition
+from sim_env.render.config import HybridConfig
+from studies.fidelity.conditions import extra_conditions
+from studies.fidelity.gap_frames import FramePair, WorldPair
+from studies.fidelity.gap_metrics import dilate
+from studies.fidelity.run import check_pair
+from studies.locator.net import decode_poses, predict
+
+SEED = 0  # the fidelity study's draws
+FOOTPRINT_MARGIN = 0.015  # m: the scan-time footprints grow by this (the fill's edge)
+
+
+def swap(base: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``base`` with ``other``'s pixels where ``mask``."""
+    out = base.copy()
+    out[mask] = other[mask]
+    return out
+
+
+class Masks:
+    """Per-frame pixel sets of one state's exterior view at the study's size."""
+
+    def __init__(
+        self,
+        pair: WorldPair,
+        frame: FramePair,
+        camera: str,
+        scan_ic: InitialCondition,
+        world: SourceWorldConfig | None,  # the source world's description (None: unknown)
+    ):
+        h, w = frame.twin.shape[:2]
+        seg = pair.source_renderer.render_layers(
+            pair.source_data, camera, (w, h), segmentation=True
+        ).segmentation
+        model = pair.source_scene.model
+        self.objects = {
+            obj.name: dilate(np.isin(seg, self._geoms(model, obj.body_id)), 1)
+            for obj in pair.source_scene.objects
+        }
+        anything = np.any(list(self.objects.values()), axis=0)
+        robot = frame.source_robot | frame.twin_robot
+        self.background = ~anything & ~robot
+        self.floaters = dilate(frame.floaters(), 1) & ~anything
+        self.footprints = (
+            self._footprints(pair, camera, scan_ic, world, (h, w)) & ~anything & ~frame.source_robot
+        )
+
+    @staticmethod
+    def _geoms(model, body: int) -> list[int]:
+        return [g for g in range(model.ngeom) if model.geom_bodyid[g] == body]
+
+    @staticmethod
+    def _footprints(
+        pair: WorldPair, camera: str, scan_ic, world, shape: tuple[int, int]
+    ) -> np.ndarray:
+        """Where the objects stood during the scan: the source world's footprints at initial
+        condition 0, projected from the table plane."""
+        h, w = shape
+        mask = np.zeros((h, w), np.uint8)
+        if world is None:
+            return mask.astype(bool)
+        k = Intrinsics.scaled(pair.twin_renderer.intrinsics[camera], w, h).matrix()
+        view = world_to_camera(pair.twin_data, pair.twin_scene.cameras[camera])
+        for obj in world.objects:
+            x, y = scan_ic.objects[obj.name].pos[:2]
+            yaw = np.radians(obj.scan_pose[2])
+            half = np.array(obj.size[:2]) * (1.0 if obj.kind == "can" else 0.5)
+            half = half + FOOTPRINT_MARGIN
+            c, s = np.cos(yaw), np.sin(yaw)
+            corners = [
+                (x + c * dx - s * dy, y + s * dx + c * dy, 0.0)
+                for dx, dy in np.array([(1, 1), (-1, 1), (-1, -1), (1, -1)]) * half
+            ]
+            cam = view[:3, :3] @ np.array(corners).T + view[:3, 3:4]
+            uv = (k @ cam)[:2] / cam[2]
+            cv2.fillPoly(mask, [np.round(uv.T - 0.5).astype(np.int32)], 1)
+        return mask.astype(bool)
+
+
+def variants(frame: FramePair, masks: Masks) -> dict[str, np.ndarray]:
+    """Look name -> the exterior frame the locators see."""
+    src, twin = frame.source, frame.twin
+    out = {
+        "source": src,
+        "twin": twin,
+        "twin, footprints from source": swap(twin, src, masks.footprints),
+        "twin, floaters from source": swap(twin, src, masks.floaters),
+        "twin, background from source": swap(twin, src, masks.background),
+        "source, background from twin": swap(src, twin, masks.background),
+    }
+    for name, mask in masks.objects.items():
+        out[f"twin, {name} from source"] = swap(twin, src, mask)
+    return out
+
+
+def render_looks(source, twin, camera: str, size, count: int, progress: Callable[[int], None]):
+    """Look name -> images [N, H, W, 3], and the twin's object xy [N, M, 2] per name."""
+    conditions = extra_conditions((source, twin), count, SEED)
+    pair = WorldPair(source, twin, HybridConfig())
+    world = WORLDS.get(source.name)
+    looks: dict[str, list[np.ndarray]] = {}
+    xy = []
+    try:
+        for s in range(count):
+            pair.set_state(conditions[0][s], conditions[1][s])
+            frame = pair.frame(camera, size)
+            masks = Masks(pair, frame, camera, conditions[0][0], world)
+            for look, image in variants(frame, masks).items():
+                looks.setdefault(look, []).append(image)
+            xy.append({n: np.asarray(p.pos[:2]) for n, p in conditions[1][s].objects.items()})
+            progress(s + 1)
+    finally:
+        pair.close()
+    return {k: np.stack(v) for k, v in looks.items()}, xy
+
+
+def locate(looks: dict, xy: list[dict], bundles: dict) -> dict[str, dict[str, dict[str, float]]]:
+    """look -> bundle -> {object median xy error [cm] ..., "located" fraction}."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for look, images in looks.items():
+        out[look] = {}
+        for name, policy in bundles.items():
+            objects = list(policy.locator.objects)
+            truth = np.array([[row[o] for o in objects] for row in xy])
+            found, _ = decode_poses(
+                predict(policy.net, policy.standardisation, images), len(objects)
+            )
+            dist = np.linalg.norm(found - truth, axis=-1)
+            row = {o: 100 * float(np.median(dist[:, m])) for m, o in enumerate(objects)}
+            row["located"] = float(np.mean((dist[:, 0] < GRASP_SLACK) & (dist[:, 1] < PLACE_SLACK)))
+            out[look][name] = row
+    return out
+
+
+def markdown(result: dict, args: argparse.Namespace, seconds: float) -> str:
+    names = list(next(iter(result.values())))
+    objects = [k for k in next(iter(result[next(iter(result))].values())) if k != "located"]
+    lines = [
+        "# Which twin difference moves the locator",
+        "",
+        f"`python -m benchmarks.fidelity.gap_causes --twin {args.twin} --states {args.states}` "
+        f"({seconds:.0f} s). The twin's first exterior frame ({args.size}) with one cause's "
+        "pixels swapped for the source's; "
+        f"cells: {' / '.join(objects)} median error (cm), located fraction.",
+        "",
+        "| look | " + " | ".join(names) + " | mean located |",
+        "|---" * (len(names) + 2) + "|",
+    ]
+    for look, rows in result.items():
+        cells = [
+            " / ".join(f"{rows[n][o]:.1f}" for o in objects) + f", {rows[n]['located']:.2f}"
+            for n in names
+        ]
+        mean = np.mean([rows[n]["located"] for n in names])
+        lines.append(f"| {look} | " + " | ".join(cells) + f" | {mean:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", default="tabletop_source")
+    parser.add_argument("--twin", default="tabletop_twin")
+    parser.add_argument("--states", type=int, default=30)
+    parser.add_argument("--ladder", type=Path, default=Path(__file__).with_name("ladder"))
+    parser.add_argument("--bundles", default="src-*", help="bundle names (shell pattern)")
+    parser.add_argument("--out", type=Path, default=None, help="write causes.md here")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    source, twin = check_pair(args.source, args.twin)
+    bundles = {
+        d.name: load_bundle(d).inner
+        for d in sorted(args.ladder.iterdir())
+        if fnmatch.fnmatch(d.name, args.bundles) and (d / "policy.yaml").is_file()
+    }
+    if not bundles:
+        raise SystemExit(f"{args.ladder}: no policy bundles named {args.bundles}")
+    first = next(iter(bundles.values())).locator
+    args.size = f"{first.image_size[0]}x{first.image_size[1]}"
+
+    def progress(done: int) -> None:
+        print(f"rendered state {done}/{args.states}", file=sys.stderr, flush=True)
+
+    looks, xy = render_looks(
+        source, twin, first.camera, tuple(first.image_size), args.states, progress
+    )
+    result = locate(looks, xy, bundles)
+    for look, rows in result.items():
+        for name, row in rows.items():
+            for metric, value in row.items():
+                unit = "fraction" if metric == "located" else "cm"
+                emit("fidelity_gap", f"causes/{look}/{name}", metric, value, unit)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        text = markdown(result, args, time.perf_counter() - started)
+        (args.out / "causes.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
