@@ -48,6 +48,7 @@ def styled_twin(twin: EnvPackage, render: SplatRenderSpec, root: Path) -> EnvPac
     """The twin written under ``root`` with ``render`` as its splat look (name ``*_styled``)."""
     spec = twin.spec.model_dump(mode="json")
     spec["render"] = render.model_dump(mode="json")
+    spec["format_version"] = 2  # the first version that has ``render``
     files = {rel: twin.path(rel) for rel in twin.spec.referenced_files()}
     look = ", ".join(
         (["antialiased"] if render.antialiased else [])
