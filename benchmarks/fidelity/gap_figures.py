@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from benchmarks.fidelity.gap_locator import task_objects
 from studies.fidelity.gap_metrics import BANDS, dilate, downsample2
 
 STUDY, FULL = (160, 90), (320, 180)
@@ -109,11 +110,12 @@ def _sharpness(path: Path, rows: dict, cameras: list[str]) -> None:
 def _locator(path: Path, locator: dict) -> None:
     worlds = list(locator)
     bundles = list(locator[worlds[0]])
+    obj, container = (n.replace("_", " ") for n in task_objects(locator))
     fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
     width = 0.8 / len(worlds)
     for ax, key, label in (
-        (axes[0], "red_box", "red box: median xy error [cm]"),
-        (axes[1], "grasp", "located: box within 2 cm and tray within 3 cm [fraction]"),
+        (axes[0], task_objects(locator)[0], f"{obj}: median xy error [cm]"),
+        (axes[1], "grasp", f"located: {obj} within 2 cm and {container} within 3 cm [fraction]"),
     ):
         for i, world in enumerate(worlds):
             values = [locator[world][b][key] for b in bundles]

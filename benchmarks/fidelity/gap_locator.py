@@ -20,9 +20,9 @@ PLACE_SLACK = 0.03  # m: a tray located within this takes the box
 def locator_errors(
     report, source: EnvPackage, twins: dict[str, EnvPackage], conditions, ladder: Path, count: int
 ) -> dict:
-    """world -> bundle -> {"red_box", "tray" median xy error [cm], "grasp" fraction of states
-    with the box within GRASP_SLACK and the tray within PLACE_SLACK}; figures go to
-    ``report``."""
+    """world -> bundle -> {object, container: median xy error [cm] (the bundles' task, e.g.
+    red_box and tray), "grasp": fraction of states with the object within GRASP_SLACK and the
+    container within PLACE_SLACK}; figures go to ``report``."""
     bundles = {
         d.name: load_bundle(d).inner
         for d in sorted(ladder.iterdir())
@@ -52,6 +52,14 @@ def locator_errors(
                 report.add(case, f"{obj}_xy_median", row[obj], "cm")
             report.add(case, "located", row["grasp"], "fraction")
     return out
+
+
+def task_objects(locator: dict) -> tuple[str, str]:
+    """The (object, container) that ``locator_errors``' rows are keyed by: the task's, so
+    the report names what the ladder locates in any world."""
+    row = next(iter(next(iter(locator.values())).values()))
+    obj, container = (k for k in row if k != "grasp")
+    return obj, container
 
 
 def proxy_agreement(report, locator: dict) -> dict[str, dict[str, float]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmarks.fidelity.gap_locator import task_objects
 from studies.fidelity.gap_metrics import BANDS
 
 CAUSES = [  # (section, figure, [(row label, key pattern, format)])
@@ -117,18 +118,25 @@ def write_markdown(
         "",
     ]
     worlds = list(locator)
-    lines.append("| policy | " + " | ".join(f"{w}: box / tray cm, located" for w in worlds) + " |")
+    obj, container = task_objects(locator)
+    named = (obj.replace("_", " "), container.replace("_", " "))
+    lines.append(
+        "| policy | "
+        + " | ".join(f"{w}: {named[0]} / {named[1]} cm, located" for w in worlds)
+        + " |"
+    )
     lines.append("|---" * (len(worlds) + 1) + "|")
     for bundle in locator[worlds[0]]:
         cells = [
-            f"{locator[w][bundle]['red_box']:.1f} / {locator[w][bundle]['tray']:.1f}, "
+            f"{locator[w][bundle][obj]:.1f} / {locator[w][bundle][container]:.1f}, "
             f"{locator[w][bundle]['grasp']:.2f}"
             for w in worlds
         ]
         lines.append(f"| {bundle} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Located: the red box within 2 cm and the tray within 3 cm (median errors in cm). The",
+        f"Located: the {named[0]} within 2 cm and the {named[1]} within 3 cm (median errors"
+        " in cm). The",
         "located fractions ranked like success rates, twin look against the source world:",
         "",
         "| twin look | Pearson, all | MMRV, all | Pearson, src-* | MMRV, src-* |",
