@@ -175,9 +175,15 @@ def fill_table(
     smooth = to_fill.copy()
     copies = []
     if config.copy:
-        # seen table: cells whose 3x3 neighbourhood holds table Gaussians (their gaps are
-        # the Gaussians' own spacing, not the table's edge)
-        seen = cv2.blur(weight_sum, (3, 3)) > 0.05 / 9
+        # seen table: cells a table Gaussian covers (within twice its median size of a
+        # centre): the gaps between centres are the Gaussians' spacing, not the table's edge
+        reach_cells = (
+            int(np.ceil(2 * np.median(static.scales[table, :2].max(1)) / s)) if table.any() else 1
+        )
+        cover = cv2.dilate(
+            (weight_sum > 0).astype(np.uint8), np.ones((2 * reach_cells + 1,) * 2, np.uint8)
+        )
+        seen = cover.astype(bool)
         usable = seen & ~to_fill
         band, steps = max(1, round(config.band / s)), max(2, round(config.reach / s))
         for region, shift in match_shifts(filled, usable, to_fill, band, steps):
