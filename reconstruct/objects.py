@@ -371,7 +371,7 @@ STAGE = Stage(
     config_type=ObjectsConfig,
     run=run_objects,
     inputs=(align_stage.STAGE.name, splats_stage.STAGE.name, mesh_stage.STAGE.name),
-    version=4,
+    version=5,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
 )

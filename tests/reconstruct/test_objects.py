@@ -365,6 +365,31 @@ def test_floaters_fused_to_a_statue_leave_it_one_object_of_its_size(tmp_path: Pa
     assert len(static) + statue["gaussians"] + 14 >= 48000  # only the floaters
 
 
+def test_a_surface_the_splats_do_not_hold_up_is_scenery() -> None:
+    """The fused table bulging 2-5 cm over plain wood (the Buddha clip: a 0.26 x 0.35 x 0.05 m
+    candidate, 39% of it within 1 cm of a Gaussian, taken for an object and made a container
+    that did not rest) is scenery; a box its Gaussians cover stays an object."""
+    table = table_mesh()
+    bulge = trimesh.creation.box((0.26, 0.35, 0.01)).subdivide().subdivide().subdivide()
+    bulge.apply_translation((0.1, 0.2, 0.03))
+    box = box_mesh(*BOXES["right"][:3], BOXES["right"][3])
+    points, colors, _ = surface_samples(
+        to_open3d(trimesh.util.concatenate([table, bulge, box])), 0.002
+    )
+    under = np.random.default_rng(0).uniform((-0.03, 0.03, 0.008), (0.23, 0.37, 0.012), (150, 3))
+    gaussians = np.r_[
+        few_gaussians(table, 40000, 0).means,  # the table's splats lie on it, under the bulge,
+        under,  # some a centimetre up: enough splats over it not to be a fragment
+        few_gaussians(box, 3000, 1).means,
+    ]
+    found = find_candidates(points, colors, SegmentConfig(), gaussians=gaussians)
+    by_place = {tuple(np.round(c.centroid[:2], 1)): c.scenery for c in found}
+    assert by_place == {
+        (0.1, 0.2): by_place[(0.1, 0.2)],
+        (0.5, 0.1): "",  # the box: an object
+    } and by_place[(0.1, 0.2)].startswith("a surface the splats do not hold up: 0%")
+
+
 def test_scenery_rules_follow_the_scene() -> None:
     config = SegmentConfig()
     # a fragment by count, and relative to the best supported candidate (a 13-photo scan:
