@@ -4,10 +4,10 @@ its description (``reconstruct.synthetic.spec``).
 A table (its top at z = 0) with printed sheets and the ArUco marker (DICT_4X4_50, id 0) lying
 on it, the marker's centre at the robot base origin and its x axis along the robot's +x;
 graspable objects (printed boxes and cans, 5-10 cm) and a tray made of five convex parts; the
-room's light baked into the textures. Every object's body origin is the centre of its footprint on the table
-(z = 0 at its bottom) with x along its longer side, the convention reconstruct's objects stage
-uses, so the same initial conditions mean the same placements in the source world and its
-reconstructed twin.
+room's light baked into the textures. Every object's body origin is the centre of its
+footprint on the table (z = 0 at its bottom) with x along its longer side, the convention
+reconstruct's objects stage uses, so the same initial conditions mean the same placements in
+the source world and its reconstructed twin.
 """
 
 from __future__ import annotations
