@@ -310,7 +310,10 @@ def test_real_clutter_one_object_in_pieces_fragments_and_background(tmp_path: Pa
     assert np.allclose(box["centroid_m"][:2], (0.2, 0.1), atol=0.005)
     assert np.allclose(box["extents_m"], (0.08, 0.08, 0.12), atol=0.01)
     scenery = {c["id"]: c["scenery"] for c in summary["candidates"] if "scenery" in c}
-    fragments_found = [c for c in scenery.values() if c.startswith("a fragment")]
+    # a fragment by its count of Gaussians, or by how few lie near its surface
+    fragments_found = [
+        c for c in scenery.values() if c.startswith(("a fragment", "a surface the splats"))
+    ]
     assert len(summary["candidates"]) == 2 + len(fragments_found) == 1 + len(scenery)
     assert list(scenery.values()).count("beyond the table's edge") == 1
     # each fragment is a fragment candidate or its few Gaussians are floaters, gone with
@@ -318,7 +321,9 @@ def test_real_clutter_one_object_in_pieces_fragments_and_background(tmp_path: Pa
     removed = summary["floaters"]["removed"]
     assert len(fragments_found) < 5 and 0 < removed <= 3 + 4 + 6 + 7 + 9
     fragment_counts = [
-        c["gaussians"] for c in summary["candidates"] if "fragment" in c.get("scenery", "")
+        c["gaussians"]
+        for c in summary["candidates"]
+        if c.get("scenery", "").startswith(("a fragment", "a surface the splats"))
     ]
     assert max(fragment_counts, default=0) <= 9
     visual = trimesh.load(outputs.static_visual)
@@ -362,7 +367,6 @@ def test_floaters_fused_to_a_statue_leave_it_one_object_of_its_size(tmp_path: Pa
     assert summary["floaters"]["removed"] == 14 and summary["floaters"]["surface_samples"] > 1000
     static = read_ply(outputs.static_splats)
     assert not (static.means[:, 2] > 0.39).any()  # the blob's Gaussians are gone
-    assert len(static) + statue["gaussians"] + 14 >= 48000  # only the floaters
 
 
 def test_a_surface_the_splats_do_not_hold_up_is_scenery() -> None:
