@@ -10,9 +10,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from reconstruct.align import table_over_floor
+from reconstruct.floaters import isolated
 from reconstruct.geometry import angle_between_deg
 from reconstruct.gravity import Cameras, PlaneSearch, find_table
-from reconstruct.floaters import isolated
 from reconstruct.placement import (
     OBJECT_CLEARANCE_M,
     ROBOT_INSET_M,
