@@ -115,9 +115,12 @@ def world_views(
     seed: int,
     tag: str,
 ) -> Views:
-    """``count`` views of world ``role`` at the placements of ``seed`` (shared by both worlds)."""
+    """``count`` views of world ``role`` at the placements of ``seed`` (shared by both worlds),
+    cached under ``config.work`` by the worlds' content (a --work folder shared by two ladders
+    of other worlds gave the second the first's views)."""
     pair = tuple(packages.values())
-    path = config.work / f"views-{tag}-{role}-{seed}-{count}.npz"
+    worlds = "-".join(p.content_hash[:10] for p in pair)
+    path = config.work / f"views-{tag}-{role}-{seed}-{count}-{worlds}.npz"
 
     def render() -> Views:
         conditions = placements(pair, count, seed)[list(packages).index(role)]
