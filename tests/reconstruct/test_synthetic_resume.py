@@ -32,3 +32,14 @@ def test_a_kept_scan_is_reused_only_for_the_same_phone_and_world(tmp_path: Path)
     (tmp_path / SCAN_KEY).write_text(json.dumps(scan_key(scan, source)))
     (tmp_path / "scan.mp4").unlink()
     assert not scan_is_current(tmp_path, scan, source)
+
+
+def test_the_bundled_twin_was_trained_from_the_builds_own_splat_start() -> None:
+    """The splats stage's defaults may change for real photos (20k table-plane seeds); the
+    synthetic build pins what the bundled twin was built with, so a rebuild is comparable."""
+    from dataclasses import asdict
+
+    from reconstruct.synthetic.build import BuildConfig
+
+    record = json.loads((BUNDLED / "tabletop_twin" / "build.json").read_text())
+    assert record["config"]["splats"]["init"] == asdict(BuildConfig().splats.init)
