@@ -2,9 +2,9 @@
 
 Floaters go first: the Gaussians above the table (inside the scene mesh's box) that stand
 alone, in small pieces or are huge (``floaters``) leave the scene, and so do the mesh's
-surface samples fused from them (their nearest Gaussian is one, or no other is near), so that a floater's sheet
-does not join an object into one candidate too wide. Candidates are the scene mesh's
-clusters above the table (``segment``) among the samples left; the user's edits
+surface samples fused from them (their nearest Gaussian is one, or no other is near), so
+that a floater's sheet does not join an object into one candidate too wide. Candidates are
+the scene mesh's clusters above the table (``segment``) among the samples left; the user's edits
 (``--objects objects.yaml``: names, merges, drops, densities) pick the objects. Per object:
 its solid and body frame (``solid``), a watertight visual mesh, convex collision hulls
 (``hulls``), mass = density x volume, and its Gaussians (those over its footprint, moved into
