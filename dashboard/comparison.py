@@ -48,7 +48,7 @@ def find_files(store_dir: Path, pattern: str) -> list[Path]:
 
 def sim_tables(store_path: StoreLocation, run_id: str | None) -> dict[Quantity, RateTable]:
     """The store's per-episode outcomes as rate tables (all runs, or one)."""
-    return load_tables(store_path, run_id=run_id)
+    return load_tables(store_path, run_ids=() if run_id is None else (run_id,))
 
 
 def real_tables_from_upload(name: str, data: bytes) -> dict[Quantity, RateTable]:

@@ -130,7 +130,7 @@ def _real_side(root: Path) -> None:
     lines = ["policy,env,successes,trials"]
     lines += [f"{p},{e},{k},{n}" for (p, e), (k, n) in REAL_COUNTS.items()]
     (root / REAL_CSV).write_text("\n".join(lines) + "\n")
-    sim = load_tables(root / "results.sqlite", run_id=RUN_ID)["success"]
+    sim = load_tables(root / "results.sqlite", run_ids=[RUN_ID])["success"]
     real = load_tables(root / REAL_CSV)["success"]
     config = BootstrapConfig(n_resamples=200)
     report = correlate(sim, real, "success", config)
