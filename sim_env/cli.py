@@ -198,6 +198,22 @@ def condition_penetrations(package) -> list[list[str]]:
     return found
 
 
+def _colour_maps(root: Path, pairs: list[str], condition: int) -> tuple:
+    """``CAMERA=PHOTO`` pairs as (camera, fitted 3x4 map) edits, fitted on the package as is."""
+    from sim_env.package import load_package
+    from sim_env.package.edit import parse_pair
+    from sim_env.render.calibrate import camera_colour_map, read_photo
+
+    package = load_package(root)
+    maps = []
+    for text in pairs:
+        camera, photo = parse_pair(text, "--colour-from", "CAMERA=PHOTO")
+        fitted = camera_colour_map(package, camera, read_photo(Path(photo)), condition, photo)
+        maps.append((camera, tuple(tuple(row) for row in fitted)))
+        typer.echo(f"{camera}: colour map fitted on {photo}: {fitted}")
+    return tuple(maps)
+
+
 @env_app.command("edit")
 def edit_command(
     env: str = ENV_ARG,
@@ -223,12 +239,21 @@ def edit_command(
         help="droid (DROID's pose beside the base) or EX,EY,EZ:TX,TY,TZ (eye and target, m, "
         "table frame); writes previews/exterior_image_1_left.png.",
     ),
+    colour_from: list[str] = typer.Option(
+        [],
+        "--colour-from",
+        help="CAMERA=PHOTO: match the splats' colours to a real photo from that camera, taken "
+        "with the scene as --colour-condition places it (render.colour; repeatable).",
+    ),
+    colour_condition: int = typer.Option(
+        0, "--colour-condition", help="The initial condition the --colour-from photos show."
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the edited package to this new directory."
     ),
 ) -> None:
     """Edit a package: rename, merge or drop objects, set masses, frictions, the task, the base,
-    the exterior camera.
+    the exterior camera, the cameras' colours.
 
     Edits apply in that order, then the package is saved with new hashes and validated with
     its physics; a failed edit changes nothing (see FORMAT.md, 'Editing a package').
@@ -245,12 +270,14 @@ def edit_command(
     edits = parse_edits(rename, merge, drop, mass, friction, task, instruction, base)
     if exterior_camera:
         edits = replace(edits, exterior=parse_exterior(exterior_camera))
+    root = resolve_env(env)
+    if colour_from:
+        edits = replace(edits, colour=_colour_maps(root, colour_from, colour_condition))
     if edits == PackageEdits():
         raise EnvPackageError(
-            "nothing to edit: give --rename, --merge, --drop, --mass, --friction, --task, --base "
-            "or --exterior-camera"
+            "nothing to edit: give --rename, --merge, --drop, --mass, --friction, --task, --base, "
+            "--exterior-camera or --colour-from"
         )
-    root = resolve_env(env)
     if output is None and root.resolve().is_relative_to(BUNDLED_DIR.resolve()):
         raise EnvPackageError("a bundled environment; give --output DIR for the copy", file=root)
     package, dropped = edit_package(root, edits, output, penetrations=condition_penetrations)

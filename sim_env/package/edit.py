@@ -66,6 +66,9 @@ class SpecEdit(Protocol):
     def describe(self) -> str: ...
 
 
+ColourMap = tuple[tuple[float, ...], ...]  # [3][4]: (M | b), see sim_env.render.colour
+
+
 @dataclass(frozen=True)
 class PackageEdits:
     """Everything one ``twinbench env edit`` changes."""
@@ -78,6 +81,7 @@ class PackageEdits:
     task: Task | None = None
     base: BasePlacement | None = None  # the robot base, with the world cameras
     exterior: SpecEdit | None = None  # the exterior camera, after the base
+    colour: tuple[tuple[str, ColourMap], ...] = ()  # (camera, 3x4 map): render.colour
 
     def describe(self) -> str:
         """One line for the package's provenance notes."""
@@ -92,10 +96,11 @@ class PackageEdits:
             parts.append(self.base.describe())
         if self.exterior:
             parts.append(self.exterior.describe())
+        parts += [f"colour map for {camera}" for camera, _ in self.colour]
         return "; ".join(parts)
 
 
-def _pair(text: str, flag: str, what: str) -> tuple[str, str]:
+def parse_pair(text: str, flag: str, what: str) -> tuple[str, str]:
     left, sep, right = text.partition("=")
     if not sep or not left.strip() or not right.strip():
         raise EnvPackageError(f"expected {what}, got {text!r}", field=flag)
@@ -103,7 +108,7 @@ def _pair(text: str, flag: str, what: str) -> tuple[str, str]:
 
 
 def _number(text: str, flag: str, what: str) -> tuple[str, float]:
-    name, value = _pair(text, flag, what)
+    name, value = parse_pair(text, flag, what)
     try:
         return name, float(value)
     except ValueError:
@@ -123,18 +128,20 @@ def parse_edits(
     """The edits from the command line's flags (``OLD=NEW``, ``A,B=NEW``, ``NAME=KG``, ...)."""
     merges = []
     for text in merge:
-        parts, name = _pair(text, "--merge", "A,B=NEW")
+        parts, name = parse_pair(text, "--merge", "A,B=NEW")
         merges.append(Merge(tuple(p.strip() for p in parts.split(",")), name))
     chosen = None
     if task:
-        fields = dict(_pair(item, "--task", "object=NAME,target=NAME") for item in task.split(","))
+        fields = dict(
+            parse_pair(item, "--task", "object=NAME,target=NAME") for item in task.split(",")
+        )
         if set(fields) != {"object", "target"}:
             raise EnvPackageError(f"expected object=NAME,target=NAME, got {task!r}", field="--task")
         chosen = Task(fields["object"], fields["target"], instruction)
     elif instruction:
         raise EnvPackageError("--instruction goes with --task", field="--instruction")
     return PackageEdits(
-        rename=tuple(_pair(t, "--rename", "OLD=NEW") for t in rename),
+        rename=tuple(parse_pair(t, "--rename", "OLD=NEW") for t in rename),
         merge=tuple(merges),
         drop=tuple(d.strip() for d in drop),
         mass=tuple(_number(t, "--mass", "NAME=KG") for t in mass),
@@ -349,6 +356,10 @@ def apply_edits(draft: _Draft, edits: PackageEdits) -> None:
         place_base(draft.data, edits.base, draft.file)
     if edits.exterior is not None:
         edits.exterior.apply(draft.data, draft.file)
+    for camera, colour_map in edits.colour:
+        render = draft.data.setdefault("render", {})
+        render.setdefault("colour", {})[camera] = [list(row) for row in colour_map]
+        draft.data["format_version"] = max(2, draft.data.get("format_version", 1))
     _check_references(draft, edits)
 
 

@@ -98,10 +98,12 @@ class HybridRenderer(Renderer):
         """[4, 4] world -> ``camera`` (OpenCV axes) in the state ``data``."""
         return world_to_camera(data, self.scene.cameras[camera])
 
-    def render_layers(
+    def splat_layers(
         self, data: mujoco.MjData, camera: str, size: tuple[int, int] | None = None
-    ) -> CameraLayers:
-        """Composited colour and the nearer surface's depth, unpadded at the fitted size."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The splats alone at the fitted size, as :meth:`render_layers` draws them: premultiplied
+        colour [H, W, 3] in [0, 1] (the package's colour map applied), expected depth [H, W]
+        metres and alpha [H, W]."""
         native = self.intrinsics[camera]
         w, h = (
             fit_size((native.width, native.height), size) if size else (native.width, native.height)
@@ -124,6 +126,16 @@ class HybridRenderer(Renderer):
         )
         if camera in self._colour:
             rgb = apply_colour(rgb, alpha, self._colour[camera])
+        return rgb, depth, alpha
+
+    def render_layers(
+        self, data: mujoco.MjData, camera: str, size: tuple[int, int] | None = None
+    ) -> CameraLayers:
+        """Composited colour and the nearer surface's depth, unpadded at the fitted size."""
+        rgb, depth, alpha = self.splat_layers(data, camera, size)
+        h, w = alpha.shape
+        view = self.view_matrix(data, camera)
+        k = self.intrinsics[camera].scaled(w, h).matrix()
         mesh = self.mesh.render_layers(data, camera, (w, h), depth=True)
         fixed = (camera, w, h) if camera in self._fixed else None
         background = self.background.behind(view, k, w, h, fixed)
