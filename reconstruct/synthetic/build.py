@@ -114,6 +114,7 @@ def quick_config() -> BuildConfig:
                 sh_degree_step=200,
                 densify=DensifyConfig(start=50, stop=300, every=50, max_gaussians=25_000),
             ),
+            init=InitConfig(opacity=0.3, table_points=0),  # as the full build
         ),
         mesh=MeshConfig(image_width=200, max_views=28),
     )
