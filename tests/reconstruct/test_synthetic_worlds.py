@@ -15,10 +15,9 @@ from reconstruct.synthetic import build as build_module
 from reconstruct.synthetic.spec import KITCHEN, TABLETOP, WORLDS, Lighting, SourceObject
 from reconstruct.synthetic.world import light_falloff, lit, object_texture, write_source_world
 from sim_env.cli import env_app
-from sim_env.env import EnvConfig, TwinEnv
 from sim_env.package import EnvPackage, load_package
-from sim_env.planner import PickPlaceExpert
 from sim_env.registry import resolve_env
+from tests.reconstruct.test_synthetic import scripted_successes
 
 
 def bundled(name: str) -> EnvPackage:
@@ -50,20 +49,7 @@ def test_the_kitchen_worlds_validate_deeply(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["kitchen_source", "kitchen_twin"])
 def test_the_expert_puts_the_red_carton_in_the_crate(name: str) -> None:
-    env = TwinEnv(resolve_env(name), EnvConfig(cameras=()))
-    successes = 0
-    for i in (0, 1, 2):
-        obs, info = env.reset(options={"initial_condition": i})
-        expert = PickPlaceExpert(env.scene, *KITCHEN.task)
-        for _ in range(env.horizon):
-            obs, _, terminated, truncated, info = env.step(
-                expert.act(info["privileged"], obs["joint_position"])
-            )
-            if terminated or truncated:
-                break
-        successes += bool(info["success"])
-    env.close()
-    assert successes == 3
+    assert scripted_successes(resolve_env(name), *KITCHEN.task, conditions=3) == 3
 
 
 def test_the_kitchen_twin_has_the_same_objects_task_and_placements() -> None:
