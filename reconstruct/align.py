@@ -492,4 +492,5 @@ STAGE = Stage(
     version=5,
     description="world frame: z up, table at z = 0, metres; the robot base",
     outputs_at=AlignOutputs.at,
+    placement_files=frozenset({"top_down.png"}),  # the robot base drawn on the table
 )

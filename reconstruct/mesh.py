@@ -362,4 +362,5 @@ STAGE = Stage(
     version=2,
     description="scene mesh from splat depth (TSDF)",
     outputs_at=MeshOutputs.at,
+    reads_placement=False,
 )

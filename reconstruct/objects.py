@@ -374,4 +374,5 @@ STAGE = Stage(
     version=5,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
+    reads_placement=False,
 )

@@ -269,4 +269,5 @@ STAGE = Stage(
     inputs=(frames.STAGE.name, align.STAGE.name),
     description="Gaussian splats of the scene (world frame)",
     outputs_at=SplatsOutputs.at,
+    reads_placement=False,
 )

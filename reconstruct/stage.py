@@ -115,6 +115,10 @@ class Stage(Generic[Outputs]):
         description: one line for listings and the progress display.
         outputs_at: the typed outputs (a frozen dataclass of paths) of a folder this stage
             wrote; the runner checks they exist after a run and before a skip.
+        placement_files: files of its folder that depend only on where the robot base stands
+            (align's top-down picture): a stage that does not read placement ignores them.
+        reads_placement: whether this stage reads where the robot base stands; if not, a new
+            base does not run it again (the splats do not change with the robot).
     """
 
     name: str
@@ -125,6 +129,8 @@ class Stage(Generic[Outputs]):
     version: int = 1
     description: str = ""
     outputs_at: Callable[[Path], Outputs] = StageFolder
+    placement_files: frozenset[str] = frozenset()
+    reads_placement: bool = True
 
     def outputs(self, work_dir: Path) -> Outputs:
         """What this stage writes under ``work_dir/<name>``."""

@@ -119,14 +119,33 @@ def _resolve_configs(
     return resolved
 
 
-def _dependents(stages: Sequence[Stage], name: str) -> list[str]:
-    """Stages that read ``name``'s outputs, directly or through other stages."""
+def _dependents(stages: Sequence[Stage], name: str, *, placement_only: bool = False) -> list[str]:
+    """Stages that read ``name``'s outputs, directly or through other stages; with
+    ``placement_only``, only those that read where the robot stands (and theirs)."""
     affected = {name}
     for stage in stages:
-        if affected.intersection(stage.inputs):
+        direct = name in stage.inputs and (stage.reads_placement or not placement_only)
+        if direct or (affected - {name}).intersection(stage.inputs):
             affected.add(stage.name)
     affected.discard(name)
     return [stage.name for stage in stages if stage.name in affected]
+
+
+def _input_digest(stage: Stage, summary: dict[str, Any]) -> str:
+    run = summary.get("run", {})
+    if stage.reads_placement:
+        return str(run.get("output_digest"))
+    return str(run.get("digest_without_placement", run.get("output_digest")))
+
+
+def _stale_after(stages: Sequence[Stage], name: str, before: dict | None, after: dict) -> list[str]:
+    """The later stages a new run of ``name`` makes stale: none if its outputs are the same,
+    those that read placement if only placement files changed, else all that depend on it."""
+    old, new = (before or {}).get("run", {}), after["run"]
+    if old.get("output_digest") == new["output_digest"]:
+        return []
+    placement_only = old.get("digest_without_placement") == new["digest_without_placement"]
+    return _dependents(stages, name, placement_only=placement_only)
 
 
 def _stage_key(stage: Stage, config: object, scan: Path, work_dir: Path) -> str:
@@ -134,8 +153,7 @@ def _stage_key(stage: Stage, config: object, scan: Path, work_dir: Path) -> str:
     if stage.scan_digest is not None:
         parts.append("scan=" + stage.scan_digest(scan))
     for name in stage.inputs:
-        summary = read_summary(work_dir / name) or {}
-        parts.append(f"{name}=" + str(summary.get("run", {}).get("output_digest")))
+        parts.append(f"{name}=" + _input_digest(stage, read_summary(work_dir / name) or {}))
     return text_digest(*parts)
 
 
@@ -161,6 +179,9 @@ def _run_one(
             "key": key,
             "config": json.loads(config_json(config)),
             "output_digest": tree_digest(out_dir),
+            "digest_without_placement": tree_digest(
+                out_dir, exclude=frozenset({SUMMARY_NAME}) | stage.placement_files
+            ),
             "seconds": round(time.monotonic() - started, 3),
         }
         write_json(out_dir / SUMMARY_NAME, summary)
@@ -214,10 +235,16 @@ def run_pipeline(
                 status: Literal["ran", "skipped"] = "skipped"
                 summary = previous
             else:
-                for name in _dependents(stages, stage.name):
-                    remove_tree(work_dir / name)
                 logger.info("stage %s: running", stage.name)
-                summary = _run_one(stage, config, key, scan, work_dir, report)
+                try:
+                    summary = _run_one(stage, config, key, scan, work_dir, report)
+                except BaseException:
+                    for name in _dependents(stages, stage.name):
+                        remove_tree(work_dir / name)
+                    raise
+                before = None if missing else previous  # an older layout: all after it are stale
+                for name in _stale_after(stages, stage.name, before, summary):
+                    remove_tree(work_dir / name)
                 report(1.0, "done")
                 status = "ran"
             results.append(

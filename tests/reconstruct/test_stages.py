@@ -212,3 +212,55 @@ def test_no_two_pipeline_stages_share_an_output_path_or_file_name(tmp_path: Path
     files = [p for p in owners if p.suffix]
     named = {p.name: owners[p] for p in files}
     assert len(named) == len(files), sorted(p.name for p in files)  # e.g. scene.ply twice
+
+
+@dataclass(frozen=True)
+class PlaceConfig:
+    base: str = "left"
+
+
+def test_a_new_robot_base_reruns_only_the_stages_that_read_it(tmp_path: Path, scan: Path) -> None:
+    """The align stage's top-down picture depends on the base, its model does not: a new base
+    leaves the splats (which ignore placement) cached and reruns the package (which reads it).
+    Before, any rerun of a stage removed every later stage: a new --base retrained the splats."""
+    calls: list[str] = []
+
+    def place(ctx: StageContext, config: PlaceConfig) -> dict[str, Any]:
+        calls.append("align")
+        (ctx.out_dir / "model.txt").write_text(ctx.scan.read_text())
+        (ctx.out_dir / "picture.txt").write_text(f"base at {config.base}")
+        return {"base": config.base}
+
+    def reader(name: str, source: str):
+        def run(ctx: StageContext, config: CopyConfig) -> dict[str, Any]:
+            calls.append(name)
+            (ctx.out_dir / "out.txt").write_text(
+                (ctx.inputs[source.split("/")[0]] / source.split("/")[1]).read_text()
+            )
+            return {}
+
+        return run
+
+    stages = (
+        Stage("align", PlaceConfig, place, scan_digest=file_digest,
+              placement_files=frozenset({"picture.txt"})),
+        Stage("splats", CopyConfig, reader("splats", "align/model.txt"), inputs=("align",),
+              reads_placement=False),
+        Stage("mesh", CopyConfig, reader("mesh", "splats/out.txt"), inputs=("splats",),
+              reads_placement=False),
+        Stage("package", CopyConfig, reader("package", "align/picture.txt"),
+              inputs=("align", "mesh")),
+    )  # fmt: skip
+    env = tmp_path / "env"
+    run_pipeline(scan, env, stages=stages, show_progress=False)
+    moved = run_pipeline(
+        scan, env, stages=stages, configs={"align": PlaceConfig("right")}, show_progress=False
+    )
+    assert [r.status for r in moved] == ["ran", "skipped", "skipped", "ran"]
+    scan.write_text("another table")  # the model changes: everything after it runs
+    again = run_pipeline(
+        scan, env, stages=stages, configs={"align": PlaceConfig("right")}, show_progress=False
+    )
+    assert [r.status for r in again] == ["ran", "ran", "ran", "ran"]
+    every = ["align", "splats", "mesh", "package"]
+    assert calls == [*every, "align", "package", *every]
