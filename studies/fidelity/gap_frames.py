@@ -14,15 +14,12 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim_env.cameras import Intrinsics, world_to_camera
 from sim_env.package import EnvPackage, InitialCondition
-from sim_env.render.base import fit_size
 from sim_env.render.composite import MIN_SPLAT_ALPHA
 from sim_env.render.config import HybridConfig
 from sim_env.render.hybrid import HybridRenderer
 from sim_env.render.mujoco_renderer import VISUAL_GROUPS, MujocoRenderer
 from sim_env.scene import ROBOT_VISUAL_GROUP, apply_initial_condition, build_scene
-from sim_env.splats import rasterize
 from studies.fidelity.gap_metrics import dilate
 
 __all__ = ["FLOATER_MARGIN", "FramePair", "WorldPair"]
@@ -75,11 +72,8 @@ class WorldPair:
         self.source_renderer = MujocoRenderer(self.source_scene.model)
         groups = tuple(g for g in VISUAL_GROUPS if g != ROBOT_VISUAL_GROUP)
         self.source_bare = MujocoRenderer(self.source_scene.model, groups=groups)
-        self.hybrid_config = hybrid
         self.twin_renderer = HybridRenderer(twin, self.twin_scene, hybrid)
         self._robot_geoms = np.array(sorted(self.source_scene.robot_geoms))
-        packaged = bool(twin.spec.render and twin.spec.render.antialiased)
-        self._antialiased = packaged if hybrid.antialiased is None else hybrid.antialiased
 
     def set_state(
         self,
@@ -121,16 +115,7 @@ class WorldPair:
 
     def _splat_layers(self, camera: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """The twin's splat alpha and expected depth alone, as its renderer rasterizes them."""
-        renderer, data = self.twin_renderer, self.twin_data
-        native = renderer.intrinsics[camera]
-        w, h = fit_size((native.width, native.height), size)
-        view = world_to_camera(data, self.twin_scene.cameras[camera])
-        k = Intrinsics.scaled(native, w, h).matrix()
-        gs = renderer.world_gaussians(data, camera, view, k)
-        _, depth, alpha = rasterize(
-            gs.means, gs.quats, gs.scales, gs.opacities, gs.sh, view, k, w, h,
-            backend=self.hybrid_config.backend, antialiased=self._antialiased,
-        )  # fmt: skip
+        _, depth, alpha = self.twin_renderer.splat_layers(self.twin_data, camera, size)
         return alpha, depth
 
     def close(self) -> None:
