@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 import sqlite3
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
@@ -16,6 +17,7 @@ from evaluate.errors import EvaluateError
 from evaluate.store.backend import Backend
 
 BUSY_TIMEOUT_S = 30.0
+WAL_SWITCH_RETRY_S = 0.02
 EDITED = "the file was changed outside twinbench; restore it from a copy"
 
 _CRITERIA = (
@@ -76,8 +78,21 @@ class SQLiteBackend(Backend):
         return SQLiteBackend(copy, self.location)
 
     def settle(self) -> None:
-        """Once the store is known to be twinbench's: WAL, durable across process crashes."""
-        self.execute("PRAGMA journal_mode = WAL")
+        """Once the store is known to be twinbench's: WAL, durable across process crashes.
+
+        Switching a new file to WAL needs the file to itself, and SQLite answers a busy file
+        at once rather than through the busy timeout, so the switch is retried as long as a
+        writer would wait (another process creating the same store holds it briefly)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(WAL_SWITCH_RETRY_S)
         self.execute("PRAGMA synchronous = NORMAL")
 
     def is_bug(self, exc: BaseException) -> bool:
