@@ -18,6 +18,7 @@ from evaluate.run.plan import (
     EnvInfo,
     EpisodeTask,
     EvalConfig,
+    adopt_recorded,
     describe_envs,
     open_run,
     pending_tasks,
@@ -101,7 +102,10 @@ def run_evaluation(
     tasks = plan_tasks(config, envs)
     with ResultsStore.open(store) as results:
         if run_id is None:
-            run_id = open_run(results, run_config(config, envs), resume=execution.resume)
+            document = run_config(config, envs)
+            run_id = open_run(results, document, resume=execution.resume)
+            if execution.resume:
+                adopt_recorded(results, run_id, document, tasks)
         else:
             results.run(run_id)  # raises, naming it, if the run is not there
         todo = pending_tasks(results, run_id, tasks)

@@ -3,7 +3,9 @@
 Episode ``k`` of a (policy, env) cell uses the package's initial condition ``k mod n`` and
 seed ``seed + k``, so a run is fully determined by its config. The run id is derived from
 the config (and the environments' content hashes), which is what makes re-running the same
-command resume: the keys already in the store are skipped.
+command resume: the keys already in the store are skipped. A new run also takes the episodes
+that another run of the store recorded with the same settings (another policy list or episode
+count), so that adding a policy to a study runs only that policy.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from evaluate.errors import EvaluateError
@@ -161,3 +163,43 @@ def pending_tasks(
     """The tasks whose keys ``run_id`` has not recorded yet."""
     done = store.completed_keys(run_id)
     return [task for task in tasks if task.key not in done]
+
+
+# beyond its key (policy, env and its content hash, initial condition, seed), what decides an
+# episode's outcome: two runs that agree on these recorded the same episode for the same key
+EPISODE_SETTINGS = ("image_size", "rollout", "physics")
+
+
+def adopt_recorded(
+    store: ResultsStore, run_id: str, document: Mapping[str, object], tasks: Sequence[EpisodeTask]
+) -> int:
+    """Copy into ``run_id`` the episodes of ``tasks`` it lacks that other runs of ``store``
+    recorded under the same :data:`EPISODE_SETTINGS` (newest run first; errored episodes are
+    not taken). A package is known by its content hash, not its path: an episode recorded
+    under another path to the same content (a run directory moved or copied) is taken, under
+    this run's env id. Returns how many were copied."""
+    wanted = {_same_episode(task.key): task.key for task in pending_tasks(store, run_id, tasks)}
+    settings = _settings(document)
+    adopted = 0
+    for run in reversed(store.runs()):
+        if not wanted:
+            break
+        if run.run_id == run_id or _settings(run.config) != settings:
+            continue
+        for record in store.records(run_id=run.run_id):
+            key = wanted.get(_same_episode(record.key))
+            if key is not None and record.outcome.failure_kind != "error":
+                store.record_episode(replace(record, run_id=run_id, key=key))
+                del wanted[_same_episode(key)]
+                adopted += 1
+    return adopted
+
+
+def _same_episode(key: EpisodeKey) -> tuple[str, str, int, int]:
+    """What makes two keys the same episode: all but the env id (a path may differ)."""
+    return key.policy_id, key.env_hash, key.initial_condition, key.seed
+
+
+def _settings(document: Mapping[str, object]) -> str:
+    """A run config's :data:`EPISODE_SETTINGS` as stored (JSON: tuples become lists)."""
+    return json.dumps({name: document.get(name) for name in EPISODE_SETTINGS}, sort_keys=True)

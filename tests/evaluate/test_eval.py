@@ -5,6 +5,7 @@ errors never stop a run, and the summary's intervals are Wilson's."""
 from __future__ import annotations
 
 import itertools
+import shutil
 import threading
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from evaluate.run import (
 )
 from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 from sim_env.errors import SimEnvError
+from sim_env.registry import resolve_env
 from twinbench_cli import app
 
 ENV_ID = "primitive_cube_bowl"
@@ -39,9 +41,8 @@ SHORT = RolloutConfig(max_steps=30, infer_timeout_s=1.0)
 
 
 def config(*policies: str, episodes: int = 3, seed: int = 0, **fields) -> EvalConfig:
-    return EvalConfig(
-        envs=(ENV_ID,), policies=policies, episodes=episodes, seed=seed, rollout=SHORT, **fields
-    )
+    fields = {"envs": (ENV_ID,), **fields}
+    return EvalConfig(policies=policies, episodes=episodes, seed=seed, rollout=SHORT, **fields)
 
 
 def episodes_of(store_path, run_id=None):
@@ -80,6 +81,42 @@ def test_records_every_episode_and_resume_skips_them(tmp_path):
     assert not again.report.outcomes and len(episodes_of(first.store)) == 6
     fresh = run_evaluation(cfg, tmp_path, Execution(workers=0, resume=False))
     assert fresh.run_id == f"{first.run_id}-2" and len(fresh.report.outcomes) == 6
+
+
+def test_a_new_policy_list_runs_only_the_new_policy(tmp_path):
+    """A study that adds a policy takes the episodes an earlier run recorded under the same
+    settings instead of running them again; other settings run everything."""
+    first = run_evaluation(config("scripted", episodes=2), tmp_path, INLINE)
+    wider = run_evaluation(config("scripted", "scripted:bad", episodes=3), tmp_path, INLINE)
+    assert wider.run_id != first.run_id
+    assert (wider.planned, wider.already_done, len(wider.report.outcomes)) == (6, 2, 4)
+    frame = episodes_of(wider.store, wider.run_id)
+    columns = ["policy_id", "seed", "success", "progress", "length_steps", "criteria"]
+    mine = frame[frame["seed"] < 2].sort_values(["policy_id", "seed"])[columns]
+    assert set(mine["policy_id"]) == {"scripted", "scripted:bad"}
+    taken = episodes_of(first.store, first.run_id)[columns].reset_index(drop=True)
+    assert mine[mine["policy_id"] == "scripted"].reset_index(drop=True).equals(taken)
+    other = run_evaluation(config("scripted", episodes=2, image_size="64x48"), tmp_path, INLINE)
+    assert other.already_done == 0 and len(other.report.outcomes) == 2  # rendered otherwise
+    fresh = run_evaluation(
+        config("scripted:bad", episodes=1), tmp_path, Execution(workers=0, resume=False)
+    )
+    assert fresh.already_done == 0  # a fresh run (resume=False) takes nothing
+
+
+def test_a_moved_run_directory_takes_its_episodes_by_content(tmp_path):
+    """The same package at another path (a study's worlds in a copied run directory) is the
+    same episode: the new run takes it under its own env id."""
+    first, second = (shutil.copytree(resolve_env(ENV_ID), tmp_path / d / ENV_ID) for d in "ab")
+    store = tmp_path / "results.sqlite"
+    ran = run_evaluation(
+        config("scripted", episodes=2, envs=(str(first),)), tmp_path, INLINE, store=store
+    )
+    moved = run_evaluation(
+        config("scripted", episodes=2, envs=(str(second),)), tmp_path, INLINE, store=store
+    )
+    assert (ran.already_done, moved.already_done, len(moved.report.outcomes)) == (0, 2, 0)
+    assert set(episodes_of(store, moved.run_id)["env_id"]) == {str(second)}
 
 
 def test_same_seed_same_results(tmp_path):
@@ -220,7 +257,6 @@ def test_every_exported_name_resolves():
 def test_eval_prints_which_package_each_env_id_was(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from sim_env.registry import resolve_env
     from twinbench_cli import app
 
     monkeypatch.chdir(tmp_path)

@@ -26,7 +26,7 @@ from evaluate.store.records import KEY_COLUMNS
 from tests.store_backends import edit_store, query_store
 
 FORK = multiprocessing.get_context("fork")  # children run this module's functions in-process
-COMMITTED_STORE = Path(__file__).resolve().parents[2] / "benchmarks/fidelity/run/results.sqlite"
+COMMITTED_STORE = Path(__file__).parent / "store_fixtures" / "results_v1.sqlite"  # session 2's run
 
 
 def _episode(run_id: str, policy: str = "pi0", seed: int = 0, **changes: object) -> EpisodeRecord:
