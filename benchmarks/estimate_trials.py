@@ -12,10 +12,13 @@ JSON line per figure, progress on stderr.
    run came by step 91): 1800 episodes, rung by rung, into one results store; the outcomes
    per condition are written to ``benchmarks/estimate_trials.csv`` (committed), which
    ``--measure-only`` measures without running anything. The committed file was recorded
-   on 6 Dec 2026 with ``tabletop_twin`` as bundled before issue 16 rebuilt it from the
-   relit scan (b8981a5; the 300-condition twin package's hash began 4e8093803f05, the
-   source's 5d92d8480627); a run now measures today's twin (episodes of earlier builds in the same store are
-   left out).
+   in session 8 (6 Dec 2026) on the relit ``tabletop_twin`` (b8981a5) with the co-trained
+   rungs retrained on it (``benchmarks/fidelity/ladder/cot-*``): ``--rungs cot-s1000
+   cot-s400 --conditions 100`` (400 episodes, 25 min at load 5-13). Session 6's file (the
+   twin before its relit rebuild, 300 conditions, three rungs) is in git history (f2c5d84).
+   Its ``jitter1``..``jitter8`` columns were added in session 9 with ``--jitter 8`` on the
+   same store (1600 twin episodes, 50 min at load 10-16; the other columns unchanged).
+   Episodes of other builds in the same store are left out.
 2. The 300 conditions are the population: the true real rate is the source world's mean
    over them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
    replacement; their source episodes are the real trials, the twin there their pairs, the
@@ -23,7 +26,13 @@ JSON line per figure, progress on stderr.
    estimate`` is scored by its mean width and by how often it holds the true rate. The
    twin's prediction at a condition is its 0/1 success, and again its rubric progress (a
    continuous score: the twin is deterministic, so repeated twin rollouts of a condition
-   give one outcome, and progress is the continuous prediction it has).
+   give one outcome, and progress is the continuous prediction it has). With ``--jitter K``
+   the run also evaluates K jittered copies of the twin (every condition's objects moved by
+   a few mm and degrees, the arm's start by a little:
+   :func:`studies.fidelity.conditions.write_jittered`; the CSV gains ``jitterK`` and
+   ``jitterK_progress`` columns), and the twin's prediction is again the mean success over
+   the copies (its success probability near the condition) and their mean progress;
+   ``--measure-only --jitter K`` measures the first K copies a file holds.
 3. Real trials saved at equal width: the real-only trials m whose mean width (measured on
    the same population, m = 2 to 200) is no more than PPI's, minus n, as a share of m. The
    finite-sample PPI interval against Clopper–Pearson (what ``twinbench estimate`` reports)
@@ -40,6 +49,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -55,7 +65,7 @@ from evaluate.rollout import RolloutConfig
 from evaluate.run import STORE_FILENAME, Execution
 from evaluate.store import EXCLUDED_KINDS
 from studies.fidelity import EpisodePlan, Side, check_pair, evaluate_side
-from studies.fidelity.conditions import expand_pair
+from studies.fidelity.conditions import expand_pair, write_jittered
 
 CONFIDENCE = 0.9
 SOURCE, TWIN = "tabletop_source", "tabletop_twin"
@@ -77,57 +87,92 @@ COMPARISONS = {
 """Saved-trial figures: (PPI interval, the real-only interval whose width it is held to)."""
 PREDICTIONS = ("success", "progress")
 """What the twin predicts at a condition: its 0/1 success, or its rubric progress."""
+JITTER_PREDICTIONS = ("jitter", "jitter_progress", "jitter_with_twin")
+"""With jittered copies: the mean success over them (the twin's success probability near the
+condition), their mean progress, and the mean success over them and the twin at the condition
+itself."""
 
 
 emit = partial(figures.emit, "estimate")
 
 
-def run_trials(out: Path, workers: int) -> tuple[Path, set[str]]:
-    """Evaluate each rung in the source world, then in the twin, at :data:`CONDITIONS`
-    conditions (resuming ``out``); rung by rung, so each rung's pairs are complete early."""
-    source, twin = expand_pair(*check_pair(SOURCE, TWIN), CONDITIONS, 0, out / "worlds")
+@dataclass(frozen=True)
+class TrialWorlds:
+    """What the run evaluates: the worlds (env ids or package paths), the ladder and which of
+    its rungs, and how many initial conditions (the population)."""
+
+    source: str = SOURCE
+    twin: str = TWIN
+    ladder: str = LADDER
+    conditions: int = CONDITIONS
+    rungs: tuple[str, ...] = RUNGS
+    jitter: int = 0  # jittered copies of the twin (studies.fidelity.conditions.write_jittered)
+
+
+def run_trials(out: Path, workers: int, worlds: TrialWorlds) -> tuple[Path, dict[str, str]]:
+    """Evaluate each rung in the source world, then in the twin, at ``worlds.conditions``
+    conditions (resuming ``out``), rung by rung, so each rung's pairs are complete early; then
+    the twin's ``worlds.jitter`` jittered copies, copy by copy (the first copies of every rung
+    are complete first). Returns the store and each package's world (content hash -> source,
+    twin, jitter-1, ...)."""
+    pair = check_pair(worlds.source, worlds.twin)
+    source, twin = expand_pair(*pair, worlds.conditions, 0, out / "worlds")
+    copies = write_jittered(twin, worlds.jitter, 0, out / "worlds" / "twin-jitter")
     console = Console(stderr=True)
-    for rung in RUNGS:
+    sides = [
+        side for rung in worlds.rungs for side in ((rung, "source", source), (rung, "twin", twin))
+    ]
+    sides += [(rung, f"jitter-{k}", c) for k, c in enumerate(copies, 1) for rung in worlds.rungs]
+    for rung, role, package in sides:
         plan = EpisodePlan(
-            policies=(f"bundle:{LADDER}/{rung}",),
-            episodes=CONDITIONS,
+            policies=(f"bundle:{worlds.ladder}/{rung}",),
+            episodes=worlds.conditions,
             image_size="160x90",
             rollout=RolloutConfig(max_steps=MAX_STEPS),
         )
-        for role, package in (("source", source), ("twin", twin)):
-            side = Side(role, str(package.root), f"{package.name} ({role}), {rung}")
-            evaluate_side(side, plan, out, Execution(workers=workers), console)
-    return out / STORE_FILENAME, {source.content_hash, twin.content_hash}
+        side = Side(role, str(package.root), f"{package.name} ({role}), {rung}")
+        evaluate_side(side, plan, out, Execution(workers=workers), console)
+    packages = {"source": source, "twin": twin} | {
+        f"jitter-{k}": c for k, c in enumerate(copies, 1)
+    }
+    return out / STORE_FILENAME, {p.content_hash: world for world, p in packages.items()}
 
 
-def population(store: Path, hashes: set[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Per policy, at the conditions both worlds ran ``[C]`` (``condition``): the source
-    world's success (``real``) and two predictions from the twin, its ``success`` and its
-    rubric ``progress`` (a continuous score in [0, 1]). ``hashes``: only episodes of these
-    packages (a store that also holds an earlier build of a world keeps its episodes)."""
+def population(store: Path, worlds: dict[str, str]) -> dict[str, dict[str, np.ndarray]]:
+    """Per policy, at the conditions every world ran ``[C]`` (``condition``): the source
+    world's success (``real``) and the twin's predictions, its ``success`` and its rubric
+    ``progress`` (a continuous score in [0, 1]), and each jittered copy's (``jitter1``,
+    ``jitter1_progress``, ...). ``worlds``: content hash -> world (source, twin, jitter-k);
+    other packages' episodes (an earlier build of a world in the same store) are left out."""
     frame = read_store_episodes(store)
-    frame = frame[~frame["failure_kind"].isin(EXCLUDED_KINDS)]
-    if hashes is not None:
-        frame = frame[frame["env_hash"].isin(hashes)]
+    frame = frame[~frame["failure_kind"].isin(EXCLUDED_KINDS) & frame["env_hash"].isin(worlds)]
     frame = frame.assign(
-        world=frame["env_id"].str.rsplit("/", n=1).str[-1],
-        success=frame["success"].astype(float),
+        world=frame["env_hash"].map(worlds), success=frame["success"].astype(float)
     )
+    names = sorted(set(worlds.values()))
     out = {}
     for policy, group in frame.groupby("policy_id"):
         table = group.pivot_table(
             index="initial_condition", columns="world", values=["success", "progress"]
         )
-        worlds = [("success", "source"), ("success", "twin")]
-        if not all(world in table.columns for world in worlds):
-            continue  # not run in both worlds (yet)
-        both = table.dropna(subset=worlds)
-        out[str(policy).rsplit("/", 1)[-1]] = {
-            "condition": both.index.to_numpy(dtype=np.float64),
-            "real": both[("success", "source")].to_numpy(),
-            "success": both[("success", "twin")].to_numpy(),
-            "progress": both[("progress", "twin")].to_numpy(),
+        if not all(("success", world) in table.columns for world in names):
+            continue  # not run in every world (yet)
+        both = table.dropna()
+        columns = {
+            "real": ("success", "source"),
+            "success": ("success", "twin"),
+            "progress": ("progress", "twin"),
         }
+        for world in names:
+            if world.startswith("jitter-"):
+                k = world.removeprefix("jitter-")
+                columns |= {
+                    f"jitter{k}": ("success", world),
+                    f"jitter{k}_progress": ("progress", world),
+                }
+        out[str(policy).rsplit("/", 1)[-1]] = {
+            "condition": both.index.to_numpy(dtype=np.float64)
+        } | {name: both[column].to_numpy() for name, column in columns.items()}
     return out
 
 
@@ -184,15 +229,29 @@ def write_population(pop: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     pd.concat(frames).to_csv(path, index=False, float_format="%.6g")
 
 
-def read_population(path: Path) -> dict[str, dict[str, np.ndarray]]:
-    """What :func:`write_population` wrote."""
+def read_population(path: Path, jitter: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """What :func:`write_population` wrote; with ``jitter``, also the :data:`JITTER_PREDICTIONS`
+    over the first ``jitter`` copies (a file of 4 copies also measures 2)."""
     frame = pd.read_csv(path)
-    return {
-        str(policy): {
-            k: group[k].to_numpy(dtype=np.float64) for k in ("condition", "real", *PREDICTIONS)
-        }
-        for policy, group in frame.groupby("policy", sort=False)
-    }
+    copies = [f"jitter{k}" for k in range(1, jitter + 1)]
+    missing = [c for c in copies if c not in frame.columns]
+    if missing:
+        found = sum(c.startswith("jitter") and c[6:].isdigit() for c in frame.columns)
+        raise SystemExit(
+            f"{path}: no column {missing[0]}: the file holds {found} jittered cop(ies) of the "
+            f"twin, not {jitter} (record them with --jitter {jitter})"
+        )
+    out = {}
+    for policy, group in frame.groupby("policy", sort=False):
+        cell = {k: group[k].to_numpy(dtype=np.float64) for k in ("condition", "real", *PREDICTIONS)}
+        if copies:
+            outcomes = group[copies].to_numpy(dtype=np.float64)
+            cell["jitter"] = outcomes.mean(axis=1)
+            cell["jitter_with_twin"] = (outcomes.sum(axis=1) + cell["success"]) / (jitter + 1)
+            progress = [f"{c}_progress" for c in copies]
+            cell["jitter_progress"] = group[progress].to_numpy(dtype=np.float64).mean(axis=1)
+        out[str(policy)] = cell
+    return out
 
 
 def measure(
@@ -205,6 +264,7 @@ def measure(
         emit("trials/policies", "pearson_twin_source", pearson, "r")
     for policy, outcomes in pop.items():
         real = outcomes["real"]
+        predictions = [p for p in (*PREDICTIONS, *JITTER_PREDICTIONS) if p in outcomes]
         progress(f"trials {policy}: real-only widths at 2..{MAX_REAL_ONLY} trials")
         baselines = real_only_widths(real, rng)
         head = f"trials/{policy}"
@@ -212,7 +272,7 @@ def measure(
         emit(head, "real_rate", float(real.mean()), "rate")
         emit(head, "twin_rate", float(outcomes["success"].mean()), "rate")
         emit(head, "agreement", float(np.mean(real == outcomes["success"])), "fraction")
-        for prediction in PREDICTIONS:
+        for prediction in predictions:
             twin = outcomes[prediction]
             r = np.corrcoef(real, twin)[0, 1] if real.std() > 0 and twin.std() > 0 else 0.0
             emit(head, f"trial_correlation_{prediction}", float(r), "r")
@@ -241,16 +301,42 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help=f"measure the committed {POPULATION_CSV.name}; run nothing",
     )
+    parser.add_argument("--source", default=SOURCE, help="the world that plays real")
+    parser.add_argument("--twin", default=TWIN, help="its twin")
+    parser.add_argument("--ladder", default=LADDER, help="the folder of the rungs")
+    parser.add_argument("--rungs", nargs="+", default=list(RUNGS), help="which rungs to run")
+    parser.add_argument("--conditions", type=int, default=CONDITIONS, help="the population")
+    parser.add_argument("--csv", type=Path, default=POPULATION_CSV, help="the population file")
+    parser.add_argument(
+        "--jitter",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also run K jittered copies of the twin and measure the mean over them as the "
+        "twin's prediction (with --measure-only: the first K copies the file holds)",
+    )
     args = parser.parse_args(argv)
-    trials(args.out, args.workers, args.draws, run=not args.measure_only)
+    if args.jitter < 0:
+        parser.error(f"--jitter must be >= 0, got {args.jitter}")
+    worlds = TrialWorlds(
+        args.source, args.twin, args.ladder, args.conditions, tuple(args.rungs), args.jitter
+    )
+    trials(args.out, args.workers, args.draws, worlds, args.csv, run=not args.measure_only)
 
 
-def trials(out: Path, workers: int, draws: int, run: bool = True) -> None:
-    """Run (or resume) the episodes and write :data:`POPULATION_CSV`, then measure it."""
+def trials(
+    out: Path,
+    workers: int,
+    draws: int,
+    worlds: TrialWorlds = TrialWorlds(),
+    csv: Path = POPULATION_CSV,
+    run: bool = True,
+) -> None:
+    """Run (or resume) the episodes and write ``csv``, then measure it."""
     if run:
-        write_population(population(*run_trials(out, workers)), POPULATION_CSV)
+        write_population(population(*run_trials(out, workers, worlds)), csv)
     measure(
-        read_population(POPULATION_CSV),
+        read_population(csv, worlds.jitter),
         draws,
         lambda line: print(line, file=sys.stderr, flush=True),
     )

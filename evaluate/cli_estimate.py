@@ -68,7 +68,10 @@ def estimate_command(
     env_map: Annotated[
         list[str] | None,
         typer.Option(
-            "--env-map", help="TWIN_ENV=REAL_ENV where the twin's env id differs (repeatable)."
+            "--env-map",
+            help="TWIN_ENV=REAL_ENV where the twin's env id differs (repeatable). TWIN_ENV may "
+            "be a shell-style pattern: several twin envs (the twin and its jittered copies) "
+            "then stand for one real env, averaged at each initial condition.",
         ),
     ] = None,
     twin_score: Annotated[

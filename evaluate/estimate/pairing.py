@@ -12,12 +12,18 @@ episodes there: PPI needs the same prediction (the twin's rate at a condition) o
 sides, and repeated twin episodes at one condition are one draw of the condition, not
 several. PPI needs the real trials' initial conditions drawn like the twin-only ones; one
 real trial per initial condition keeps the pairs independent.
+
+Several twin environments can stand for one real one (``env_map`` keys may be shell-style
+patterns): jittered copies of the twin, whose condition ``i`` is the twin's condition ``i``
+with the objects moved by a few mm and degrees (``studies.fidelity.conditions.write_jittered``),
+then average with the twin at each condition into its success probability near it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +33,15 @@ from evaluate.correlation.inputs import STORE_FILENAME, CsvRows, read_store_epis
 from evaluate.errors import EvaluateError
 from evaluate.store import EXCLUDED_KINDS, PostgresURL
 
-__all__ = ["CSV_COLUMNS", "MIN_PAIRS", "TWIN_SCORES", "PairedCell", "load_episodes", "pair"]
+__all__ = [
+    "CSV_COLUMNS",
+    "MIN_PAIRS",
+    "TWIN_SCORES",
+    "PairedCell",
+    "load_episodes",
+    "map_env",
+    "pair",
+]
 
 MIN_PAIRS = 2
 """Paired real trials an interval needs (a variance needs two)."""
@@ -179,7 +193,8 @@ def pair(
     Args:
         sim, real: :func:`load_episodes` frames.
         sources: (sim, real) file names, for messages.
-        env_map: sim env -> real env, where the twin's env id is not the real one's.
+        env_map: sim env (or a shell-style pattern of sim envs) -> real env, where the
+            twin's env id is not the real one's: see :func:`map_env`.
         twin_score: one of :data:`TWIN_SCORES`: what the twin predicts at a condition (the
             real side is always its success).
     Returns:
@@ -203,12 +218,20 @@ def pair(
             file=sim_source,
         )
     sim = sim.assign(score=sim[twin_score])
-    sim = sim.assign(env=sim["env"].map(lambda env: (env_map or {}).get(env, env)))
+    real_env = {env: map_env(env, env_map or {}, sim_source) for env in sim["env"].unique()}
+    sim = sim.assign(env=sim["env"].map(real_env))
     twin_groups = dict(tuple(sim.groupby(["policy", "env"], sort=False)))
     notes = [
         f"policy {p!r} in env {e!r} has twin episodes but no real ones: not estimated"
         for p, e in sorted(set(twin_groups) - set(real.groupby(["policy", "env"]).groups))
     ]
+    for env in sorted(set(real_env.values())):
+        merged = sorted(twin for twin, mapped in real_env.items() if mapped == env)
+        if len(merged) > 1:
+            notes.append(
+                f"{len(merged)} twin envs stand for {env!r} ({', '.join(merged)}): their "
+                "episodes at an initial condition are averaged into the twin's prediction there"
+            )
     cells = []
     for (policy, env), group in sorted(real.groupby(["policy", "env"], sort=False)):
         twin = twin_groups.get((policy, env))
@@ -223,6 +246,25 @@ def pair(
             )
         cells.append(_pair_cell(str(policy), str(env), group, twin, where, sources))
     return cells, notes
+
+
+def map_env(env: str, env_map: Mapping[str, str], source: str = "") -> str:
+    """The real env that twin env ``env`` stands for: its own ``env_map`` entry, else the
+    real env of the patterns (``*``, ``?``, ``[...]``) it matches, else ``env`` itself.
+
+    Raises:
+        EvaluateError: it matches patterns that name different real envs.
+    """
+    if env in env_map:
+        return env_map[env]
+    matched = {real for pattern, real in env_map.items() if fnmatchcase(env, pattern)}
+    if len(matched) > 1:
+        raise EvaluateError(
+            f"twin env {env!r} matches --env-map patterns for {len(matched)} real envs "
+            f"({', '.join(sorted(matched))}); make it match one",
+            file=source or None,
+        )
+    return matched.pop() if matched else env
 
 
 def _pair_cell(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from benchmarks.estimate_trials import (
     MAX_REAL_ONLY,
@@ -69,33 +70,77 @@ def test_population_round_trips_through_its_csv(tmp_path):
             np.testing.assert_array_equal(back[policy][key], values)
 
 
-def test_population_keeps_only_the_current_builds(tmp_path):
-    """A store holding an earlier build of the twin: its episodes do not mix into the
-    population when the current packages' hashes are given."""
+def _store(path, episodes):
+    """A store with one run holding ``(world, hash, condition, success, progress)`` episodes of
+    policy ``bundle:x/cot-s1``."""
     from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 
-    path = tmp_path / "results.sqlite"
     with ResultsStore.open(path) as store:
         store.add_run({"side": "all"}, run_id="run")
-        for world, digest, success in (
-            ("source", "s" * 64, True),
-            ("twin", "o" * 64, False),  # the earlier twin
-            ("twin", "n" * 64, True),
-        ):
-            for ic in range(3):
-                outcome = EpisodeOutcome(
-                    success=success,
-                    progress=1.0 if success else 0.25,
-                    criteria={},
-                    length_steps=10,
-                    wall_time_s=1.0,
-                    latency_mean_s=0.01,
-                    latency_max_s=0.01,
-                )
-                key = EpisodeKey("bundle:x/cot-s1", f"/w/{world}", digest, ic, ic)
-                store.record_episode(EpisodeRecord("run", key, outcome))
-    current = population(path, {"s" * 64, "n" * 64})["cot-s1"]
+        for world, digest, ic, success, progress in episodes:
+            outcome = EpisodeOutcome(
+                success=success,
+                progress=progress,
+                criteria={},
+                length_steps=10,
+                wall_time_s=1.0,
+                latency_mean_s=0.01,
+                latency_max_s=0.01,
+            )
+            key = EpisodeKey("bundle:x/cot-s1", f"/w/{world}", digest, ic, ic)
+            store.record_episode(EpisodeRecord("run", key, outcome))
+    return path
+
+
+def test_population_keeps_only_the_current_builds(tmp_path):
+    """A store holding an earlier build of the twin: its episodes do not mix into the
+    population; the worlds are told by content hash, whatever their paths."""
+    path = _store(
+        tmp_path / "results.sqlite",
+        [
+            (world, digest, ic, success, 1.0 if success else 0.25)
+            for world, digest, success in (
+                ("source", "s" * 64, True),
+                ("twin", "o" * 64, False),  # the earlier twin
+                ("twin", "n" * 64, True),
+            )
+            for ic in range(3)
+        ],
+    )
+    current = population(path, {"s" * 64: "source", "n" * 64: "twin"})["cot-s1"]
     np.testing.assert_array_equal(current["success"], [1.0, 1.0, 1.0])
     np.testing.assert_array_equal(current["progress"], [1.0, 1.0, 1.0])
-    mixed = population(path)["cot-s1"]  # without the hashes both builds are averaged
-    np.testing.assert_array_equal(mixed["success"], [0.5, 0.5, 0.5])
+    earlier = population(path, {"s" * 64: "source", "o" * 64: "twin"})["cot-s1"]
+    np.testing.assert_array_equal(earlier["success"], [0.0, 0.0, 0.0])
+
+
+def test_jittered_copies_become_the_twins_success_probability(tmp_path):
+    """Each jittered copy's outcome at a condition is a column; read back with ``jitter=K``
+    the prediction is the mean over the first K copies, and a file without them says so."""
+    worlds = {"s" * 64: "source", "t" * 64: "twin", "a" * 64: "jitter-1", "b" * 64: "jitter-2"}
+    outcomes = {
+        "source": (1, 0, 1),
+        "twin": (1, 0, 0),
+        "jitter-1": (1, 1, 0),
+        "jitter-2": (0, 1, 1),
+    }
+    episodes = [
+        (world, digest, ic, bool(outcomes[world][ic]), 0.5 + 0.5 * outcomes[world][ic])
+        for digest, world in worlds.items()
+        for ic in range(3)
+    ]
+    path = _store(tmp_path / "results.sqlite", episodes + [("twin-jitter", "c" * 64, 0, True, 1.0)])
+    pop = population(path, worlds)
+    np.testing.assert_array_equal(pop["cot-s1"]["jitter2"], [0.0, 1.0, 1.0])
+    write_population(pop, tmp_path / "pop.csv")
+    back = read_population(tmp_path / "pop.csv", jitter=2)["cot-s1"]
+    np.testing.assert_array_equal(back["real"], [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(back["success"], [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(back["jitter"], [0.5, 1.0, 0.5])
+    np.testing.assert_array_equal(back["jitter_progress"], [0.75, 1.0, 0.75])
+    np.testing.assert_array_equal(back["jitter_with_twin"], [2 / 3, 2 / 3, 1 / 3])
+    one = read_population(tmp_path / "pop.csv", jitter=1)["cot-s1"]
+    np.testing.assert_array_equal(one["jitter"], [1.0, 1.0, 0.0])
+    assert "jitter" not in read_population(tmp_path / "pop.csv")["cot-s1"]
+    with pytest.raises(SystemExit, match=r"pop\.csv: no column jitter3: the file holds 2"):
+        read_population(tmp_path / "pop.csv", jitter=3)
