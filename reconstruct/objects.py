@@ -1,7 +1,8 @@
 """Stage ``objects``: split the scene into movable objects and the static table.
 
 Floaters go first: the Gaussians above the table (inside the scene mesh's box) that stand
-alone, in small pieces or are huge (``floaters``) leave the scene, and so do the mesh's
+alone, in small pieces, are huge, faint haze or outside every training camera's frustum (the
+align stage's frames but those the splats stage held out; ``floaters``) leave the scene, and so do the mesh's
 surface samples fused from them (their nearest Gaussian is one, or no other is near), so
 that a floater's sheet does not join an object into one candidate too wide. Candidates are
 the scene mesh's clusters above the table (``segment``) among the samples left; the user's edits
@@ -38,8 +39,9 @@ import trimesh
 from reconstruct import align as align_stage
 from reconstruct import mesh as mesh_stage
 from reconstruct import splats as splats_stage
+from reconstruct.colmap_model import load_model, registered_poses
 from reconstruct.errors import ReconstructError
-from reconstruct.floaters import FloaterConfig, Floaters, find_floaters, unsupported
+from reconstruct.floaters import Cameras, FloaterConfig, Floaters, find_floaters, unsupported
 from reconstruct.holefill import FillConfig, fill_table
 from reconstruct.hulls import HullConfig, collision_hulls
 from reconstruct.object_edits import ObjectEdits
@@ -54,6 +56,7 @@ from reconstruct.solid import Solid, SolidConfig, build_solid, extrude
 from reconstruct.stage import Stage, StageContext, read_summary
 from reconstruct.tabletop import TableTop
 from reconstruct.units import Units, in_units
+from reconstruct.views import pinhole_of
 from sim_env.splats import GaussianSet, concat, read_ply, transform, write_ply
 from sim_env.splats.rotations import matrix_to_quat
 
@@ -297,15 +300,46 @@ def seen_table_outline(ctx: StageContext) -> np.ndarray | None:
     return None if outline is None else np.asarray(outline, float)
 
 
+def training_cameras(ctx: StageContext) -> Cameras | None:
+    """The splats' training cameras: the align stage's registered frames (world frame) but
+    those the splats stage held out; None when the context has no align stage."""
+    folder = ctx.inputs.get(align_stage.STAGE.name)
+    if folder is None:
+        return None
+    rec = load_model(align_stage.AlignOutputs.at(folder).model)
+    held = set((read_summary(ctx.inputs[splats_stage.STAGE.name]) or {}).get("heldout_views", []))
+    poses = registered_poses(rec)
+    kept = [i for i, name in enumerate(poses.names) if name not in held]
+    viewmats = np.tile(np.eye(4), (len(kept), 1, 1))
+    viewmats[:, :3] = poses.cam_from_world[kept]
+    cameras = [rec.cameras[rec.images[poses.image_ids[i]].camera_id] for i in kept]
+    return Cameras(
+        viewmats,
+        np.array([pinhole_of(c) for c in cameras]).reshape(-1, 3, 3),
+        np.array([(c.width, c.height) for c in cameras], float).reshape(-1, 2),
+    )
+
+
 def scene_floaters(
-    scene: GaussianSet, mesh: o3d.geometry.TriangleMesh, config: ObjectsConfig
+    scene: GaussianSet,
+    mesh: o3d.geometry.TriangleMesh,
+    config: ObjectsConfig,
+    cameras: Cameras | None = None,
 ) -> Floaters:
     """The floaters among the scene's Gaussians higher than the table (``min_height``) inside
-    the scene mesh's box (``config`` in world units); the background beyond stays as it is."""
+    the scene mesh's box (``config`` in world units), seen by the training ``cameras``; the
+    background beyond stays as it is."""
     lo, hi = mesh.get_min_bound(), mesh.get_max_bound()
     judged = np.all((scene.means >= lo) & (scene.means <= hi), axis=1)
     judged &= scene.means[:, 2] > config.segment.min_height
-    return find_floaters(scene.means, scene.scales, config.floaters, judged)
+    return find_floaters(
+        scene.means,
+        scene.scales,
+        config.floaters,
+        judged,
+        opacities=scene.opacities,
+        cameras=cameras,
+    )
 
 
 def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
@@ -316,7 +350,7 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     units = Units.from_summary((read_summary(ctx.inputs[mesh_stage.STAGE.name]) or {}).get("units"))
     cfg = config.in_units(units)
     ctx.report(0.02, "finding floaters")
-    floaters = scene_floaters(scene, mesh, cfg)
+    floaters = scene_floaters(scene, mesh, cfg, training_cameras(ctx))
     ctx.report(0.05, f"removed {int(floaters.mask.sum())} floaters; sampling the scene mesh")
     points, colors, normals = surface_samples(mesh, cfg.segment.sample_spacing)
     fused = unsupported(points, scene.means, floaters.mask, cfg.floaters.reach)
@@ -371,7 +405,7 @@ STAGE = Stage(
     config_type=ObjectsConfig,
     run=run_objects,
     inputs=(align_stage.STAGE.name, splats_stage.STAGE.name, mesh_stage.STAGE.name),
-    version=5,
+    version=7,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
     reads_placement=False,

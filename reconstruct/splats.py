@@ -149,6 +149,14 @@ def sfm_points(model_dir: Path, min_height: float) -> tuple[np.ndarray, np.ndarr
     return xyz[keep], rgb[keep]
 
 
+def initial_gaussians(model_dir: Path, views: list[View], config: SplatsConfig) -> GaussianSet:
+    """The training's start: a Gaussian per aligned SfM point plus the table seeds under
+    ``views`` (``config`` already in the world's units)."""
+    points, colors = sfm_points(model_dir, config.min_point_height)
+    table, table_colors = table_samples(views, points, config.init)
+    return gaussians_from_points(np.r_[points, table], np.r_[colors, table_colors], config.init)
+
+
 def render_view(gs: GaussianSet, view: View) -> np.ndarray:
     """[H, W, 3] float32 render of ``gs`` at ``view`` by the simulator's rasterizer."""
     w, h = view.size
@@ -212,9 +220,7 @@ def run_splats(ctx: StageContext, config: SplatsConfig) -> dict[str, Any]:
     views = load_views(model, ctx.input(frames.STAGE).images, config.image_width)
     train_ids, test_ids = holdout_split(len(views), config.holdout_every)
     train_views, test_views = [views[i] for i in train_ids], [views[i] for i in test_ids]
-    points, colors = sfm_points(model, config.min_point_height)
-    table, table_colors = table_samples(train_views, points, config.init)
-    init = gaussians_from_points(np.r_[points, table], np.r_[colors, table_colors], config.init)
+    init = initial_gaussians(model, train_views, config)
     before = evaluate(init, test_views)
     report = lambda f, note: ctx.report(0.05 + 0.85 * f, note)  # noqa: E731
     seconds, losses = 0.0, []

@@ -9,8 +9,12 @@ applied: the splats' own colours are the neutral appearance (as splatfacto's app
 embeddings or gsplat's bilateral grids, in their simplest, per-image affine form).
 
 The maps and the splat colours can trade a common gain between them; a pull of the maps'
-mean toward the identity removes that freedom (the splats hold the views' average look), and
-a weaker pull on each map keeps a view seen by few Gaussians from drifting.
+mean toward the identity narrows that freedom, and a weaker pull on each map keeps a view seen
+by few Gaussians from drifting. The pull is loose under Adam (each map's step is scaled by its
+own view's photometric gradients): the synthetic tabletop's maps ended brighter on average, and
+its splats rendered its held-out frames 5-16 grey levels darker than filmed. ``fold_mean``
+therefore moves the maps' mean into the splats' colours after training, so the splats hold the
+views' average look exactly.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["MEAN_WEIGHT", "VIEW_WEIGHT", "Appearance"]
+from sim_env.splats.gaussians import SH_C0
+
+__all__ = ["MEAN_WEIGHT", "VIEW_WEIGHT", "Appearance", "fold_mean"]
 
 MEAN_WEIGHT = 1.0  # weight of |mean_v (M_v | b_v) - (I | 0)|^2 in the loss
 VIEW_WEIGHT = 0.01  # weight of mean_v |(M_v | b_v) - (I | 0)|^2
@@ -52,3 +58,21 @@ class Appearance(torch.nn.Module):
     def numpy(self) -> np.ndarray:
         """[V, 3, 4] the learned maps (M | b), float64."""
         return self.maps.detach().cpu().double().numpy()
+
+
+def fold_mean(
+    sh: np.ndarray,  # [N, K, 3] SH coefficients (colour = 0.5 + sum_k sh[k] Y_k)
+    maps: np.ndarray,  # [V, 3, 4] the views' learned maps (M | b)
+) -> tuple[np.ndarray, np.ndarray]:
+    """``sh`` with the maps' mean map (M | b) applied to every colour it gives (exact before
+    the renderer's clamp at 0: the DC term takes M and b, the others M), and the maps
+    re-expressed against those colours (their mean is then the identity)."""
+    mean = maps.mean(axis=0)
+    gain, offset = mean[:, :3], mean[:, 3]
+    out = np.einsum("ij,nkj->nki", gain, sh.astype(np.float64))
+    dc = gain @ (0.5 + SH_C0 * sh[:, 0].astype(np.float64).T) + offset[:, None]  # [3, N]
+    out[:, 0] = ((dc - 0.5) / SH_C0).T
+    inverse = np.linalg.inv(gain)
+    m = maps[:, :, :3] @ inverse
+    b = maps[:, :, 3] - np.einsum("vij,j->vi", m, offset)
+    return out.astype(sh.dtype), np.concatenate([m, b[:, :, None]], axis=2)

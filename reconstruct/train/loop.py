@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from reconstruct.train import losses
-from reconstruct.train.appearance import Appearance
+from reconstruct.train.appearance import Appearance, fold_mean
 from reconstruct.train.config import TrainConfig
 from reconstruct.train.densify import DensifyState, refine
 from reconstruct.train.losses import DepthTargets, Rasterization
@@ -212,7 +212,8 @@ def train_splats(
                 f"step {step + 1}/{config.iterations}, loss {math.fsum(recent) / len(recent):.4f}, "
                 f"{len(params)} Gaussians",
             )
-    return TrainResult(
-        params.to_gaussians(), step_losses, refinements, time.monotonic() - started,
-        appearance.numpy() if appearance else None,
-    )  # fmt: skip
+    gaussians, maps = params.to_gaussians(), None
+    if appearance is not None:  # the maps' mean look goes into the splats (appearance.py)
+        sh, maps = fold_mean(gaussians.sh, appearance.numpy())
+        gaussians = replace(gaussians, sh=sh)
+    return TrainResult(gaussians, step_losses, refinements, time.monotonic() - started, maps)

@@ -10,11 +10,12 @@ import pytest
 import torch
 import trimesh
 
-from reconstruct.train.appearance import Appearance
+from reconstruct.train.appearance import Appearance, fold_mean
 from reconstruct.train.config import DensifyConfig, TrainConfig
 from reconstruct.train.cpu import train_cpu
 from reconstruct.train.metrics import psnr
 from sim_env.splats import MeshSampling, gaussians_from_mesh, rasterize
+from sim_env.splats.sh import sh_bases
 from tests.reconstruct.test_train_loop import SIZE, K, tiny_scene
 
 
@@ -76,3 +77,48 @@ def test_exposure_goes_into_the_maps_and_the_splats_keep_one_look():
     learned = compensated.appearance[:, [0, 1, 2], [0, 1, 2]]
     assert np.corrcoef(learned.ravel(), gains.ravel())[0, 1] > 0.8
     assert _neutral_psnr(scene, compensated.gaussians) > _neutral_psnr(scene, plain.gaussians) + 2
+
+
+def test_the_maps_mean_look_is_folded_into_the_splats_colours():
+    """After folding, every colour the splats give (any direction) is the maps' mean map of
+    the colour they gave, and the re-expressed maps give each view the look it had."""
+    rng = np.random.default_rng(0)
+    sh = rng.normal(0, 0.3, (50, 4, 3)).astype(np.float32)
+    maps = np.tile(np.eye(3, 4), (6, 1, 1)) + rng.normal(0, 0.05, (6, 3, 4))
+    maps[:, :, :3] *= 1.1  # the maps ended brighter on average: the splats darker
+    folded, remapped = fold_mean(sh, maps)
+    bases = sh_bases(1, rng.normal(size=(50, 3)))  # [N, 4] a direction per Gaussian
+
+    def colours(coefficients):
+        return 0.5 + np.einsum("nk,nkc->nc", bases, coefficients.astype(np.float64))
+
+    mean = maps.mean(axis=0)
+    expected = colours(sh) @ mean[:, :3].T + mean[:, 3]
+    np.testing.assert_allclose(colours(folded), expected, atol=1e-5)
+    np.testing.assert_allclose(remapped.mean(axis=0), np.eye(3, 4), atol=1e-9)
+    for view in (0, 5):  # each view still sees what it saw
+        seen = colours(sh) @ maps[view, :, :3].T + maps[view, :, 3]
+        again = colours(folded) @ remapped[view, :, :3].T + remapped[view, :, 3]
+        np.testing.assert_allclose(again, seen, atol=1e-5)
+
+
+def test_training_with_maps_leaves_the_splats_at_the_views_average_look():
+    """Views filmed brighter on average than the splats start: whatever share of that the
+    maps take, the trained splats render the views' average look and the maps' mean is the
+    identity."""
+    scene = tiny_scene()
+    gains = np.random.default_rng(4).uniform(1.1, 1.5, (10, 1))
+    views = [
+        dataclasses.replace(v, image=np.clip(v.image * g, 0, 1).astype(np.float32))
+        for v, g in zip(scene.views[1:11], gains, strict=True)
+    ]
+    config = dataclasses.replace(COLOURS_ONLY, iterations=40, appearance_lr=0.05)
+    result = train_cpu(_grey_table(), views, config, 1.0, lambda f, note: None)
+    gs, rendered, filmed = result.gaussians, [], []
+    for view in views:
+        image = rasterize(gs.means, gs.quats, gs.scales, gs.opacities, gs.sh, view.viewmat, K,
+                          *SIZE, backend="cpu")[0]  # fmt: skip
+        rendered.append(np.clip(image, 0, 1).mean())  # the neutral look
+        filmed.append(view.image.mean())
+    assert abs(np.mean(rendered) / np.mean(filmed) - 1) < 0.05  # 0.975 (0.837 unfolded)
+    np.testing.assert_allclose(result.appearance.mean(axis=0), np.eye(3, 4), atol=1e-6)

@@ -8,10 +8,15 @@ import pytest
 
 from reconstruct.errors import ReconstructError
 from reconstruct.floaters import (
+    Cameras,
     FloaterConfig,
+    faint,
     find_floaters,
+    in_view,
     isolated,
     neighbour_counts,
+    parallax_deg,
+    poorly_seen,
     small_pieces,
     unsupported,
 )
@@ -61,7 +66,14 @@ def test_a_statue_keeps_its_gaussians_and_loses_every_floater() -> None:
     found = find_floaters(means, scales, FloaterConfig())
     assert np.array_equal(found.mask, truth)
     assert (found.huge, found.isolated, found.small) == (1, 80, 12)
-    assert found.as_dict() == {"removed": 93, "huge": 1, "isolated": 80, "small_pieces": 12}
+    assert found.as_dict() == {
+        "removed": 93,
+        "huge": 1,
+        "faint": 0,
+        "poorly_seen": 0,
+        "isolated": 80,
+        "small_pieces": 12,
+    }
     body = means[~found.mask]
     assert np.allclose(np.ptp(body, axis=0), (0.24, 0.24, 0.375), atol=0.01)  # its own size
 
@@ -96,6 +108,91 @@ def test_the_array_functions() -> None:
     assert not unsupported(samples, line, np.zeros(5, bool), 0.03).any()  # no floaters
 
 
+def haze(count: int = 400, seed: int = 2) -> np.ndarray:
+    """``[count, 3]`` centres of a faint sheet 1 cm apart reaching 0.2 m out from the
+    statue's side at 0.2 m high: dense and joined to it, so neither isolated nor a piece."""
+    rng = np.random.default_rng(seed)
+    return np.c_[rng.uniform(0.1, 0.32, count), rng.uniform(-0.1, 0.1, count), np.full(count, 0.2)]
+
+
+def test_a_faint_haze_goes_and_the_statue_keeps_its_faint_gaussians() -> None:
+    body, mist = statue(), haze()
+    means = np.r_[body, mist]
+    opacities = np.r_[np.where(np.arange(len(body)) % 10 == 0, 0.02, 0.9), np.full(len(mist), 0.03)]
+    scales = np.full((len(means), 3), 0.004)
+    before = find_floaters(means, scales, FloaterConfig(), opacities=None)
+    assert not before.mask.any()  # the haze is neither isolated nor a small piece
+    found = find_floaters(means, scales, FloaterConfig(), opacities=opacities)
+    assert not found.mask[: len(body)].any()  # a tenth of the statue is as faint: it stays
+    out = np.linalg.norm(mist[:, :2], axis=1) > 0.12 + FloaterConfig().radius
+    assert found.mask[len(body) :][out].all() and found.faint == found.mask.sum() >= out.sum()
+    off = find_floaters(means, scales, FloaterConfig(min_opacity=0.0), opacities=opacities)
+    assert not off.mask.any()
+    assert faint(means[:0], opacities[:0], 0.05, 0.02, 3).shape == (0,)
+
+
+def ring(count: int, radius: float, height: float, fov_deg: float, size=(640, 480)) -> Cameras:
+    """``count`` cameras on a ring about the z axis, each looking at (0, 0, 0.2)."""
+    viewmats = []
+    for angle in np.linspace(0, 2 * np.pi, count, endpoint=False):
+        eye = np.array([radius * np.cos(angle), radius * np.sin(angle), height])
+        forward = np.array([0.0, 0.0, 0.2]) - eye
+        forward /= np.linalg.norm(forward)
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        rotation = np.stack([right, down, forward])  # rows: camera x, y, z in the world
+        viewmat = np.eye(4)
+        viewmat[:3, :3], viewmat[:3, 3] = rotation, -rotation @ eye
+        viewmats.append(viewmat)
+    focal = size[0] / 2 / np.tan(np.radians(fov_deg) / 2)
+    k = np.array([[focal, 0, size[0] / 2], [0, focal, size[1] / 2], [0, 0, 1]])
+    return Cameras(np.array(viewmats), np.tile(k, (count, 1, 1)), np.tile(size, (count, 1)))
+
+
+def test_a_spire_no_camera_framed_goes_and_the_statue_stays() -> None:
+    """A dense spire rising from the statue's lid to 1.5 m, above every training camera's
+    frustum (a ring 1 m out, 0.5 m up, 60 degrees wide): joined to the statue, it is
+    neither isolated nor a piece; no camera saw it, so it goes."""
+    body = statue()
+    spire = np.c_[np.zeros(300), np.zeros(300), np.linspace(0.39, 1.5, 300)]
+    means = np.r_[body, spire]
+    scales = np.full((len(means), 3), 0.004)
+    cameras = ring(8, 1.0, 0.5, 60.0)
+    assert np.allclose(cameras.centres[0], (1.0, 0.0, 0.5))
+    assert not find_floaters(means, scales, FloaterConfig()).mask.any()
+    found = find_floaters(means, scales, FloaterConfig(), cameras=cameras)
+    seen = in_view(spire, cameras).any(axis=1)
+    assert not found.mask[: len(body)].any()
+    assert np.array_equal(found.mask[len(body) :], ~seen) and found.unseen == (~seen).sum() > 100
+    off = FloaterConfig(min_views=0)
+    assert not find_floaters(means, scales, off, cameras=cameras).mask.any()
+
+
+def test_views_and_parallax() -> None:
+    cameras = ring(4, 1.0, 0.2, 60.0)  # at 0, 90, 180, 270 degrees, level with (0, 0, 0.2)
+    points = np.array([[0.0, 0.0, 0.2], [3.0, 0.0, 0.2], [0.0, 0.0, 5.0]])
+    seen = in_view(points, cameras)
+    assert seen[0].all()  # the middle: every camera
+    assert seen[1].tolist() == [False, False, True, False]  # behind camera 0, ahead of 2 only
+    assert not seen[2].any()  # above them all
+    widest = parallax_deg(points, cameras.centres, seen)
+    assert widest[0] == pytest.approx(180.0) and widest[1] == widest[2] == 0.0
+    # two cameras a centimetre apart see a point 1 m away from one place (0.57 degrees)
+    pair = ring(1, 1.0, 0.2, 60.0)
+    near = Cameras(
+        np.r_[pair.viewmats, pair.viewmats], np.r_[pair.K, pair.K], np.r_[pair.sizes, pair.sizes]
+    )
+    near.viewmats[1, :3, 3] -= near.viewmats[1, :3, :3] @ np.array([0.0, 0.01, 0.0])
+    middle = points[:1]
+    assert parallax_deg(middle, near.centres, in_view(middle, near))[0] == pytest.approx(
+        np.degrees(np.arctan(0.01)), rel=0.01
+    )
+    assert poorly_seen(middle, near, 1, 5.0).tolist() == [True]
+    assert poorly_seen(middle, near, 1, 0.0).tolist() == [False]
+    assert poorly_seen(middle, near, 3, 0.0).tolist() == [True]  # two views, three asked
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -103,6 +200,9 @@ def test_the_array_functions() -> None:
         ({"link": -1.0}, "floaters.link"),
         ({"min_share": 1.5}, "floaters.min_share"),
         ({"min_neighbours": -1}, "floaters.min_neighbours"),
+        ({"min_opacity": 1.5}, "floaters.min_opacity"),
+        ({"min_views": -1}, "floaters.min_views"),
+        ({"min_parallax_deg": 180.0}, "floaters.min_parallax_deg"),
     ],
 )
 def test_bad_settings_name_their_field(kwargs: dict, field: str) -> None:
