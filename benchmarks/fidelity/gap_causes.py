@@ -70,10 +70,11 @@ class Masks:
             pair.source_data, camera, (w, h), segmentation=True
         ).segmentation
         model = pair.source_scene.model
-        self.objects = {
-            obj.name: dilate(np.isin(seg, self._geoms(model, obj.body_id)), 1)
+        self.own = {  # each object's own pixels
+            obj.name: np.isin(seg, self._geoms(model, obj.body_id))
             for obj in pair.source_scene.objects
         }
+        self.objects = {name: dilate(mask, 1) for name, mask in self.own.items()}  # + its edge
         anything = np.any(list(self.objects.values()), axis=0)
         robot = frame.source_robot | frame.twin_robot
         self.background = ~anything & ~robot

@@ -1,11 +1,13 @@
 """The committed fidelity result (benchmarks/fidelity/run, the full run's directory) is what
-benchmarks/fidelity.json says, and the dashboard's Sim vs real page shows it."""
+benchmarks/fidelity.json says, the second world's (benchmarks/fidelity/kitchen-full) is its
+whole ladder, and the dashboard's Sim vs real page shows both."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.comparison import find_files, load_report
@@ -38,8 +40,23 @@ def test_committed_reports_load_with_their_labels() -> None:
         assert saved.scope_rows("success").loc[0, "policies"] >= 5
 
 
-def test_dashboard_shows_the_committed_result(tmp_path, monkeypatch) -> None:
-    run = shutil.copytree(RUN, tmp_path / "run")  # opening a store writes its WAL files
+def test_committed_kitchen_run_is_the_whole_ladder() -> None:
+    kitchen = RUN.with_name("kitchen-full")
+    summary = FidelitySummary.load(kitchen / "fidelity.json")
+    assert summary.n_policies == 10 and summary.episodes_per_policy == 30
+    assert summary.provenance.command.startswith("twinbench fidelity --source kitchen_source")
+    assert {"twin", "subset:source-only", "subset:with-twin-data"} <= set(summary.comparisons)
+    met = summary.pearson >= GOAL["pearson"] and summary.mmrv <= GOAL["mmrv"]
+    assert summary.goal.met == met
+    reports = [load_report(path) for path in find_files(kitchen, "report.json")]
+    assert reports and all(
+        r.real.label == "source world kitchen_source, playing real" for r in reports
+    )
+
+
+@pytest.mark.parametrize("committed", [RUN, RUN.with_name("kitchen-full")], ids=lambda p: p.name)
+def test_dashboard_shows_the_committed_result(committed: Path, tmp_path, monkeypatch) -> None:
+    run = shutil.copytree(committed, tmp_path / "run")  # opening a store writes its WAL files
     summary = FidelitySummary.load(run / "fidelity.json")
     monkeypatch.setenv(STORE_ENV_VAR, str(run / "results.sqlite"))
     app = AppTest.from_file(str(APP), default_timeout=60)
