@@ -148,7 +148,11 @@ def main():
 
 
 def _package(folder: Path) -> Path:
-    target = folder / "pkg"
+    return package_copy(folder / "pkg")
+
+
+def package_copy(target: Path) -> Path:
+    """A copy of the bundled package at ``target``, for a case to damage."""
     shutil.copytree(SOURCE_ENV, target)
     return target
 
@@ -243,27 +247,22 @@ for _name, (_path, _value) in ENV_EDITS.items():
 case("env/duplicate_object")(
     _edit_env(lambda raw: raw["objects"].append(copy.deepcopy(raw["objects"][0])))
 )
-case("env/top_level_list")(_env_text(b"- 1\n- 2\n"))
-case("env/empty_yaml")(_env_text(b""))
-case("env/non_utf8")(_env_text(b"name: caf\xe9\nformat_version: 1\n"))
-case("env/not_yaml")(_env_text(b"name: [unclosed\n"))
-case("env/alias_bomb", isolate=True)(
-    _env_text(
+ENV_TEXTS: dict[str, bytes] = {
+    "top_level_list": b"- 1\n- 2\n",
+    "empty_yaml": b"",
+    "non_utf8": b"name: caf\xe9\nformat_version: 1\n",
+    "not_yaml": b"name: [unclosed\n",
+    "alias_bomb": (
         b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
         b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
         b"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
-    )
-)
-case("env/deep_nesting", isolate=True)(_env_text(b"x: " + b"[" * 100_000 + b"]" * 100_000 + b"\n"))
-case("env/huge_file")(_env_text(b"# " + b"x" * (64 * 2**20) + b"\n"))
-case("env/mesh_missing")(_env_files(lambda p: (p / "meshes" / "cube.obj").unlink()))
-case("env/mesh_empty")(_env_files(lambda p: (p / "meshes" / "cube.obj").write_bytes(b"")))
-case("env/mesh_garbage")(
-    _env_files(lambda p: (p / "meshes" / "cube.obj").write_bytes(np.random.bytes(4096)))
-)
-case("env/hull_garbage")(
-    _env_files(lambda p: (p / "hulls" / "cube_0.obj").write_text("v nan nan nan\nf 1 1 1\n"))
-)
+    ),
+    "deep_nesting": b"x: " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+    "huge_file": b"# " + b"x" * (64 * 2**20) + b"\n",
+}
+ISOLATED_TEXTS = {"alias_bomb", "deep_nesting"}  # a parser that blows up must not take the run
+for _name, _data in ENV_TEXTS.items():
+    case(f"env/{_name}", isolate=_name in ISOLATED_TEXTS)(_env_text(_data))
 
 
 def _link_out(package: Path) -> None:
@@ -271,16 +270,22 @@ def _link_out(package: Path) -> None:
     (package / "meshes" / "cube.obj").symlink_to("/etc/hostname")
 
 
-case("env/mesh_symlink_out")(_env_files(_link_out))
-case("env/no_env_yaml")(_env_files(lambda p: (p / "env.yaml").unlink()))
-
-
 def _yaml_dir(package: Path) -> None:
     (package / "env.yaml").unlink()
     (package / "env.yaml").mkdir()
 
 
-case("env/env_yaml_is_a_folder")(_env_files(_yaml_dir))
+ENV_FILE_DAMAGE: dict[str, Callable[[Path], Any]] = {
+    "mesh_missing": lambda p: (p / "meshes" / "cube.obj").unlink(),
+    "mesh_empty": lambda p: (p / "meshes" / "cube.obj").write_bytes(b""),
+    "mesh_garbage": lambda p: (p / "meshes" / "cube.obj").write_bytes(np.random.bytes(4096)),
+    "hull_garbage": lambda p: (p / "hulls" / "cube_0.obj").write_text("v nan nan nan\nf 1 1 1\n"),
+    "mesh_symlink_out": _link_out,
+    "no_env_yaml": lambda p: (p / "env.yaml").unlink(),
+    "env_yaml_is_a_folder": _yaml_dir,
+}
+for _name, _damage in ENV_FILE_DAMAGE.items():
+    case(f"env/{_name}")(_env_files(_damage))
 
 
 @case("env/path_is_a_file")

@@ -143,13 +143,18 @@ def _rehashed(rel: str, data: bytes) -> Callable[[Path], list[str]]:
 
     def build(folder: Path) -> list[str]:
         package = _package(folder)
-        (package / rel).write_bytes(data)
-        raw = yaml.safe_load((package / "env.yaml").read_text())
-        raw["provenance"]["files"][rel] = sha256_file(package / rel)
-        (package / "env.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        replace_rehashed(package, rel, data)
         return [*CLI, "env", "validate", str(package)]
 
     return build
+
+
+def replace_rehashed(package: Path, rel: str, data: bytes) -> None:
+    """Write ``data`` to the package's file ``rel`` and record its sha256 in env.yaml."""
+    (package / rel).write_bytes(data)
+    raw = yaml.safe_load((package / "env.yaml").read_text())
+    raw["provenance"]["files"][rel] = sha256_file(package / rel)
+    (package / "env.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
 REHASHED: dict[str, tuple[str, bytes]] = {

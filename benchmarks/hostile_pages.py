@@ -14,16 +14,25 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from benchmarks.hostile_cases import (
     _ONE_LINE,
+    ENV_EDITS,
+    ENV_FILE_DAMAGE,
     ENV_ID,
+    ENV_TEXTS,
     SOURCE_ENV,
     STORE_DAMAGE,
     Case,
+    _set,
     _store,
+    package_copy,
     registrar,
 )
+from benchmarks.hostile_more import REHASHED, replace_rehashed
 from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 
 RENDER_PAGE = (
@@ -38,20 +47,24 @@ def main():
     for name in [*logging.root.manager.loggerDict, "streamlit"]:
         if name.startswith("streamlit"):
             logging.getLogger(name).setLevel(logging.ERROR)  # bare mode's notices
-    os.environ[STORE_ENV_VAR] = sys.argv[1]
-    os.environ["TWINBENCH_ENV_PATH"] = "no-envs"
+    store, view, envs, env_id = (sys.argv[1:] + ["no-envs", ""])[:4]
+    os.environ[STORE_ENV_VAR] = store
+    os.environ["TWINBENCH_ENV_PATH"] = envs
     page = AppTest.from_file(str(Path(dashboard.__file__).parent / "app.py"), default_timeout=120)
-    page.switch_page(f"views/{sys.argv[2]}.py").run()
+    page.switch_page(f"views/{view}.py").run()
+    picker = [box for box in page.selectbox if box.key == "env"]
+    if env_id and picker and env_id in picker[0].options and not page.exception:
+        picker[0].set_value(env_id).run()
     for exc in page.exception:
         print("Traceback (most recent call last):", *exc.stack_trace, exc.message, sep="\\n",
               file=sys.stderr)
     if page.exception:
         sys.exit(1)
     shown = [" ".join(str(e.value).split()) for kind in ("error", "warning") for e in getattr(page, kind)]
-    shown = [text for text in shown if sys.argv[1] in text]
+    shown = [text for text in shown if store in text or (env_id and envs in text)]
     if shown:
         raise TwinbenchError(shown[0])
-    print("rendered", sys.argv[2])
+    print("rendered", view)
 """
     + _ONE_LINE
 )
@@ -164,3 +177,56 @@ for _name, _make in ODD.items():
 
 case("dashboard/env_detail/store_garbage_pages")(_page(DAMAGED["garbage_pages"], "env_detail"))
 case("dashboard/env_detail/markup_ids", expect="ok")(_page(ODD["markup_ids"], "env_detail"))
+
+
+# --- damaged environment packages on the pages that show packages --------------------------
+
+HOSTILE_ENV = "hostile_pkg"  # the damaged copy's id (its folder's name), beside the bundled ones
+
+
+def _env_page(damage: Callable[[Path], Any], view: str) -> Callable[[Path], list[str]]:
+    """``view`` over a valid store, with a damaged package in TWINBENCH_ENV_PATH picked."""
+
+    def build(folder: Path) -> list[str]:
+        damage(package_copy(folder / "envs" / HOSTILE_ENV))
+        store = _empty(folder)
+        return ["-c", RENDER_PAGE, str(store), view, str(folder / "envs"), HOSTILE_ENV]
+
+    return build
+
+
+def _edited(path: str, value: Any) -> Callable[[Path], None]:
+    def damage(package: Path) -> None:
+        raw = yaml.safe_load((package / "env.yaml").read_text())
+        _set(path, value)(raw)
+        (package / "env.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    return damage
+
+
+def _text(data: bytes) -> Callable[[Path], None]:
+    return lambda package: (package / "env.yaml").write_bytes(data)
+
+
+def _rehashed(rel: str, data: bytes) -> Callable[[Path], None]:
+    return lambda package: replace_rehashed(package, rel, data)
+
+
+# a spec's checks, the file hashes, the geometry behind a valid hash; parser bombs and the
+# 64 MB file are the validate rows' (they do not reach a page differently)
+PAGE_EDITS = (
+    "mass_inf", "camera_width_0", "camera_parent_unknown", "rubric_unknown_kind",
+    "format_version_99", "mesh_dotdot", "base_pos_nan", "initial_conditions_empty",
+)  # fmt: skip
+PACKAGE_DAMAGE: dict[str, Callable[[Path], Any]] = {
+    **{name: _edited(*ENV_EDITS[name]) for name in PAGE_EDITS},
+    **{name: _text(ENV_TEXTS[name]) for name in ("top_level_list", "not_yaml", "non_utf8")},
+    **ENV_FILE_DAMAGE,
+    **{f"{name}_rehashed": _rehashed(rel, data) for name, (rel, data) in REHASHED.items()},
+}
+# without an env.yaml file the folder is no package: it is not listed, and nothing is refused
+NOT_A_PACKAGE = {"no_env_yaml", "env_yaml_is_a_folder"}
+for _name, _damage in PACKAGE_DAMAGE.items():
+    for _view in ("environments", "env_detail"):
+        _expect = "ok" if _name in NOT_A_PACKAGE else "error"
+        case(f"dashboard/{_view}/package_{_name}", expect=_expect)(_env_page(_damage, _view))

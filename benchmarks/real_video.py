@@ -186,15 +186,21 @@ def run(args: argparse.Namespace, tmp: Path) -> Iterator[dict]:
 
 
 def scene_figures(case: str, work: Path) -> Iterator[dict]:
-    """The default robot base, the floaters the objects stage removed and its objects' sizes."""
+    """The default robot base, the floaters the objects stage removed (and why), its objects'
+    sizes, and the initial conditions the package kept and dropped as touched at reset."""
     align = json.loads((work / "align" / "summary.json").read_text())
     yield figure(case, "robot_base_x", align["robot_base"]["position_m"][0], "m")
     objects = json.loads((work / "objects" / "summary.json").read_text())
-    yield figure(case, "floaters_removed", objects["floaters"]["removed"], "Gaussians")
+    for reason, count in objects["floaters"].items():  # and the mesh samples fused from them
+        unit = "samples" if reason == "surface_samples" else "Gaussians"
+        yield figure(case, f"floaters_{reason}", count, unit)
     yield figure(case, "objects_found", len(objects["objects"]), "")
     for record in objects["objects"]:
         width = max(record["extents_m"][:2])
         yield figure(case, f"object_{record['name']}_width", width, "m")
+    package = json.loads((work / "package" / "summary.json").read_text())
+    kept, dropped = package["initial_conditions"], package["scored_at_reset_initial_conditions"]
+    yield figure(case, "initial_conditions_kept", kept, f"of {kept + len(dropped)}")
 
 
 def expert_outcomes(store: Path) -> tuple[list[int], list[int]]:
