@@ -37,6 +37,7 @@ from evaluate.policy import (
 from sim_env import droid
 from sim_env.errors import SimEnvError
 from sim_env.images import ImageSize
+from twinbench.digests import tree_digest
 from twinbench.yamlio import load_yaml
 
 CONFIG_FILE = "policy.yaml"
@@ -267,12 +268,8 @@ def load_bundle(path: str | Path) -> BundlePolicy:
         EvaluateError: a missing or invalid policy.yaml, a pickle file, unreadable weights, or
             an entry point that cannot be imported or is not a Policy.
     """
-    directory = Path(path)
-    if directory.name == CONFIG_FILE:
-        directory = directory.parent
+    directory = bundle_directory(path)
     file = directory / CONFIG_FILE
-    if not file.is_file():
-        raise EvaluateError(f"not a policy bundle: no {CONFIG_FILE} in it", file=directory)
     config = read_config(directory)
     weights = load_weights(directory, config.framework)
     entry_class = load_entry_class(config.entry_point, directory, file=file)
@@ -283,6 +280,32 @@ def load_bundle(path: str | Path) -> BundlePolicy:
             f"{config.entry_point}(config, weights) failed: {exc!r}", file=file, field="entry_point"
         ) from exc
     return BundlePolicy(config, inner)
+
+
+def bundle_digest(path: str | Path) -> str:
+    """A digest of every file of the bundle at ``path`` (a directory or its policy.yaml):
+    the same for a copy or a moved bundle, another one once it is retrained in place.
+
+    Raises:
+        EvaluateError: ``path`` is not a bundle (no policy.yaml).
+    """
+    directory = bundle_directory(path)
+    compiled = frozenset(p.relative_to(directory).as_posix() for p in directory.rglob("*.pyc"))
+    return tree_digest(directory, exclude=compiled)  # Python's caches of the bundle's code
+
+
+def bundle_directory(path: str | Path) -> Path:
+    """The bundle directory ``path`` names (itself, or the folder of its policy.yaml).
+
+    Raises:
+        EvaluateError: there is no policy.yaml there.
+    """
+    directory = Path(path)
+    if directory.name == CONFIG_FILE:
+        directory = directory.parent
+    if not (directory / CONFIG_FILE).is_file():
+        raise EvaluateError(f"not a policy bundle: no {CONFIG_FILE} in it", file=directory)
+    return directory
 
 
 def load_weights(directory: Path, framework: str) -> dict[str, Any]:

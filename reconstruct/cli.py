@@ -313,7 +313,7 @@ def _twin_configs(
     from reconstruct.objects import ObjectsConfig
     from reconstruct.package import PackageConfig
     from reconstruct.splats import SplatsConfig
-    from reconstruct.stage import file_digest, text_digest
+    from twinbench.digests import file_digest, text_digest
 
     imported = [p for p in (ns_ply, ns_dataparser, ns_transforms) if p is not None]
     for path in imported:

@@ -24,8 +24,9 @@ from reconstruct.photos import (
     list_photos,
     photos_digest,
 )
-from reconstruct.stage import Stage, StageContext, file_digest
+from reconstruct.stage import Stage, StageContext
 from reconstruct.video import choose_frames, measure_video, write_frames
+from twinbench.digests import file_digest
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm"})
 MIN_FRAMES = 5  # fewer views cannot give a reliable reconstruction

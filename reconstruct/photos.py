@@ -17,8 +17,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from reconstruct.errors import ReconstructError
-from reconstruct.stage import Reporter, file_digest, text_digest
+from reconstruct.stage import Reporter
 from reconstruct.video import check_size, contrast_sharpness
+from twinbench.digests import file_digest, text_digest
 
 HEIF_SUFFIXES = frozenset({".heic", ".heif"})
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"}) | HEIF_SUFFIXES

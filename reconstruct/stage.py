@@ -14,7 +14,6 @@ that ``stage.outputs(work_dir)`` gives; a stage reads another's files through
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -135,37 +134,6 @@ class Stage(Generic[Outputs]):
     def outputs(self, work_dir: Path) -> Outputs:
         """What this stage writes under ``work_dir/<name>``."""
         return self.outputs_at(work_dir / self.name)
-
-
-def file_digest(path: Path, *, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def tree_digest(root: Path, *, exclude: frozenset[str] = frozenset({SUMMARY_NAME})) -> str:
-    """SHA-256 over every file under ``root`` (relative path and content), in sorted order."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        if rel in exclude:
-            continue
-        digest.update(rel.encode())
-        digest.update(file_digest(path).encode())
-    return digest.hexdigest()
-
-
-def text_digest(*parts: str) -> str:
-    """SHA-256 of several strings, each length-prefixed so boundaries cannot shift."""
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode()
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
-    return digest.hexdigest()
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

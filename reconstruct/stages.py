@@ -33,10 +33,9 @@ from reconstruct.stage import (
     read_summary,
     remove_tree,
     staged_output,
-    text_digest,
-    tree_digest,
     write_json,
 )
+from twinbench.digests import text_digest, tree_digest
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +177,7 @@ def _run_one(
             "version": stage.version,
             "key": key,
             "config": json.loads(config_json(config)),
-            "output_digest": tree_digest(out_dir),
+            "output_digest": tree_digest(out_dir, exclude=frozenset({SUMMARY_NAME})),
             "digest_without_placement": tree_digest(
                 out_dir, exclude=frozenset({SUMMARY_NAME}) | stage.placement_files
             ),

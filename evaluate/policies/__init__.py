@@ -16,12 +16,22 @@ from evaluate.errors import EvaluateError
 from evaluate.policy import Policy
 
 PolicyFactory = Callable[[str], Policy]
+PolicyFingerprint = Callable[[str], str]
 
 _SCHEMES: dict[str, PolicyFactory] = {}
+_FINGERPRINTS: dict[str, PolicyFingerprint] = {}
 
 
-def register_policy_scheme(name: str, factory: PolicyFactory, *, replace: bool = False) -> None:
-    """Make ``name:ARGUMENT`` specs resolve to ``factory(ARGUMENT)``.
+def register_policy_scheme(
+    name: str,
+    factory: PolicyFactory,
+    *,
+    replace: bool = False,
+    fingerprint: PolicyFingerprint | None = None,
+) -> None:
+    """Make ``name:ARGUMENT`` specs resolve to ``factory(ARGUMENT)``; ``fingerprint(ARGUMENT)``,
+    where given, is a digest of what the policy is made of (a checkpoint's files), so that a
+    checkpoint retrained in place is known as a different policy although its spec is not.
 
     Raises:
         ValueError: ``name`` is not a lowercase identifier, or is taken and ``replace`` is false.
@@ -31,6 +41,22 @@ def register_policy_scheme(name: str, factory: PolicyFactory, *, replace: bool =
     if name in _SCHEMES and not replace:
         raise ValueError(f"policy scheme {name!r} is already registered")
     _SCHEMES[name] = factory
+    if fingerprint is None:
+        _FINGERPRINTS.pop(name, None)
+    else:
+        _FINGERPRINTS[name] = fingerprint
+
+
+def policy_fingerprint(spec: str) -> str | None:
+    """A digest of the files the policy ``spec`` names (a bundle's), or None where twinbench
+    cannot see them (a policy server, a built-in policy).
+
+    Raises:
+        EvaluateError: the spec names files that are not there.
+    """
+    scheme, _, argument = spec.partition(":")
+    fingerprint = _FINGERPRINTS.get(scheme)
+    return None if fingerprint is None else fingerprint(argument)
 
 
 SECRET_OPTIONS = frozenset({"api_key"})  # spec options never stored, printed or shown
@@ -106,6 +132,14 @@ def _bundle(argument: str) -> Policy:
     return load_bundle(argument)
 
 
+def _bundle_fingerprint(argument: str) -> str:
+    from evaluate.bundle import bundle_digest
+
+    if not argument:
+        raise EvaluateError("policy spec 'bundle:' needs a path: bundle:PATH")
+    return bundle_digest(argument)
+
+
 def _scripted(argument: str) -> Policy:
     from evaluate.policies.scripted import make_scripted
 
@@ -113,13 +147,14 @@ def _scripted(argument: str) -> Policy:
 
 
 register_policy_scheme("openpi", _openpi)
-register_policy_scheme("bundle", _bundle)
+register_policy_scheme("bundle", _bundle, fingerprint=_bundle_fingerprint)
 register_policy_scheme("scripted", _scripted)
 
 __all__ = [
     "SANDBOXED_SCHEME",
     "PolicyFactory",
     "make_policy",
+    "policy_fingerprint",
     "policy_schemes",
     "register_policy_scheme",
     "untrusted_spec",

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from evaluate.errors import EvaluateError
-from evaluate.policies import public_spec
+from evaluate.policies import policy_fingerprint, public_spec
 from evaluate.rollout import RolloutConfig
 from evaluate.store import EpisodeKey, ResultsStore
 from sim_env.errors import SimEnvError
@@ -127,8 +127,22 @@ def run_config(config: EvalConfig, envs: Mapping[str, EnvInfo]) -> dict[str, obj
         "policies": [public_spec(spec) for spec in config.policies],
         "env_hashes": {env_id: envs[env_id].content_hash for env_id in config.envs},
     }
+    hashes = policy_hashes(config.policies)
+    if hashes:  # a run of servers and built-in policies keeps the identity it always had
+        document["policy_hashes"] = hashes
     digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
     return {**document, "identity": f"eval-{digest[:12]}"}
+
+
+def policy_hashes(specs: Sequence[str]) -> dict[str, str]:
+    """Policy id -> the digest of its files, for the policies whose files twinbench sees
+    (bundles): a bundle retrained in place is another policy under the same id.
+
+    Raises:
+        EvaluateError: a spec names a bundle that is not there.
+    """
+    found = {public_spec(spec): policy_fingerprint(spec) for spec in specs}
+    return {policy: digest for policy, digest in found.items() if digest is not None}
 
 
 def open_run(store: ResultsStore, document: Mapping[str, object], *, resume: bool) -> str:
@@ -177,18 +191,24 @@ def adopt_recorded(
     recorded under the same :data:`EPISODE_SETTINGS` (newest run first; errored episodes are
     not taken). A package is known by its content hash, not its path: an episode recorded
     under another path to the same content (a run directory moved or copied) is taken, under
-    this run's env id. Returns how many were copied."""
+    this run's env id. A bundle is known by the digest of its files: an episode of a bundle
+    since retrained in place is not taken (a run recorded before runs stored the digests is
+    trusted). Returns how many were copied."""
     wanted = {_same_episode(task.key): task.key for task in pending_tasks(store, run_id, tasks)}
     settings = _settings(document)
+    ours = _policy_hashes(document)
     adopted = 0
     for run in reversed(store.runs()):
         if not wanted:
             break
         if run.run_id == run_id or _settings(run.config) != settings:
             continue
+        theirs = _policy_hashes(run.config) if "policy_hashes" in run.config else None
         for record in store.records(run_id=run.run_id):
             key = wanted.get(_same_episode(record.key))
-            if key is not None and record.outcome.failure_kind != "error":
+            policy = record.key.policy_id
+            same_policy = theirs is None or theirs.get(policy) == ours.get(policy)
+            if key is not None and same_policy and record.outcome.failure_kind != "error":
                 store.record_episode(replace(record, run_id=run_id, key=key))
                 del wanted[_same_episode(key)]
                 adopted += 1
@@ -198,6 +218,11 @@ def adopt_recorded(
 def _same_episode(key: EpisodeKey) -> tuple[str, str, int, int]:
     """What makes two keys the same episode: all but the env id (a path may differ)."""
     return key.policy_id, key.env_hash, key.initial_condition, key.seed
+
+
+def _policy_hashes(document: Mapping[str, object]) -> dict[str, str]:
+    hashes = document.get("policy_hashes")
+    return dict(hashes) if isinstance(hashes, Mapping) else {}
 
 
 def _settings(document: Mapping[str, object]) -> str:

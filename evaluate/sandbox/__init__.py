@@ -7,7 +7,7 @@ Bundles uploaded through the dashboard and every bundle a queue worker runs go t
 from __future__ import annotations
 
 from evaluate.errors import EvaluateError
-from evaluate.policies import SANDBOXED_SCHEME, register_policy_scheme
+from evaluate.policies import SANDBOXED_SCHEME, policy_fingerprint, register_policy_scheme
 from evaluate.policy import Policy
 from evaluate.sandbox.policy import SandboxConfig, SandboxedPolicy
 
@@ -18,6 +18,12 @@ def _sandboxed(argument: str) -> Policy:
     return SandboxedPolicy(argument)
 
 
-register_policy_scheme(SANDBOXED_SCHEME, _sandboxed)
+def _sandboxed_fingerprint(argument: str) -> str:
+    fingerprint = policy_fingerprint(f"bundle:{argument}")
+    assert fingerprint is not None  # bundles always have one
+    return fingerprint
+
+
+register_policy_scheme(SANDBOXED_SCHEME, _sandboxed, fingerprint=_sandboxed_fingerprint)
 
 __all__ = ["SandboxConfig", "SandboxedPolicy"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluate.bundle import CONFIG_FILE
+from evaluate.bundle import CONFIG_FILE, bundle_directory
 from evaluate.errors import EvaluateError
 from evaluate.policies.droid import metadata_from_frame
 from evaluate.policy import ActionChunk, Observation, Policy, PolicyError, PolicyMetadata
@@ -175,12 +175,7 @@ class SandboxedPolicy(Policy):
             EvaluateError: not a bundle, the machine cannot confine the child (it never runs
                 unconfined), or the bundle failed to load (the reason, in one line).
         """
-        directory = Path(bundle)
-        if directory.name == CONFIG_FILE:
-            directory = directory.parent
-        if not (directory / CONFIG_FILE).is_file():
-            raise EvaluateError(f"not a policy bundle: no {CONFIG_FILE} in it", file=directory)
-        self.bundle = directory.resolve()
+        self.bundle = bundle_directory(bundle).resolve()
         self.config = config or SandboxConfig()
         self._lock = threading.Lock()
         self._child: _Child | None = None

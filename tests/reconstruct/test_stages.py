@@ -13,12 +13,12 @@ from reconstruct.errors import ReconstructError
 from reconstruct.stage import (
     Stage,
     StageContext,
-    file_digest,
     missing_outputs,
     output_paths,
     read_summary,
 )
 from reconstruct.stages import PIPELINE, get_stage, run_pipeline, stage_names
+from twinbench.digests import file_digest
 
 
 @dataclass(frozen=True)
