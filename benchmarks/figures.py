@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 
 
 def figure(
@@ -26,3 +27,22 @@ def emit(
 ) -> None:
     """Print the figure (and any ``extra`` fields) as one JSON line."""
     print(json.dumps(figure(bench, case, metric, value, unit, digits) | extra), flush=True)
+
+
+def emit_rows(
+    bench: str,
+    prefix: str,
+    rows: Mapping[str, Mapping[str, object]],
+    unit: str | Callable[[str], str],
+) -> None:
+    """One figure per cell of a table (row name -> metric -> value), case ``prefix/row``;
+    ``unit`` is one unit, or the unit of each metric."""
+    for row, values in rows.items():
+        for metric, value in values.items():
+            emit(
+                bench,
+                f"{prefix}/{row}",
+                metric,
+                value,
+                unit if isinstance(unit, str) else unit(metric),
+            )

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from benchmarks.fidelity.gap_locator import GRASP_SLACK, PLACE_SLACK
-from benchmarks.figures import emit
+from benchmarks.figures import emit_rows
 from evaluate.bundle import load_bundle
 from reconstruct.synthetic.spec import WORLDS, SourceWorldConfig
 from sim_env.cameras import Intrinsics, world_to_camera
@@ -170,6 +170,10 @@ def locate(looks: dict, xy: list[dict], bundles: dict) -> dict[str, dict[str, di
     return out
 
 
+def _unit(metric: str) -> str:
+    return "fraction" if metric == "located" else "cm"
+
+
 def markdown(result: dict, args: argparse.Namespace, seconds: float) -> str:
     names = list(next(iter(result.values())))
     objects = [k for k in next(iter(result[next(iter(result))].values())) if k != "located"]
@@ -223,10 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     result = locate(looks, xy, bundles)
     for look, rows in result.items():
-        for name, row in rows.items():
-            for metric, value in row.items():
-                unit = "fraction" if metric == "located" else "cm"
-                emit("fidelity_gap", f"causes/{look}/{name}", metric, value, unit)
+        emit_rows("fidelity_gap", f"causes/{look}", rows, _unit)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         text = markdown(result, args, time.perf_counter() - started)

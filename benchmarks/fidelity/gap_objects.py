@@ -35,7 +35,7 @@ import mujoco
 import numpy as np
 
 from benchmarks.fidelity.gap_causes import SEED, Masks
-from benchmarks.figures import emit
+from benchmarks.figures import emit_rows
 from reconstruct.synthetic.scan import PHONE, PhoneRenderer, ScanConfig, camera_path
 from reconstruct.synthetic.spec import WORLDS, SourceObject
 from sim_env.cameras import mat_to_quat, opencv_to_mujoco_quat, quat_to_mat
@@ -269,13 +269,9 @@ def main(argv: list[str] | None = None) -> None:
         pair.close()
     result["look"] = stats
     for section in ("shape", "scan"):
-        for name, row in result[section].items():
-            for metric, value in row.items():
-                emit(BENCH, f"{section}/{name}", metric, value, "count")
+        emit_rows(BENCH, section, result[section], "count")
     for key, worlds in stats.items():
-        for world, row in worlds.items():
-            for metric, value in row.items():
-                emit(BENCH, f"look/{key}/{world}", metric, value, "luminance")
+        emit_rows(BENCH, f"look/{key}", worlds, "luminance")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "objects.md").write_text(markdown(result, args))

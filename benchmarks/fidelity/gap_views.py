@@ -38,7 +38,7 @@ import mujoco
 import numpy as np
 
 from benchmarks.fidelity.gap_objects import LUMA
-from benchmarks.figures import emit
+from benchmarks.figures import emit_rows
 from reconstruct.synthetic.scan import (
     PhoneRenderer,
     ScanConfig,
@@ -278,9 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         }
     tables["along the phone's path (mean over views)"] = summary
     for title, rows in tables.items():
-        for row, values in rows.items():
-            for name, value in values.items():
-                emit(BENCH, f"{title}/{row}", name, value, "luminance")
+        emit_rows(BENCH, title, rows, "luminance")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         command = "python -m benchmarks.fidelity.gap_views " + " ".join(argv or sys.argv[1:])
