@@ -20,11 +20,11 @@ progress on stderr.
   episodes at those initial conditions their pairs and its other episodes the twin-only
   trials. Reported: mean width of each interval, real trials saved at equal width (as a
   share of k), and how often each interval holds the source world's 30-episode rate.
-- ``trials``: many twin-only trials (:mod:`benchmarks.estimate_trials`): three co-trained
-  rungs in the source world and the twin at 300 initial conditions (run, or resumed, into
-  ``--trials-out``), n = 5 to 30 real trials drawn from them, the twin at the other
-  conditions twin-only; real trials saved against each real-only interval and the ceiling
-  the per-trial correlation sets.
+- ``trials``: many twin-only trials (:mod:`benchmarks.estimate_trials`): two source-only and
+  two co-trained rungs in the source world and the twin at 100 initial conditions (run, or
+  resumed, into ``--trials-out``), n = 5 to 30 real trials drawn from them, the twin at the
+  other conditions twin-only; real trials saved against each real-only interval and the
+  ceiling the per-trial correlation sets.
 """
 
 from __future__ import annotations

@@ -4,25 +4,33 @@ Run ``python -m benchmarks.estimate_trials [--out runs/estimate-trials] [--worke
 [--draws 1000]`` (also the ``trials`` part of ``python -m benchmarks.estimate``); prints one
 JSON line per figure, progress on stderr.
 
-1. Runs, or resumes, the ladder's three co-trained rungs that succeed often enough to need
-   an interval (cot-s400, cot-s1000, cot-s3000) in ``tabletop_source`` (plays real) and
-   ``tabletop_twin`` at the same 300 initial conditions (the packages' 10, then 290 drawn
-   around them, as ``twinbench fidelity --initial-conditions`` draws them), cameras at
-   160x90, episodes ended at 150 steps (every success of the committed 600-episode fidelity
-   run came by step 91): 1800 episodes, rung by rung, into one results store; the outcomes
-   per condition are written to ``benchmarks/estimate_trials.csv`` (committed), which
-   ``--measure-only`` measures without running anything. The committed file was recorded
-   in session 8 (6 Dec 2026) on the relit ``tabletop_twin`` (b8981a5) with the co-trained
-   rungs retrained on it (``benchmarks/fidelity/ladder/cot-*``): ``--rungs cot-s1000
-   cot-s400 --conditions 100`` (400 episodes, 25 min at load 5-13). Session 6's file (the
-   twin before its relit rebuild, 300 conditions, three rungs) is in git history (f2c5d84).
-   Its ``jitter1``..``jitter8`` columns were added in session 9 with ``--jitter 8`` on the
-   same store (1600 twin episodes, 50 min at load 10-16; the other columns unchanged).
-   Episodes of other builds in the same store are left out.
-2. The 300 conditions are the population: the true real rate is the source world's mean
-   over them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
+1. Runs, or resumes, the ladder's rungs that succeed often enough to need an interval (by
+   default the source-only src-s3000 and src-s400, then the co-trained cot-s1000 and
+   cot-s400) in ``tabletop_source`` (plays real) and ``tabletop_twin`` at the same 100
+   initial conditions (the packages' 10, then 90 drawn around them, as ``twinbench fidelity
+   --initial-conditions`` draws them), cameras at 160x90, episodes ended at 150 steps (every
+   success of the committed 600-episode fidelity run came by step 91): 800 episodes, rung by
+   rung, into one results store. Only the runs this invocation evaluated are read back, and
+   two different episodes of one rung in one world at one condition are refused, so the
+   store's episodes of an earlier build of a world never mix in. A run is known by its
+   policies' specs and its worlds' content hashes: a rung retrained in place at the same
+   path may resume its earlier run, so record retrained rungs into a fresh ``--out`` (as
+   the committed file was). The outcomes per condition are written to
+   ``benchmarks/estimate_trials.csv`` (committed), which ``--measure-only`` measures without
+   running anything. The committed file was recorded in session 10 (6 Dec 2026) on the
+   bundled ``tabletop_twin`` of d34c6d4 (rebuilt with an exterior pass) with the ladder's
+   rungs of 06a738d (the co-trained ones retrained on that twin), with the defaults (four
+   rungs, 100 conditions: 800 episodes, 28 min with 2 workers on 2 cores at load 6-13 from
+   other jobs; ``--out`` fresh). Session 8's file (the relit twin of b8981a5, cot-s1000 and
+   cot-s400 at 100 conditions, and the ``jitter1``..``jitter8`` columns that session 9's
+   ``--jitter 8`` added on the same store: 1600 twin episodes, 50 min at load 10-16) is
+   ``benchmarks/estimate_trials_s8.csv`` (``--measure-only --csv
+   benchmarks/estimate_trials_s8.csv --jitter 8``); session 6's (three co-trained rungs at
+   300 conditions, the twin before its relit rebuild) is in git history (52755cf).
+2. The conditions are the population: the true real rate is the source world's mean over
+   them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
    replacement; their source episodes are the real trials, the twin there their pairs, the
-   twin at the other 300 - n conditions the twin-only trials. Every interval of ``twinbench
+   twin at the other conditions the twin-only trials. Every interval of ``twinbench
    estimate`` is scored by its mean width and by how often it holds the true rate. The
    twin's prediction at a condition is its 0/1 success, and again its rubric progress (a
    continuous score: the twin is deterministic, so repeated twin rollouts of a condition
@@ -40,7 +48,7 @@ JSON line per figure, progress on stderr.
    comparison behind SureSim's 20–25%); PPI++ against Wilson.
 4. The ceiling: no PPI interval saves more than ``1 - Var(Y - lam S) / Var(Y)`` of the real
    trials (the best weight, unlimited twin trials, an exact normal interval), which is the
-   squared per-trial correlation r^2 of real and twin outcomes; with 300 - n twin-only
+   squared per-trial correlation r^2 of real and twin outcomes; with 100 - n twin-only
    trials a little less.
 """
 
@@ -70,8 +78,8 @@ from studies.fidelity.conditions import expand_pair, write_jittered
 CONFIDENCE = 0.9
 SOURCE, TWIN = "tabletop_source", "tabletop_twin"
 LADDER = "benchmarks/fidelity/ladder"
-RUNGS = ("cot-s400", "cot-s1000", "cot-s3000")
-CONDITIONS = 300
+RUNGS = ("src-s3000", "src-s400", "cot-s1000", "cot-s400")
+CONDITIONS = 100
 MAX_STEPS = 150
 SIZES = (5, 10, 20, 30)
 POPULATION_CSV = Path(__file__).parent / "estimate_trials.csv"
@@ -109,12 +117,21 @@ class TrialWorlds:
     jitter: int = 0  # jittered copies of the twin (studies.fidelity.conditions.write_jittered)
 
 
-def run_trials(out: Path, workers: int, worlds: TrialWorlds) -> tuple[Path, dict[str, str]]:
+@dataclass(frozen=True)
+class RecordedTrials:
+    """Where a run's episodes are: the store, each package's world (content hash -> source,
+    twin, jitter-1, ...) and the runs that hold this run's episodes."""
+
+    store: Path
+    worlds: dict[str, str]
+    run_ids: tuple[str, ...]
+
+
+def run_trials(out: Path, workers: int, worlds: TrialWorlds) -> RecordedTrials:
     """Evaluate each rung in the source world, then in the twin, at ``worlds.conditions``
     conditions (resuming ``out``), rung by rung, so each rung's pairs are complete early; then
     the twin's ``worlds.jitter`` jittered copies, copy by copy (the first copies of every rung
-    are complete first). Returns the store and each package's world (content hash -> source,
-    twin, jitter-1, ...)."""
+    are complete first)."""
     pair = check_pair(worlds.source, worlds.twin)
     source, twin = expand_pair(*pair, worlds.conditions, 0, out / "worlds")
     copies = write_jittered(twin, worlds.jitter, 0, out / "worlds" / "twin-jitter")
@@ -123,6 +140,7 @@ def run_trials(out: Path, workers: int, worlds: TrialWorlds) -> tuple[Path, dict
         side for rung in worlds.rungs for side in ((rung, "source", source), (rung, "twin", twin))
     ]
     sides += [(rung, f"jitter-{k}", c) for k, c in enumerate(copies, 1) for rung in worlds.rungs]
+    run_ids = []
     for rung, role, package in sides:
         plan = EpisodePlan(
             policies=(f"bundle:{worlds.ladder}/{rung}",),
@@ -131,24 +149,47 @@ def run_trials(out: Path, workers: int, worlds: TrialWorlds) -> tuple[Path, dict
             rollout=RolloutConfig(max_steps=MAX_STEPS),
         )
         side = Side(role, str(package.root), f"{package.name} ({role}), {rung}")
-        evaluate_side(side, plan, out, Execution(workers=workers), console)
+        run = evaluate_side(side, plan, out, Execution(workers=workers), console)
+        run_ids.append(run.run_id)
     packages = {"source": source, "twin": twin} | {
         f"jitter-{k}": c for k, c in enumerate(copies, 1)
     }
-    return out / STORE_FILENAME, {p.content_hash: world for world, p in packages.items()}
+    hashes = {p.content_hash: world for world, p in packages.items()}
+    return RecordedTrials(out / STORE_FILENAME, hashes, tuple(run_ids))
 
 
-def population(store: Path, worlds: dict[str, str]) -> dict[str, dict[str, np.ndarray]]:
+def population(
+    store: Path, worlds: dict[str, str], run_ids: tuple[str, ...] = ()
+) -> dict[str, dict[str, np.ndarray]]:
     """Per policy, at the conditions every world ran ``[C]`` (``condition``): the source
     world's success (``real``) and the twin's predictions, its ``success`` and its rubric
     ``progress`` (a continuous score in [0, 1]), and each jittered copy's (``jitter1``,
     ``jitter1_progress``, ...). ``worlds``: content hash -> world (source, twin, jitter-k);
-    other packages' episodes (an earlier build of a world in the same store) are left out."""
-    frame = read_store_episodes(store)
+    other packages' episodes (an earlier build of a world in the same store) are left out.
+    ``run_ids``: the runs to read (all the store's when empty); a rung retrained in place keeps
+    its policy id, so only its runs tell its episodes from the earlier bundle's.
+
+    Raises:
+        SystemExit: two different episodes of one policy in one world at one condition (the
+            runs read mix builds of a rung: name the runs to read).
+    """
+    frame = read_store_episodes(store, run_ids)
     frame = frame[~frame["failure_kind"].isin(EXCLUDED_KINDS) & frame["env_hash"].isin(worlds)]
     frame = frame.assign(
         world=frame["env_hash"].map(worlds), success=frame["success"].astype(float)
     )
+    # a run adopts the episodes another run recorded with the same settings: one episode twice
+    episode = ["policy_id", "env_hash", "initial_condition", "seed", "success", "progress"]
+    frame = frame.drop_duplicates(episode)
+    twice = frame[frame.duplicated(["policy_id", "world", "initial_condition"], keep=False)]
+    if not twice.empty:
+        first = twice.iloc[0]
+        raise SystemExit(
+            f"{store}: {len(twice)} episodes share a (policy, world, condition), e.g. "
+            f"{first['policy_id']} in {first['world']} at condition "
+            f"{first['initial_condition']} in runs {', '.join(sorted(set(twice['run_id'])))}: "
+            "a population holds one episode each (read only one build's runs)"
+        )
     names = sorted(set(worlds.values()))
     out = {}
     for policy, group in frame.groupby("policy_id"):
@@ -334,7 +375,8 @@ def trials(
 ) -> None:
     """Run (or resume) the episodes and write ``csv``, then measure it."""
     if run:
-        write_population(population(*run_trials(out, workers, worlds)), csv)
+        recorded = run_trials(out, workers, worlds)
+        write_population(population(recorded.store, recorded.worlds, recorded.run_ids), csv)
     measure(
         read_population(csv, worlds.jitter),
         draws,

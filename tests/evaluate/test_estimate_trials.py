@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from benchmarks.estimate_trials import (
+    CONDITIONS,
     MAX_REAL_ONLY,
+    POPULATION_CSV,
+    RUNGS,
     ceiling,
     draw,
     equal_width,
@@ -70,13 +73,13 @@ def test_population_round_trips_through_its_csv(tmp_path):
             np.testing.assert_array_equal(back[policy][key], values)
 
 
-def _store(path, episodes):
-    """A store with one run holding ``(world, hash, condition, success, progress)`` episodes of
-    policy ``bundle:x/cot-s1``."""
+def _store(path, episodes, run_id="run"):
+    """A store with a run ``run_id`` holding ``(world, hash, condition, success, progress)``
+    episodes of policy ``bundle:x/cot-s1``."""
     from evaluate.store import EpisodeKey, EpisodeOutcome, EpisodeRecord, ResultsStore
 
     with ResultsStore.open(path) as store:
-        store.add_run({"side": "all"}, run_id="run")
+        store.add_run({"side": "all"}, run_id=run_id)
         for world, digest, ic, success, progress in episodes:
             outcome = EpisodeOutcome(
                 success=success,
@@ -88,7 +91,7 @@ def _store(path, episodes):
                 latency_max_s=0.01,
             )
             key = EpisodeKey("bundle:x/cot-s1", f"/w/{world}", digest, ic, ic)
-            store.record_episode(EpisodeRecord("run", key, outcome))
+            store.record_episode(EpisodeRecord(run_id, key, outcome))
     return path
 
 
@@ -112,6 +115,25 @@ def test_population_keeps_only_the_current_builds(tmp_path):
     np.testing.assert_array_equal(current["progress"], [1.0, 1.0, 1.0])
     earlier = population(path, {"s" * 64: "source", "o" * 64: "twin"})["cot-s1"]
     np.testing.assert_array_equal(earlier["success"], [0.0, 0.0, 0.0])
+
+
+def test_population_reads_only_the_named_runs_of_a_retrained_rung(tmp_path):
+    """A rung retrained in place keeps its policy id and the source world its hash: only the
+    runs named tell its episodes from the earlier bundle's, and read together the two are
+    refused rather than averaged; a run's copy of another run's episode is one episode."""
+    worlds = {"s" * 64: "source", "t" * 64: "twin"}
+    path = tmp_path / "results.sqlite"
+    for run_id, source in (("before", True), ("after", False), ("copy", False)):
+        episodes = [("source", "s" * 64, ic, source, 1.0 if source else 0.25) for ic in range(3)]
+        _store(path, episodes + [("twin", "t" * 64, ic, True, 1.0) for ic in range(3)], run_id)
+    after = population(path, worlds, ("after",))["cot-s1"]
+    np.testing.assert_array_equal(after["real"], [0.0, 0.0, 0.0])
+    with_copy = population(path, worlds, ("after", "copy"))["cot-s1"]
+    np.testing.assert_array_equal(with_copy["real"], after["real"])
+    with pytest.raises(
+        SystemExit, match=r"results\.sqlite: 6 episodes share .* in runs after, before"
+    ):
+        population(path, worlds, ("before", "after"))
 
 
 def test_jittered_copies_become_the_twins_success_probability(tmp_path):
@@ -144,3 +166,18 @@ def test_jittered_copies_become_the_twins_success_probability(tmp_path):
     assert "jitter" not in read_population(tmp_path / "pop.csv")["cot-s1"]
     with pytest.raises(SystemExit, match=r"pop\.csv: no column jitter3: the file holds 2"):
         read_population(tmp_path / "pop.csv", jitter=3)
+
+
+def test_the_committed_populations_read_back():
+    """The default population is the default rungs at the default conditions, 0/1 outcomes;
+    session 8's file still measures its eight jittered copies."""
+    current = read_population(POPULATION_CSV)
+    assert sorted(current) == sorted(RUNGS)
+    for outcomes in current.values():
+        np.testing.assert_array_equal(outcomes["condition"], np.arange(CONDITIONS))
+        assert set(np.unique(outcomes["real"])) | set(np.unique(outcomes["success"])) <= {0, 1}
+    with pytest.raises(SystemExit, match="holds 0 jittered"):
+        read_population(POPULATION_CSV, jitter=1)
+    earlier = read_population(POPULATION_CSV.with_name("estimate_trials_s8.csv"), jitter=8)
+    assert sorted(earlier) == ["cot-s1000", "cot-s400"]
+    assert all(0 <= o["jitter"].min() <= o["jitter"].max() <= 1 for o in earlier.values())
