@@ -7,7 +7,8 @@ surface samples fused from them (their nearest Gaussian is one, or no other is n
 that a floater's sheet does not join an object into one candidate too wide. Candidates are
 the scene mesh's clusters above the table (``segment``) among the samples left; the user's edits
 (``--objects objects.yaml``: names, merges, drops, densities) pick the objects. Per object:
-its solid and body frame (``solid``), a watertight visual mesh, convex collision hulls
+its solid and body frame (``solid``; an open container's walls and thin floor, ``container``,
+when its samples' walls enclose a floor), a watertight visual mesh, convex collision hulls
 (``hulls``), mass = density x volume, and its Gaussians (those over its footprint, moved into
 the body frame). The static scene keeps the other Gaussians, with the table filled in where
 the objects hid it (``holefill``); its visual is the scene mesh with the objects and the
@@ -40,6 +41,7 @@ from reconstruct import align as align_stage
 from reconstruct import mesh as mesh_stage
 from reconstruct import splats as splats_stage
 from reconstruct.colmap_model import load_model, registered_poses
+from reconstruct.container import container_solid
 from reconstruct.errors import ReconstructError
 from reconstruct.floaters import Cameras, FloaterConfig, Floaters, find_floaters, unsupported
 from reconstruct.holefill import FillConfig, fill_table
@@ -241,7 +243,9 @@ def build_object(
     reach = config.support_reach
     near = np.all((scene.means >= lo - reach) & (scene.means <= hi + 2 * reach), axis=1)
     support = scene.means[near & (scene.opacities >= config.support_opacity)]
-    solid = build_solid(samples, config.solid, support)
+    solid = container_solid(samples, config.segment.container, config.solid)
+    if solid is None:
+        solid = build_solid(samples, config.solid, support)
     files = outputs.body(name)
     _export(solid.mesh, files.visual)
     hulls = collision_hulls(solid, config.hulls)
@@ -270,6 +274,7 @@ def build_object(
         "gaussians": int(mine.sum()),
         "rgba": _rgba(scene.colors[mine]),
         "watertight": bool(solid.mesh.is_watertight),
+        "container": solid.floor is not None,
     }
     return record, solid, mine
 
@@ -405,7 +410,7 @@ STAGE = Stage(
     config_type=ObjectsConfig,
     run=run_objects,
     inputs=(align_stage.STAGE.name, splats_stage.STAGE.name, mesh_stage.STAGE.name),
-    version=7,
+    version=8,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
     reads_placement=False,

@@ -12,8 +12,10 @@ side than its SfM points). Then every sample higher
 than ``min_height`` over the candidate's footprint (its cells' outline with the holes filled,
 so a tray's floor is in, grown by ``reach``) joins it: low bumps of the table next to an
 object do not chain onto it, as they would if all samples above ``min_height`` were clustered
-at once. Candidates are numbered by their centroid (x, then y) so the ids are stable across
-re-runs.
+at once. An open container whose walls came out as separate clusters (a tray's walls, their
+tops dipping where few views saw them) is one candidate: the samples over its walls and the
+floor they enclose (``container``). Candidates are numbered by their centroid (x, then y) so
+the ids are stable across re-runs.
 
 A candidate is scenery, not an object, when it stands outside the table top (background
 beyond the table's edge), is wider than ``max_size`` (furniture), or has fewer than
@@ -26,7 +28,7 @@ the user's edits name it. Lengths are metres (``SegmentConfig.in_units``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -34,6 +36,7 @@ import open3d as o3d
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from reconstruct.container import ContainerConfig, enclosures
 from reconstruct.errors import ReconstructError
 from reconstruct.object_edits import ObjectEdits, Point2
 from reconstruct.tabletop import TableTop, find_table_top
@@ -63,6 +66,7 @@ class SegmentConfig:
         ``seed_height`` within ``hold`` of a Gaussian centre is scenery: a surface the splats
         do not hold up (the fused table bulging over plain wood: 23-39% within 1 cm on the
         Buddha scans, their statue 92-97%).
+    container: which clusters are one open container's walls (``container``).
     """
 
     LENGTHS: ClassVar[tuple[str, ...]] = (
@@ -87,9 +91,11 @@ class SegmentConfig:
     min_gaussian_share: float = 0.02
     hold: float = 0.01
     min_held: float = 0.6
+    container: ContainerConfig = field(default_factory=ContainerConfig)
 
     def in_units(self, units: Units) -> SegmentConfig:
-        return in_units(self, self.LENGTHS, units.per_metre)
+        scaled = in_units(self, self.LENGTHS, units.per_metre)
+        return replace(scaled, container=self.container.in_units(units))
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +105,7 @@ class Candidate:
     colors: np.ndarray  # [P, 3] in [0, 1]
     gaussians: int = 0  # splats standing over it
     scenery: str = ""  # why it is scenery and not an object; empty for an object
+    pieces: int = 1  # clusters joined into it: a container's walls
 
     @property
     def centroid(self) -> np.ndarray:
@@ -112,6 +119,7 @@ class Candidate:
             "size_m": (hi - lo).round(4).tolist(),
             "samples": len(self.points),
             "gaussians": self.gaussians,
+            **({"pieces": self.pieces} if self.pieces > 1 else {}),
             **({"scenery": self.scenery} if self.scenery else {}),
         }
 
@@ -303,6 +311,46 @@ def merged_by_hold(
     return out
 
 
+def joined_containers(
+    found: list[list],
+    points: np.ndarray,
+    colors: np.ndarray,
+    low: np.ndarray,
+    config: SegmentConfig,
+    gaussians: np.ndarray | None,
+) -> list[list]:
+    """``found`` (per cluster: samples, colours, splats over it, scenery reason, pieces) with
+    the clusters that stand mostly (their samples above ``seed_height``) over one container's
+    walls and floor (``container.enclosures`` of the ``low`` samples around the clusters that
+    may be objects) replaced by one: the ``low`` samples over its walls and floor."""
+    kept = [f for f in found if not f[3]]
+    if not kept:
+        return found
+    reach = config.container.max_size / 2
+    lo = np.min([f[0][:, :2].min(0) for f in kept], axis=0) - reach
+    hi = np.max([f[0][:, :2].max(0) for f in kept], axis=0) + reach
+    around = low & np.all((points[:, :2] >= lo) & (points[:, :2] <= hi), axis=1)
+    joined, used = [], set()
+    for walls in enclosures(points[around], config.container):
+        members = []
+        for k, f in enumerate(found):
+            seeds = f[0][f[0][:, 2] > config.seed_height, :2]
+            if k not in used and len(seeds) and walls.contains(seeds).mean() > 0.5:
+                members.append(k)
+        if not members:  # low walls alone (the table's bumps) are no object
+            continue
+        used.update(members)
+        member = low & walls.contains(points[:, :2])
+        seeds = points[member & (points[:, 2] > config.seed_height)]
+        count = 0
+        if gaussians is not None and len(seeds):
+            count = splats_over(gaussians, seeds[:, :2], float(seeds[:, 2].max()), config)
+        reasons = [found[k][3] for k in members]
+        reason = "" if "" in reasons else reasons[0]
+        joined.append([points[member], colors[member], count, reason, len(members)])
+    return [f for k, f in enumerate(found) if k not in used] + joined
+
+
 def find_candidates(
     points: np.ndarray,
     colors: np.ndarray,
@@ -334,7 +382,8 @@ def find_candidates(
         reason = scenery_reason(points[member, :2].mean(0), diagonal, table, config)
         if tree is not None and not reason:
             reason = held_reason(seeds, tree, config)
-        found.append([points[member], colors[member], count, reason])
+        found.append([points[member], colors[member], count, reason, 1])
+    found = joined_containers(found, points, colors, low, config, gaussians)
     if gaussians is not None:
         on_table = [c[2] for c in found if c[3] != "beyond the table's edge"]
         for candidate in found:

@@ -90,21 +90,23 @@ def test_quick_scan_becomes_a_metric_twin(quick_build: dict) -> None:
     # The reduced build's splats are trained on 160 px images for 400 steps, from 55 frames
     # picked at 3% image motion. Centroid errors measured in three builds (cm): red_box
     # 0.4-0.5, green_box 0.5-0.6, blue_can 0.7, tray 0.8-1.0; the boxes and the can came out
-    # at most 0.5 cm short (two builds measured). The tray comes out whole, but its walls
-    # (1-3.5 cm of 4.5) are too uneven to pass for a container's, so it is a solid block.
+    # at most 0.5 cm short (two builds measured).
     # With 28 frames picked at 5% the tray was 4-9 cm off (see quick_config). Since the scan
     # is lit as the evaluation's cameras see it (headlight, specular: issue 16), 55 frames
     # at 3% left the tray 2.2-3.0 cm off (2.9 cm in xy) and the expert failed once in two;
     # 70 at 2% (two builds): red_box 0.6, green_box 0.4, blue_can 1.3, tray 1.7-2.0 cm. The full build meets
     # 1.5 cm (test_full_build_meets_the_accuracy_targets; 1.4 cm for the tray, relit).
-    # The tray's walls come out as 3-5 separate pieces here and its floor as none (table
-    # height), so its solid is the hull of the pieces found. The objects file pointed at its
-    # middle and sides only, and a CI build left two corners out (tray 3.4 cm off); with
-    # pointers at its corners too, eight builds on a quiet machine gave the tray 0.8-1.3 cm,
-    # but one CI build (two test workers) 5.2 cm: the pieces on one side only. Hence the
-    # tray's own bar here; the expert still places into it (the next test), and the full
-    # build holds it to 1.5 cm.
-    check_build(quick_build, max_centroid_error=0.03, max_xy_error=0.025, max_tray_error=0.06)
+    # The tray's walls come out as 3-5 candidates here, joined by stretches fused 1-1.5 cm
+    # high, and its 8 mm floor at 5-10 mm. The objects file pointed at its middle, sides and
+    # corners and the solid was the hull of the pieces found: 0.8-1.3 cm on a quiet machine
+    # (eight builds), but one CI build 5.2 cm (pieces on one side only), hence a 6 cm bar.
+    # Now the objects stage joins the pieces into one container (``reconstruct.container``:
+    # level walls and a thin floor); three builds (seeds 0, 1, 2; before: 1.11, 1.82, 1.44 cm)
+    # gave the tray 2.28, 2.29, 2.19 cm (xy 2.22, 2.23, 2.16), a fourth (this test) 2.12:
+    # its +x wall fuses 1.5-3 cm outside the true one (the mesh stage's doing, not the
+    # objects stage's), so the faithful solid lies ~2 cm off, where the hull of a subset of
+    # the pieces happened to land closer. The expert placed into it in all three builds.
+    check_build(quick_build, max_centroid_error=0.03, max_xy_error=0.025, max_tray_error=0.03)
 
 
 def test_quick_twin_and_source_validate_and_the_expert_succeeds(quick_build: dict) -> None:
