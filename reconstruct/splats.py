@@ -272,6 +272,7 @@ STAGE = Stage(
     name="splats",
     config_type=SplatsConfig,
     run=run_splats,
+    version=2,  # 2: the appearance maps' mean folded into the splats (train.appearance.fold_mean)
     inputs=(frames.STAGE.name, align.STAGE.name),
     description="Gaussian splats of the scene (world frame)",
     outputs_at=SplatsOutputs.at,
