@@ -36,7 +36,7 @@ import open3d as o3d
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from reconstruct.container import ContainerConfig, enclosures
+from reconstruct.container import ContainerConfig, enclosures, high_samples
 from reconstruct.errors import ReconstructError
 from reconstruct.object_edits import ObjectEdits, Point2
 from reconstruct.tabletop import TableTop, find_table_top
@@ -331,16 +331,18 @@ def joined_containers(
     hi = np.max([f[0][:, :2].max(0) for f in kept], axis=0) + reach
     around = low & np.all((points[:, :2] >= lo) & (points[:, :2] <= hi), axis=1)
     joined, used = [], set()
+    high_xy = high_samples(points[around], config.container)[:, :2]
     for walls in enclosures(points[around], config.container):
+        own = walls.trimmed(high_xy)  # not the bumps that closing its gaps joined to it
         members = []
         for k, f in enumerate(found):
             seeds = f[0][f[0][:, 2] > config.seed_height, :2]
-            if k not in used and len(seeds) and walls.contains(seeds).mean() > 0.5:
+            if k not in used and len(seeds) and walls.contains(seeds, own).mean() > 0.5:
                 members.append(k)
         if not members:  # low walls alone (the table's bumps) are no object
             continue
         used.update(members)
-        member = low & walls.contains(points[:, :2])
+        member = low & walls.contains(points[:, :2], own)
         seeds = points[member & (points[:, 2] > config.seed_height)]
         count = 0
         if gaussians is not None and len(seeds):

@@ -263,3 +263,25 @@ def test_the_table_beside_a_tray_is_not_part_of_it() -> None:
     centroid = solid.to_world(solid.mesh.center_mass[None])[0]
     assert np.linalg.norm(centroid[:2] - CENTRE) < 0.002
     assert np.allclose(solid.mesh.extents[:2], SIZE, atol=0.009)  # whole cells
+
+
+def test_a_hollow_box_beside_the_tray_stays_its_own_candidate() -> None:
+    """A box whose fused top is missing leaves thin walls too; 4 cm beyond the tray's wall
+    (within max_gap, so closing the gaps bridges to it) it stays its own candidate and out of
+    the tray's samples: the kitchen's purple box, 4 cm from the crate, was taken into the crate
+    and two objects claimed one candidate."""
+    outer, wall, height = (0.075, 0.05), 0.01, 0.04
+    sides = [
+        block((-outer[0] / 2, -outer[1] / 2, 0), (outer[0] / 2, -outer[1] / 2 + wall, height)),
+        block((-outer[0] / 2, outer[1] / 2 - wall, 0), (outer[0] / 2, outer[1] / 2, height)),
+        block((-outer[0] / 2, -outer[1] / 2, 0), (-outer[0] / 2 + wall, outer[1] / 2, height)),
+        block((outer[0] / 2 - wall, -outer[1] / 2, 0), (outer[0] / 2, outer[1] / 2, height)),
+    ]
+    direction = np.array([np.cos(np.radians(YAW)), np.sin(np.radians(YAW))])
+    at = CENTRE - (SIZE[0] / 2 + 0.04 + outer[0] / 2) * direction
+    hollow = placed(trimesh.util.concatenate(sides), at=at)
+    found = candidates_of(placed(cut_tray(CUTS[4])), hollow)
+    tray = next(c for c in found if c.pieces == 4)
+    assert np.linalg.norm(tray.centroid[:2] - CENTRE) < 0.01
+    assert (tray.points[:, :2] @ direction > CENTRE @ direction - SIZE[0] / 2 - 0.02).all()
+    assert any(np.linalg.norm(c.centroid[:2] - at) < 0.01 for c in found if c is not tray)
