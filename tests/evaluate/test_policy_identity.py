@@ -40,7 +40,7 @@ def test_the_digest_follows_the_files(tmp_path):
     assert policy_fingerprint(f"bundle:{bundle}") == policy_fingerprint(f"sandboxed:{bundle}")
     assert bundle_digest(_save(bundle, seed=1)) != digest  # retrained in place
     assert policy_fingerprint("scripted:good") is None
-    with pytest.raises(EvaluateError, match="no policy.yaml") as caught:
+    with pytest.raises(EvaluateError, match=r"no policy\.yaml") as caught:
         policy_fingerprint(f"bundle:{tmp_path / 'missing'}")
     assert str(tmp_path / "missing") in str(caught.value)
 
