@@ -353,7 +353,17 @@ def main() -> None:
         help="last, film this long from around the exterior camera's pose (default: none)",
     )
     parser.add_argument("--seed", type=int, default=0, help="the splats training's seed")
+    parser.add_argument(
+        "--table-seeds",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start the splats from N more Gaussians on the table plane (the real-photo "
+        "default is 20,000; none by default here, see BuildConfig)",
+    )
     args = parser.parse_args()
+    if args.table_seeds < 0:
+        parser.error(f"--table-seeds {args.table_seeds}: a count >= 0")
     for flag in ("close_pass", "exterior_pass"):
         if getattr(args, flag) < 0:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: seconds >= 0")
@@ -371,6 +381,9 @@ def main() -> None:
     if args.seed:
         train = replace(config.splats.train, seed=args.seed)
         config = replace(config, splats=replace(config.splats, train=train))
+    if args.table_seeds:
+        init = replace(config.splats.init, table_points=args.table_seeds)
+        config = replace(config, splats=replace(config.splats, init=init))
     with tempfile.TemporaryDirectory() as tmp:
         record = build(config, args.out, args.work or Path(tmp), args.source)
     print(
