@@ -222,9 +222,10 @@ def fuse(
     config: MeshConfig,
     volume: Volume,
     report: Callable[[float, str], None],
+    antialiased: bool = False,
 ) -> o3d.geometry.TriangleMesh:
     """TSDF-fuse the splats' depth and colour at ``views`` into a raw mesh (world frame);
-    ``config`` in world units."""
+    ``config`` in world units; ``antialiased``: how the splats were trained to be drawn."""
     tsdf = o3d.pipelines.integration.UniformTSDFVolume(
         length=volume.length,
         resolution=volume.resolution,
@@ -236,7 +237,7 @@ def fuse(
         w, h = view.size
         rgb, depth, alpha = rasterize(
             gs.means, gs.quats, gs.scales, gs.opacities, gs.sh, view.viewmat, view.K, w, h,
-            near_plane=config.near,
+            near_plane=config.near, antialiased=antialiased,
         )  # fmt: skip
         colour = (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
         rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
@@ -296,15 +297,17 @@ def scene_mesh(
     metric: bool,
     report: Callable[[float, str], None] = lambda f, note: None,
     units: Units | None = None,
+    antialiased: bool = False,
 ) -> tuple[o3d.geometry.TriangleMesh, dict[str, Any]]:
     """The cleaned scene mesh and its summary fields; ``metric``: the world is in metres
-    (else its units are ``units`` or come from the table region's extent)."""
+    (else its units are ``units`` or come from the table region's extent); ``antialiased``:
+    the splats are drawn in gsplat's antialiased mode."""
     region = table_region(gs, views, config)
     if units is None:
         units = Units() if metric else Units.from_table(region.extent)
     scaled = config.in_units(units)
     volume = plan_volume(region, scaled)
-    raw = fuse(gs, views, scaled, volume, report)
+    raw = fuse(gs, views, scaled, volume, report, antialiased)
     if len(raw.triangles) == 0:
         raise ReconstructError(
             "TSDF fusion produced no surface: the splats' depth is empty or inconsistent; check "
@@ -334,6 +337,7 @@ def run_mesh(ctx: StageContext, config: MeshConfig) -> dict[str, Any]:
     )
     views = even_subset(views, config.max_views)
     world = read_summary(ctx.inputs[align.STAGE.name]) or {}
+    trained = read_summary(ctx.inputs[splats.STAGE.name]) or {}
     mesh, summary = scene_mesh(
         gs,
         views,
@@ -341,6 +345,7 @@ def run_mesh(ctx: StageContext, config: MeshConfig) -> dict[str, Any]:
         metric_world(world),
         lambda f, note: ctx.report(0.05 + 0.85 * f, note),
         Units.from_align(world),
+        antialiased=bool(trained.get("antialiased", False)),
     )
     outputs = MeshOutputs.at(ctx.out_dir)
     o3d.io.write_triangle_mesh(str(outputs.mesh), mesh, write_ascii=False)

@@ -489,6 +489,9 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "episode": {"control_hz": config.control_hz, "horizon_steps": config.horizon_steps},
         "provenance": provenance(ctx.scan, summaries),
     }
+    if summaries.get("splats", {}).get("antialiased"):  # drawn as they were trained
+        spec["format_version"] = 2
+        spec["render"] = {"antialiased": True}
     background = None
     if config.background is not None:
         ctx.report(0.2, "painting the background dome from the frames")

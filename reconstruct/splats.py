@@ -157,22 +157,23 @@ def initial_gaussians(model_dir: Path, views: list[View], config: SplatsConfig) 
     return gaussians_from_points(np.r_[points, table], np.r_[colors, table_colors], config.init)
 
 
-def render_view(gs: GaussianSet, view: View) -> np.ndarray:
+def render_view(gs: GaussianSet, view: View, antialiased: bool = False) -> np.ndarray:
     """[H, W, 3] float32 render of ``gs`` at ``view`` by the simulator's rasterizer."""
     w, h = view.size
     rgb, _, _ = rasterize(
-        gs.means, gs.quats, gs.scales, gs.opacities, gs.sh, view.viewmat, view.K, w, h
-    )
+        gs.means, gs.quats, gs.scales, gs.opacities, gs.sh, view.viewmat, view.K, w, h,
+        antialiased=antialiased,
+    )  # fmt: skip
     return np.clip(rgb, 0.0, 1.0)
 
 
-def evaluate(gs: GaussianSet, views: list[View]) -> dict[str, float]:
+def evaluate(gs: GaussianSet, views: list[View], antialiased: bool = False) -> dict[str, float]:
     """Mean PSNR (dB) and SSIM of ``gs`` rendered at ``views`` against their images."""
     from reconstruct.train.metrics import psnr, ssim
 
     if not views:
         return {"psnr": float("nan"), "ssim": float("nan")}
-    renders = [render_view(gs, v) for v in views]
+    renders = [render_view(gs, v, antialiased) for v in views]
     return {
         "psnr": float(np.mean([psnr(r, v.image) for r, v in zip(renders, views, strict=True)])),
         "ssim": float(np.mean([ssim(r, v.image) for r, v in zip(renders, views, strict=True)])),
@@ -221,7 +222,8 @@ def run_splats(ctx: StageContext, config: SplatsConfig) -> dict[str, Any]:
     train_ids, test_ids = holdout_split(len(views), config.holdout_every)
     train_views, test_views = [views[i] for i in train_ids], [views[i] for i in test_ids]
     init = initial_gaussians(model, train_views, config)
-    before = evaluate(init, test_views)
+    antialiased = config.train.antialiased and config.trainer != "nerfstudio-import"
+    before = evaluate(init, test_views, antialiased)
     report = lambda f, note: ctx.report(0.05 + 0.85 * f, note)  # noqa: E731
     seconds, losses = 0.0, []
     if config.trainer == "nerfstudio-import":
@@ -242,10 +244,10 @@ def run_splats(ctx: StageContext, config: SplatsConfig) -> dict[str, Any]:
             field="splats",
         )
     write_ply(outputs.splats, gs)
-    after = evaluate(gs, test_views)
+    after = evaluate(gs, test_views, antialiased)
     outputs.holdout.mkdir()
     for view in test_views[:4]:
-        pair = np.concatenate([render_view(gs, view), view.image], axis=1)
+        pair = np.concatenate([render_view(gs, view, antialiased), view.image], axis=1)
         cv2.imwrite(
             str(outputs.holdout / (Path(view.name).stem + ".png")),
             cv2.cvtColor((pair * 255).astype(np.uint8), cv2.COLOR_RGB2BGR),
@@ -255,6 +257,7 @@ def run_splats(ctx: StageContext, config: SplatsConfig) -> dict[str, Any]:
         "gaussians": len(gs),
         "initial_gaussians": len(init),
         "sh_degree": gs.sh_degree,
+        "antialiased": antialiased,  # how they are drawn (the mesh and package stages follow)
         "image_size": list(views[0].size),
         "train_views": len(train_views),
         "heldout_views": [v.name for v in test_views],
@@ -272,7 +275,9 @@ STAGE = Stage(
     name="splats",
     config_type=SplatsConfig,
     run=run_splats,
-    version=2,  # 2: the appearance maps' mean folded into the splats (train.appearance.fold_mean)
+    # 2: the appearance maps' mean folded into the splats (train.appearance.fold_mean)
+    # 3: the summary says whether the splats are drawn antialiased (train.antialiased)
+    version=3,
     inputs=(frames.STAGE.name, align.STAGE.name),
     description="Gaussian splats of the scene (world frame)",
     outputs_at=SplatsOutputs.at,

@@ -361,6 +361,11 @@ def main() -> None:
         help="start the splats from N more Gaussians on the table plane (the real-photo "
         "default is 20,000; none by default here, see BuildConfig)",
     )
+    parser.add_argument(
+        "--mip",
+        action="store_true",
+        help="train through mip-splatting's 3D and 2D filters; the twin renders antialiased",
+    )
     args = parser.parse_args()
     if args.table_seeds < 0:
         parser.error(f"--table-seeds {args.table_seeds}: a count >= 0")
@@ -378,8 +383,10 @@ def main() -> None:
         if args.source is None:
             parser.error("--exterior-pass needs --source (the world whose exterior camera)")
         config = with_exterior_pass(config, args.exterior_pass, load_package(args.source))
-    if args.seed:
+    if args.seed or args.mip:
         train = replace(config.splats.train, seed=args.seed)
+        if args.mip:
+            train = replace(train, antialiased=True, smoothing_3d=True)
         config = replace(config, splats=replace(config.splats, train=train))
     if args.table_seeds:
         init = replace(config.splats.init, table_points=args.table_seeds)

@@ -64,6 +64,11 @@ class TrainConfig:
         appearance_lr: learning rate of a per-view affine colour map applied to each render
             before the loss (``appearance.Appearance``: each frame's exposure and white balance
             go into its map, the splats keep one neutral look; no map at render time); 0 off.
+        antialiased: render in gsplat's "antialiased" mode while training (mip-splatting's 2D
+            filter); the package then renders that way too, so the splats keep their look at
+            resolutions below the training one (the policies' 160x90).
+        smoothing_3d: train through mip-splatting's 3D filter (``train.smoothing``) and bake
+            it into the result: no Gaussian finer than the training pixels that see it.
         seed: view order and split noise.
     """
 
@@ -83,6 +88,8 @@ class TrainConfig:
     lr_sh_rest: float = 2.5e-3 / 20
     densify: DensifyConfig = field(default_factory=DensifyConfig)
     appearance_lr: float = 0.0
+    antialiased: bool = False
+    smoothing_3d: bool = False
     seed: int = 0
 
     def learning_rates(self, scene_scale: float) -> dict[str, float]:

@@ -15,9 +15,11 @@ from reconstruct.train.raster import render_torch
 from sim_env.splats.constants import FAR_PLANE, NEAR_PLANE
 from sim_env.splats.gpu import GSPLAT_SETTINGS
 
-# The settings render_torch has built in (gsplat's defaults with GSPLAT_SETTINGS on top).
+# The settings render_torch has built in (gsplat's defaults with GSPLAT_SETTINGS on top);
+# rasterize_mode may also be "antialiased".
 _FIXED = {"near_plane": NEAR_PLANE, "far_plane": FAR_PLANE, **GSPLAT_SETTINGS}
 RENDER_MODES = ("RGB", "RGB+ED")
+RASTERIZE_MODES = ("classic", "antialiased")
 
 
 def rasterization_cpu(
@@ -35,22 +37,27 @@ def rasterization_cpu(
     **settings: Any,  # gsplat keyword arguments; only the values above are supported
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """(render [1, H, W, 3 or 4], alphas [1, H, W, 1], info) as ``gsplat.rasterization``
-    returns them for one camera in classic, unpacked mode, without a background. In
+    returns them for one camera in classic or antialiased, unpacked mode, without a background. In
     ``RGB+ED`` mode the fourth channel is the expected depth sum(w z) / alpha (metres).
     ``info`` has what densification reads: ``means2d`` [1, N, 2] (its gradient after
     backward), ``radii`` [1, N, 2] (the half-extents of each footprint's pixel rectangle; 0
     where culled), ``gaussian_ids`` (None: unpacked), ``width``, ``height``, ``n_cameras``."""
+    mode = settings.pop("rasterize_mode", "classic")
     unsupported = {k: v for k, v in settings.items() if k not in _FIXED or _FIXED[k] != v}
+    if mode not in RASTERIZE_MODES:
+        unsupported["rasterize_mode"] = mode
     if render_mode not in RENDER_MODES:
         unsupported["render_mode"] = render_mode
     if unsupported or viewmats.shape[0] != 1 or Ks.shape[0] != 1:
         raise ValueError(
             f"rasterization_cpu renders one camera with {_FIXED} in a render_mode of "
-            f"{RENDER_MODES}; got {unsupported or 'batch'}"
+            f"{RENDER_MODES} and a rasterize_mode of {RASTERIZE_MODES}; "
+            f"got {unsupported or 'batch'}"
         )
     out = render_torch(
-        means, quats, scales, opacities, colors, sh_degree, viewmats[0], Ks[0], width, height
-    )
+        means, quats, scales, opacities, colors, sh_degree, viewmats[0], Ks[0], width, height,
+        antialiased=mode == "antialiased",
+    )  # fmt: skip
     with torch.no_grad():
         half = (out.rects[:, [1, 3]] - out.rects[:, [0, 2]] + 2) // 2
         radii = torch.where(out.visible[:, None], half, 0).int()[None]

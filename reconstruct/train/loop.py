@@ -26,12 +26,15 @@ from reconstruct.train.config import TrainConfig
 from reconstruct.train.densify import DensifyState, refine
 from reconstruct.train.losses import DepthTargets, Rasterization
 from reconstruct.train.params import FIELDS, SplatParams
+from reconstruct.train.smoothing import smoothed, training_filter
 from reconstruct.views import View
 from sim_env.splats import GaussianSet
 from sim_env.splats.constants import FAR_PLANE, NEAR_PLANE
-from sim_env.splats.gpu import GSPLAT_SETTINGS
+from sim_env.splats.gpu import gsplat_settings
+from sim_env.splats.smoothing import SamplingCamera, smooth_3d
 
 Progress = Callable[[float, str], None]
+FILTER_EVERY = 100  # steps between measurements of the 3D filter (mip-splatting's interval)
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,16 +106,21 @@ def _loss(
     camera: _Camera,
     scene_scale: float,
     look: tuple[Appearance, int] | None = None,
+    filter_std: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """The step's loss and the rasterizer's ``info`` (``means2d`` keeps its gradient);
-    ``look``: the per-view colour maps and this view's index, applied before the loss."""
+    ``look``: the per-view colour maps and this view's index, applied before the loss;
+    ``filter_std``: the 3D filter's width per Gaussian, rendered through when given."""
     degree = config.sh_degree if step >= config.sh_degree_step else 0
     means, quats, scales, opacities, sh = params.activated()
+    drawn_scales, drawn_opacities = scales, opacities
+    if filter_std is not None:
+        drawn_scales, drawn_opacities = smoothed(scales, opacities, filter_std)
     render, alphas, info = rasterization(
         means=means,
         quats=quats,
-        scales=scales,
-        opacities=opacities,
+        scales=drawn_scales,
+        opacities=drawn_opacities,
         colors=sh,
         viewmats=camera.viewmat[None],
         Ks=camera.K[None],
@@ -122,7 +130,7 @@ def _loss(
         render_mode="RGB+ED",
         near_plane=NEAR_PLANE,
         far_plane=FAR_PLANE,
-        **GSPLAT_SETTINGS,
+        **gsplat_settings(config.antialiased),
     )
     if info["means2d"].requires_grad:
         info["means2d"].retain_grad()
@@ -140,7 +148,7 @@ def _loss(
         loss = loss + config.entropy_weight * losses.opacity_entropy(opacities)
     if config.distortion_weight > 0:
         distortion = losses.depth_distortion(
-            rasterization, means, quats, scales, opacities, camera.viewmat, camera.K,
+            rasterization, means, quats, drawn_scales, drawn_opacities, camera.viewmat, camera.K,
             camera.width, camera.height, scene_scale,
         )  # fmt: skip
         loss = loss + config.distortion_weight * distortion.mean()
@@ -171,18 +179,22 @@ def train_splats(
     cameras = [_Camera.of(v, device) for v in views]
     appearance = Appearance(len(views), device) if config.appearance_lr > 0 else None
     look_optimizer = appearance.optimizer(config.appearance_lr) if appearance else None
+    sampling = [SamplingCamera(v.viewmat, v.K, *v.size) for v in views]
+    std = None
     step_losses: list[float] = []
     refinements: list[dict[str, int]] = []
     order: list[int] = []
     started = time.monotonic()
     dz = config.densify
     for step in range(config.iterations):
+        if config.smoothing_3d and (std is None or step % FILTER_EVERY == 0):
+            std = training_filter(params.means, sampling, NEAR_PLANE)
         if not order:
             order = list(rng.permutation(len(views)))
         index = order.pop()
         camera = cameras[index]
         look = (appearance, index) if appearance else None
-        loss, info = _loss(config, step, rasterization, params, camera, scene_scale, look)
+        loss, info = _loss(config, step, rasterization, params, camera, scene_scale, look, std)
         optimizer.zero_grad(set_to_none=True)
         if look_optimizer:
             look_optimizer.zero_grad(set_to_none=True)
@@ -205,6 +217,7 @@ def train_splats(
             optimizer = fresh
             state = DensifyState.zeros(len(params), device)
             refinements.append({"step": step, **counts, "gaussians": len(params)})
+            std = None  # new Gaussians: the filter is measured again next step
         if step % 10 == 0 or step == config.iterations - 1:
             recent = step_losses[-10:]
             report(
@@ -213,6 +226,9 @@ def train_splats(
                 f"{len(params)} Gaussians",
             )
     gaussians, maps = params.to_gaussians(), None
+    if config.smoothing_3d:  # baked in: the set renders as trained with no filter of its own
+        final = training_filter(params.means, sampling, NEAR_PLANE).cpu().numpy()
+        gaussians = smooth_3d(gaussians, final)
     if appearance is not None:  # the maps' mean look goes into the splats (appearance.py)
         sh, maps = fold_mean(gaussians.sh, appearance.numpy())
         gaussians = replace(gaussians, sh=sh)

@@ -66,6 +66,7 @@ class Projected:
     colors: torch.Tensor  # [N, 3]
     rects: torch.Tensor  # [N, 4] int64 x0, x1, y0, y1 (x0 > x1 when culled)
     sigma_max: torch.Tensor  # [N] 0.5 extend^2
+    opacities: torch.Tensor  # [N] as blended (antialiased: scaled by the low-pass's compensation)
 
 
 def sh_colors(sh: torch.Tensor, degree: int, dirs: torch.Tensor) -> torch.Tensor:
@@ -107,6 +108,7 @@ def project(
     K: torch.Tensor,  # [3, 3] pixels, centres at integer + 0.5
     width: int,
     height: int,
+    antialiased: bool = False,  # gsplat's "antialiased" mode: opacity-compensated low-pass
 ) -> Projected:
     """EWA projection as ``sim_env.splats.project`` does it, differentiable."""
     rot, trans = viewmat[:3, :3], viewmat[:3, 3]
@@ -138,6 +140,9 @@ def project(
         campos = -rot.T @ trans
         dirs = means - campos
         colors = sh_colors(sh, sh_degree, dirs / dirs.norm(dim=-1, keepdim=True))
+    if antialiased:
+        raw_det = cov2d[:, 0, 0] * cov2d[:, 1, 1] - cxy * cxy
+        opacities = opacities * torch.sqrt((raw_det / det_safe).clamp_min(1e-12))
     with torch.no_grad():
         op = opacities.clamp_min(ALPHA_MIN)
         extend = torch.clamp(torch.sqrt(2.0 * torch.log(op / ALPHA_MIN)), max=EXTEND_MAX)
@@ -152,7 +157,7 @@ def project(
         ok &= (x0 <= x1) & (y0 <= y1) & torch.isfinite(mx) & torch.isfinite(my)
         rects = torch.stack([x0, x1, y0, y1], dim=-1).nan_to_num(0).long()
         rects[~ok, 0], rects[~ok, 1] = 0, -1
-    return Projected(means2d, conics, z, colors, rects, 0.5 * extend**2)
+    return Projected(means2d, conics, z, colors, rects, 0.5 * extend**2, opacities)
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,7 +214,6 @@ def bin_tiles(
 
 def blend_padded(
     proj: Projected,
-    opacities: torch.Tensor,  # [N]
     index: torch.Tensor,  # [T, M] from TileLists.padded
     tiles_x: int,
     tile_size: int,
@@ -223,7 +227,7 @@ def blend_padded(
 
     mean = gather(proj.means2d)  # [T, M, 2]
     conic = gather(proj.conics)
-    opacity = gather(opacities)
+    opacity = gather(proj.opacities)
     color = gather(proj.colors)
     depth = gather(proj.depths)
     sigma_max = gather(proj.sigma_max)
@@ -274,18 +278,22 @@ def render_torch(
     blend: Literal["numba", "torch"] = "numba",
     tile_size: int = 16,
     max_per_tile: int = 1024,
+    antialiased: bool = False,
 ) -> RasterOutput:
     """Render one view with gradients to every input tensor.
 
     ``blend="numba"`` (training) walks each pixel's list with a hand-written backward;
     ``blend="torch"`` is the padded autograd reference (exact while no tile holds more than
     ``max_per_tile`` Gaussians) that the numba gradients are tested against.
+    ``antialiased``: gsplat's "antialiased" mode (``sim_env.splats.rasterize``'s flag).
     """
     if sh_degree is not None and not 0 <= sh_degree <= MAX_TORCH_SH_DEGREE:
         raise ValueError(f"the torch rasterizer supports SH degree 0 or 1, got {sh_degree}")
     if sh_degree is None and sh.shape[1:] != (3,):
         raise ValueError(f"without SH the torch rasterizer takes [N, 3] colours, got {sh.shape}")
-    proj = project(means, quats, scales, opacities, sh, sh_degree, viewmat, K, width, height)
+    proj = project(
+        means, quats, scales, opacities, sh, sh_degree, viewmat, K, width, height, antialiased
+    )
     screen = proj.means2d[None]  # the tensor whose gradient densification reads
     if screen.requires_grad:
         screen.retain_grad()
@@ -296,13 +304,13 @@ def render_torch(
     if blend == "numba":
         layout = (lists.offsets, lists.entries, lists.tiles_x, tile_size, width, height)
         rgb, depth_sum, alpha = BlendFunction.apply(
-            proj.means2d, proj.conics, opacities, proj.colors, proj.depths, proj.sigma_max,
+            proj.means2d, proj.conics, proj.opacities, proj.colors, proj.depths, proj.sigma_max,
             layout, bg,
         )  # fmt: skip
         depth = depth_sum / alpha.clamp_min(DEPTH_ALPHA_EPS)
         return RasterOutput(rgb, depth, alpha, screen, proj.rects, 0)
     index, dropped = lists.padded(len(means), max_per_tile)
-    rgb_t, depth_t, alpha_t = blend_padded(proj, opacities, index, lists.tiles_x, tile_size)
+    rgb_t, depth_t, alpha_t = blend_padded(proj, index, lists.tiles_x, tile_size)
     alpha = _tiles_to_image(alpha_t, lists, width, height)
     rgb = _tiles_to_image(rgb_t, lists, width, height) + (1.0 - alpha)[..., None] * bg
     depth = _tiles_to_image(depth_t, lists, width, height) / alpha.clamp_min(DEPTH_ALPHA_EPS)

@@ -39,6 +39,7 @@ def filter_std(
     means: np.ndarray,  # [N, 3] world, metres
     cameras: Sequence[SamplingCamera],
     dilation: float = DILATION,
+    near: float = NEAR,  # metres: nearer centres are not counted as seen
 ) -> np.ndarray:
     """[N] the 3D filter's standard deviation per Gaussian, metres."""
     if not cameras:
@@ -50,15 +51,15 @@ def filter_std(
         view, k = np.asarray(cam.viewmat, np.float64), np.asarray(cam.K, np.float64)
         local = means @ view[:3, :3].T + view[:3, 3]
         z = local[:, 2]
-        safe = np.where(z > NEAR, z, 1.0)
+        safe = np.where(z > near, z, 1.0)
         x = k[0, 0] * local[:, 0] / safe + k[0, 2]
         y = k[1, 1] * local[:, 1] / safe + k[1, 2]
-        seen = (z > NEAR) & (np.abs(x - cam.width / 2) <= (0.5 + MARGIN) * cam.width)
+        seen = (z > near) & (np.abs(x - cam.width / 2) <= (0.5 + MARGIN) * cam.width)
         seen &= np.abs(y - cam.height / 2) <= (0.5 + MARGIN) * cam.height
         distance = np.where(seen, np.minimum(distance, z), distance)
         focal = max(focal, float(k[0, 0]), float(k[1, 1]))
     seen_any = np.isfinite(distance)
-    fallback = distance[seen_any].max() if seen_any.any() else NEAR
+    fallback = distance[seen_any].max() if seen_any.any() else near
     distance = np.where(seen_any, distance, fallback)
     return np.sqrt(dilation) * distance / focal
 

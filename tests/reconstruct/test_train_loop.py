@@ -147,6 +147,8 @@ CHANGES: dict[str, object] = {
     "densify.prune_scale": 0.02,
     "densify.max_gaussians": 300,
     "appearance_lr": 1e-2,
+    "antialiased": True,
+    "smoothing_3d": True,
 }
 
 
@@ -223,7 +225,15 @@ def test_cpu_rasterization_follows_gsplats_contract() -> None:
     colors = (0.5 + SH_C0 * sh[:, 0]).clamp_min(0)
     features, _, _ = rasterization_cpu(means, quats, scales, opacities, colors, *cameras, *SIZE)
     assert torch.allclose(features[0], out.rgb, atol=1e-6)
-    for bad in ({"rasterize_mode": "antialiased"}, {"render_mode": "D"}):
+    smoothed, _, _ = rasterization_cpu(
+        means, quats, scales, opacities, sh, *cameras, *SIZE, 0, rasterize_mode="antialiased"
+    )
+    antialiased = render_torch(
+        means, quats, scales, opacities, sh, 0, cameras[0][0], cameras[1][0], *SIZE,
+        antialiased=True,
+    )  # fmt: skip
+    assert torch.equal(smoothed[0], antialiased.rgb) and not torch.equal(smoothed[0], out.rgb)
+    for bad in ({"rasterize_mode": "mip"}, {"render_mode": "D"}):
         with pytest.raises(ValueError, match="rasterization_cpu renders"):
             rasterization_cpu(means, quats, scales, opacities, sh, *cameras, *SIZE, 0, **bad)
 
