@@ -156,6 +156,9 @@ class SplatRenderSpec(_Strict):
 
     antialiased: bool = False  # gsplat's rasterize_mode "antialiased" (mip-splatting's 2D filter)
     smoothing_3d: bool = False  # mip-splatting's 3D filter for the package's own cameras
+    # splats drawn this many times finer than each image and box-averaged (a camera's pixel
+    # integrates over its area; sim_env.render.supersample)
+    supersample: int = Field(default=1, ge=1, le=4)
     # camera name -> 3x4 affine map (M | b) of the splats' colours in [0, 1] to what that camera
     # sees (its exposure and white balance; sim_env.render.colour.fit_colour)
     colour: dict[str, ColourMatrix] = Field(default_factory=dict)

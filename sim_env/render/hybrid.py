@@ -19,6 +19,7 @@ from sim_env.render.composite import composite
 from sim_env.render.config import HybridConfig
 from sim_env.render.mujoco_renderer import MujocoRenderer
 from sim_env.render.smoothing import smooth_package
+from sim_env.render.supersample import box_average_layers
 from sim_env.scene import MESH_VISUAL_GROUP, ROBOT_VISUAL_GROUP, SceneModel
 from sim_env.splats import GaussianSet, concat, rasterize
 from sim_env.splats.lod import LodConfig, merge_for_camera
@@ -55,6 +56,8 @@ class HybridRenderer(Renderer):
             )
         packaged = bool(look and look.antialiased)
         self._antialiased = packaged if config.antialiased is None else config.antialiased
+        packaged_factor = look.supersample if look is not None else 1
+        self._supersample = packaged_factor if config.supersample is None else config.supersample
         keep = look is not None and config.colour_match
         self._colour = {c: np.array(m) for c, m in look.colour.items()} if keep else {}
         self.background = Background(package, config.background)
@@ -78,7 +81,10 @@ class HybridRenderer(Renderer):
     ) -> GaussianSet:
         """The scene's Gaussians, at ``camera``'s level of detail when it has one, with every
         object moved to its current pose. ``view`` [4, 4] and ``k`` [3, 3] are the camera's."""
-        lod = self.config.lod_pixels
+        # the merge conserves coverage as the classic mode draws it; the antialiased mode
+        # thins merged sub-pixel Gaussians differently (7 levels darker at 160x90), so it
+        # draws every Gaussian
+        lod = None if self._antialiased else self.config.lod_pixels
         if lod is not None and camera in self._fixed and self._static is not None:
             key = (camera, round(2 * k[0, 2]), round(2 * k[1, 2]))
             if key not in self._buffers:
@@ -109,7 +115,8 @@ class HybridRenderer(Renderer):
             fit_size((native.width, native.height), size) if size else (native.width, native.height)
         )
         view = self.view_matrix(data, camera)
-        k = native.scaled(w, h).matrix()  # pixel centres at +0.5, as the rasterizer's
+        f = self._supersample
+        k = native.scaled(w * f, h * f).matrix()  # pixel centres at +0.5, as the rasterizer's
         gs = self.world_gaussians(data, camera, view, k)
         rgb, depth, alpha = rasterize(
             gs.means,
@@ -119,11 +126,13 @@ class HybridRenderer(Renderer):
             gs.sh,
             view,
             k,
-            w,
-            h,
+            w * f,
+            h * f,
             backend=self.config.backend,
             antialiased=self._antialiased,
         )
+        if f > 1:
+            rgb, depth, alpha = box_average_layers(rgb, depth, alpha, f)
         if camera in self._colour:
             rgb = apply_colour(rgb, alpha, self._colour[camera])
         return rgb, depth, alpha

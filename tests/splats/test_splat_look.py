@@ -12,6 +12,7 @@ from sim_env.package.schema import SplatRenderSpec
 from sim_env.primitives import PrimitiveSceneConfig, write_primitive_package
 from sim_env.render.colour import IDENTITY, apply_colour, fit_colour
 from sim_env.render.config import HybridConfig
+from sim_env.render.supersample import box_average_layers
 from sim_env.scene import apply_initial_condition
 from sim_env.splats import rasterize
 
@@ -111,3 +112,52 @@ def test_a_package_opts_into_3d_smoothing(packages):
     # the primitive's splats are flat discs: the filter thickens each into a fainter slab
     # (mip-splatting keeps the 3D integral), so its surfaces thin out seen face on
     assert smooth.mean() < base.mean() - 5
+
+
+def _layers(package, size=(160, 90), **hybrid):
+    env = TwinEnv(package, EnvConfig(image_size=(160, 90), hybrid=HybridConfig(**hybrid)))
+    try:
+        apply_initial_condition(env.scene, env.data, package.spec.initial_conditions[0])
+        return env.renderer.splat_layers(env.data, CAMERA, size)
+    finally:
+        env.close()
+
+
+def test_supersampled_splats_are_the_box_average_of_a_finer_render(packages):
+    plain, _, _ = packages
+    fine = _layers(plain, (320, 180), lod_pixels=None)
+    averaged = box_average_layers(*fine, 2)
+    drawn = _layers(plain, supersample=2, lod_pixels=None)
+    for ours, expected in zip(drawn, averaged, strict=True):
+        assert ours.shape[:2] == (90, 160)
+        np.testing.assert_allclose(ours, expected, atol=1e-6)
+    assert not np.allclose(drawn[0], _layers(plain, lod_pixels=None)[0], atol=1e-3)
+
+
+def test_box_average_weights_depth_by_alpha():
+    rgb = np.zeros((2, 4, 3), np.float32)
+    depth = np.array([[1.0, 3.0, 2.0, 0.0], [1.0, 3.0, 0.0, 0.0]], np.float32)
+    alpha = np.array([[1.0, 0.5, 1.0, 0.0], [1.0, 0.5, 0.0, 0.0]], np.float32)
+    _, mean_depth, mean_alpha = box_average_layers(rgb, depth, alpha, 2)
+    np.testing.assert_allclose(mean_alpha, [[0.75, 0.25]])
+    np.testing.assert_allclose(mean_depth, [[(1 + 1 + 1.5 + 1.5) / 3.0, 2.0]], rtol=1e-6)
+    with pytest.raises(ValueError, match="not a multiple of 3"):
+        box_average_layers(rgb, depth, alpha, 3)
+
+
+def test_an_antialiased_package_draws_every_gaussian(packages):
+    """The level-of-detail merge conserves coverage as the classic mode draws it, so an
+    antialiased look renders exact whatever ``lod_pixels`` says."""
+    _, styled, _ = packages
+    np.testing.assert_array_equal(_layers(styled)[0], _layers(styled, lod_pixels=None)[0])
+    plain_lod = _layers(styled, antialiased=False)[0]
+    assert not np.array_equal(plain_lod, _layers(styled, antialiased=False, lod_pixels=None)[0])
+
+
+@pytest.mark.parametrize("factor", [0, 5])
+def test_supersample_is_bounded(packages, factor):
+    plain, _, _ = packages
+    data = plain.spec.model_dump(mode="json")
+    data.update(format_version=2, render={"supersample": factor})
+    with pytest.raises(ValueError, match="supersample"):
+        type(plain.spec).model_validate(data)
