@@ -18,11 +18,12 @@ from sim_env.splats.gaussians import (
 from sim_env.splats.gpu import gsplat_cuda_available
 from sim_env.splats.lod import LodConfig, merge_for_camera
 from sim_env.splats.ply import read_ply, write_ply
-from sim_env.splats.rasterize import Backend, rasterize
+from sim_env.splats.rasterize import Backend, DepthMode, rasterize
 from sim_env.splats.transform import rotate_sh, sh_band_rotation, transform, transform_subset
 
 __all__ = [
     "Backend",
+    "DepthMode",
     "GaussianSet",
     "LodConfig",
     "MeshSampling",

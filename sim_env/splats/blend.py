@@ -9,10 +9,15 @@ order are gsplat's, so the result is too:
     alpha = min(0.999, opacity * exp(-sigma)), skipped when below 1/255;
     a pixel is done (exclusive) when T * (1 - alpha) <= 1e-4;
     colour += alpha * T * c, depth += alpha * T * z, T *= 1 - alpha.
-Outputs: rgb + T * background, alpha = 1 - T, expected depth = sum(w z) / max(alpha, 1e-10).
+Outputs: rgb + T * background, alpha = 1 - T, and either expected depth = sum(w z) /
+max(alpha, 1e-10) or median depth: the z of the blended splat that takes T from above 0.5 to
+0.5 or below (2DGS's and Gaussian surfels' surface depth, which does not average a thin wall's
+edge with what lies behind it), 0 where T stays above 0.5.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numba
 import numpy as np
@@ -35,7 +40,10 @@ from sim_env.splats.project import (
     REC_Y,
 )
 
-__all__ = ["blend"]
+__all__ = ["DEPTH_MODES", "DepthMode", "blend"]
+
+DepthMode = Literal["expected", "median"]
+DEPTH_MODES = ("expected", "median")
 
 _ZERO = np.float32(0.0)
 _HALF = np.float32(0.5)
@@ -58,6 +66,7 @@ def _blend_kernel(
     width,
     height,
     background,  # [3] f32
+    median_depth,  # bool: depth is the median depth, else the expected depth
     rgb,  # out [H, W, 3] f32
     depth,  # out [H, W] f32
     alpha,  # out [H, W] f32
@@ -72,6 +81,7 @@ def _blend_kernel(
         full_row = np.uint32((1 << (tx1 - tx0 + 1)) - 1)
         trans = np.ones(_TILE_PIXELS, np.float32)
         acc = np.zeros((_TILE_PIXELS, 4), np.float32)  # r, g, b, sum of w * z
+        median = np.zeros(_TILE_PIXELS, np.float32)  # z where T crossed 0.5, 0 until then
         row_done = np.zeros(TILE_SIZE, np.uint32)  # bit x - tx0 set once that pixel is done
         local = np.empty((_BATCH, REC_WIDTH), np.float32)
         ilocal = local.view(np.int32)
@@ -122,6 +132,8 @@ def _blend_kernel(
                     acc[p, 1] += w * cg
                     acc[p, 2] += w * cbl
                     acc[p, 3] += w * z
+                    if t > _HALF and next_t <= _HALF:
+                        median[p] = z
                     trans[p] = next_t
                 if done_bits != row_done[r]:
                     row_done[r] = done_bits
@@ -138,7 +150,10 @@ def _blend_kernel(
                 rgb[py, px, 0] = acc[p, 0] + t * background[0]
                 rgb[py, px, 1] = acc[p, 1] + t * background[1]
                 rgb[py, px, 2] = acc[p, 2] + t * background[2]
-                depth[py, px] = acc[p, 3] / max(a, _DEPTH_EPS)
+                if median_depth:
+                    depth[py, px] = median[p]
+                else:
+                    depth[py, px] = acc[p, 3] / max(a, _DEPTH_EPS)
 
 
 def blend(
@@ -146,11 +161,15 @@ def blend(
     width: int,
     height: int,
     background: np.ndarray,  # [3] f32
+    depth: DepthMode = "expected",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Composite the binned splats -> rgb [H, W, 3], expected depth [H, W] (metres, 0 where
-    nothing was hit), alpha [H, W]; all float32."""
+    """Composite the binned splats -> rgb [H, W, 3], depth [H, W] (metres: ``depth`` "expected"
+    or "median", see the module docstring; 0 where nothing was hit), alpha [H, W]; all
+    float32."""
+    if depth not in DEPTH_MODES:
+        raise ValueError(f"unknown depth {depth!r}; expected one of {', '.join(DEPTH_MODES)}")
     rgb = np.empty((height, width, 3), np.float32)
-    depth = np.empty((height, width), np.float32)
+    depth_map = np.empty((height, width), np.float32)
     alpha = np.empty((height, width), np.float32)
     with numba.parallel_chunksize(1):
         _blend_kernel(
@@ -161,8 +180,9 @@ def blend(
             width,
             height,
             np.ascontiguousarray(background, np.float32),
+            depth == "median",
             rgb,
-            depth,
+            depth_map,
             alpha,
         )
-    return rgb, depth, alpha
+    return rgb, depth_map, alpha

@@ -1,11 +1,15 @@
-"""``rasterize``: one camera's RGB, expected depth and alpha from activated Gaussians.
+"""``rasterize``: one camera's RGB, depth and alpha from activated Gaussians.
 
 Conventions are gsplat's: quaternions w x y z, scales and opacities activated, ``viewmat``
 world-to-camera in OpenCV axes (x right, y down, z forward), ``K`` pinhole intrinsics in
 pixels with pixel centres at integer + 0.5. Depth is gsplat's ``render_mode="RGB+ED"``
 expected depth: sum(w_i z_i) / alpha with z the camera-frame z of each Gaussian centre
 (metres, not the ray length), alpha = sum(w_i) = 1 - final transmittance; pixels that no
-Gaussian reaches have depth 0 and alpha 0. The background is blended into rgb only.
+Gaussian reaches have depth 0 and alpha 0. With ``depth="median"`` (CPU only: gsplat's
+3DGS kernels have no median depth) depth is instead the z of the Gaussian whose blending takes
+the pixel's accumulated alpha to 0.5 or above, 0 where it stays below (2DGS's median depth),
+for surfaces whose edges must not be averaged with what lies behind them. The background is
+blended into rgb only.
 SH colours are evaluated for the direction from the camera centre to each Gaussian centre,
 plus 0.5, clamped at 0; plain colours are used as given. Opacities above 1 are outside
 gsplat's contract (its radius rule assumes opacity <= 1) and are not supported.
@@ -17,12 +21,15 @@ from typing import Literal
 
 import numpy as np
 
-from sim_env.splats.constants import FAR_PLANE, NEAR_PLANE
+from sim_env.splats.binning import bin_tiles
+from sim_env.splats.blend import DEPTH_MODES, DepthMode, blend
+from sim_env.splats.constants import EPS2D, FAR_PLANE, NEAR_PLANE
 from sim_env.splats.cpu import rasterize_cpu
 from sim_env.splats.gaussians import sh_degree_for_bases
 from sim_env.splats.gpu import gsplat_cuda_available, rasterize_gsplat
+from sim_env.splats.project import project
 
-__all__ = ["Backend", "rasterize"]
+__all__ = ["Backend", "DepthMode", "rasterize"]
 
 Backend = Literal["auto", "cpu", "gsplat"]
 _BACKENDS = ("auto", "cpu", "gsplat")
@@ -70,17 +77,23 @@ def rasterize(
     near_plane: float = NEAR_PLANE,  # metres
     far_plane: float = FAR_PLANE,  # metres
     antialiased: bool = False,
+    depth: DepthMode = "expected",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render -> (rgb [H, W, 3], expected depth [H, W] in metres, alpha [H, W]), float32.
+    """Render -> (rgb [H, W, 3], depth [H, W] in metres, alpha [H, W]), float32.
 
-    ``backend``: "cpu" (numba), "gsplat" (CUDA) or "auto" (gsplat when CUDA and its
-    extension are available, else cpu). Both share gsplat's classic-mode semantics, or with
+    ``depth``: "expected" or "median" (see the module docstring). ``backend``: "cpu"
+    (numba), "gsplat" (CUDA) or "auto" (gsplat when CUDA and its extension are available and
+    the depth is expected, else cpu). Both share gsplat's classic-mode semantics, or with
     ``antialiased`` its "antialiased" mode (mip-splatting's 2D filter: each splat's opacity
     scaled by sqrt(det(cov2d) / det(cov2d + 0.3 I)), so sub-pixel Gaussians do not bloat
     when rendered below the resolution they were trained at).
     """
     if backend not in _BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(_BACKENDS)}")
+    if depth not in DEPTH_MODES:
+        raise ValueError(f"unknown depth {depth!r}; expected one of {', '.join(DEPTH_MODES)}")
+    if depth == "median" and backend == "gsplat":
+        raise ValueError('depth="median" needs backend "cpu" or "auto": gsplat has no median depth')
     if width <= 0 or height <= 0:
         raise ValueError(f"image size {width}x{height}; both must be positive")
     if not 0 < near_plane < far_plane:
@@ -94,6 +107,12 @@ def rasterize(
     viewmat = _f32("viewmat", viewmat, (4, 4))
     K = _f32("K", K, (3, 3))
     bg = np.zeros(3, np.float32) if background is None else _f32("background", background, (3,))
+    if depth == "median":  # rasterize_cpu with blend's median output
+        projection = project(
+            means, quats, scales, opacities, sh, degree, viewmat, K, width, height,
+            near_plane, far_plane, EPS2D, antialiased,
+        )  # fmt: skip
+        return blend(bin_tiles(projection, width, height), width, height, bg, depth)
     use_gpu = backend == "gsplat" or (backend == "auto" and gsplat_cuda_available())
     if use_gpu:
         return rasterize_gsplat(
