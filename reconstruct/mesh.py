@@ -1,12 +1,14 @@
 """Stage ``mesh``: a triangle mesh of the whole scene from the splats, in the world frame.
 
-The splats are rendered at the training views (``sim_env.splats.rasterize``: expected depth,
-alpha, colour); pixels the splats do not cover opaquely, and silhouette pixels whose expected
-depth mixes a foreground and a background surface, are dropped; the rest is fused into a
-TSDF volume (open3d's ``UniformTSDFVolume``; its scalable variant returns empty meshes in
-open3d 0.20). The mesh is then cleaned: triangles below the table are removed, then every
-connected piece much smaller than the largest (floaters), then it is simplified. Writes
-``MeshOutputs``: ``scene_mesh.ply`` (vertex colours).
+The splats are rendered at the training views (``sim_env.splats.rasterize``: median depth,
+alpha, colour; the median depth, as 2DGS and Gaussian surfels mesh, because the expected
+depth averages a thin wall's edge or an object's silhouette with the table behind it, fusing
+walls too low and outside where they stand); pixels the splats do not cover opaquely, and
+silhouette pixels whose depth jumps between a foreground and a background surface, are
+dropped; the rest is fused into a TSDF volume (open3d's ``UniformTSDFVolume``; its scalable
+variant returns empty meshes in open3d 0.20). The mesh is then cleaned: triangles below the
+table are removed, then every connected piece much smaller than the largest (floaters), then
+it is simplified. Writes ``MeshOutputs``: ``scene_mesh.ply`` (vertex colours).
 
 The volume covers the table region, found without knowing the scale: the opaque Gaussians
 lying on the table plane (within a few percent of the cameras' height of z = 0) near where the
@@ -34,7 +36,8 @@ from reconstruct.errors import ReconstructError
 from reconstruct.stage import Stage, StageContext, read_summary
 from reconstruct.units import Units, in_units, metric_world
 from reconstruct.views import View, load_views
-from sim_env.splats import GaussianSet, rasterize, read_ply
+from sim_env.splats import DepthMode, GaussianSet, rasterize, read_ply
+from sim_env.splats.blend import DEPTH_MODES
 from sim_env.splats.constants import NEAR_PLANE
 
 VOXEL_BYTES = 48  # open3d's UniformTSDFVolume: one TSDFVoxel (index, tsdf, weight, colour)
@@ -59,6 +62,8 @@ class MeshConfig:
         voxel: TSDF voxel size (coarser when the volume would exceed ``max_memory_mb``).
         trunc_voxels: truncation distance in voxels.
         image_width: depth maps are rendered this wide.
+        depth: which depth is fused: "median" (where a pixel's accumulated alpha reaches 0.5)
+            or "expected" (the alpha-weighted mean), see ``sim_env.splats.rasterize``.
         max_views: at most this many views are fused (evenly spread).
         min_alpha: pixels less covered by splats are not fused.
         near: Gaussians nearer the camera than this are not rendered.
@@ -91,6 +96,7 @@ class MeshConfig:
     voxel: float = 0.004
     trunc_voxels: float = 4.0
     image_width: int = 240
+    depth: DepthMode = "median"
     max_views: int = 60
     min_alpha: float = 0.95
     near: float = NEAR_PLANE
@@ -111,6 +117,10 @@ class MeshConfig:
             raise ReconstructError("must be positive", field="mesh.voxel")
         if not self.max_memory_mb >= 1:
             raise ReconstructError("must be at least 1 MB", field="mesh.max_memory_mb")
+        if self.depth not in DEPTH_MODES:
+            raise ReconstructError(
+                f"is {self.depth!r}; expected one of {', '.join(DEPTH_MODES)}", field="mesh.depth"
+            )
 
     def in_units(self, units: Units) -> MeshConfig:
         """These settings with their lengths in the world's units."""
@@ -224,8 +234,9 @@ def fuse(
     report: Callable[[float, str], None],
     antialiased: bool = False,
 ) -> o3d.geometry.TriangleMesh:
-    """TSDF-fuse the splats' depth and colour at ``views`` into a raw mesh (world frame);
-    ``config`` in world units; ``antialiased``: how the splats were trained to be drawn."""
+    """TSDF-fuse the splats' depth (``config.depth``) and colour at ``views`` into a raw mesh
+    (world frame); ``config`` in world units; ``antialiased``: how the splats were trained to be
+    drawn."""
     tsdf = o3d.pipelines.integration.UniformTSDFVolume(
         length=volume.length,
         resolution=volume.resolution,
@@ -237,7 +248,7 @@ def fuse(
         w, h = view.size
         rgb, depth, alpha = rasterize(
             gs.means, gs.quats, gs.scales, gs.opacities, gs.sh, view.viewmat, view.K, w, h,
-            near_plane=config.near, antialiased=antialiased,
+            near_plane=config.near, antialiased=antialiased, depth=config.depth,
         )  # fmt: skip
         colour = (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
         rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
@@ -364,7 +375,7 @@ STAGE = Stage(
     config_type=MeshConfig,
     run=run_mesh,
     inputs=(frames.STAGE.name, align.STAGE.name, splats.STAGE.name),
-    version=2,
+    version=3,  # 3: fuses the median depth (thin walls and silhouettes in place, issue #21)
     description="scene mesh from splat depth (TSDF)",
     outputs_at=MeshOutputs.at,
     reads_placement=False,

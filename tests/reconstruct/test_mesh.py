@@ -10,11 +10,13 @@ import pytest
 import trimesh
 from scipy.spatial import cKDTree
 
+import reconstruct.mesh as mesh_module
+from reconstruct.errors import ReconstructError
 from reconstruct.mesh import MeshConfig, TableRegion, clean, fusable_depth, plan_volume, scene_mesh
 from reconstruct.units import Units
 from reconstruct.views import View
 from sim_env.cameras import look_at, quat_to_mat
-from sim_env.splats import GaussianSet, MeshSampling, concat, gaussians_from_mesh
+from sim_env.splats import GaussianSet, MeshSampling, concat, gaussians_from_mesh, rasterize
 
 K = np.array([[110.0, 0.0, 80.0], [0.0, 110.0, 60.0], [0.0, 0.0, 1.0]])
 BOX = (0.08, 0.06, 0.07)  # extents, m; standing at the origin
@@ -50,9 +52,9 @@ def views(count: int = 16, s: float = 1.0) -> list[View]:
 
 
 def test_fused_surfaces_are_where_the_splats_are() -> None:
-    # The expected depth of overlapping discs leans toward the camera by about a disc radius
-    # (blending favours the nearer centres): 4 mm for these 3.7 mm discs. Trained splats are
-    # held on the SfM points by the trainer's depth loss instead.
+    # The depth of overlapping discs, median or expected, leans toward the camera by about a
+    # disc radius (the nearer centres come first): 4 mm for these 3.7 mm discs. Trained splats
+    # are held on the SfM points by the trainer's depth loss instead.
     config = MeshConfig(voxel=0.004, roi_percentile=0.0, roi_margin=0.02)
     mesh, counts = scene_mesh(scene(), views(), config, metric=True)
     vertices = np.asarray(mesh.vertices)
@@ -129,3 +131,29 @@ def test_silhouette_pixels_with_mixed_depth_are_not_fused() -> None:
     alpha[0, 0] = 0.5
     kept = fusable_depth(depth, alpha, MeshConfig())
     assert (kept[:, 9:11] == 0).all() and (kept[1:, :8] == 1.0).all() and kept[0, 0] == 0
+
+
+def test_the_depth_setting_is_checked() -> None:
+    with pytest.raises(ReconstructError, match="'mean'; expected one of expected, median") as err:
+        MeshConfig(depth="mean")
+    assert err.value.field == "mesh.depth"
+
+
+@pytest.mark.parametrize(
+    ("settings", "depth"), [({}, "median"), ({"depth": "expected"}, "expected")]
+)
+def test_fusion_renders_the_configured_depth(
+    settings: dict, depth: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # median by default: the expected depth puts thin walls' edges between the wall and the
+    # table behind it (issue #21)
+    drawn = []
+
+    def recording(*args, **kwargs):
+        drawn.append(kwargs["depth"])
+        return rasterize(*args, **kwargs)
+
+    monkeypatch.setattr(mesh_module, "rasterize", recording)
+    config = MeshConfig(roi_margin=0.02, **settings)
+    mesh, _ = scene_mesh(scene(), views(count=4), config, metric=True)
+    assert drawn == [depth] * 4 and len(mesh.triangles) > 1000
