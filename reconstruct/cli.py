@@ -156,6 +156,12 @@ def reconstruct_command(
     splat_width: int | None = typer.Option(
         None, help="Splat training and evaluation width, px (default 456)."
     ),
+    mip: bool = typer.Option(
+        False,
+        help="Train the splats through mip-splatting's 3D and 2D filters and render them "
+        "antialiased (keeps their look below the training resolution; on the bundled twins it "
+        "moved the policies' object locators further off, see benchmarks/FIDELITY.md).",
+    ),
     ns_ply: Path | None = typer.Option(None, help="nerfstudio-import: the ns-export splat PLY."),
     ns_dataparser: Path | None = typer.Option(
         None, help="nerfstudio-import: its dataparser_transforms.json."
@@ -234,6 +240,9 @@ def reconstruct_command(
         configs["splats"] = replace(configs["splats"], image_width=splat_width)
     if splat_steps is not None:
         configs["splats"] = configs["splats"].with_steps(splat_steps)
+    if mip:
+        train = replace(configs["splats"].train, antialiased=True, smoothing_3d=True)
+        configs["splats"] = replace(configs["splats"], train=train)
     dome = configs["package"].background if background else None
     configs["package"] = replace(configs["package"], exterior=exterior, background=dome)
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)
