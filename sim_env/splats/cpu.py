@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim_env.splats.binning import bin_tiles
-from sim_env.splats.blend import blend
+from sim_env.splats.blend import DepthMode, blend
 from sim_env.splats.constants import EPS2D
 from sim_env.splats.project import project
 
@@ -27,11 +27,12 @@ def rasterize_cpu(
     near: float,  # metres
     far: float,  # metres
     antialiased: bool = False,  # gsplat's rasterize_mode "antialiased"
+    depth: DepthMode = "expected",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """rgb [H, W, 3], expected depth [H, W], alpha [H, W] (float32); inputs already validated."""
+    """rgb [H, W, 3], depth [H, W], alpha [H, W] (float32); inputs already validated."""
     projection = project(
         means, quats, scales, opacities, sh, sh_degree, viewmat, K, width, height, near, far,
         EPS2D, antialiased,
     )  # fmt: skip
     bins = bin_tiles(projection, width, height)
-    return blend(bins, width, height, background)
+    return blend(bins, width, height, background, depth)

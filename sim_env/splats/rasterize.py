@@ -21,13 +21,11 @@ from typing import Literal
 
 import numpy as np
 
-from sim_env.splats.binning import bin_tiles
-from sim_env.splats.blend import DEPTH_MODES, DepthMode, blend
-from sim_env.splats.constants import EPS2D, FAR_PLANE, NEAR_PLANE
+from sim_env.splats.blend import DEPTH_MODES, DepthMode
+from sim_env.splats.constants import FAR_PLANE, NEAR_PLANE
 from sim_env.splats.cpu import rasterize_cpu
 from sim_env.splats.gaussians import sh_degree_for_bases
 from sim_env.splats.gpu import gsplat_cuda_available, rasterize_gsplat
-from sim_env.splats.project import project
 
 __all__ = ["Backend", "DepthMode", "rasterize"]
 
@@ -107,13 +105,8 @@ def rasterize(
     viewmat = _f32("viewmat", viewmat, (4, 4))
     K = _f32("K", K, (3, 3))
     bg = np.zeros(3, np.float32) if background is None else _f32("background", background, (3,))
-    if depth == "median":  # rasterize_cpu with blend's median output
-        projection = project(
-            means, quats, scales, opacities, sh, degree, viewmat, K, width, height,
-            near_plane, far_plane, EPS2D, antialiased,
-        )  # fmt: skip
-        return blend(bin_tiles(projection, width, height), width, height, bg, depth)
-    use_gpu = backend == "gsplat" or (backend == "auto" and gsplat_cuda_available())
+    gpu_ok = depth == "expected" and gsplat_cuda_available()
+    use_gpu = backend == "gsplat" or (backend == "auto" and gpu_ok)
     if use_gpu:
         return rasterize_gsplat(
             means, quats, scales, opacities, sh, degree, viewmat, K, width, height, bg,
@@ -121,5 +114,5 @@ def rasterize(
         )  # fmt: skip
     return rasterize_cpu(
         means, quats, scales, opacities, sh, degree, viewmat, K, width, height, bg,
-        near_plane, far_plane, antialiased,
+        near_plane, far_plane, antialiased, depth,
     )  # fmt: skip
