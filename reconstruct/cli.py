@@ -241,8 +241,7 @@ def reconstruct_command(
     if splat_steps is not None:
         configs["splats"] = configs["splats"].with_steps(splat_steps)
     if mip:
-        train = replace(configs["splats"].train, antialiased=True, smoothing_3d=True)
-        configs["splats"] = replace(configs["splats"], train=train)
+        configs["splats"] = configs["splats"].with_mip()
     dome = configs["package"].background if background else None
     configs["package"] = replace(configs["package"], exterior=exterior, background=dome)
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)

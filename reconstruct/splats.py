@@ -115,6 +115,11 @@ class SplatsConfig:
         )
         return replace(self, train=scaled)
 
+    def with_mip(self) -> SplatsConfig:
+        """These settings trained through mip-splatting's 3D and 2D filters (the package then
+        renders antialiased)."""
+        return replace(self, train=replace(self.train, antialiased=True, smoothing_3d=True))
+
     def __post_init__(self) -> None:
         if self.trainer not in TRAINERS:
             raise ReconstructError(

@@ -383,11 +383,11 @@ def main() -> None:
         if args.source is None:
             parser.error("--exterior-pass needs --source (the world whose exterior camera)")
         config = with_exterior_pass(config, args.exterior_pass, load_package(args.source))
-    if args.seed or args.mip:
+    if args.seed:
         train = replace(config.splats.train, seed=args.seed)
-        if args.mip:
-            train = replace(train, antialiased=True, smoothing_3d=True)
         config = replace(config, splats=replace(config.splats, train=train))
+    if args.mip:
+        config = replace(config, splats=config.splats.with_mip())
     if args.table_seeds:
         init = replace(config.splats.init, table_points=args.table_seeds)
         config = replace(config, splats=replace(config.splats, init=init))

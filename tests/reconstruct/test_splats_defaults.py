@@ -35,6 +35,15 @@ def test_fewer_steps_keep_the_schedule_in_place() -> None:
     assert SplatsConfig().with_steps(1500) == SplatsConfig()
 
 
+def test_mip_changes_only_the_filters() -> None:
+    """``--mip``: mip-splatting's filters on, every other setting as it was."""
+    config = SplatsConfig().with_steps(300)
+    mip = config.with_mip()
+    assert mip.train.antialiased and mip.train.smoothing_3d
+    assert replace(mip.train, antialiased=False, smoothing_3d=False) == config.train
+    assert replace(mip, train=config.train) == config
+
+
 @pytest.fixture
 def photos(tmp_path: Path, canvas: Callable[[int, int, int], np.ndarray]) -> Path:
     folder = tmp_path / "photos"
