@@ -25,6 +25,15 @@ side the floor is on (a tray's corner, or two thin things set at right angles), 
 the candidates they were and the user's edits may merge them (a solid of them is then their
 hull, ``solid``); so do boxes side by side and boxes around an empty patch (no walls).
 
+Fusion also smears the walls: the synthetic tray's fused walls (1 cm thick) stand 1.5-3 cm
+thick, its +x wall's outer face 1.5 cm out and its +y wall's 1 cm, so a solid of them was
+3 x 2.4 cm too large and its centroid 9 mm off the walls' (1-2 mm on the kitchen crate's,
+too large as much); the splats over them stand within the true walls. The splats' opaque
+centres sit on the surfaces (those over the walls, less lone ones; ``support_spacing``): the
+container's outline is cut to their convex hull, its walls as thick as the fused ones stand in
+from that edge (twice their median depth) and the rest inside is floor (``supported``); too
+few of them on the walls, or too little floor left, keep the fused walls.
+
 A container's solid is its walls and a thin floor over
 the enclosed cells (as thick as its samples stand, at least ``floor_thickness``), over the
 walls' and floor's outline only: not a block filled down from the walls' tops, and not the
@@ -39,6 +48,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from reconstruct.errors import ReconstructError
 from reconstruct.solid import Solid, SolidConfig, body_yaw, clean_footprint, extrude, simplified
@@ -62,10 +72,14 @@ class ContainerConfig:
     rim_percentile: its walls all stand as high as this percentile of their cells' tops (a
         rim is level; fused tops dip where few views saw them: the reduced build's tray's
         walls 1-3 cm of 4.5, and unlike heights pulled its centroid 2-5 mm sideways).
+    support_spacing: a splat centre on a wall has at least two others this close (the
+        synthetic tray's lone ones, 8 of 210, stood 4-16 mm off its walls), ...
+    min_support: ... and at least this many of them place the walls (fewer: the fused walls).
     """
 
     LENGTHS: ClassVar[tuple[str, ...]] = (
         "cell", "wall_height", "max_wall_width", "max_gap", "max_size", "floor_thickness",
+        "support_spacing",
     )  # fmt: skip
 
     cell: float = 0.004
@@ -78,6 +92,8 @@ class ContainerConfig:
     min_enclosed: float = 0.68
     floor_thickness: float = 0.005
     rim_percentile: float = 90.0
+    support_spacing: float = 0.008
+    min_support: int = 30
 
     def __post_init__(self) -> None:
         for name in ("min_floor", "max_clutter", "min_enclosed"):
@@ -288,28 +304,95 @@ def refined_frame(
     return np.array([cx, cy]), nearest
 
 
+def wall_support(xy: np.ndarray, found: Enclosure, config: ContainerConfig) -> np.ndarray:
+    """``[K, 2]`` the ``[S, 2]`` support points over ``found``'s walls (or a cell from them)
+    with at least two others within ``support_spacing``: a lone splat stands off the surface."""
+    near = ndimage.binary_dilation(found.walls, iterations=1)
+    xy = xy[found.contains(xy, near)]
+    if len(xy) < 3:
+        return xy[:0]
+    neighbours = cKDTree(xy).query_ball_point(xy, config.support_spacing, return_length=True)
+    return xy[neighbours >= 3]
+
+
+def _hull_cells(
+    xy: np.ndarray, origin: np.ndarray, shape: tuple[int, int], cell: float
+) -> np.ndarray:
+    """``[ny, nx]`` the cells whose centres lie inside the convex hull of the ``[K, 2]`` points."""
+    hull = cv2.convexHull(((xy - origin) / cell).astype(np.float32))[:, 0].astype(float)
+    ahead = np.roll(hull, -1, axis=0)
+    turn = np.sign(np.sum(hull[:, 0] * ahead[:, 1] - ahead[:, 0] * hull[:, 1]))  # +1: ccw
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]] + 0.5
+    inside = np.ones(shape, bool)
+    for (x0, y0), (x1, y1) in zip(hull, ahead, strict=True):
+        inside &= turn * ((x1 - x0) * (rows - y0) - (y1 - y0) * (cols - x0)) >= 0
+    return inside
+
+
+def supported(
+    found: Enclosure, support_xy: np.ndarray, config: ContainerConfig
+) -> Enclosure | None:
+    """``found`` cut to where the splats' opaque centres (``[S, 2]`` ``support_xy``) stand on
+    its walls (module docstring): its outline inside their convex hull, its walls as thick as
+    the fused walls stand in from that outline's edge (twice their median depth), the floor
+    all inside; None when fewer than ``min_support`` splats stand on its walls or the floor
+    left is under half of ``found``'s (the splats do not show the walls: keep the fused ones)."""
+    on_walls = wall_support(support_xy, found, config)
+    if len(on_walls) < config.min_support:
+        return None
+    outline = found.outline & _hull_cells(on_walls, found.origin, found.walls.shape, found.cell)
+    depth = ndimage.distance_transform_edt(outline) - 0.5  # cells from the edge to a centre
+    fused = outline & found.walls
+    if not fused.any():
+        return None
+    walls = outline & (depth <= max(2 * float(np.median(depth[fused])), 0.5))
+    labels, count = ndimage.label(outline & ~walls)
+    if count == 0:
+        return None
+    floor = labels == 1 + int(np.argmax(ndimage.sum(labels > 0, labels, range(1, count + 1))))
+    if floor.sum() < 0.5 * found.floor.sum():
+        return None
+    return Enclosure(walls, floor, found.origin, found.cell, enclosed_share(walls, floor))
+
+
 def container_solid(
-    points: np.ndarray, config: ContainerConfig, solid_config: SolidConfig | None = None
+    points: np.ndarray,
+    config: ContainerConfig,
+    solid_config: SolidConfig | None = None,
+    support: np.ndarray | None = None,
 ) -> Solid | None:
     """The solid of a container from its ``[P, 3]`` world samples (walls and a thin floor,
-    body frame as ``solid``'s convention); None when the samples are no container."""
+    body frame as ``solid``'s convention); None when the samples are no container.
+    ``support`` ``[S, 3]``: the splats' opaque centres around it, which place its walls."""
     solid_config = solid_config or SolidConfig()
     found = enclosure(points, config)
     if found is None:
         return None
+    samples = points
     points = points[
         found.contains(points[:, :2], found.trimmed(high_samples(points, config)[:, :2]))
     ]
     walls_xy = high_samples(points, config)[:, :2]
+    support_high = np.empty((0, 3)) if support is None else high_samples(support, config)
+    on_walls = supported(found, support_high[:, :2], config)
+    if on_walls is not None:
+        found = on_walls
+        walls_xy = wall_support(support_high[:, :2], found, config)
     rows, cols = np.nonzero(found.floor)  # the floor's cells join the wall pieces into one
     floor_xy = found.origin + (np.c_[cols, rows] + 0.5) * found.cell
     centre, yaw = refined_frame(walls_xy, *body_yaw(np.r_[walls_xy, floor_xy], solid_config))
     position = np.array([centre[0], centre[1], 0.0])
     c, s = np.cos(yaw), np.sin(yaw)
-    body = (points - position) @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    body = (points - position) @ rotation
     framed = enclosure(body, config)  # the same walls on a grid along the body axes
     if framed is None:
         return None
+    if on_walls is not None:  # and the same cut, or none at all
+        body_support = (support_high[:, :2] - position[:2]) @ rotation[:2, :2]
+        framed = supported(framed, body_support, config)
+        if framed is None:
+            return container_solid(samples, config, solid_config)
     high = high_samples(body, config)
     mask = clean_footprint(framed.trimmed(high[:, :2]), solid_config.closing)
     floor = framed.floor & mask

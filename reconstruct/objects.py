@@ -8,7 +8,8 @@ that a floater's sheet does not join an object into one candidate too wide. Cand
 the scene mesh's clusters above the table (``segment``) among the samples left; the user's edits
 (``--objects objects.yaml``: names, merges, drops, densities) pick the objects. Per object:
 its solid and body frame (``solid``; an open container's walls and thin floor, ``container``,
-when its samples' walls enclose a floor), a watertight visual mesh, convex collision hulls
+when its samples' walls enclose a floor, placed where the splats' opaque centres stand on
+them), a watertight visual mesh, convex collision hulls
 (``hulls``), mass = density x volume, and its Gaussians (those over its footprint, moved into
 the body frame). The static scene keeps the other Gaussians, with the table filled in where
 the objects hid it (``holefill``); its visual is the scene mesh with the objects and the
@@ -106,7 +107,8 @@ class ObjectsConfig:
     splat_margin: an object's Gaussians lie over its footprint grown by this.
     splat_floor: ... and higher than this above the table.
     support_reach: splats this close to an object's samples' box may lend their centres ...
-    support_opacity: ... when at least this opaque, to a convex object's hull.
+    support_opacity: ... when at least this opaque, to a convex object's hull or to place a
+        container's walls.
     static_triangles: the static visual mesh is simplified to at most this many triangles.
     table_thickness: the collision solid under the table top.
     robot_clearance: the table reaches at least this far around the robot base origin.
@@ -243,7 +245,7 @@ def build_object(
     reach = config.support_reach
     near = np.all((scene.means >= lo - reach) & (scene.means <= hi + 2 * reach), axis=1)
     support = scene.means[near & (scene.opacities >= config.support_opacity)]
-    solid = container_solid(samples, config.segment.container, config.solid)
+    solid = container_solid(samples, config.segment.container, config.solid, support)
     if solid is None:
         solid = build_solid(samples, config.solid, support)
     files = outputs.body(name)
@@ -410,7 +412,7 @@ STAGE = Stage(
     config_type=ObjectsConfig,
     run=run_objects,
     inputs=(align_stage.STAGE.name, splats_stage.STAGE.name, mesh_stage.STAGE.name),
-    version=9,
+    version=10,  # 10: the splats place a container's walls
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
     reads_placement=False,

@@ -285,3 +285,39 @@ def test_a_hollow_box_beside_the_tray_stays_its_own_candidate() -> None:
     assert np.linalg.norm(tray.centroid[:2] - CENTRE) < 0.01
     assert (tray.points[:, :2] @ direction > CENTRE @ direction - SIZE[0] / 2 - 0.02).all()
     assert any(np.linalg.norm(c.centroid[:2] - at) < 0.01 for c in found if c is not tray)
+
+
+def smeared_tray() -> tuple[np.ndarray, np.ndarray]:
+    """The fused samples and splat centres (``[P, 3]``, ``[S, 3]`` world) of a tray whose
+    fused +x and +y walls stand 1.5 and 1 cm thick outside the true ones, 3 cm high (the
+    synthetic tray's full build: the +x wall's outer face 1.5 cm out), while the splats sit
+    on the true tray's surface, with five lone ones 1-2 cm out."""
+    (lx, ly), h = SIZE, 0.04
+    smear = [
+        block((lx / 2, -ly / 2, 0), (lx / 2 + 0.015, ly / 2 + 0.01, 0.03)),
+        block((-lx / 2, ly / 2, 0), (lx / 2, ly / 2 + 0.01, 0.03)),
+    ]
+    (found,) = candidates_of(placed(trimesh.util.concatenate([cut_tray({}, (h,)), *smear])))
+    on_surface, _ = trimesh.sample.sample_surface_even(cut_tray({}, (h,)), 1200, seed=0)
+    lone = np.c_[lx / 2 + np.array([0.01, 0.015, 0.02, 0.012, 0.018]),
+                 [-0.05, -0.02, 0.01, 0.035, 0.06], np.full(5, 0.02)]  # fmt: skip
+    splats = placed(trimesh.PointCloud(np.r_[on_surface, lone])).vertices
+    return found.points, np.asarray(splats)
+
+
+def test_the_splats_place_walls_the_fusion_smeared() -> None:
+    samples, splats = smeared_tray()
+    truth = true_centroid(0.04)
+    fused = container_solid(samples, ContainerConfig())
+    centroid = fused.to_world(fused.mesh.center_mass[None])[0]
+    assert np.linalg.norm(centroid[:2] - truth[:2]) > 0.004  # the smear pulls it out
+    solid = container_solid(samples, ContainerConfig(), support=splats)
+    assert solid is not None and solid.floor is not None and solid.mesh.is_watertight
+    centroid = solid.to_world(solid.mesh.center_mass[None])[0]
+    # whole cells cut at the splats' hull: each side up to half a cell (2 mm) out or in
+    assert np.linalg.norm(centroid[:2] - truth[:2]) < 0.0025
+    assert np.allclose(solid.mesh.extents[:2], SIZE, atol=0.004)
+    assert (np.degrees(solid.yaw) - YAW + 45) % 90 - 45 == pytest.approx(0, abs=0.5)
+    # too few splats on the walls to place them: the fused walls' solid
+    sparse = container_solid(samples, ContainerConfig(), support=splats[:: len(splats) // 20])
+    assert np.array_equal(sparse.footprint, fused.footprint) and sparse.yaw == fused.yaw
