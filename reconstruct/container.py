@@ -27,12 +27,12 @@ hull, ``solid``); so do boxes side by side and boxes around an empty patch (no w
 
 Fusion also smears the walls: the synthetic tray's fused walls (1 cm thick) stand 1.5-3 cm
 thick, its +x wall's outer face 1.5 cm out and its +y wall's 1 cm, so a solid of them was
-3 x 2.4 cm too large and its centroid 9 mm off the walls' (1-2 mm on the kitchen crate's,
-too large as much); the splats over them stand within the true walls. The splats' opaque
-centres sit on the surfaces (those over the walls, less lone ones; ``support_spacing``): the
-container's outline is cut to their convex hull, its walls as thick as the fused ones stand in
-from that edge (twice their median depth) and the rest inside is floor (``supported``); too
-few of them on the walls, or too little floor left, keep the fused walls.
+3 x 2.4 cm too large and its centroid 9 mm off (the kitchen crate's 3-4 x 2-3 cm too large).
+The splats' opaque centres sit on the surfaces, within the true walls: the container's
+outline is cut to the convex hull of those over its walls (less lone ones,
+``support_spacing``), its walls as thick as the fused ones stand in from that edge (twice
+their median depth) and the rest inside is floor (``supported``); too few of them on the
+walls (``min_support``), or too little floor left, keep the fused walls.
 
 A container's solid is its walls and a thin floor over
 the enclosed cells (as thick as its samples stand, at least ``floor_thickness``), over the
