@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 
 from reconstruct.errors import ReconstructError
-from sim_env.invariants import conditions_reached_at_reset
+from sim_env.invariants import conditions_reached_at_reset, conditions_that_do_not_settle
 from sim_env.package import EnvPackage, InitialCondition, save_package
 from sim_env.robot import HOME_QPOS
 from sim_env.scene import apply_initial_condition, build_scene, penetrations
@@ -143,29 +143,46 @@ def collision_free(package: EnvPackage, conditions: list[dict]) -> list[bool]:
     return [not found for found in interpenetrations(package, conditions)]
 
 
-def drop_scored_at_reset(spec: dict[str, Any], root: Path, labels: list[int]) -> list[dict]:
-    """Drop from ``spec`` (saved in ``root``) the initial conditions whose rubric already
-    scores at reset, by the check ``twinbench env validate --deep`` makes; what was dropped
-    and why (``labels``: each condition's number among the candidates, for the summary).
+def drop_unusable_starts(
+    spec: dict[str, Any], root: Path, labels: list[int]
+) -> tuple[list[dict], list[dict]]:
+    """Drop from ``spec`` (saved in ``root``) the initial conditions ``twinbench env validate
+    --deep`` would refuse: those whose rubric already scores at reset, then those that do not
+    settle (an object perturbed over the table's edge tips and still moves); what was dropped
+    and why, each list (``labels``: each condition's number among the candidates, for the
+    summary).
 
     Raises:
-        ReconstructError: every condition scores at reset (no start state is left).
+        ReconstructError: no start state is left.
     """
-    conditions = spec["initial_conditions"]
     reached = conditions_reached_at_reset(save_package(spec, root))
-    dropped = [
+    scored = [
         {"candidate": label, "reached_at_reset": names}
         for label, names in zip(labels, reached, strict=True)
         if names
     ]
-    if len(dropped) == len(conditions):
+    if len(scored) == len(labels):
         raise ReconstructError(
             f"every initial condition starts with the rubric already scoring "
-            f"({dropped[0]['reached_at_reset']} reached at reset): move the objects away from "
+            f"({scored[0]['reached_at_reset']} reached at reset): move the objects away from "
             "the gripper's home position (--objects) or the robot base (--base)",
             field="initial_conditions",
         )
-    spec["initial_conditions"] = [
-        c for c, names in zip(conditions, reached, strict=True) if not names
+    kept = [(c, label) for c, label, names in zip(spec["initial_conditions"], labels, reached, strict=True) if not names]  # fmt: skip
+    spec["initial_conditions"] = [c for c, _ in kept]
+    problems = conditions_that_do_not_settle(save_package(spec, root))
+    unsettled = [
+        {"candidate": label, "problems": found}
+        for (_, label), found in zip(kept, problems, strict=True)
+        if found
     ]
-    return dropped
+    if len(unsettled) == len(kept):
+        raise ReconstructError(
+            f"no initial condition settles: {'; '.join(unsettled[0]['problems'])} (an object "
+            "over the table's edge, or one the scan cut badly: drop or move it with --objects)",
+            field="initial_conditions",
+        )
+    spec["initial_conditions"] = [
+        c for (c, _), found in zip(kept, problems, strict=True) if not found
+    ]
+    return scored, unsettled

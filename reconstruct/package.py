@@ -39,7 +39,7 @@ from reconstruct.geometry import outline
 from reconstruct.initial_conditions import (
     LIFT,
     LayoutConfig,
-    drop_scored_at_reset,
+    drop_unusable_starts,
     footprint_radius,
     interpenetrations,
     sample_layouts,
@@ -506,10 +506,12 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         )
     free = [not problems for problems in found]
     spec["initial_conditions"] = [c for c, ok in zip(conditions, free, strict=True) if ok]
-    scored = drop_scored_at_reset(spec, root, [i for i, ok in enumerate(free) if ok])
+    scored, unsettled = drop_unusable_starts(spec, root, [i for i, ok in enumerate(free) if ok])
     if scored:
         why = sorted({name for d in scored for name in d["reached_at_reset"]})
         ctx.report(0.35, f"dropped {len(scored)} initial conditions: {why} reached at reset")
+    if unsettled:
+        ctx.report(0.37, f"dropped {len(unsettled)} initial conditions that do not settle")
     package = save_package(spec, root)
     check_initial_conditions(build_scene(package), package)
     previews = []
@@ -524,6 +526,7 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "initial_conditions": len(spec["initial_conditions"]),
         "rejected_initial_conditions": int(len(conditions) - sum(free)),
         "scored_at_reset_initial_conditions": scored,
+        "unsettled_initial_conditions": unsettled,
         "previews": previews,
         "top_down": outputs.top_down.relative_to(root).as_posix(),
         "robot_base": summaries["align"]["robot_base"],
@@ -561,6 +564,7 @@ STAGE = Stage(
     config_type=PackageConfig,
     run=run_package,
     inputs=("frames", "sfm", "align", "splats", "mesh", "objects"),
+    version=2,  # 2: the start states that do not settle are dropped
     description="the environment package (env.yaml, meshes, hulls, splats, previews)",
     outputs_at=PackageOutputs.at,
 )

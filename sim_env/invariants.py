@@ -17,7 +17,7 @@ import numpy as np
 
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.errors import SimEnvError
-from sim_env.package import EnvPackage
+from sim_env.package import EnvPackage, InitialCondition
 from sim_env.scene import penetration_advice, penetrations
 
 
@@ -47,25 +47,52 @@ def invariant_violations(
                 problems.append(f"{where}: the rubric scores {reached} reached at reset")
             if index == 0:
                 problems += _image_problems(obs, env.camera_names)
-            hold = np.array([*condition.arm_qpos, condition.gripper])
-            try:
-                for _ in range(config.settle_steps):
-                    env.advance(hold)
-            except SimEnvError as exc:
-                problems.append(f"{where}: does not settle: {exc}")
-                continue
-            found = penetrations(env.scene, env.data)
-            if found:
-                advice = penetration_advice(package)
-                problems.append(f"{where}: after settling, {'; '.join(found)}; {advice}")
-            for obj in env.scene.objects:
-                speed = np.abs(env.data.qvel[obj.qvel_adr : obj.qvel_adr + 6]).max()
-                if speed > config.max_object_speed:
-                    problems.append(
-                        f"{where}: {obj.name} still moves at {speed:.3f} m/s or rad/s after "
-                        f"{config.settle_steps} steps"
-                    )
+            problems += _settling_problems(env, condition, where, config)
         return problems
+    finally:
+        env.close()
+
+
+def _settling_problems(
+    env: TwinEnv, condition: InitialCondition, where: str, config: InvariantConfig
+) -> list[str]:
+    """What holding ``condition``'s arm pose for ``settle_steps`` after its reset shows: no
+    settling, bodies interpenetrating after it, objects still moving at its end."""
+    hold = np.array([*condition.arm_qpos, condition.gripper])
+    try:
+        for _ in range(config.settle_steps):
+            env.advance(hold)
+    except SimEnvError as exc:
+        return [f"{where}: does not settle: {exc}"]
+    problems = []
+    found = penetrations(env.scene, env.data)
+    if found:
+        advice = penetration_advice(env.package)
+        problems.append(f"{where}: after settling, {'; '.join(found)}; {advice}")
+    for obj in env.scene.objects:
+        speed = np.abs(env.data.qvel[obj.qvel_adr : obj.qvel_adr + 6]).max()
+        if speed > config.max_object_speed:
+            problems.append(
+                f"{where}: {obj.name} still moves at {speed:.3f} m/s or rad/s after "
+                f"{config.settle_steps} steps"
+            )
+    return problems
+
+
+def conditions_that_do_not_settle(
+    package: EnvPackage, config: InvariantConfig = InvariantConfig()
+) -> list[list[str]]:
+    """For each initial condition, what settling it shows (``invariant_violations``' check:
+    an object hanging over the table's edge still moves, one inside another is pushed out);
+    no camera is rendered, so the package stage can check its candidates cheaply."""
+    env = TwinEnv(package, EnvConfig(cameras=()))
+    try:
+        found = []
+        for index, condition in enumerate(package.spec.initial_conditions):
+            env.reset(options={"initial_condition": index})
+            where = f"initial_conditions[{index}]"
+            found.append(_settling_problems(env, condition, where, config))
+        return found
     finally:
         env.close()
 

@@ -369,3 +369,27 @@ def test_start_states_the_rubric_already_scores_are_dropped_and_said(stage_input
     with pytest.raises(ReconstructError, match=r"reach_object_0.*reached at reset") as caught:
         run_stage(stage_inputs, replace(config, initial_conditions=edits(under_gripper)))
     assert caught.value.field == "initial_conditions"
+
+
+def test_start_states_that_do_not_settle_are_dropped_and_said(stage_inputs) -> None:
+    """An object perturbed past the table's edge tips over, which ``env validate --deep``
+    refuses ("still moves"), so the package stage drops such a start state and says so; with
+    none left it stops, clearly."""
+    summary = read_summary(stage_inputs["objects"])
+    scanned = {r["name"]: tuple(r["pose"]["pos"]) for r in summary["objects"]}
+    (_, _, _), (_, y_edge, _) = summary["static"]["table_box_m"]
+    x, _, z = scanned["object_0"]
+    overhanging = {**scanned, "object_0": (x, y_edge + 0.005, z)}  # its centre past the edge
+
+    def edits(*layouts) -> tuple[ConditionEdit, ...]:
+        return tuple(ConditionEdit(tuple(PoseEdit(n, p) for n, p in c.items())) for c in layouts)
+
+    config = PackageConfig(name="edge", previews=False, background=None)
+    kept = run_stage(stage_inputs, replace(config, initial_conditions=edits(scanned, overhanging)))
+    assert kept["initial_conditions"] == 1
+    [dropped] = kept["unsettled_initial_conditions"]
+    assert dropped["candidate"] == 1
+    assert "object_0 still moves" in " ".join(dropped["problems"]), dropped
+    with pytest.raises(ReconstructError, match=r"no initial condition settles.*object_0") as caught:
+        run_stage(stage_inputs, replace(config, initial_conditions=edits(overhanging)))
+    assert caught.value.field == "initial_conditions"
