@@ -144,7 +144,9 @@ def reconstruct_command(
     plane_threshold: float = typer.Option(
         0.01, help="Table-plane inlier distance, as a fraction of the camera-to-scene distance."
     ),
-    progress: bool = typer.Option(True, help="Show the progress display."),
+    progress: bool = typer.Option(
+        True, help="Show progress: bars on a terminal, a line per tenth of a stage in a log."
+    ),
     trainer: str = typer.Option(
         "cpu", help="Splat trainer: gsplat (CUDA), cpu (small images) or nerfstudio-import."
     ),

@@ -242,3 +242,16 @@ def test_unsupported_scan_type(tmp_path: Path) -> None:
 def test_invalid_config_names_the_field() -> None:
     with pytest.raises(ReconstructError, match=r"frames\.max_frames"):
         FramesConfig(max_frames=2)
+
+
+def test_progress_off_a_terminal_is_a_line_per_tenth(
+    tmp_path: Path, write_photos: Callable[[Path, int], list[Path]], capsys
+) -> None:
+    """Run into a log (no terminal), the progress display prints plain lines as each stage
+    passes another tenth, each once, instead of nothing until the stage ends."""
+    write_photos(tmp_path / "photos", 20)
+    run_pipeline(tmp_path / "photos", tmp_path / "env", until="frames", show_progress=True)
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    percents = [int(words[1].rstrip("%")) for words in lines if words and words[0] == "frames"]
+    assert len(percents) >= 5 and percents == sorted(set(percents)), lines
+    assert all(p % 10 == 0 and p < 100 for p in percents), percents
