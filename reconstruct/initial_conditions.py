@@ -168,7 +168,8 @@ def drop_unusable_starts(
             "the gripper's home position (--objects) or the robot base (--base)",
             field="initial_conditions",
         )
-    kept = [(c, label) for c, label, names in zip(spec["initial_conditions"], labels, reached, strict=True) if not names]  # fmt: skip
+    candidates = zip(spec["initial_conditions"], labels, reached, strict=True)
+    kept = [(condition, label) for condition, label, names in candidates if not names]
     spec["initial_conditions"] = [c for c, _ in kept]
     problems = conditions_that_do_not_settle(save_package(spec, root))
     unsettled = [
