@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 
 from reconstruct.errors import ReconstructError
-from sim_env.invariants import conditions_reached_at_reset, conditions_that_do_not_settle
+from sim_env.invariants import start_states
 from sim_env.package import EnvPackage, InitialCondition, save_package
 from sim_env.robot import HOME_QPOS
 from sim_env.scene import apply_initial_condition, build_scene, penetrations
@@ -147,7 +147,7 @@ def drop_unusable_starts(
     spec: dict[str, Any], root: Path, labels: list[int]
 ) -> tuple[list[dict], list[dict]]:
     """Drop from ``spec`` (saved in ``root``) the initial conditions ``twinbench env validate
-    --deep`` would refuse: those whose rubric already scores at reset, then those that do not
+    --deep`` would refuse: those whose rubric already scores at reset, and those that do not
     settle (an object perturbed over the table's edge tips and still moves); what was dropped
     and why, each list (``labels``: each condition's number among the candidates, for the
     summary).
@@ -155,11 +155,16 @@ def drop_unusable_starts(
     Raises:
         ReconstructError: no start state is left.
     """
-    reached = conditions_reached_at_reset(save_package(spec, root))
+    checked = start_states(save_package(spec, root))
     scored = [
-        {"candidate": label, "reached_at_reset": names}
-        for label, names in zip(labels, reached, strict=True)
-        if names
+        {"candidate": label, "reached_at_reset": state.reached_at_reset}
+        for label, state in zip(labels, checked, strict=True)
+        if state.reached_at_reset
+    ]
+    unsettled = [
+        {"candidate": label, "problems": state.settling}
+        for label, state in zip(labels, checked, strict=True)
+        if state.settling and not state.reached_at_reset
     ]
     if len(scored) == len(labels):
         raise ReconstructError(
@@ -168,22 +173,15 @@ def drop_unusable_starts(
             "the gripper's home position (--objects) or the robot base (--base)",
             field="initial_conditions",
         )
-    candidates = zip(spec["initial_conditions"], labels, reached, strict=True)
-    kept = [(condition, label) for condition, label, names in candidates if not names]
-    spec["initial_conditions"] = [c for c, _ in kept]
-    problems = conditions_that_do_not_settle(save_package(spec, root))
-    unsettled = [
-        {"candidate": label, "problems": found}
-        for (_, label), found in zip(kept, problems, strict=True)
-        if found
-    ]
-    if len(unsettled) == len(kept):
+    if len(scored) + len(unsettled) == len(labels):
         raise ReconstructError(
             f"no initial condition settles: {'; '.join(unsettled[0]['problems'])} (an object "
             "over the table's edge, or one the scan cut badly: drop or move it with --objects)",
             field="initial_conditions",
         )
     spec["initial_conditions"] = [
-        c for (c, _), found in zip(kept, problems, strict=True) if not found
+        condition
+        for condition, state in zip(spec["initial_conditions"], checked, strict=True)
+        if not state.reached_at_reset and not state.settling
     ]
     return scored, unsettled

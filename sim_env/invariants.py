@@ -79,39 +79,34 @@ def _settling_problems(
     return problems
 
 
-def conditions_that_do_not_settle(
-    package: EnvPackage, config: InvariantConfig = InvariantConfig()
-) -> list[list[str]]:
-    """For each initial condition, what settling it shows (``invariant_violations``' check:
-    an object hanging over the table's edge still moves, one inside another is pushed out);
-    no camera is rendered, so the package stage can check its candidates cheaply."""
-    env = TwinEnv(package, EnvConfig(cameras=()))
-    try:
-        found = []
-        for index, condition in enumerate(package.spec.initial_conditions):
-            env.reset(options={"initial_condition": index})
-            where = f"initial_conditions[{index}]"
-            found.append(_settling_problems(env, condition, where, config))
-        return found
-    finally:
-        env.close()
-
-
 def reached_at_reset(info: dict[str, Any]) -> list[str]:
     """The rubric criteria a reset's ``info`` says are already reached: a start state that
     scores before the policy acts says nothing about the policy."""
     return [name for name, step in info["criteria"].items() if step is not None]
 
 
-def conditions_reached_at_reset(package: EnvPackage) -> list[list[str]]:
-    """For each initial condition, the criteria already reached at reset (``reached_at_reset``);
-    no camera is rendered, so the package stage can check its candidates cheaply."""
+@dataclass(frozen=True)
+class StartState:
+    """What ``--deep`` would say of one initial condition, cameras aside."""
+
+    reached_at_reset: list[str]  # rubric criteria already reached
+    settling: list[str]  # what settling shows (``invariant_violations``' check)
+
+
+def start_states(
+    package: EnvPackage, config: InvariantConfig = InvariantConfig()
+) -> list[StartState]:
+    """Each initial condition's ``StartState``: a criterion reached at reset, an object
+    hanging over the table's edge that still moves, one inside another pushed out. No camera
+    is rendered, so the package stage can check its candidates cheaply."""
     env = TwinEnv(package, EnvConfig(cameras=()))
     try:
-        return [
-            reached_at_reset(env.reset(options={"initial_condition": index})[1])
-            for index in range(len(package.spec.initial_conditions))
-        ]
+        found = []
+        for index, condition in enumerate(package.spec.initial_conditions):
+            reached = reached_at_reset(env.reset(options={"initial_condition": index})[1])
+            where = f"initial_conditions[{index}]"
+            found.append(StartState(reached, _settling_problems(env, condition, where, config)))
+        return found
     finally:
         env.close()
 
