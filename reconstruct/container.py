@@ -51,6 +51,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from reconstruct.errors import ReconstructError
+from reconstruct.geometry import inside
 from reconstruct.solid import Solid, SolidConfig, body_yaw, clean_footprint, extrude, simplified
 from reconstruct.units import Units, in_units
 
@@ -318,15 +319,16 @@ def wall_support(xy: np.ndarray, found: Enclosure, config: ContainerConfig) -> n
 def _hull_cells(
     xy: np.ndarray, origin: np.ndarray, shape: tuple[int, int], cell: float
 ) -> np.ndarray:
-    """``[ny, nx]`` the cells whose centres lie inside the convex hull of the ``[K, 2]`` points."""
+    """``[ny, nx]`` the cells whose centres lie inside the convex hull of the ``[K, 2]`` points
+    (all of them when the points are collinear: no hull to cut by)."""
     hull = cv2.convexHull(((xy - origin) / cell).astype(np.float32))[:, 0].astype(float)
     ahead = np.roll(hull, -1, axis=0)
-    turn = np.sign(np.sum(hull[:, 0] * ahead[:, 1] - ahead[:, 0] * hull[:, 1]))  # +1: ccw
+    twice_area = np.sum(hull[:, 0] * ahead[:, 1] - ahead[:, 0] * hull[:, 1])
+    if len(hull) < 3 or twice_area == 0:
+        return np.ones(shape, bool)
     rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]] + 0.5
-    inside = np.ones(shape, bool)
-    for (x0, y0), (x1, y1) in zip(hull, ahead, strict=True):
-        inside &= turn * ((x1 - x0) * (rows - y0) - (y1 - y0) * (cols - x0)) >= 0
-    return inside
+    ccw = hull if twice_area > 0 else hull[::-1]
+    return inside(ccw, np.c_[cols.ravel(), rows.ravel()]).reshape(shape)
 
 
 def supported(
