@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from cotrain import features
+from cotrain.augment import shift_images
 from cotrain.errors import CotrainError
 from cotrain.lerobot import DatasetReader, validate
 from cotrain.lerobot.layout import STATS_PATH
@@ -117,18 +118,6 @@ def load_training_set(dataset: Path, horizon: int, image_size: int) -> TrainingS
         state=np.concatenate(states).astype(np.float32),
         targets=np.concatenate(targets).astype(np.float32),
     )
-
-
-def shift_images(images: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
-    """Random translation by up to ``pixels`` (edge-replicated), per sample and camera."""
-    if pixels == 0:
-        return images
-    b, k, c, h, w = images.shape
-    flat = images.view(b * k, c, h, w)
-    padded = nn.functional.pad(flat, (pixels,) * 4, mode="replicate")
-    offsets = torch.randint(0, 2 * pixels + 1, (b * k, 2), generator=generator)
-    crops = [padded[i, :, y : y + h, x : x + w] for i, (y, x) in enumerate(offsets.tolist())]
-    return torch.stack(crops).view(b, k, c, h, w)
 
 
 def normalization(dataset: Path, data: TrainingSet) -> dict[str, dict[str, np.ndarray]]:

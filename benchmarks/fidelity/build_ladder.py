@@ -14,7 +14,10 @@ schedule complete, and every rung is trained twice:
 
 - ``src-*``: source-world views only;
 - ``cot-*``: the same views plus twin views making up a tenth of the set (PolaRiS co-trains
-  with ~10% of samples from the reconstructed scene).
+  with ~10% of samples from the reconstructed scene);
+- ``aug-*``: source-world views only, augmented as openpi trains its policies (random crop
+  and rotation, colour jitter: :data:`cotrain.augment.OPENPI`) where the other groups only
+  shift by 2 px; real generalist policies meet a twin with that training.
 
 Each provenance.json records the locator's errors on held-out views of both worlds: the gap
 between them is the twin's visual gap as this policy feels it. Bundles name their entry point
@@ -35,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from cotrain.augment import OPENPI
 from evaluate.bundle import load_bundle, save_bundle
 from sim_env.package import EnvPackage, load_package
 from sim_env.registry import resolve_env
@@ -53,7 +57,8 @@ from studies.locator.policy import ENTRY_POINT
 from twinbench.version import __version__
 
 PROVENANCE_FILE = "provenance.json"
-GROUPS = {"src": "source-only", "cot": "with-twin-data"}
+GROUPS = {"src": "source-only", "cot": "with-twin-data", "aug": "source-only-augmented"}
+AUGMENT = {"aug": OPENPI}  # per group; the others keep LocatorConfig's
 TWIN_SHARE = 0.1  # of the co-training views
 CHUNK = 8  # actions per inference, all executed (the expert's plan advances with each)
 
@@ -138,7 +143,7 @@ def world_views(
 
 def training_views(config: LadderConfig, packages: dict[str, EnvPackage], group: str) -> Views:
     source = world_views(config, packages, "source", config.views, config.seed, "train")
-    if group == "src":
+    if group != "cot":
         return source
     twin_count = round(config.views * TWIN_SHARE / (1 - TWIN_SHARE))
     twin = world_views(config, packages, "twin", twin_count, config.seed + 100, "train")
@@ -193,7 +198,9 @@ def build_rung(
         return target
     views = training_views(config, packages, group)
     standardisation = Standardisation.of(views)
-    locator = replace(config.locator, steps=rung.steps)
+    locator = replace(
+        config.locator, steps=rung.steps, augment=AUGMENT.get(group, config.locator.augment)
+    )
     started = time.perf_counter()
     with Progress(transient=True) as bar:
         task = bar.add_task(f"training {target.name}", total=rung.steps)
@@ -270,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("ladder"))
     parser.add_argument("--work", type=Path, default=Path("runs/fidelity-ladder"))
     parser.add_argument("--views", type=int, default=LadderConfig.views)
-    parser.add_argument("--group", choices=list(GROUPS), action="append", help="default: both")
+    parser.add_argument("--group", choices=list(GROUPS), action="append", help="default: all")
     parser.add_argument("--quick", action="store_true", help="two tiny rungs, to test the script")
     args = parser.parse_args(argv)
     groups = tuple(args.group or GROUPS)

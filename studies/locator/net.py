@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from cotrain.policy_model import conv_encoder, image_tensor, torch_threads
-from cotrain.train import shift_images
+from cotrain.augment import SHIFT_ONLY, ImageAugment, augment_images
+from cotrain.policy_model import conv_encoder, torch_threads
 from sim_env.cameras import quat_to_mat
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.images import ImageSize
@@ -45,7 +45,7 @@ class LocatorConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
-    shift: int = 2  # px, random-shift augmentation
+    augment: ImageAugment = SHIFT_ONLY  # per training image
     seed: int = 0
     threads: int = 1
 
@@ -164,11 +164,22 @@ class Standardisation:
 
     def images(self, images: np.ndarray) -> torch.Tensor:
         """uint8 [B, H, W, 3] -> float [B, 3, H, W], standardised."""
-        return image_tensor(images[:, None], self.image_mean[None], self.image_std[None])[:, 0]
+        return self.standardise(unit_images(images))
+
+    def standardise(self, images: torch.Tensor) -> torch.Tensor:
+        """float [B, 3, H, W] in [0, 1] -> standardised as :meth:`images` does."""
+        mean = torch.as_tensor(self.image_mean, dtype=torch.float32)[None, :, None, None]
+        std = torch.as_tensor(self.image_std + 1e-6, dtype=torch.float32)[None, :, None, None]
+        return (images - mean) / std
 
     def poses(self, outputs: torch.Tensor) -> np.ndarray:
         """Network outputs -> pose vectors [B, M * POSE_DIM]."""
         return outputs.detach().numpy() * self.target_std + self.target_mean
+
+
+def unit_images(images: np.ndarray) -> torch.Tensor:
+    """uint8 [B, H, W, 3] -> float [B, 3, H, W] in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).permute(0, 3, 1, 2)
 
 
 def build_net(config: LocatorConfig) -> LocatorNet:
@@ -197,8 +208,8 @@ def fit_locator(
     with torch_threads(config.threads):
         for step in range(1, config.steps + 1):
             batch = torch.randint(0, len(targets), (config.batch_size,), generator=generator)
-            images = standardisation.images(views.images[batch.numpy()])
-            images = shift_images(images[:, None], config.shift, generator)[:, 0]
+            images = unit_images(views.images[batch.numpy()])
+            images = standardisation.standardise(augment_images(images, config.augment, generator))
             loss = nn.functional.mse_loss(net(images), targets[batch])
             optimizer.zero_grad()
             loss.backward()

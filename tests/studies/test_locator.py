@@ -4,13 +4,14 @@ that learns, and the committed fidelity ladder's best rung succeeding from pixel
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import sim_env
+from cotrain.augment import OPENPI
 from evaluate.bundle import load_bundle, save_bundle
 from evaluate.errors import EvaluateError
 from evaluate.privileged import PrivilegedPolicy
@@ -132,9 +133,16 @@ def test_ladder_script_writes_loadable_bundles_with_provenance(tmp_path) -> None
     argv = ["--source", SOURCE, "--twin", "tabletop_twin", "--quick", "--views", "30"]
     main([*argv, "--out", str(out), "--work", str(tmp_path / "work")])
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["cot-quick-s20", "cot-quick-s60", "src-quick-s20", "src-quick-s60"]
+    assert names == [
+        f"{group}-quick-s{steps}" for group in ("aug", "cot", "src") for steps in (20, 60)
+    ]
     provenance = json.loads((out / "cot-quick-s60" / "provenance.json").read_text())
     assert provenance["views"] == {"source": 30, "twin": 3, "seed": 1}  # a tenth are twin views
+    assert provenance["training"]["augment"]["shift"] == 2
+    augmented = json.loads((out / "aug-quick-s60" / "provenance.json").read_text())
+    assert augmented["views"] == {"source": 30, "twin": 0, "seed": 1}
+    assert augmented["group"] == "source-only-augmented"
+    assert augmented["training"]["augment"] == asdict(OPENPI)
     assert set(provenance["heldout_errors"]) == {"source", "twin"}
     assert provenance["training"]["steps"] == 60
     policy = load_bundle(out / "src-quick-s20")
