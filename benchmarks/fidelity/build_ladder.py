@@ -279,6 +279,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--views", type=int, default=LadderConfig.views)
     parser.add_argument("--group", choices=list(GROUPS), action="append", help="default: all")
     parser.add_argument("--quick", action="store_true", help="two tiny rungs, to test the script")
+    parser.add_argument(
+        "--train-seed", type=int, default=LocatorConfig.seed, help="the networks' initialisation "
+        "and batches (another draw of the same ladder; the views stay the same)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     groups = tuple(args.group or GROUPS)
     if "cot" in groups and args.twin is None:
@@ -292,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         groups=groups,
         views=args.views,
         heldout=20 if args.quick else LadderConfig.heldout,
+        locator=LocatorConfig(seed=args.train_seed),
     )
     bundles = build_ladder(config)
     print(json.dumps({"bundles": [str(b) for b in bundles]}))

@@ -1,6 +1,6 @@
 """The committed fidelity result (benchmarks/fidelity/run, the full run's directory) is what
 benchmarks/fidelity.json says, the second world's (benchmarks/fidelity/kitchen-full) is its
-whole ladder, and the dashboard's Sim vs real page shows both."""
+whole ladder (three groups of five), and the dashboard's Sim vs real page shows both."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_committed_summary_is_the_runs_and_meets_the_issues_bar() -> None:
 
 def test_committed_reports_load_with_their_labels() -> None:
     reports = [load_report(path) for path in find_files(RUN, "report.json")]
-    assert len(reports) == 5
+    assert len(reports) == 6  # the twin, two ablation worlds, three policy groups
     for saved in reports:
         assert saved.real.label == "source world tabletop_source, playing real"
         assert saved.sim.label and "(" not in saved.sim.source
@@ -43,9 +43,10 @@ def test_committed_reports_load_with_their_labels() -> None:
 def test_committed_kitchen_run_is_the_whole_ladder() -> None:
     kitchen = RUN.with_name("kitchen-full")
     summary = FidelitySummary.load(kitchen / "fidelity.json")
-    assert summary.n_policies == 10 and summary.episodes_per_policy == 30
+    assert summary.n_policies == 15 and summary.episodes_per_policy == 30
     assert summary.provenance.command.startswith("twinbench fidelity --source kitchen_source")
-    assert {"twin", "subset:source-only", "subset:with-twin-data"} <= set(summary.comparisons)
+    groups = {"subset:source-only", "subset:with-twin-data", "subset:source-only-augmented"}
+    assert {"twin", *groups} <= set(summary.comparisons)
     met = summary.pearson >= GOAL["pearson"] and summary.mmrv <= GOAL["mmrv"]
     assert summary.goal.met == met
     reports = [load_report(path) for path in find_files(kitchen, "report.json")]
