@@ -26,7 +26,10 @@ JSON line per figure, progress on stderr.
    ``--jitter 8`` added on the same store: 1600 twin episodes, 50 min at load 10-16) is
    ``benchmarks/estimate_trials_s8.csv`` (``--measure-only --csv
    benchmarks/estimate_trials_s8.csv --jitter 8``); session 6's (three co-trained rungs at
-   300 conditions, the twin before its relit rebuild) is in git history (52755cf).
+   300 conditions, the twin before its relit rebuild) is in git history (52755cf). Session
+   13's file for the source-only rungs trained with openpi's augmentations (``--rungs
+   aug-s3000 aug-s400 --csv benchmarks/estimate_trials_aug.csv``, the same twin, 400
+   episodes, 16 min) is ``benchmarks/estimate_trials_aug.csv``.
 2. The conditions are the population: the true real rate is the source world's mean over
    them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
    replacement; their source episodes are the real trials, the twin there their pairs, the
