@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cotrain.errors import CotrainError
+
 
 @dataclass(frozen=True)
 class ImageAugment:
@@ -41,12 +43,16 @@ class ImageAugment:
     colour_probability: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.shift < 0 or not 0.0 < self.crop <= 1.0 or self.degrees < 0:
-            raise ValueError(f"shift >= 0, crop in (0, 1] and degrees >= 0, got {self}")
+        if self.shift < 0 or self.degrees < 0:
+            raise CotrainError(f"shift and degrees must be >= 0, got {self}")
+        if not 0.0 < self.crop <= 1.0:
+            raise CotrainError(f"must be in (0, 1], got {self.crop}", field="crop")
         if min(self.brightness, self.contrast, self.saturation, self.hue) < 0:
-            raise ValueError(f"colour strengths must be >= 0, got {self}")
+            raise CotrainError(f"colour strengths must be >= 0, got {self}")
         if not 0.0 <= self.colour_probability <= 1.0:
-            raise ValueError(f"colour_probability must be in [0, 1], got {self.colour_probability}")
+            raise CotrainError(
+                f"must be in [0, 1], got {self.colour_probability}", field="colour_probability"
+            )
 
     @property
     def geometric(self) -> bool:
@@ -63,7 +69,6 @@ OPENPI = ImageAugment(
     crop=0.95, degrees=5.0, brightness=0.3, contrast=0.4, saturation=0.5, hue=0.1,
     colour_probability=0.5,
 )  # fmt: skip
-AUGMENTS = {"shift": SHIFT_ONLY, "openpi": OPENPI}
 
 
 def augment_images(

@@ -19,6 +19,7 @@ from cotrain.augment import (
     shift_images,
     warp,
 )
+from cotrain.errors import CotrainError
 
 
 def _images(b: int = 4, h: int = 18, w: int = 32, seed: int = 0) -> torch.Tensor:
@@ -118,7 +119,7 @@ def test_openpi_augment_keeps_range_and_shape():
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(ValueError, match="crop"):
+    with pytest.raises(CotrainError, match="crop"):
         ImageAugment(crop=0.0)
-    with pytest.raises(ValueError, match="colour strengths"):
+    with pytest.raises(CotrainError, match="colour strengths"):
         ImageAugment(hue=-0.1)
