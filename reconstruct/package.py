@@ -135,8 +135,9 @@ def task_rubric(
 
 def choose_task(objects: list[dict[str, Any]], task: TaskEdit) -> tuple[str, str | None]:
     """(object, container): the given names, else the widest concave object as container
-    and the largest graspable other object; a scan with one object gives it and no
-    container (a pick-up or touch task, ``task_rubric``)."""
+    and the largest graspable other object; a scan with one object, or with none a gripper
+    closes around (a statue and a scrap of table edge), gives its largest and no container
+    (a pick-up or touch task, ``task_rubric``)."""
     names = [o["name"] for o in objects]
     for role, name in (("object", task.object), ("container", task.container)):
         if name and name not in names:
@@ -164,6 +165,9 @@ def choose_task(objects: list[dict[str, Any]], task: TaskEdit) -> tuple[str, str
     if not obj:
         others = [o for o in objects if o["name"] != container]
         graspable = [o for o in others if min(o["extents_m"][:2]) <= GRASPABLE_WIDTH]
+        if not graspable and not task.container:
+            # nothing to put in a container: the scan's main object is the task alone
+            return max(objects, key=lambda o: o["volume_m3"])["name"], None
         obj = (
             max(graspable, key=lambda o: o["volume_m3"]) if graspable else min(others, key=area)
         )["name"]
@@ -564,7 +568,8 @@ STAGE = Stage(
     config_type=PackageConfig,
     run=run_package,
     inputs=("frames", "sfm", "align", "splats", "mesh", "objects"),
-    version=2,  # 2: the start states that do not settle are dropped
+    version=3,  # 2: the start states that do not settle are dropped; 3: no pick-and-place
+    # without a graspable object
     description="the environment package (env.yaml, meshes, hulls, splats, previews)",
     outputs_at=PackageOutputs.at,
 )

@@ -236,6 +236,14 @@ def test_the_task_defaults_to_the_widest_concave_object_and_the_largest_graspabl
     with pytest.raises(ReconstructError, match="no object named 'pan'"):
         choose_task(objects, TaskEdit(container="pan"))
     assert choose_task(objects[:1], TaskEdit()) == ("mug", None)  # one object: pick it up
+    # nothing graspable (a real scan's statue and a strip of table edge): no pick-and-place,
+    # the largest object alone
+    statue = {"name": "statue", "extents_m": [0.15, 0.165, 0.22], "concavity": 0.2,
+              "volume_m3": 2.9e-3}  # fmt: skip
+    strip = {"name": "strip", "extents_m": [0.325, 0.102, 0.067], "concavity": 0.0,
+             "volume_m3": 8e-4}  # fmt: skip
+    assert choose_task([strip, statue], TaskEdit()) == ("statue", None)
+    assert choose_task([strip, statue], TaskEdit(container="strip")) == ("statue", "strip")
     with pytest.raises(ReconstructError, match="a task needs an object"):
         choose_task([], TaskEdit())
     assert [c["kind"] for c in pick_up_rubric("mug")["criteria"]] == ["reach", "lift"]
