@@ -164,6 +164,13 @@ def reconstruct_command(
         "antialiased (keeps their look below the training resolution; on the bundled twins it "
         "moved the policies' object locators further off, see benchmarks/FIDELITY.md).",
     ),
+    refine_objects: int = typer.Option(
+        0,
+        min=0,
+        help="Train each found object's splats again for this many steps on full-resolution "
+        "crops of the frames (about 3,000: 5 min on 2 CPU cores; held-out crops gained 4.6-5.8 dB "
+        "on the bundled twins, see benchmarks/FIDELITY.md). 0: off.",
+    ),
     ns_ply: Path | None = typer.Option(None, help="nerfstudio-import: the ns-export splat PLY."),
     ns_dataparser: Path | None = typer.Option(
         None, help="nerfstudio-import: its dataparser_transforms.json."
@@ -244,6 +251,10 @@ def reconstruct_command(
         configs["splats"] = configs["splats"].with_steps(splat_steps)
     if mip:
         configs["splats"] = configs["splats"].with_mip()
+    if refine_objects:
+        objects_config = configs["objects"]
+        refine = replace(objects_config.refine, steps=refine_objects)
+        configs["objects"] = replace(objects_config, refine=refine)
     dome = configs["package"].background if background else None
     configs["package"] = replace(configs["package"], exterior=exterior, background=dome)
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)

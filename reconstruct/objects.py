@@ -39,6 +39,7 @@ import open3d as o3d
 import trimesh
 
 from reconstruct import align as align_stage
+from reconstruct import frames as frames_stage
 from reconstruct import mesh as mesh_stage
 from reconstruct import splats as splats_stage
 from reconstruct.colmap_model import load_model, registered_poses
@@ -48,6 +49,7 @@ from reconstruct.floaters import Cameras, FloaterConfig, Floaters, find_floaters
 from reconstruct.holefill import FillConfig, fill_table
 from reconstruct.hulls import HullConfig, collision_hulls
 from reconstruct.object_edits import ObjectEdits
+from reconstruct.refine_objects import RefineConfig, frame_views, refine_from_frames
 from reconstruct.segment import (
     Candidate,
     SegmentConfig,
@@ -102,6 +104,8 @@ class ObjectsOutputs:
 class ObjectsConfig:
     """Attributes (lengths in metres):
     floaters, segment, solid, hulls, fill: the steps' settings.
+    refine: the objects' Gaussians trained again on full-resolution crops of the frames
+        (``refine_objects``; off unless ``refine.steps``).
     edits: the user's names, merges and drops (``--objects``).
     density: kg/m^3 of objects the edits give none for.
     splat_margin: an object's Gaussians lie over its footprint grown by this.
@@ -123,6 +127,7 @@ class ObjectsConfig:
     solid: SolidConfig = field(default_factory=SolidConfig)
     hulls: HullConfig = field(default_factory=HullConfig)
     fill: FillConfig = field(default_factory=FillConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
     edits: ObjectEdits = field(default_factory=ObjectEdits)
     density: float = 400.0
     splat_margin: float = 0.008
@@ -146,6 +151,7 @@ class ObjectsConfig:
             segment=self.segment.in_units(units),
             solid=self.solid.in_units(units),
             fill=self.fill.in_units(units),
+            refine=self.refine.in_units(units),
         )
 
 
@@ -372,7 +378,7 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     if not edited:
         raise ReconstructError(no_objects_message(candidates), field="objects")
     taken = np.zeros(len(scene), bool)
-    records, solids = [], []
+    records, solids, masks = [], [], []
     for k, (name, parts, density) in enumerate(edited):
         ctx.report(0.1 + 0.7 * k / len(edited), f"building {name}")
         record, solid, mine = build_object(
@@ -381,6 +387,7 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
         taken |= mine
         records.append(record)
         solids.append(solid)
+        masks.append(mine)
     ctx.report(0.85, "filling the table under the objects")
     rest = scene.subset(~taken)
     fill, hidden = fill_table(rest, solids, cfg.fill)
@@ -391,6 +398,10 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     solid_table = table_solid(table, mesh, cfg)
     _export(solid_table, outputs.table)
     table_colors = rest.colors[np.abs(rest.means[:, 2]) < cfg.segment.min_height]
+    refined = None
+    if cfg.refine.steps:
+        bodies = [scene.subset(mine) for mine in masks]
+        refined = refine_bodies(ctx, cfg.refine, static, bodies, solids, records, outputs)
     return {
         "units": units.as_dict(),
         "floaters": {**floaters.as_dict(), "surface_samples": int(fused.sum())},
@@ -404,15 +415,51 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
             "table_box_m": [solid_table.bounds[0].tolist(), solid_table.bounds[1].tolist()],
             "rgba": _rgba(table_colors),
         },
+        "refine": refined,
     }
+
+
+def refine_bodies(
+    ctx: StageContext,
+    config: RefineConfig,
+    static: GaussianSet,
+    bodies: list[GaussianSet],
+    solids: list[Solid],
+    records: list[dict[str, Any]],
+    outputs: ObjectsOutputs,
+) -> dict[str, Any]:
+    """Rewrite each object's splats refined on the frames (``refine_objects``) but those the
+    splats stage held out, on which the summary scores them."""
+    needed = (align_stage.STAGE.name, frames_stage.STAGE.name, splats_stage.STAGE.name)
+    if any(name not in ctx.inputs for name in needed):
+        raise ReconstructError(
+            f"refining the objects needs the {', '.join(needed)} stages' outputs",
+            field="objects.refine.steps",
+        )
+    ctx.report(0.9, "refining the objects on full-resolution crops")
+    views = frame_views(
+        ctx.input(align_stage.STAGE).model, ctx.input(frames_stage.STAGE).images, config.image_width
+    )
+    held = set((read_summary(ctx.inputs[splats_stage.STAGE.name]) or {}).get("heldout_views", []))
+    report = lambda f, note: ctx.report(0.9 + 0.09 * f, note)  # noqa: E731
+    parts, summary = refine_from_frames(static, bodies, views, held, config, report)
+    for part, solid, record in zip(parts, solids, records, strict=True):
+        write_ply(outputs.body(record["name"]).splats, to_body_frame(part, solid))
+        record["gaussians"] = len(part)
+    return summary
 
 
 STAGE = Stage(
     name="objects",
     config_type=ObjectsConfig,
     run=run_objects,
-    inputs=(align_stage.STAGE.name, splats_stage.STAGE.name, mesh_stage.STAGE.name),
-    version=10,  # 10: the splats place a container's walls
+    inputs=(
+        align_stage.STAGE.name,
+        splats_stage.STAGE.name,
+        mesh_stage.STAGE.name,
+        frames_stage.STAGE.name,
+    ),
+    version=11,  # 10: the splats place a container's walls; 11: objects refined (opt-in)
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
     reads_placement=False,

@@ -366,9 +366,16 @@ def main() -> None:
         action="store_true",
         help="train through mip-splatting's 3D and 2D filters; the twin renders antialiased",
     )
+    parser.add_argument(
+        "--refine-objects",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="train each object's splats again on full-resolution crops (objects stage)",
+    )
     args = parser.parse_args()
-    if args.table_seeds < 0:
-        parser.error(f"--table-seeds {args.table_seeds}: a count >= 0")
+    if args.table_seeds < 0 or args.refine_objects < 0:
+        parser.error("--table-seeds and --refine-objects take a count >= 0")
     for flag in ("close_pass", "exterior_pass"):
         if getattr(args, flag) < 0:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: seconds >= 0")
@@ -388,6 +395,9 @@ def main() -> None:
         config = replace(config, splats=replace(config.splats, train=train))
     if args.mip:
         config = replace(config, splats=config.splats.with_mip())
+    if args.refine_objects:
+        refine = replace(config.objects.refine, steps=args.refine_objects)
+        config = replace(config, objects=replace(config.objects, refine=refine))
     if args.table_seeds:
         init = replace(config.splats.init, table_points=args.table_seeds)
         config = replace(config, splats=replace(config.splats, init=init))
