@@ -437,10 +437,12 @@ def refine_bodies(
             field="objects.refine.steps",
         )
     ctx.report(0.9, "refining the objects on full-resolution crops")
+    splats = read_summary(ctx.inputs[splats_stage.STAGE.name]) or {}
+    width = config.image_width or 2 * int(splats.get("image_size", [480])[0])
     views = frame_views(
-        ctx.input(align_stage.STAGE).model, ctx.input(frames_stage.STAGE).images, config.image_width
+        ctx.input(align_stage.STAGE).model, ctx.input(frames_stage.STAGE).images, width
     )
-    held = set((read_summary(ctx.inputs[splats_stage.STAGE.name]) or {}).get("heldout_views", []))
+    held = set(splats.get("heldout_views", []))
     report = lambda f, note: ctx.report(0.9 + 0.09 * f, note)  # noqa: E731
     parts, summary = refine_from_frames(static, bodies, views, held, config, report)
     for part, solid, record in zip(parts, solids, records, strict=True):

@@ -46,7 +46,8 @@ _LR_NAME = {"log_scales": "scales", "logit_opacities": "opacities", "sh_rest": "
 class RefineConfig:
     """Attributes (lengths in metres):
     steps: optimisation steps, one crop each; 0 leaves the objects as the splats stage made them.
-    image_width: frames wider than this are resized to it for the crops (0: never).
+    image_width: the frames' width for the crops, never more than their own (0: twice the
+        splats stage's training width).
     crop: the square crops' side, pixels.
     max_size: Gaussians larger than this are split.
     lr_means: the means' learning rate (a length per step).
@@ -57,7 +58,7 @@ class RefineConfig:
 
     LENGTHS: ClassVar[tuple[str, ...]] = ("max_size", "lr_means")
     steps: int = 0
-    image_width: int = 960
+    image_width: int = 0
     crop: int = 128
     max_size: float = 0.003
     lr_means: float = 2e-4
@@ -99,9 +100,24 @@ class CropViews:
         return self.images[f][y0 : y0 + crop, x0 : x0 + crop]
 
 
-def crop_windows(centres: np.ndarray, views: CropViews, crop: int) -> list[Window]:
-    """A crop centred on each of ``centres`` [M, 3] in every view that has it in front and in
-    frame (pushed inside the image where it would overhang)."""
+def _starts(lo: float, hi: float, crop: int, size: int) -> list[int]:
+    """Crop origins along one image axis covering [lo, hi] px with half-crop overlap (one
+    centred crop where the span is shorter than a crop), inside [0, size - crop]."""
+    lo, hi = float(np.floor(lo)), float(np.ceil(hi))
+    span = hi - lo
+    if span <= crop:
+        starts = [round((lo + hi) / 2 - crop / 2)]
+    else:
+        count = int(np.ceil((span - crop) / (crop / 2))) + 1
+        starts = np.linspace(lo, hi - crop, count).round().astype(int).tolist()
+    return sorted({int(np.clip(x, 0, size - crop)) for x in starts})
+
+
+def crop_windows(objects: Sequence[np.ndarray], views: CropViews, crop: int) -> list[Window]:
+    """Crops covering each object ([N_i, 3] points: its Gaussians' centres) in every view that
+    has its middle in front and in frame: one centred on it where it is smaller than a crop,
+    else tiles over its extent (2nd to 98th percentile of its points) overlapping by half;
+    pushed inside the image where they would overhang."""
     out = []
     for f, (image, view, k) in enumerate(zip(views.images, views.viewmats, views.Ks, strict=True)):
         h, w = image.shape[:2]
@@ -112,15 +128,23 @@ def crop_windows(centres: np.ndarray, views: CropViews, crop: int) -> list[Windo
                 field="objects.refine.crop",
             )
         m = view.numpy().astype(float)
-        for c in np.asarray(centres, float).reshape(-1, 3):
-            p = m[:3, :3] @ c + m[:3, 3]
-            if p[2] <= 0:
+        for points in objects:
+            cam = np.asarray(points, float).reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+            middle = cam.mean(0)
+            if middle[2] <= 0:
                 continue
-            u, v = k[0, 0] * p[0] / p[2] + k[0, 2], k[1, 1] * p[1] / p[2] + k[1, 2]
-            if 0 <= u < w and 0 <= v < h:
-                x0 = int(np.clip(round(u) - crop // 2, 0, w - crop))
-                y0 = int(np.clip(round(v) - crop // 2, 0, h - crop))
-                out.append((f, x0, y0))
+            u0 = k[0, 0] * middle[0] / middle[2] + k[0, 2]
+            v0 = k[1, 1] * middle[1] / middle[2] + k[1, 2]
+            if not (0 <= u0 < w and 0 <= v0 < h):
+                continue
+            front = cam[cam[:, 2] > 0]
+            u = k[0, 0] * front[:, 0] / front[:, 2] + k[0, 2]
+            v = k[1, 1] * front[:, 1] / front[:, 2] + k[1, 2]
+            (ul, uh), (vl, vh) = np.percentile(u, [2, 98]), np.percentile(v, [2, 98])
+            ul, uh = max(ul, 0.0), min(uh, float(w))
+            vl, vh = max(vl, 0.0), min(vh, float(h))
+            for y0 in _starts(vl, vh, crop, h):
+                out.extend((f, x0, y0) for x0 in _starts(ul, uh, crop, w))
     return out
 
 
@@ -246,11 +270,11 @@ def refine_objects(
     return Refined(final.subset(keep), labels[keep], history)
 
 
-def frame_views(model_dir: Path, images_dir: Path, max_width: int) -> list[View]:
-    """The registered frames, resized to ``max_width`` where wider (0: as they are)."""
+def frame_views(model_dir: Path, images_dir: Path, width: int) -> list[View]:
+    """The registered frames at ``width`` px, or as they are where narrower."""
     rec = load_model(model_dir)
     widest = max(c.width for c in rec.cameras.values())
-    return load_views(model_dir, images_dir, max_width if 0 < max_width < widest else None)
+    return load_views(model_dir, images_dir, width if width < widest else None)
 
 
 def refine_from_frames(
@@ -261,15 +285,16 @@ def refine_from_frames(
     config: RefineConfig,
     report: Progress | None = None,
 ) -> tuple[list[GaussianSet], dict[str, Any]]:
-    """Each of ``objects`` (world frame) refined on the ``views`` not ``held_out``; the
-    summary gives the held-out crops' PSNR before and after (when any view is held out)."""
+    """Each of ``objects`` (world frame) refined on the ``views`` not ``held_out``. Where some
+    view is held out, the summary gives its crops' PSNR before and after, and the objects are
+    kept as they were if refining lowered it (``kept`` says which)."""
     started = time.monotonic()
     labels = np.concatenate([np.full(len(gs), i) for i, gs in enumerate(objects)])
     together = concat(list(objects))
-    centres = np.array([gs.means.mean(0) for gs in objects])
+    points = [gs.means for gs in objects]
     train = CropViews.of([v for v in views if v.name not in held_out])
     test = CropViews.of([v for v in views if v.name in held_out])
-    windows = crop_windows(centres, train, config.crop)
+    windows = crop_windows(points, train, config.crop)
     refined = refine_objects(static, together, labels, train, windows, config, report)
     parts = [
         refined.gaussians.subset(np.nonzero(refined.labels == i)[0]) for i in range(len(objects))
@@ -279,10 +304,10 @@ def refine_from_frames(
         "image_size": list(train.images[0].shape[1::-1]),
         "crops": len(windows),
         "gaussians_before": [len(gs) for gs in objects],
-        "gaussians_after": [len(gs) for gs in parts],
+        "gaussians_refined": [len(gs) for gs in parts],
         "final_loss": float(np.mean(refined.losses[-50:])),
     }
-    held_windows = crop_windows(centres, test, config.crop) if test.images else []
+    held_windows = crop_windows(points, test, config.crop) if test.images else []
     if held_windows:
         summary["heldout_crop_psnr_before"] = crop_psnr(
             static, together, test, held_windows, config.crop
@@ -290,5 +315,9 @@ def refine_from_frames(
         summary["heldout_crop_psnr_after"] = crop_psnr(
             static, refined.gaussians, test, held_windows, config.crop
         )
+    summary["kept"] = "refined"
+    if summary.get("heldout_crop_psnr_after", np.inf) < summary.get("heldout_crop_psnr_before", 0):
+        summary["kept"] = "as trained: refining lowered the held-out crops' PSNR (too few frames?)"
+        parts = list(objects)
     summary["seconds"] = round(time.monotonic() - started, 2)
     return parts, summary

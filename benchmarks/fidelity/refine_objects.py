@@ -61,10 +61,9 @@ class PlacedObjects:
     labels: np.ndarray  # [N] index into names
     poses: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (rotation [3, 3], position [3] m)
 
-    def centres(self) -> np.ndarray:
-        return np.array(
-            [self.gaussians.means[self.labels == i].mean(0) for i in range(len(self.names))]
-        )
+    def points(self) -> list[np.ndarray]:
+        """Each object's Gaussians' centres [N_i, 3]."""
+        return [self.gaussians.means[self.labels == i] for i in range(len(self.names))]
 
 
 def placed_objects(twin: EnvPackage) -> PlacedObjects:
@@ -137,8 +136,8 @@ def run(
     train, held = phone_views(source, scan, times), phone_views(source, scan, times + spacing / 2)
     static = read_ply(twin.path(twin.spec.scene.splats))
     objects = placed_objects(twin)
-    windows = crop_windows(objects.centres(), train, config.crop)
-    held_windows = crop_windows(objects.centres(), held, config.crop)
+    windows = crop_windows(objects.points(), train, config.crop)
+    held_windows = crop_windows(objects.points(), held, config.crop)
     before = crop_psnr(static, objects.gaussians, held, held_windows, config.crop)
     report.add("refine/as-built", "held_out_crop_psnr", before, "dB")
     refined: Refined = refine_objects(

@@ -19,11 +19,13 @@ from reconstruct.refine_objects import (
     RefineConfig,
     activated,
     crop_windows,
+    refine_from_frames,
     refine_objects,
     render_crop,
 )
 from reconstruct.synthetic.scan import ScanConfig
 from reconstruct.train import losses
+from reconstruct.views import View
 from sim_env.package import load_package, load_spec_checked
 from sim_env.registry import resolve_env
 from sim_env.splats.ply import read_ply
@@ -37,20 +39,43 @@ def world():
     return source, twin, ScanConfig.from_record(record)
 
 
-def test_a_crop_is_centred_on_the_object_it_is_cut_for(world) -> None:
+def pixels(views, f: int, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    k, m = views.Ks[f], views.viewmats[f].numpy()
+    cam = points @ m[:3, :3].T + m[:3, 3]
+    return k[0, 0] * cam[:, 0] / cam[:, 2] + k[0, 2], k[1, 1] * cam[:, 1] / cam[:, 2] + k[1, 2]
+
+
+def test_a_small_object_gets_one_crop_centred_on_it(world) -> None:
     source, twin, scan = world
     views = phone_views(source, scan, np.array([2.0, 20.0]))
-    centres = placed_objects(twin).centres()
-    windows = crop_windows(centres, views, 128)
-    assert windows, "the phone sees the objects"
+    red_box = placed_objects(twin).points()[0]
+    windows = crop_windows([red_box], views, 128)
+    assert sorted(f for f, _, _ in windows) == [0, 1]
     for f, x0, y0 in windows:
-        k, m = views.Ks[f], views.viewmats[f].numpy()
-        h, w = views.images[f].shape[:2]
-        cam = centres @ m[:3, :3].T + m[:3, 3]
-        u, v = k[0, 0] * cam[:, 0] / cam[:, 2] + k[0, 2], k[1, 1] * cam[:, 1] / cam[:, 2] + k[1, 2]
-        offsets = np.maximum(np.abs(u - x0 - 64), np.abs(v - y0 - 64))
-        inside = 0 < x0 < w - 128 and 0 < y0 < h - 128  # not pushed in from an edge
-        assert offsets.min() <= 1.0 or not inside
+        u, v = pixels(views, f, red_box)
+        assert u.max() - u.min() < 100  # smaller than the crop
+        mid_u, mid_v = (
+            (np.percentile(u, 2) + np.percentile(u, 98)) / 2,
+            (np.percentile(v, 2) + np.percentile(v, 98)) / 2,
+        )
+        assert abs(mid_u - x0 - 64) <= 1 and abs(mid_v - y0 - 64) <= 1
+
+
+def test_a_large_object_is_tiled_over_its_extent(world) -> None:
+    source, _, scan = world
+    views = phone_views(source, scan, np.array([20.0]))
+    x, y = np.meshgrid(np.linspace(0.2, 0.8, 41), np.linspace(-0.3, 0.3, 41))
+    sheet = np.c_[x.ravel(), y.ravel(), np.full(x.size, 0.01)]  # 60 cm square on the table
+    windows = crop_windows([sheet], views, 128)
+    u, v = pixels(views, 0, sheet)
+    lo_u, hi_u = np.percentile(u, [2, 98])
+    lo_v, hi_v = np.percentile(v, [2, 98])
+    assert hi_u - lo_u > 200 and len(windows) >= 4
+    covered = np.zeros((360, 480), bool)
+    for _, x0, y0 in windows:
+        covered[y0 : y0 + 128, x0 : x0 + 128] = True
+    box = covered[int(max(lo_v, 0)) : int(min(hi_v, 360)), int(max(lo_u, 0)) : int(min(hi_u, 480))]
+    assert box.all()
 
 
 def test_unrefined_objects_are_written_back_as_they_were(world, tmp_path: Path) -> None:
@@ -68,7 +93,7 @@ def test_refinement_fits_the_crop_it_trains_on(world) -> None:
     source, twin, scan = world
     views = phone_views(source, scan, np.array([20.0]))
     objects = placed_objects(twin)
-    window = crop_windows(objects.centres(), views, 64)[0]
+    window = crop_windows(objects.points(), views, 64)[0]
     static = read_ply(twin.path(twin.spec.scene.splats))
 
     def loss(gaussians) -> float:
@@ -91,7 +116,26 @@ def test_settings_and_frames_that_cannot_work_say_so(world) -> None:
     source, twin, scan = world
     views = phone_views(source, scan, np.array([2.0]))
     with pytest.raises(ReconstructError, match="smaller than a 512 px crop"):
-        crop_windows(placed_objects(twin).centres(), views, 512)
+        crop_windows(placed_objects(twin).points(), views, 512)
     with pytest.raises(ReconstructError, match="no frame shows an object"):
         static = read_ply(twin.path(twin.spec.scene.splats))
         refine_objects(static, static, np.zeros(len(static), int), views, [], RefineConfig(steps=1))
+
+
+def test_a_refinement_that_the_held_out_frames_disown_is_not_kept(world) -> None:
+    source, twin, scan = world
+    views = phone_views(source, scan, np.array([20.0, 20.5]))
+    frames = []
+    for name, image, viewmat, k in zip(
+        ("inverted", "true"), views.images, views.viewmats, views.Ks, strict=True
+    ):
+        picture = 1.0 - image.numpy() if name == "inverted" else image.numpy()
+        frames.append(View(name, picture, k, viewmat.numpy().astype(float)))
+    objects = placed_objects(twin)
+    bodies = [objects.gaussians.subset(np.nonzero(objects.labels == i)[0]) for i in range(4)]
+    static = read_ply(twin.path(twin.spec.scene.splats))
+    config = RefineConfig(steps=40, crop=64)
+    parts, summary = refine_from_frames(static, bodies, frames, {"true"}, config)
+    assert summary["heldout_crop_psnr_after"] < summary["heldout_crop_psnr_before"]
+    assert summary["kept"].startswith("as trained")
+    assert all(part is body for part, body in zip(parts, bodies, strict=True))

@@ -142,8 +142,9 @@ def test_refined_objects_look_closer_in_the_held_out_frames(quick_build: dict, t
     refined = summary["refine"]
     assert refined["image_size"] == [360, 270] and refined["crops"] > 50
     assert refined["heldout_crop_psnr_after"] > refined["heldout_crop_psnr_before"] + 0.5
+    assert refined["kept"] == "refined"
     for record, before, after in zip(
-        summary["objects"], refined["gaussians_before"], refined["gaussians_after"], strict=True
+        summary["objects"], refined["gaussians_before"], refined["gaussians_refined"], strict=True
     ):
         body = read_ply(tmp_path / "objects" / "objects" / record["name"] / "splats.ply")
         assert len(body) == record["gaussians"] == after > before  # split, body frame
