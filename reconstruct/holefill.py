@@ -6,9 +6,12 @@ removed. Each footprint is then covered by a copy of the table beside it: the sh
 ``reach``) whose band of table around the footprint best matches the band around the hole,
 in a top-down colour map of the table Gaussians, gives the Gaussians to copy (all their
 attributes, view-dependent colour included), so the wood grain and the shading continue
-across the footprint. A smooth fill (OpenCV's Telea inpainting of the colour map, on flat
-discs) was a lighter, textureless patch the exterior camera saw; it is kept only for a
-footprint with no whole stretch of table within reach.
+across the footprint. A footprint with no whole stretch of table within reach (a crate's,
+near the table's edge or other footprints) is filled tile by tile instead: each ``tile``-sized
+piece gets its own copy, the piece's band of seen table matched where it has one. A smooth fill
+(OpenCV's Telea inpainting of the colour map, on flat discs) was a lighter, textureless patch
+the exterior camera saw (a kitchen twin's crate spot: a blurred smear of the table's colours);
+it is kept only for pieces with no stretch of table within reach at all.
 """
 
 from __future__ import annotations
@@ -36,10 +39,11 @@ class FillConfig:
     band: the band around a hole whose colours pick the table to copy.
     reach: how far (beyond the hole's own size) a copied stretch of table may lie.
     copy: copy the table beside each footprint (False: smooth fill only).
+    tile: a footprint no whole copy fits is filled in pieces of this size (0: smooth fill).
     """
 
     LENGTHS: ClassVar[tuple[str, ...]] = (
-        "spacing", "margin", "ring", "depth", "height", "band", "reach",
+        "spacing", "margin", "ring", "depth", "height", "band", "reach", "tile",
     )  # fmt: skip
 
     spacing: float = 0.003
@@ -51,6 +55,7 @@ class FillConfig:
     band: float = 0.012
     reach: float = 0.06
     copy: bool = True
+    tile: float = 0.04
 
     def in_units(self, units: Units) -> FillConfig:
         return in_units(self, self.LENGTHS, units.per_metre)
@@ -102,35 +107,66 @@ def _shifts(region: np.ndarray, steps: int) -> list[tuple[int, int]]:
     return sorted(set(out))
 
 
+def _best_shift(
+    image: np.ndarray,
+    usable: np.ndarray,
+    piece: np.ndarray,  # [rows, cols] bool: the cells to copy into
+    ring: np.ndarray,  # [rows, cols] bool: seen table around them to match (may be empty)
+    shifts: list[tuple[int, int]],
+) -> tuple[int, int] | None:
+    """The shift that lands ``piece`` and ``ring`` on usable table and matches ``ring``'s
+    colours best (without a ring: the shortest such shift)."""
+    rows_n, cols_n = piece.shape
+    area_r, area_c = np.nonzero(piece | ring)
+    ring_r, ring_c = np.nonzero(ring)
+    best, best_cost = None, np.inf
+    for dr, dc in shifts:
+        r, c = area_r + dr, area_c + dc
+        if r.min() < 0 or c.min() < 0 or r.max() >= rows_n or c.max() >= cols_n:
+            continue
+        if not usable[r, c].all():
+            continue
+        if len(ring_r):
+            cost = float(np.mean((image[ring_r + dr, ring_c + dc] - image[ring_r, ring_c]) ** 2))
+        else:
+            cost = float(np.hypot(dr, dc))
+        if cost < best_cost:
+            best, best_cost = (dr, dc), cost
+    return best
+
+
 def match_shifts(
     image: np.ndarray,  # [rows, cols, 3] the table's colour map
     usable: np.ndarray,  # [rows, cols] bool: cells of seen table that may be copied
     holes: np.ndarray,  # [rows, cols] bool: cells to fill
     band: int,  # cells
     steps: int,  # cells
+    tile: int = 0,  # cells; 0: no piecewise fill
 ) -> list[tuple[np.ndarray, tuple[int, int] | None]]:
     """Per connected hole: its cells and the shift of the stretch of table to copy into it,
-    the one whose band around it best matches the hole's band (None: none is all table)."""
+    the one whose band around it best matches the hole's band. A hole no whole stretch fits
+    comes back in ``tile``-sized pieces, each with its own shift (None: no stretch of table
+    within reach)."""
     count, labels = cv2.connectedComponents(holes.astype(np.uint8), connectivity=8)
     kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
-    rows_n, cols_n = holes.shape
     out = []
     for k in range(1, count):
         region = labels == k
         ring = cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & ~holes & usable
-        area_r, area_c = np.nonzero(region | ring)
-        ring_r, ring_c = np.nonzero(ring)
-        best, best_cost = None, np.inf
-        for dr, dc in _shifts(region, steps):
-            r, c = area_r + dr, area_c + dc
-            if r.min() < 0 or c.min() < 0 or r.max() >= rows_n or c.max() >= cols_n:
-                continue
-            if not usable[r, c].all():
-                continue
-            cost = float(np.mean((image[ring_r + dr, ring_c + dc] - image[ring_r, ring_c]) ** 2))
-            if cost < best_cost:
-                best, best_cost = (dr, dc), cost
-        out.append((region, best))
+        shifts = _shifts(region, steps)
+        best = _best_shift(image, usable, region, ring, shifts)
+        if best is not None or tile <= 0:
+            out.append((region, best))
+            continue
+        rows, cols = np.nonzero(region)
+        for r0 in range(rows.min(), rows.max() + 1, tile):
+            for c0 in range(cols.min(), cols.max() + 1, tile):
+                piece = np.zeros_like(region)
+                piece[r0 : r0 + tile, c0 : c0 + tile] = region[r0 : r0 + tile, c0 : c0 + tile]
+                if not piece.any():
+                    continue
+                near = cv2.dilate(piece.astype(np.uint8), kernel).astype(bool) & ring
+                out.append((piece, _best_shift(image, usable, piece, near, shifts)))
     return out
 
 
@@ -186,7 +222,8 @@ def fill_table(
         seen = cover.astype(bool)
         usable = seen & ~to_fill
         band, steps = max(1, round(config.band / s)), max(2, round(config.reach / s))
-        for region, shift in match_shifts(filled, usable, to_fill, band, steps):
+        tile = max(1, round(config.tile / s)) if config.tile > 0 else 0
+        for region, shift in match_shifts(filled, usable, to_fill, band, steps, tile):
             if shift is None:
                 continue
             dr, dc = shift

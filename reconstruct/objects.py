@@ -461,7 +461,9 @@ STAGE = Stage(
         mesh_stage.STAGE.name,
         frames_stage.STAGE.name,
     ),
-    version=11,  # 10: the splats place a container's walls; 11: objects refined (opt-in)
+    # 10: the splats place a container's walls; 11: objects refined (opt-in), a footprint no
+    # whole copy of table fits filled in pieces (holefill's tile)
+    version=11,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
     reads_placement=False,

@@ -11,7 +11,8 @@ how much of the gap that cause holds:
 
 - footprints: the table where the objects stood during the scan (initial condition 0), off
   the objects' present pixels; floaters: splat surfaces in front of the true surface;
-- background: every pixel but the objects' and the robot's (the table's whole look);
+- background: every pixel but the objects' and the robot's (the table's whole look), and
+  its two parts: the table within ``NEAR_PX`` pixels of the objects, and the rest;
 - each object: its own pixels (its splats' look and place).
 
 The opposite swap, the source's objects on the twin's table, is listed too. One JSON line per
@@ -45,6 +46,7 @@ from studies.locator.net import decode_poses, predict
 
 SEED = 0  # the fidelity study's draws
 FOOTPRINT_MARGIN = 0.015  # m: the scan-time footprints grow by this (the fill's edge)
+NEAR_PX = 4  # the table "near the objects": this many pixels around them (~4 cm at 160x90)
 
 
 def swap(base: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -78,6 +80,7 @@ class Masks:
         anything = np.any(list(self.objects.values()), axis=0)
         robot = frame.source_robot | frame.twin_robot
         self.background = ~anything & ~robot
+        self.near = dilate(anything, NEAR_PX) & self.background  # the table around the objects
         self.floaters = dilate(frame.floaters(), 1) & ~anything
         self.footprints = (
             self._footprints(pair, camera, scan_ic, world, (h, w)) & ~anything & ~frame.source_robot
@@ -124,6 +127,10 @@ def variants(frame: FramePair, masks: Masks) -> dict[str, np.ndarray]:
         "twin, footprints from source": swap(twin, src, masks.footprints),
         "twin, floaters from source": swap(twin, src, masks.floaters),
         "twin, background from source": swap(twin, src, masks.background),
+        "twin, table near the objects from source": swap(twin, src, masks.near),
+        "twin, background away from the objects from source": swap(
+            twin, src, masks.background & ~masks.near
+        ),
         "source, background from twin": swap(src, twin, masks.background),
     }
     for name, mask in masks.objects.items():

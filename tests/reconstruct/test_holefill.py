@@ -90,3 +90,19 @@ def test_without_copying_the_fill_is_smooth() -> None:
     assert (
         np.corrcoef(rgb.reshape(-1, 3)[inside].mean(axis=1), stripes(ground[inside, 1]))[0, 1] < 0.5
     )
+
+
+def test_a_footprint_no_whole_copy_fits_is_filled_in_pieces_of_table() -> None:
+    """A crate-sized footprint filling most of the table: no stretch of table of its size is
+    within reach, so without pieces it gets the smooth fill; in pieces, the table's texture."""
+    solid = footprint_solid(0.0, 0.0, 0.0, (0.30, 0.20, 0.06))
+    table = table_around(solid, 2)
+    shades = {}
+    for tile in (0.0, FillConfig().tile):
+        fill, _ = fill_table(table, [solid], FillConfig(tile=tile))
+        rgb, ground = top_down(concat([table, fill]), size=300)
+        inside = solid.inside_footprint(solid.to_body(ground), -0.01)
+        assert inside.sum() > 10_000
+        shades[tile] = rgb.reshape(-1, 3)[inside].mean(axis=1)
+    assert shades[0.0].std() < 0.05  # smooth: no whole copy fitted
+    assert shades[FillConfig().tile].std() > 0.08  # the stripes' contrast is about 0.12
