@@ -192,13 +192,22 @@ def adopt_recorded(
     not taken). A package is known by its content hash, not its path: an episode recorded
     under another path to the same content (a run directory moved or copied) is taken, under
     this run's env id. A bundle is known by the digest of its files: an episode of a bundle
-    since retrained in place is not taken (a run recorded before runs stored the digests is
-    trusted). Returns how many were copied."""
+    since retrained in place is not taken. A run recorded before runs stored the digests is
+    trusted for a bundle only while no run of the store recorded another digest for it (one
+    that did shows the bundle was retrained, maybe after the undated run too). Returns how
+    many were copied."""
     wanted = {_same_episode(task.key): task.key for task in pending_tasks(store, run_id, tasks)}
     settings = _settings(document)
     ours = _policy_hashes(document)
+    runs = store.runs()
+    retrained = {
+        policy
+        for run in runs
+        for policy, digest in _policy_hashes(run.config).items()
+        if policy in ours and digest != ours[policy]
+    }
     adopted = 0
-    for run in reversed(store.runs()):
+    for run in reversed(runs):
         if not wanted:
             break
         if run.run_id == run_id or _settings(run.config) != settings:
@@ -207,7 +216,10 @@ def adopt_recorded(
         for record in store.records(run_id=run.run_id):
             key = wanted.get(_same_episode(record.key))
             policy = record.key.policy_id
-            same_policy = theirs is None or theirs.get(policy) == ours.get(policy)
+            if theirs is None:
+                same_policy = policy not in retrained
+            else:
+                same_policy = theirs.get(policy) == ours.get(policy)
             if key is not None and same_policy and record.outcome.failure_kind != "error":
                 store.record_episode(replace(record, run_id=run_id, key=key))
                 del wanted[_same_episode(key)]

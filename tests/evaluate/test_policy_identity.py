@@ -76,3 +76,26 @@ def test_a_run_recorded_before_policy_hashes_is_trusted(tmp_path):
     resumed = run_evaluation(_config(bundle), tmp_path, INLINE)
     assert resumed.run_id == first.run_id  # the identity it has today; the legacy run's differs
     assert (resumed.already_done, len(resumed.report.outcomes)) == (2, 0)
+
+
+def test_an_undated_run_is_not_trusted_once_a_retraining_is_on_record(tmp_path):
+    """An old store holds an undated run (no digests) and a dated one; the bundle has since
+    been retrained in place: neither run's episodes are this checkpoint's."""
+    bundle = _save(tmp_path / "ckpt")
+    first = run_evaluation(_config(bundle), tmp_path, INLINE)
+    with ResultsStore.open(first.store) as store:
+        document = dict(store.run(first.run_id).config)
+    legacy = {k: v for k, v in document.items() if k != "policy_hashes"}
+    legacy["identity"] = "eval-legacy"
+    edit_store(
+        first.store,
+        f"UPDATE runs SET config = '{json.dumps(legacy)}', run_id = 'eval-legacy'",
+        "UPDATE episodes SET run_id = 'eval-legacy'",
+    )
+    _save(bundle, seed=1)
+    dated = run_evaluation(_config(bundle), tmp_path, INLINE)  # the undated run is trusted
+    assert (dated.already_done, len(dated.report.outcomes)) == (2, 0)
+    _save(bundle, seed=2)
+    retrained = run_evaluation(_config(bundle), tmp_path, INLINE)
+    assert retrained.run_id not in {first.run_id, dated.run_id}
+    assert (retrained.already_done, len(retrained.report.outcomes)) == (0, 2)
