@@ -4,12 +4,15 @@
 
 The objects stage covers each footprint (where an object stood while the phone filmed) with a
 copy of the table beside it, and falls back to smooth discs (Telea inpainting) where no copy
-fits; the bundled kitchen twin's four footprints are mostly such discs, a blurred smear at the
-exterior camera. Here the discs (``holefill``'s: 0.75 x 0.75 x 0.02 of the fill spacing,
-opacity 0.97, unrotated) are taken out of the package's scene splats and the footprints filled
-again by ``reconstruct.holefill.fill_table``, with each object's own visual mesh where initial
-condition 0 puts it as its footprint. Only the twin's own data is used. Compare the copy with
-``locator_proxy``. Prints the counts as JSON lines.
+fits; the kitchen twin as first built had its four footprints filled mostly with such discs, a
+blurred smear at the exterior camera (bundled re-filled since session 15). Here the discs
+(``holefill``'s: 0.75 x 0.75 x 0.02 of the fill spacing, opacity 0.97, unrotated) are taken out
+of the package's scene splats and the footprints filled again by
+``reconstruct.holefill.fill_table``, with each object's own visual mesh where initial condition
+0 puts it as its footprint. Only the twin's own data is used; ``--out`` may be the twin itself,
+and its provenance notes say it was re-filled. A colour map (``render.colour``) was fitted on
+the splats as they were: fit it again (``twinbench env edit --colour-from``). Compare the copy
+with ``locator_proxy``. Prints the counts as JSON lines.
 """
 
 from __future__ import annotations
@@ -78,11 +81,23 @@ def refill(twin_id: str, out: Path, config: FillConfig, report: Report) -> EnvPa
     report.add("refill", "static_replaced", int(hidden.sum()), "count")
     report.add("refill", "fill_gaussians", len(fill), "count")
     report.add("refill", "smooth_discs_after", int(smooth_discs(fill, config).sum()), "count")
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(twin.root, out)
-    write_ply(out / twin.spec.scene.splats, concat([static.subset(np.nonzero(~hidden)[0]), fill]))
-    return save_package(yaml.safe_load((out / "env.yaml").read_text()), out)
+    staging = out.with_name(out.name + ".refilling")  # ``out`` may be the twin itself
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(twin.root, staging)
+    write_ply(
+        staging / twin.spec.scene.splats, concat([static.subset(np.nonzero(~hidden)[0]), fill])
+    )
+    data = yaml.safe_load((staging / "env.yaml").read_text())
+    data["provenance"]["notes"] = (
+        data["provenance"].get("notes", "").rstrip()
+        + f"\nrefilled: {int(discs.sum())} smooth-fill "
+        "discs under the scanned objects replaced by copied table "
+        "(python -m benchmarks.fidelity.refill_package)"
+    ).strip()
+    save_package(data, staging)
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return load_spec_checked(out)
 
 
 def main(argv: list[str] | None = None) -> None:
