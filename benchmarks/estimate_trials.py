@@ -29,7 +29,11 @@ JSON line per figure, progress on stderr.
    300 conditions, the twin before its relit rebuild) is in git history (52755cf). Session
    13's file for the source-only rungs trained with openpi's augmentations (``--rungs
    aug-s3000 aug-s400 --csv benchmarks/estimate_trials_aug.csv``, the same twin, 400
-   episodes, 16 min) is ``benchmarks/estimate_trials_aug.csv``.
+   episodes, 16 min) is ``benchmarks/estimate_trials_aug.csv``. Session 15's file for the
+   kitchen (``--source kitchen_source --twin kitchen_twin --ladder
+   benchmarks/fidelity/ladder-kitchen --csv benchmarks/estimate_trials_kitchen.csv``, the
+   re-filled twin and its retrained ``cot-*`` rungs, the default four rungs: 800 episodes,
+   11 min) is ``benchmarks/estimate_trials_kitchen.csv``.
 2. The conditions are the population: the true real rate is the source world's mean over
    them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
    replacement; their source episodes are the real trials, the twin there their pairs, the
