@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.fidelity.gap_locator import GRASP_SLACK, PLACE_SLACK
+from benchmarks.fidelity.gap_locator import GRASP_SLACK, PLACE_SLACK, check_ladder
 from benchmarks.figures import emit_rows
 from evaluate.bundle import load_bundle
 from reconstruct.synthetic.spec import WORLDS, SourceWorldConfig
@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     if not bundles:
         raise SystemExit(f"{args.ladder}: no policy bundles named {args.bundles}")
     first = next(iter(bundles.values())).locator
+    check_ladder(args.ladder, tuple(first.objects), source)
     args.size = f"{first.image_size[0]}x{first.image_size[1]}"
 
     def progress(done: int) -> None:

@@ -17,6 +17,17 @@ GRASP_SLACK = 0.02  # m: a red box located within this is grasped (8.5 cm jaws, 
 PLACE_SLACK = 0.03  # m: a tray located within this takes the box
 
 
+def check_ladder(ladder: Path, objects: tuple[str, ...], package: EnvPackage) -> None:
+    """Refuse a ladder whose locators find objects ``package`` lacks (another world's)."""
+    missing = [name for name in objects if name not in {o.name for o in package.spec.objects}]
+    if missing:
+        raise SystemExit(
+            f"{ladder}: its locators find {', '.join(objects)}, and {package.spec.name} has no "
+            f"{', '.join(missing)}; give --ladder with this world's rungs (kitchen_source's are "
+            "benchmarks/fidelity/ladder-kitchen)"
+        )
+
+
 def locator_errors(
     report, source: EnvPackage, twins: dict[str, EnvPackage], conditions, ladder: Path, count: int
 ) -> dict:
@@ -31,6 +42,7 @@ def locator_errors(
     if not bundles:
         raise SystemExit(f"{ladder}: no policy bundles")
     first = next(iter(bundles.values())).locator
+    check_ladder(ladder, tuple(first.objects), source)
     config = LocatorConfig(camera=first.camera, image_size=first.image_size, objects=first.objects)
     worlds = {"source": (source, conditions[0][:count])}
     worlds |= {f"twin {look}": (package, conditions[1][:count]) for look, package in twins.items()}
