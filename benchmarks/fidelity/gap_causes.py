@@ -187,7 +187,8 @@ def markdown(result: dict, args: argparse.Namespace, seconds: float) -> str:
     lines = [
         "# Which twin difference moves the locator",
         "",
-        f"`python -m benchmarks.fidelity.gap_causes --twin {args.twin} --states {args.states}` "
+        f"`python -m benchmarks.fidelity.gap_causes --source {args.source} --twin {args.twin} "
+        f"--states {args.states} --ladder {args.ladder} --bundles '{args.bundles}'` "
         f"({seconds:.0f} s). The twin's first exterior frame ({args.size}) with one cause's "
         "pixels swapped for the source's; "
         f"cells: {' / '.join(objects)} median error (cm), located fraction.",

@@ -96,7 +96,8 @@ def write_markdown(
         "# The twin's visual gap, cause by cause",
         "",
         f"`python -m benchmarks.fidelity.gap --source {args.source} --twin {args.twin} "
-        f"--states {args.states} --locator-states {args.locator_states}` ({seconds:.0f} s).",
+        f"--states {args.states} --locator-states {args.locator_states} --ladder {args.ladder}` "
+        f"({seconds:.0f} s).",
         "Looks: `as-built` (classic rasterizer, trained colours), `antialiased` (gsplat's "
         "antialiased mode), `colour` (per-camera colour map fitted on state 0), `both`.",
         "",
