@@ -59,20 +59,25 @@ def test_a_checkpoint_retrained_in_place_is_evaluated_again(tmp_path):
     assert documents[first.run_id]["policy_hashes"] != documents[retrained.run_id]["policy_hashes"]
 
 
+def _forget_digests(store_path: Path, run_id: str) -> None:
+    """Make ``run_id`` the run of a store written before runs kept their bundles' digests."""
+    with ResultsStore.open(store_path) as store:
+        document = dict(store.run(run_id).config)
+    legacy = {k: v for k, v in document.items() if k != "policy_hashes"}
+    legacy["identity"] = "eval-legacy"
+    edit_store(
+        store_path,
+        f"UPDATE runs SET config = '{json.dumps(legacy)}', run_id = 'eval-legacy'",
+        "UPDATE episodes SET run_id = 'eval-legacy'",
+    )
+
+
 def test_a_run_recorded_before_policy_hashes_is_trusted(tmp_path):
     """Stores written before runs kept the digests (every committed study) still resume:
     their episodes are adopted by spec, as they always were."""
     bundle = _save(tmp_path / "ckpt")
     first = run_evaluation(_config(bundle), tmp_path, INLINE)
-    with ResultsStore.open(first.store) as store:
-        document = dict(store.run(first.run_id).config)
-    legacy = {k: v for k, v in document.items() if k != "policy_hashes"}
-    legacy["identity"] = "eval-legacy"
-    edit_store(
-        first.store,
-        f"UPDATE runs SET config = '{json.dumps(legacy)}', run_id = 'eval-legacy'",
-        "UPDATE episodes SET run_id = 'eval-legacy'",
-    )
+    _forget_digests(first.store, first.run_id)
     resumed = run_evaluation(_config(bundle), tmp_path, INLINE)
     assert resumed.run_id == first.run_id  # the identity it has today; the legacy run's differs
     assert (resumed.already_done, len(resumed.report.outcomes)) == (2, 0)
@@ -83,15 +88,7 @@ def test_an_undated_run_is_not_trusted_once_a_retraining_is_on_record(tmp_path):
     been retrained in place: neither run's episodes are this checkpoint's."""
     bundle = _save(tmp_path / "ckpt")
     first = run_evaluation(_config(bundle), tmp_path, INLINE)
-    with ResultsStore.open(first.store) as store:
-        document = dict(store.run(first.run_id).config)
-    legacy = {k: v for k, v in document.items() if k != "policy_hashes"}
-    legacy["identity"] = "eval-legacy"
-    edit_store(
-        first.store,
-        f"UPDATE runs SET config = '{json.dumps(legacy)}', run_id = 'eval-legacy'",
-        "UPDATE episodes SET run_id = 'eval-legacy'",
-    )
+    _forget_digests(first.store, first.run_id)
     _save(bundle, seed=1)
     dated = run_evaluation(_config(bundle), tmp_path, INLINE)  # the undated run is trusted
     assert (dated.already_done, len(dated.report.outcomes)) == (2, 0)
