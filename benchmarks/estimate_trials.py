@@ -13,9 +13,9 @@ JSON line per figure, progress on stderr.
    rung, into one results store. Only the runs this invocation evaluated are read back, and
    two different episodes of one rung in one world at one condition are refused, so the
    store's episodes of an earlier build of a world never mix in. A run is known by its
-   policies' specs and its worlds' content hashes: a rung retrained in place at the same
-   path may resume its earlier run, so record retrained rungs into a fresh ``--out`` (as
-   the committed file was). The outcomes per condition are written to
+   policies' specs and files and its worlds' content hashes: a rung retrained in place
+   starts a new run, and no episode of its predecessor is adopted (the committed files
+   were still recorded into a fresh ``--out``). The outcomes per condition are written to
    ``benchmarks/estimate_trials.csv`` (committed), which ``--measure-only`` measures without
    running anything. The committed file was recorded in session 10 (6 Dec 2026) on the
    bundled ``tabletop_twin`` of d34c6d4 (rebuilt with an exterior pass) with the ladder's
