@@ -32,6 +32,7 @@ from reconstruct.segment import surface_samples
 from reconstruct.solid import Solid, build_solid
 from sim_env.cameras import quat_to_mat
 from sim_env.package import EnvPackage, load_spec_checked
+from sim_env.package.edit import put_in_place
 from sim_env.package.loader import save_package
 from sim_env.registry import resolve_env
 from sim_env.splats import GaussianSet, concat
@@ -95,8 +96,7 @@ def refill(twin_id: str, out: Path, config: FillConfig, report: Report) -> EnvPa
         "(python -m benchmarks.fidelity.refill_package)"
     ).strip()
     save_package(data, staging)
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
+    put_in_place(staging, out)
     return load_spec_checked(out)
 
 

@@ -433,11 +433,11 @@ def edit_package(
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    _put_in_place(stage, target)
+    put_in_place(stage, target)
     return load_package(target), dropped
 
 
-def _put_in_place(stage: Path, target: Path) -> None:
+def put_in_place(stage: Path, target: Path) -> None:
     """Move the finished ``stage`` to ``target``, replacing it if it exists."""
     if not target.exists():
         os.replace(stage, target)
