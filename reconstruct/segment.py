@@ -62,6 +62,10 @@ class SegmentConfig:
     min_gaussians: a candidate with fewer splats over it is scenery (count, not a length) ...
     min_gaussian_share: ... as is one with less than this share of the splats over the best
         supported candidate on the table.
+    ridge_height, ridge_ratio: a candidate lower than ``ridge_height`` whose footprint is
+        more than ``ridge_ratio`` times as long as it is wide is scenery: the raised edge of a
+        sheet or of the table (on the Buddha photos, the cardboard's edge came out as a
+        17 x 3 cm ridge 2.5 cm high in one of three builds); a lying banana is taller.
     hold, min_held: a candidate with less than ``min_held`` of its samples above
         ``seed_height`` within ``hold`` of a Gaussian centre is scenery: a surface the splats
         do not hold up (the fused table bulging over plain wood: 23-39% within 1 cm on the
@@ -72,7 +76,7 @@ class SegmentConfig:
     LENGTHS: ClassVar[tuple[str, ...]] = (
         "sample_spacing", "seed_height", "min_height", "reach", "merge_gap",
         "cluster_distance", "min_object_height", "min_size", "max_size", "table_cell",
-        "at_radius", "hold",
+        "at_radius", "hold", "ridge_height",
     )  # fmt: skip
 
     sample_spacing: float = 0.0015
@@ -91,6 +95,8 @@ class SegmentConfig:
     min_gaussian_share: float = 0.02
     hold: float = 0.01
     min_held: float = 0.6
+    ridge_height: float = 0.03
+    ridge_ratio: float = 4.0
     container: ContainerConfig = field(default_factory=ContainerConfig)
 
     def in_units(self, units: Units) -> SegmentConfig:
@@ -251,6 +257,23 @@ def scenery_reason(
     return ""
 
 
+def ridge_reason(seeds: np.ndarray, config: SegmentConfig) -> str:
+    """Why the ``[P, 3]`` ``seeds`` of a candidate are a ridge (see ``SegmentConfig``); empty
+    when they are not."""
+    height = float(seeds[:, 2].max())
+    if height >= config.ridge_height or len(seeds) < 3:
+        return ""
+    xy = seeds[:, :2] - seeds[:, :2].mean(0)
+    _, axes = np.linalg.eigh(np.cov(xy.T))
+    extents = np.ptp(xy @ axes, axis=0)  # [2] m: across, along the footprint's axes
+    if extents[1] <= config.ridge_ratio * max(extents[0], 1e-9):
+        return ""
+    return (
+        f"a ridge: {extents[1] / max(extents[0], 1e-9):.1f} times as long as it is wide, "
+        f"{height:.3g} high (< ridge_height {config.ridge_height:.3g})"
+    )
+
+
 def fragment_reason(count: int, counts: list[int], config: SegmentConfig) -> str:
     """Why a candidate with ``count`` splats over it is a fragment, given the ``counts`` of
     the candidates on the table; empty when it is not."""
@@ -382,6 +405,7 @@ def find_candidates(
         member = low & _over(points[:, :2], seeds[:, :2], config.cluster_distance / 2, config.reach)
         count = 0 if gaussians is None else splats_over(gaussians, seeds[:, :2], hi[2], config)
         reason = scenery_reason(points[member, :2].mean(0), diagonal, table, config)
+        reason = reason or ridge_reason(seeds, config)
         if tree is not None and not reason:
             reason = held_reason(seeds, tree, config)
         found.append([points[member], colors[member], count, reason, 1])
