@@ -248,12 +248,24 @@ def edit_command(
     colour_condition: int = typer.Option(
         0, "--colour-condition", help="The initial condition the --colour-from photos show."
     ),
+    camera_gains: list[str] = typer.Option(
+        [],
+        "--camera-gains",
+        help="CAMERA=R,G,B: multiply that camera's whole image (its white balance and exposure; "
+        "render.camera_response; repeatable).",
+    ),
+    camera_jpeg: list[str] = typer.Option(
+        [],
+        "--camera-jpeg",
+        help="CAMERA=QUALITY: pass that camera's images through JPEG at QUALITY 1-100, as its "
+        "stream does (render.camera_response; repeatable).",
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the edited package to this new directory."
     ),
 ) -> None:
     """Edit a package: rename, merge or drop objects, set masses, frictions, the task, the base,
-    the exterior camera, the cameras' colours.
+    the exterior camera, the cameras' colours and responses.
 
     Edits apply in that order, then the package is saved with new hashes and validated with
     its physics; a failed edit changes nothing (see FORMAT.md, 'Editing a package').
@@ -267,7 +279,9 @@ def edit_command(
     from sim_env.package.edit import PackageEdits, edit_package, parse_edits
     from sim_env.registry import BUNDLED_DIR, resolve_env
 
-    edits = parse_edits(rename, merge, drop, mass, friction, task, instruction, base)
+    edits = parse_edits(
+        rename, merge, drop, mass, friction, task, instruction, base, camera_gains, camera_jpeg
+    )
     if exterior_camera:
         edits = replace(edits, exterior=parse_exterior(exterior_camera))
     root = resolve_env(env)
@@ -276,7 +290,7 @@ def edit_command(
     if edits == PackageEdits():
         raise EnvPackageError(
             "nothing to edit: give --rename, --merge, --drop, --mass, --friction, --task, --base, "
-            "--exterior-camera or --colour-from"
+            "--exterior-camera, --colour-from, --camera-gains or --camera-jpeg"
         )
     if output is None and root.resolve().is_relative_to(BUNDLED_DIR.resolve()):
         raise EnvPackageError("a bundled environment; give --output DIR for the copy", file=root)

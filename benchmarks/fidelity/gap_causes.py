@@ -22,7 +22,6 @@ figure to stdout; ``--out`` also gets ``causes.md``.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import sys
 import time
 from collections.abc import Callable
@@ -31,9 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.fidelity.gap_locator import GRASP_SLACK, PLACE_SLACK, check_ladder
+from benchmarks.fidelity.gap_locator import load_ladder, located, xy_errors
 from benchmarks.figures import emit_rows
-from evaluate.bundle import load_bundle
 from reconstruct.synthetic.spec import WORLDS, SourceWorldConfig
 from sim_env.cameras import Intrinsics, world_to_camera
 from sim_env.package import InitialCondition
@@ -42,7 +40,6 @@ from studies.fidelity.conditions import extra_conditions
 from studies.fidelity.gap_frames import FramePair, WorldPair
 from studies.fidelity.gap_metrics import dilate
 from studies.fidelity.run import check_pair
-from studies.locator.net import decode_poses, predict
 
 SEED = 0  # the fidelity study's draws
 FOOTPRINT_MARGIN = 0.015  # m: the scan-time footprints grow by this (the fill's edge)
@@ -167,12 +164,9 @@ def locate(looks: dict, xy: list[dict], bundles: dict) -> dict[str, dict[str, di
         for name, policy in bundles.items():
             objects = list(policy.locator.objects)
             truth = np.array([[row[o] for o in objects] for row in xy])
-            found, _ = decode_poses(
-                predict(policy.net, policy.standardisation, images), len(objects)
-            )
-            dist = np.linalg.norm(found - truth, axis=-1)
+            dist = xy_errors(policy, images, truth)
             row = {o: 100 * float(np.median(dist[:, m])) for m, o in enumerate(objects)}
-            row["located"] = float(np.mean((dist[:, 0] < GRASP_SLACK) & (dist[:, 1] < PLACE_SLACK)))
+            row["located"] = float(np.mean(located(dist)))
             out[look][name] = row
     return out
 
@@ -217,22 +211,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     source, twin = check_pair(args.source, args.twin)
-    bundles = {
-        d.name: load_bundle(d).inner
-        for d in sorted(args.ladder.iterdir())
-        if fnmatch.fnmatch(d.name, args.bundles) and (d / "policy.yaml").is_file()
-    }
-    if not bundles:
-        raise SystemExit(f"{args.ladder}: no policy bundles named {args.bundles}")
-    first = next(iter(bundles.values())).locator
-    check_ladder(args.ladder, tuple(first.objects), source)
-    args.size = f"{first.image_size[0]}x{first.image_size[1]}"
+    bundles, view = load_ladder(args.ladder, source, args.bundles)
+    args.size = f"{view.image_size[0]}x{view.image_size[1]}"
 
     def progress(done: int) -> None:
         print(f"rendered state {done}/{args.states}", file=sys.stderr, flush=True)
 
     looks, xy = render_looks(
-        source, twin, first.camera, tuple(first.image_size), args.states, progress
+        source, twin, view.camera, tuple(view.image_size), args.states, progress
     )
     result = locate(looks, xy, bundles)
     for look, rows in result.items():

@@ -3,6 +3,7 @@ frame (the study's size) of the same states in the source world and in each twin
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from pathlib import Path
 
@@ -28,22 +29,47 @@ def check_ladder(ladder: Path, objects: tuple[str, ...], package: EnvPackage) ->
         )
 
 
+def load_ladder(
+    ladder: Path, package: EnvPackage, pattern: str = "*"
+) -> tuple[dict, LocatorConfig]:
+    """Bundle name -> policy for every bundle directly under ``ladder`` named ``pattern``
+    (shell-style), and the view their locators read (the first bundle's camera, size and
+    objects), checked against ``package``."""
+    bundles = {
+        d.name: load_bundle(d).inner
+        for d in sorted(ladder.iterdir())
+        if fnmatch.fnmatch(d.name, pattern) and (d / "policy.yaml").is_file()
+    }
+    if not bundles:
+        raise SystemExit(f"{ladder}: no policy bundles named {pattern}")
+    first = next(iter(bundles.values())).locator
+    check_ladder(ladder, tuple(first.objects), package)
+    config = LocatorConfig(camera=first.camera, image_size=first.image_size, objects=first.objects)
+    return bundles, config
+
+
+def xy_errors(
+    policy,
+    images: np.ndarray,  # [N, H, W, 3] uint8, the first frames the locator reads
+    truth: np.ndarray,  # [N, M, 2] m, where its M objects really are
+) -> np.ndarray:
+    """[N, M] m: how far the policy's locator puts each object from where it is."""
+    found, _ = decode_poses(predict(policy.net, policy.standardisation, images), truth.shape[1])
+    return np.linalg.norm(found - truth, axis=-1)
+
+
+def located(errors: np.ndarray) -> np.ndarray:
+    """[N] bool of ``errors`` [N, 2] m (object, container): both close enough to succeed."""
+    return (errors[:, 0] < GRASP_SLACK) & (errors[:, 1] < PLACE_SLACK)
+
+
 def locator_errors(
     report, source: EnvPackage, twins: dict[str, EnvPackage], conditions, ladder: Path, count: int
 ) -> dict:
     """world -> bundle -> {object, container: median xy error [cm] (the bundles' task, e.g.
     red_box and tray), "grasp": fraction of states with the object within GRASP_SLACK and the
     container within PLACE_SLACK}; figures go to ``report``."""
-    bundles = {
-        d.name: load_bundle(d).inner
-        for d in sorted(ladder.iterdir())
-        if (d / "policy.yaml").is_file()
-    }
-    if not bundles:
-        raise SystemExit(f"{ladder}: no policy bundles")
-    first = next(iter(bundles.values())).locator
-    check_ladder(ladder, tuple(first.objects), source)
-    config = LocatorConfig(camera=first.camera, image_size=first.image_size, objects=first.objects)
+    bundles, config = load_ladder(ladder, source)
     worlds = {"source": (source, conditions[0][:count])}
     worlds |= {f"twin {look}": (package, conditions[1][:count]) for look, package in twins.items()}
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -52,12 +78,9 @@ def locator_errors(
         print(f"locator views of {world}: {len(ics)}", file=sys.stderr, flush=True)
         out[world] = {}
         for name, policy in bundles.items():
-            xy, _ = decode_poses(
-                predict(policy.net, policy.standardisation, views.images), len(config.objects)
-            )
-            dist = np.linalg.norm(xy - views.xy, axis=-1)  # [N, M] m
+            dist = xy_errors(policy, views.images, views.xy)  # [N, M] m
             row = {obj: 100 * float(np.median(dist[:, m])) for m, obj in enumerate(config.objects)}
-            row["grasp"] = float(np.mean((dist[:, 0] < GRASP_SLACK) & (dist[:, 1] < PLACE_SLACK)))
+            row["grasp"] = float(np.mean(located(dist)))
             out[world][name] = row
             case = f"locator/{world.replace(' ', '-')}/{name}"
             for obj in config.objects:

@@ -82,6 +82,8 @@ class PackageEdits:
     base: BasePlacement | None = None  # the robot base, with the world cameras
     exterior: SpecEdit | None = None  # the exterior camera, after the base
     colour: tuple[tuple[str, ColourMap], ...] = ()  # (camera, 3x4 map): render.colour
+    camera_gains: tuple[tuple[str, tuple[float, float, float]], ...] = ()  # render.camera_response
+    camera_jpeg: tuple[tuple[str, int], ...] = ()  # (camera, JPEG quality): render.camera_response
 
     def describe(self) -> str:
         """One line for the package's provenance notes."""
@@ -97,6 +99,8 @@ class PackageEdits:
         if self.exterior:
             parts.append(self.exterior.describe())
         parts += [f"colour map for {camera}" for camera, _ in self.colour]
+        parts += [f"camera gains {c}={','.join(f'{g:g}' for g in v)}" for c, v in self.camera_gains]
+        parts += [f"camera JPEG {c}={q}" for c, q in self.camera_jpeg]
         return "; ".join(parts)
 
 
@@ -124,6 +128,8 @@ def parse_edits(
     task: str = "",
     instruction: str = "",
     base: str = "",
+    camera_gains: Sequence[str] = (),
+    camera_jpeg: Sequence[str] = (),
 ) -> PackageEdits:
     """The edits from the command line's flags (``OLD=NEW``, ``A,B=NEW``, ``NAME=KG``, ...)."""
     merges = []
@@ -148,7 +154,35 @@ def parse_edits(
         friction=tuple(_number(t, "--friction", "NAME=MU") for t in friction),
         task=chosen,
         base=parse_base(base) if base else None,
+        camera_gains=tuple(_gains(t) for t in camera_gains),
+        camera_jpeg=tuple(_quality(t) for t in camera_jpeg),
     )
+
+
+def _gains(text: str) -> tuple[str, tuple[float, float, float]]:
+    """``CAMERA=R,G,B`` (one number sets all three)."""
+    camera, value = parse_pair(text, "--camera-gains", "CAMERA=R,G,B")
+    try:
+        gains = [float(g) for g in value.split(",")]
+    except ValueError:
+        gains = []
+    if len(gains) == 1:
+        gains *= 3
+    if len(gains) != 3:
+        raise EnvPackageError(
+            f"expected CAMERA=R,G,B (or one gain for all three), got {text!r}",
+            field="--camera-gains",
+        )
+    return camera, (gains[0], gains[1], gains[2])
+
+
+def _quality(text: str) -> tuple[str, int]:
+    camera, value = parse_pair(text, "--camera-jpeg", "CAMERA=QUALITY")
+    if not value.isdigit():
+        raise EnvPackageError(
+            f"expected CAMERA=QUALITY (an integer 1-100), got {text!r}", field="--camera-jpeg"
+        )
+    return camera, int(value)
 
 
 class _Draft:
@@ -359,6 +393,13 @@ def apply_edits(draft: _Draft, edits: PackageEdits) -> None:
     for camera, colour_map in edits.colour:
         render = draft.data.setdefault("render", {})
         render.setdefault("colour", {})[camera] = [list(row) for row in colour_map]
+        draft.data["format_version"] = max(2, draft.data.get("format_version", 1))
+    for camera, value in (
+        *((c, {"gains": list(g)}) for c, g in edits.camera_gains),
+        *((c, {"jpeg_quality": q}) for c, q in edits.camera_jpeg),
+    ):
+        responses = draft.data.setdefault("render", {}).setdefault("camera_response", {})
+        responses.setdefault(camera, {}).update(value)
         draft.data["format_version"] = max(2, draft.data.get("format_version", 1))
     _check_references(draft, edits)
 

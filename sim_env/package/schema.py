@@ -148,11 +148,26 @@ ColourMatrix = tuple[
     tuple[float, float, float, float],
 ]
 MAX_COLOUR_COEFFICIENT = 10.0  # a colour map's entries (colours in [0, 1]) stay within this
+MAX_CAMERA_GAIN = 4.0  # a camera's per-channel gain: two stops either way covers any exposure
+
+
+class CameraResponseSpec(_Strict):
+    """What a real camera does to its whole image (sim_env.render.camera_response)."""
+
+    gains: Vec3 = (1.0, 1.0, 1.0)  # R, G, B multipliers: white balance and exposure
+    jpeg_quality: int | None = Field(default=None, ge=1, le=100)  # the stream's codec; None: raw
+
+    @field_validator("gains")
+    @classmethod
+    def _positive(cls, v: Vec3) -> Vec3:
+        if not all(0 < g <= MAX_CAMERA_GAIN for g in v):
+            raise ValueError(f"each gain must be in (0, {MAX_CAMERA_GAIN:g}], got {list(v)}")
+        return v
 
 
 class SplatRenderSpec(_Strict):
-    """How the splat renderer draws this package; every field is opt-in (the default is
-    gsplat's classic mode, colours as trained)."""
+    """How this package is drawn; every field is opt-in (the default is gsplat's classic mode,
+    colours as trained, each camera's image as rendered)."""
 
     antialiased: bool = False  # gsplat's rasterize_mode "antialiased" (mip-splatting's 2D filter)
     smoothing_3d: bool = False  # mip-splatting's 3D filter for the package's own cameras
@@ -162,6 +177,9 @@ class SplatRenderSpec(_Strict):
     # camera name -> 3x4 affine map (M | b) of the splats' colours in [0, 1] to what that camera
     # sees (its exposure and white balance; sim_env.render.colour.fit_colour)
     colour: dict[str, ColourMatrix] = Field(default_factory=dict)
+    # camera name -> that camera's response applied to its finished image, robot included,
+    # with any renderer (gains, then JPEG; sim_env.render.camera_response)
+    camera_response: dict[str, CameraResponseSpec] = Field(default_factory=dict)
 
     @field_validator("colour")
     @classmethod
@@ -260,7 +278,7 @@ class EnvPackageSpec(_Strict):
     initial_conditions: list[InitialCondition] = Field(min_length=1)
     episode: EpisodeSpec = EpisodeSpec()
     provenance: Provenance
-    render: SplatRenderSpec | None = None  # opt-in splat rendering settings
+    render: SplatRenderSpec | None = None  # opt-in rendering settings
 
     _name = field_validator("name")(_check_name)
 
@@ -276,9 +294,11 @@ class EnvPackageSpec(_Strict):
     @model_validator(mode="after")
     def _render_names_cameras(self) -> EnvPackageSpec:
         if self.render is not None:
-            unknown = sorted(set(self.render.colour) - {c.name for c in self.cameras})
-            if unknown:
-                raise ValueError(f"render.colour names cameras the package lacks: {unknown}")
+            names = {c.name for c in self.cameras}
+            for field in ("colour", "camera_response"):
+                unknown = sorted(set(getattr(self.render, field)) - names)
+                if unknown:
+                    raise ValueError(f"render.{field} names cameras the package lacks: {unknown}")
         return self
 
     @model_validator(mode="after")

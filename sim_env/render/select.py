@@ -24,7 +24,24 @@ def make_renderer(
     hybrid: HybridConfig = HybridConfig(),
 ) -> Renderer:
     """``mujoco`` draws the package's meshes; ``splats`` its Gaussian splats composited with the
-    MuJoCo robot; ``auto`` picks ``splats`` when the package has any."""
+    MuJoCo robot; ``auto`` picks ``splats`` when the package has any. Cameras with a
+    ``render.camera_response`` get it applied to their images, whichever renderer draws them."""
+    renderer = _drawing_renderer(package, scene, kind, hybrid)
+    render = package.spec.render
+    if render is None or not render.camera_response:
+        return renderer
+    from sim_env.render.camera_response import CameraResponse, RespondingRenderer
+
+    responses = {
+        camera: CameraResponse(tuple(r.gains), r.jpeg_quality)
+        for camera, r in render.camera_response.items()
+    }
+    return RespondingRenderer(renderer, responses)
+
+
+def _drawing_renderer(
+    package: EnvPackage, scene: SceneModel, kind: str, hybrid: HybridConfig
+) -> Renderer:
     if kind not in RENDERERS:
         raise SimEnvError(f"unknown renderer {kind!r} (valid: {', '.join(RENDERERS)})")
     if kind == "splats" or (kind == "auto" and has_splats(package)):
