@@ -10,8 +10,9 @@ source world than the source world ranks them against itself through a slightly 
 camera. Each perturbation here is one such camera: white balance 3% warmer, exposure 3% either
 way, its stream's JPEG at quality 90 or 75 (``sim_env.render.camera_response``, what
 ``render.camera_response`` applies), sensor noise of 2 grey levels, the image one pixel over
-(0.05 degrees of camera yaw at the exterior camera's 160 px). Per perturbation and ladder bundle,
-on the exterior camera's first frame of the same states (the locator proxy's measure,
+(0.65 degrees of yaw at the exterior camera's 160 px: a camera mount's play), and the white
+balance and the JPEG together (another camera). Per perturbation and ladder bundle, on the
+exterior camera's first frame of the same states (the locator proxy's measure,
 ``gap_locator``): the located fraction; its per-state correlation with the clean source's (a
 trial-level agreement: no prediction-powered interval saves more than its square of the real
 trials); and the ladder's Pearson and MMRV against the clean source, for all bundles and the
@@ -92,6 +93,10 @@ PERTURBATIONS: dict[str, Perturbation] = {
     ),
     "sensor noise": Perturbation("read noise, 2 grey levels", partial(sensor_noise, 2.0)),
     "1 px over": Perturbation("the image one pixel to the right", partial(shifted, 1)),
+    "another camera": Perturbation(
+        "white balance +3% and JPEG 90 together",
+        partial(through, CameraResponse(gains=(1.03, 1.0, 0.97), jpeg_quality=90)),
+    ),
 }
 
 
