@@ -32,10 +32,9 @@ from evaluate.documents import (
     ReportSide,
 )
 from evaluate.errors import EvaluateError
-from evaluate.report import METRIC_LABELS
+from evaluate.report import METRIC_LABELS, short_name
 from evaluate.store import StoreLocation
 from studies.fidelity.document import FidelitySummary, World
-from studies.fidelity.summary import short_name
 
 REPORT_FILE = "report.json"
 

@@ -162,6 +162,14 @@ def metrics_line(agreement: Agreement, sep: str = " · ") -> str:
     return sep.join(parts)
 
 
+def short_name(policy: str) -> str:
+    """``bundle:path/to/src-1500`` -> ``src-1500``; other specs unchanged."""
+    scheme, _, rest = policy.partition(":")
+    if scheme == "bundle" and rest:
+        return Path(rest.rstrip("/")).name
+    return policy
+
+
 def scatter_plot(agreement: Agreement, quantity: str, path: Path) -> None:
     """Sim rate against real rate per policy, y = x for reference; rank disagreements in red."""
     fig = Figure(figsize=(6.4, 6.0), layout="constrained")
@@ -172,7 +180,11 @@ def scatter_plot(agreement: Agreement, quantity: str, path: Path) -> None:
 def draw_scatter(
     ax: Axes, agreement: Agreement, quantity: str, real: str = "real", sim: str = "sim"
 ) -> None:
-    """:func:`scatter_plot`'s drawing on ``ax``; ``real`` and ``sim`` name the axes' sides."""
+    """:func:`scatter_plot`'s drawing on ``ax``; ``real`` and ``sim`` name the axes' sides.
+    Points are labelled with :func:`short_name` where those stay distinct."""
+    policies = [p.policy for p in agreement.points]
+    short = [short_name(policy) for policy in policies]
+    labels = dict(zip(policies, short if len(set(short)) == len(short) else policies, strict=True))
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="sim = real")
     for flagged, colour, label in (
         (False, "tab:blue", "ranks agree"),
@@ -195,7 +207,7 @@ def draw_scatter(
         )
         for p in points:
             ax.annotate(
-                p.policy,
+                labels[p.policy],
                 (p.real, p.sim),
                 xytext=(4, 4),
                 textcoords="offset points",

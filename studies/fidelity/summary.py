@@ -5,7 +5,6 @@ the ``fidelity.json`` document (:class:`studies.fidelity.document.FidelitySummar
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -168,26 +167,13 @@ def fidelity_figure(
         ax = fig.add_subplot(rows, columns, index + 1)
         draw_scatter(
             ax,
-            _short_names(comparison.agreement(quantity)),
+            comparison.agreement(quantity),
             quantity,
             real,
             comparison.sim.side.role,
         )
     fig.suptitle(f"Policy {quantity} rates: each world against the {real} (plays real)")
     fig.savefig(path, dpi=90)
-
-
-def short_name(policy: str) -> str:
-    """``bundle:path/to/src-1500`` -> ``src-1500``; other specs unchanged."""
-    scheme, _, rest = policy.partition(":")
-    if scheme == "bundle" and rest:
-        return Path(rest.rstrip("/")).name
-    return policy
-
-
-def _short_names(agreement: Agreement) -> Agreement:
-    points = tuple(dataclasses.replace(p, policy=short_name(p.policy)) for p in agreement.points)
-    return dataclasses.replace(agreement, points=points)
 
 
 def slug(text: str) -> str:
