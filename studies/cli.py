@@ -87,7 +87,8 @@ def fidelity_command(
         list[str] | None,
         typer.Option(
             "--ablation",
-            help="Also evaluate an ablation world: twin-meshes, source-geometry; repeatable.",
+            help="Also evaluate an ablation world: twin-meshes, source-geometry, source-camera; "
+            "repeatable.",
         ),
     ] = None,
     ablation_episodes: Annotated[

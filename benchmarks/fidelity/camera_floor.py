@@ -19,9 +19,9 @@ trials); and the ladder's Pearson and MMRV against the clean source, for all bun
 source-only ones. The twin is the last row, for scale. One JSON line per figure on stdout;
 with ``--out``, ``camera-floor.md`` and ``camera-floor.png`` there.
 
-The same floor in whole episodes: a copy of the source world with one camera change
-(``twinbench env edit SOURCE --camera-gains CAMERA=1.03,1,0.97 ... -o DIR``), run against the
-source with ``twinbench fidelity --twin DIR``.
+The same floor in whole episodes: ``twinbench fidelity --ablation source-camera`` (the white
+balance above), or any camera change as a copy of the source world (``twinbench env edit SOURCE
+--camera-gains CAMERA=R,G,B --camera-jpeg CAMERA=Q -o DIR``) run as ``--twin DIR``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from evaluate.metrics import mmrv, pearson
 from sim_env.render.camera_response import CameraResponse, respond
 from studies.fidelity.conditions import extra_conditions
 from studies.fidelity.run import check_pair
+from studies.fidelity.variants import ANOTHER_CAMERA_GAINS
 from studies.locator.net import render_views
 
 emit = partial(figures.emit, "camera_floor")
@@ -77,7 +78,7 @@ class Perturbation:
 PERTURBATIONS: dict[str, Perturbation] = {
     "white balance +3%": Perturbation(
         "red x1.03, blue x0.97; auto white balance moves more between scenes",
-        partial(through, CameraResponse(gains=(1.03, 1.0, 0.97))),
+        partial(through, CameraResponse(gains=ANOTHER_CAMERA_GAINS)),
     ),
     "exposure -3%": Perturbation(
         "every channel x0.97 (1/23 of a stop)", partial(through, CameraResponse(gains=(0.97,) * 3))
@@ -95,7 +96,7 @@ PERTURBATIONS: dict[str, Perturbation] = {
     "1 px over": Perturbation("the image one pixel to the right", partial(shifted, 1)),
     "another camera": Perturbation(
         "white balance +3% and JPEG 90 together",
-        partial(through, CameraResponse(gains=(1.03, 1.0, 0.97), jpeg_quality=90)),
+        partial(through, CameraResponse(gains=ANOTHER_CAMERA_GAINS, jpeg_quality=90)),
     ),
 }
 

@@ -11,7 +11,12 @@ thing, so that the twin-vs-source gap can be split into rendering and geometry.
   condition (the same names and the same body frames), else the splats would float off their
   bodies; when they are not, :class:`VariantError` says why.
 
-Both are written deterministically (provenance copied from the twin), so a re-run rebuilds
+- ``source-camera``: the source world itself through another camera, its white balance 3%
+  warmer (``render.camera_response``). Not a part of the gap but its floor: how far the
+  ranking moves when nothing changes but a camera setting that real cameras vary by more
+  (``benchmarks/fidelity/camera_floor.py`` measures more such changes).
+
+All are written deterministically (provenance copied from the twin), so a re-run rebuilds
 the same bytes and resumes the same evaluation run.
 """
 
@@ -87,6 +92,24 @@ def source_geometry(source: EnvPackage, twin: EnvPackage, root: Path) -> EnvPack
     return write_variant(spec, files, root, twin, origin, f"{source.name}_geometry")
 
 
+ANOTHER_CAMERA_GAINS = (1.03, 1.0, 0.97)
+"""R, G, B gains of ``source-camera``: a white balance 3% warmer (red up, blue down)."""
+
+
+def source_camera(source: EnvPackage, twin: EnvPackage, root: Path) -> EnvPackage:
+    """The source world with every camera's white balance 3% warmer."""
+    spec = source.spec.model_dump(mode="json")
+    spec["format_version"] = max(2, spec["format_version"])
+    render = spec.get("render") or {}
+    render["camera_response"] = {
+        camera.name: {"gains": list(ANOTHER_CAMERA_GAINS)} for camera in source.spec.cameras
+    }
+    spec["render"] = render
+    files = {rel: source.path(rel) for rel in source.spec.referenced_files()}
+    origin = f"source {_named(source)} through cameras with a 3% warmer white balance"
+    return write_variant(spec, files, root, source, origin, f"{source.name}_camera")
+
+
 ABLATIONS: Mapping[str, Ablation] = MappingProxyType(
     {
         "twin-meshes": Ablation(
@@ -98,6 +121,12 @@ ABLATIONS: Mapping[str, Ablation] = MappingProxyType(
             "source-geometry",
             "the source world's true geometry rendered with the twin's splats and cameras",
             source_geometry,
+        ),
+        "source-camera": Ablation(
+            "source-camera",
+            "the source world through cameras with a 3% warmer white balance: the floor under "
+            "any twin's agreement",
+            source_camera,
         ),
     }
 )

@@ -18,9 +18,11 @@ from evaluate.documents import file_label
 from evaluate.errors import EvaluateError
 from evaluate.rollout import RolloutConfig
 from evaluate.store import ResultsStore
+from sim_env.env import EnvConfig, TwinEnv
 from sim_env.package import load_package
 from sim_env.primitives import PrimitiveSceneConfig, write_primitive_package
 from sim_env.registry import resolve_env
+from sim_env.render.camera_response import CameraResponse, respond
 from sim_env.render.select import has_splats
 from sim_env.scene import build_scene, check_initial_conditions
 from studies.fidelity import (
@@ -33,7 +35,12 @@ from studies.fidelity import (
 )
 from studies.fidelity.conditions import expand_pair
 from studies.fidelity.document import FidelitySummary
-from studies.fidelity.variants import source_geometry, twin_meshes
+from studies.fidelity.variants import (
+    ANOTHER_CAMERA_GAINS,
+    source_camera,
+    source_geometry,
+    twin_meshes,
+)
 from twinbench_cli import main
 
 APP = Path(dashboard.__file__).with_name("app.py")
@@ -135,6 +142,32 @@ def test_twin_meshes_drops_only_the_splats(twin, tmp_path):
         twin_meshes(source, source, tmp_path / "none")
 
 
+def test_source_camera_is_the_source_world_through_warmer_cameras(twin, tmp_path):
+    """Everything of the source but each camera's response, which every camera gets; the
+    env's images are the source's through it."""
+    source, splatted = load_package(resolve_env(SOURCE)), load_package(twin)
+    built = source_camera(source, splatted, tmp_path / "camera")
+    assert built.spec.initial_conditions == source.spec.initial_conditions
+    assert built.spec.scene == source.spec.scene and built.spec.objects == source.spec.objects
+    responses = built.spec.render.camera_response
+    assert set(responses) == {c.name for c in source.spec.cameras}
+    assert all(
+        r.gains == ANOTHER_CAMERA_GAINS and r.jpeg_quality is None for r in responses.values()
+    )
+    assert source_camera(source, splatted, tmp_path / "camera").content_hash == built.content_hash
+    images = []
+    for package in (source, built):
+        env = TwinEnv(package, EnvConfig(image_size=(64, 36)))
+        try:
+            obs, _ = env.reset(options={"initial_condition": 0})
+            images.append({c.name: obs[c.name] for c in source.spec.cameras})
+        finally:
+            env.close()
+    for name, image in images[0].items():
+        expected = respond(image, CameraResponse(gains=ANOTHER_CAMERA_GAINS))
+        np.testing.assert_array_equal(images[1][name], expected)
+
+
 def test_source_geometry_needs_the_twins_objects_where_the_sources_are(twin, tmp_path):
     source, splatted = load_package(resolve_env(SOURCE)), load_package(twin)
     built = source_geometry(source, splatted, tmp_path / "geometry")
@@ -153,7 +186,7 @@ def test_config_names_what_is_wrong(twin):
         FidelityConfig(SOURCE, str(twin), _plan(), subsets={"x": ("scripted", "scripted:good")})
     with pytest.raises(EvaluateError, match="at least 2 policies"):
         FidelityConfig(SOURCE, str(twin), _plan(POLICIES[:1]))
-    assert set(ABLATIONS) == {"twin-meshes", "source-geometry"}
+    assert set(ABLATIONS) == {"twin-meshes", "source-geometry", "source-camera"}
     assert match_subset("bundle:*/cot-*", ("bundle:l/cot-a", "bundle:l/src-a")) == (
         "bundle:l/cot-a",
     )
