@@ -33,7 +33,13 @@ JSON line per figure, progress on stderr.
    kitchen (``--source kitchen_source --twin kitchen_twin --ladder
    benchmarks/fidelity/ladder-kitchen --csv benchmarks/estimate_trials_kitchen.csv``, the
    re-filled twin and its retrained ``cot-*`` rungs, the default four rungs: 800 episodes,
-   11 min) is ``benchmarks/estimate_trials_kitchen.csv``.
+   11 min) is ``benchmarks/estimate_trials_kitchen.csv``. Session 16's files put the source
+   world through cameras 3% warmer in white balance in the twin's place (``--twin DIR`` of
+   ``twinbench env edit SOURCE --camera-gains CAMERA=1.03,1,0.97 -o DIR`` for both cameras;
+   the source side adopted from the stores of sessions 10 and 15: 400 episodes each, 4 and 6
+   min): what a twin as close as another camera would save. They are
+   ``benchmarks/estimate_trials_camera.csv`` (tabletop) and
+   ``benchmarks/estimate_trials_kitchen_camera.csv``.
 2. The conditions are the population: the true real rate is the source world's mean over
    them. For n = 5, 10, 20, 30 real trials, ``draws`` times: n conditions drawn without
    replacement; their source episodes are the real trials, the twin there their pairs, the
