@@ -218,8 +218,8 @@ def picture(outcomes: dict, rows: dict, path: Path) -> None:
     bars.set_yticks(range(len(shown)), shown, fontsize=8)
     bars.invert_yaxis()
     bars.axvline(0.95, color="k", lw=0.8, ls="--")
-    bars.set_xlim(0, 1)
-    bars.set_title("ladder Pearson vs the clean source")
+    bars.set_xlim(0, 1.02)
+    bars.set_title("ladder Pearson vs source", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
