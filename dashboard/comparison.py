@@ -34,7 +34,7 @@ from evaluate.documents import (
 from evaluate.errors import EvaluateError
 from evaluate.report import METRIC_LABELS, short_name
 from evaluate.store import StoreLocation
-from studies.fidelity.document import FidelitySummary, World
+from studies.fidelity.document import FidelitySummary, TrialAgreement, World
 
 REPORT_FILE = "report.json"
 
@@ -222,6 +222,7 @@ class SavedFidelity:
                     "policies": metrics.n_policies,
                     **_metric_cells(metrics),
                     "rank differs": ", ".join(map(short_name, entry.rank_differs)),
+                    **_trial_cells(entry.trials),
                 }
             )
         return pd.DataFrame(rows)
@@ -259,3 +260,11 @@ def load_fidelity(path: Path) -> SavedFidelity:
             (naming the file and the field).
     """
     return SavedFidelity(path, FidelitySummary.load(path))
+
+
+def _trial_cells(trials: TrialAgreement | None) -> dict[str, str]:
+    """The comparison's trial-by-trial figures ('' in summaries made before they were)."""
+    if trials is None:
+        return {"trials agree": "", "median per-trial r": ""}
+    r = "" if trials.median_r is None else f"{trials.median_r:.2f}"
+    return {"trials agree": f"{trials.agreement:.2f}", "median per-trial r": r}

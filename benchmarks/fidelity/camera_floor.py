@@ -42,6 +42,7 @@ from evaluate.metrics import mmrv, pearson
 from sim_env.render.camera_response import CameraResponse, respond
 from studies.fidelity.conditions import extra_conditions
 from studies.fidelity.run import check_pair
+from studies.fidelity.trials import VARIED, correlation
 from studies.fidelity.variants import ANOTHER_CAMERA_GAINS
 from studies.locator.net import render_views
 
@@ -101,14 +102,6 @@ PERTURBATIONS: dict[str, Perturbation] = {
 }
 
 
-def trial_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson of two per-state 0/1 outcomes; 0 where either never varies."""
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    if a.std() == 0 or b.std() == 0:
-        return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
-
-
 def floor_rows(outcomes: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, float]]:
     """Look -> its figures against the clean source, from look -> bundle -> [N] located:
     the ladder's Pearson and MMRV (all bundles; ``src-*`` alone) and the median per-state
@@ -116,7 +109,8 @@ def floor_rows(outcomes: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str
     clean = outcomes[CLEAN]
     names = list(clean)
     source_only = [n for n in names if n.startswith("src-")]
-    varied = [n for n in names if 0.1 <= clean[n].mean() <= 0.9]
+    low, high = VARIED
+    varied = [n for n in names if low <= clean[n].mean() <= high]
     rows = {}
     for look, by_bundle in outcomes.items():
         if look == CLEAN:
@@ -131,7 +125,7 @@ def floor_rows(outcomes: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str
             row[f"mmrv_{subset}"] = float(mmrv(sim, real))
         if varied:
             row["trial_r_median"] = float(
-                np.median([trial_correlation(clean[n], by_bundle[n]) for n in varied])
+                np.median([correlation(clean[n], by_bundle[n]) for n in varied])
             )
         rows[look] = row
     return rows

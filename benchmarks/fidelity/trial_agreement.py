@@ -22,17 +22,16 @@ import json
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchmarks import figures
 from evaluate.correlation.inputs import read_store_episodes
 from evaluate.report import short_name
 from evaluate.store import EXCLUDED_KINDS
+from studies.fidelity.trials import VARIED, per_policy, trial_agreement
 
 emit = partial(figures.emit, "trial_agreement")
 SOURCE = "source"
-VARIED = (0.1, 0.9)  # source rates whose trials can be predicted at all
 KEYS = ["policy", "initial_condition", "seed"]
 UNITS = {"pairs": "episodes", "source_rate": "rate", "other_rate": "rate", "agreement": "fraction"}
 UNITS |= {"r": "r", "r2": "fraction"}
@@ -70,35 +69,15 @@ def _episodes(study: Path, world: dict) -> pd.DataFrame:
     )
 
 
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson of two 0/1 outcome vectors; 0 where either never varies."""
-    if a.std() == 0 or b.std() == 0:
-        return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
-
-
 def agreement_rows(pairs: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
     """world -> policy -> {pairs, source_rate, other_rate, agreement, r, r2}."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for (world, policy), group in pairs.groupby(["world", "policy"], sort=True):
-        real, other = group["source"].to_numpy(), group["other"].to_numpy()
-        r = correlation(real, other)
-        out.setdefault(str(world), {})[str(policy)] = {
-            "pairs": float(len(group)),
-            "source_rate": float(real.mean()),
-            "other_rate": float(other.mean()),
-            "agreement": float(np.mean(real == other)),
-            "r": r,
-            "r2": r * r,
-        }
-    return out
+    return {str(world): per_policy(group) for world, group in pairs.groupby("world", sort=True)}
 
 
 def median_r(rows: dict[str, dict[str, float]]) -> float:
-    """The median r over the policies whose source rate is within :data:`VARIED`."""
-    low, high = VARIED
-    values = [row["r"] for row in rows.values() if low <= row["source_rate"] <= high]
-    return float(np.median(values)) if values else float("nan")
+    """The median r over the policies whose source rate is within ``VARIED`` (nan: none)."""
+    median = trial_agreement(rows).median_r
+    return float("nan") if median is None else median
 
 
 def markdown(studies: dict[str, dict], command: str) -> str:

@@ -26,6 +26,15 @@ class Goal(Model):
     why: str | None = None
 
 
+class TrialAgreement(Model):
+    """The world against the source world episode by episode (``studies.fidelity.trials``)."""
+
+    pairs: int  # episodes both ran (same policy and seed)
+    agreement: float  # share of them with the same outcome
+    median_r: float | None  # per-trial r, median over the policies the source succeeds 10-90%
+    policies_varied: int  # those policies
+
+
 class ComparisonEntry(Model):
     """One world (or a subset of policies) against the source world."""
 
@@ -36,6 +45,8 @@ class ComparisonEntry(Model):
     success: Metrics
     progress: Metrics
     rank_differs: list[str]  # policies ranked differently on success
+    # episode by episode; absent (and not written) in summaries made before session 16
+    trials: TrialAgreement | None = Field(default=None, exclude_if=lambda v: v is None)
 
     def metrics(self, quantity: Quantity) -> Metrics:
         return self.success if quantity == "success" else self.progress

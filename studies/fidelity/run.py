@@ -45,6 +45,7 @@ from studies.fidelity.summary import (
     summarize,
     world_rates,
 )
+from studies.fidelity.trials import pair_trials, per_policy, trial_agreement, trials_line
 from studies.fidelity.variants import ABLATIONS, VariantError
 from twinbench.version import __version__
 
@@ -197,6 +198,7 @@ def run_fidelity(
     fidelity_figure(comparisons, "success", plot_path)
     for comparison in comparisons:
         line = f"{comparison.name}: {metrics_line(comparison.agreement('success'))}"
+        line += trials_line(comparison.trials)
         console.print(line, markup=False, emoji=False)
     console.print(f"summary: {json_path}; figure: {plot_path}")
     console.print(f"dashboard: twinbench dashboard --store {runs[SOURCE].store}")
@@ -243,7 +245,10 @@ def _compare(
         if policies
         else f"{sim.side.description} vs the source world"
     )
-    return Comparison(name, description, sim, reports, report)
+    pairs = pair_trials(sim.trials(), real.trials())
+    if policies is not None:
+        pairs = pairs[pairs["policy"].isin(policies)]
+    return Comparison(name, description, sim, reports, report, trial_agreement(per_policy(pairs)))
 
 
 def _only(

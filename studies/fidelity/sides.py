@@ -29,7 +29,7 @@ from evaluate.report import ReportInputs, write_report
 from evaluate.rollout import RolloutConfig
 from evaluate.run import STORE_FILENAME, EvalConfig, Execution
 from evaluate.run.console import run_with_progress
-from evaluate.store import ResultsStore
+from evaluate.store import EXCLUDED_KINDS, ResultsStore
 from sim_env.images import ImageSize
 from sim_env.scene import PhysicsConfig
 
@@ -79,6 +79,20 @@ class SideRun:
         frame["env"] = task
         frame["success"] = frame["success"].astype(float)
         return frame[["policy", "env", "success", "progress", "failure_kind"]]
+
+    def trials(self) -> pd.DataFrame:
+        """``policy``, ``seed``, ``success`` of every episode that counts (as :meth:`outcomes`
+        counts them), to pair with another side's same episodes."""
+        with ResultsStore.open(self.store, read_only=True) as results:
+            frame = results.episodes(run_id=self.run_id)
+        frame = frame[frame["seed"].isin(self.seeds) & ~frame["failure_kind"].isin(EXCLUDED_KINDS)]
+        return pd.DataFrame(
+            {
+                "policy": frame["policy_id"].astype(str),
+                "seed": frame["seed"].astype(int),
+                "success": frame["success"].astype(float),
+            }
+        )
 
     def tables(self, task: str) -> dict[Quantity, RateTable]:
         """Per-policy success and progress, the env renamed to ``task`` so cells match."""

@@ -31,6 +31,7 @@ from studies.fidelity.document import (
     PolicyRates,
     Provenance,
     Rates,
+    TrialAgreement,
     World,
 )
 from studies.fidelity.sides import SideRun
@@ -49,6 +50,7 @@ class Comparison:
         sim: the world compared against the source (which plays real).
         reports: per quantity, the agreement (one scope: the comparison's task).
         report: the report directory's report.json.
+        trials: the world against the source episode by episode (``studies.fidelity.trials``).
     """
 
     name: str
@@ -56,6 +58,7 @@ class Comparison:
     sim: SideRun
     reports: Mapping[Quantity, CorrelationReport]
     report: Path
+    trials: TrialAgreement
 
     def agreement(self, quantity: Quantity) -> Agreement:
         (agreement,) = self.reports[quantity].per_env.values()
@@ -117,6 +120,7 @@ def summarize(
                 success=Metrics.of(c.agreement("success")),
                 progress=Metrics.of(c.agreement("progress")),
                 rank_differs=[p.policy for p in c.agreement("success").points if p.rank_disagrees],
+                trials=c.trials,
             )
             for c in comparisons
         },

@@ -17,10 +17,10 @@ from benchmarks.fidelity.camera_floor import (
     floor_rows,
     main,
     shifted,
-    trial_correlation,
 )
 from evaluate.metrics import mmrv, pearson
 from sim_env.render.camera_response import CameraResponse, respond
+from studies.fidelity.trials import correlation
 
 LADDER = Path(__file__).resolve().parents[2] / "benchmarks" / "fidelity" / "ladder-kitchen"
 
@@ -83,7 +83,7 @@ def test_a_look_that_locates_the_same_states_sits_on_the_floor_itself():
 
 
 def test_an_outcome_that_never_varies_correlates_with_nothing():
-    assert trial_correlation(np.ones(4, bool), np.array([1, 0, 1, 0], bool)) == 0.0
+    assert correlation(np.ones(4, bool), np.array([1, 0, 1, 0], bool)) == 0.0
 
 
 @pytest.mark.slow  # ~20 s: 3 states in both kitchen worlds, one bundle

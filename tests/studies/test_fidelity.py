@@ -79,6 +79,14 @@ def test_cli_run_writes_summary_and_reports_the_dashboard_shows(twin, tmp_path, 
     assert set(summary.comparisons) == {"twin", "twin-meshes", "source-geometry", "subset:low"}
     assert summary.comparisons["subset:low"].success.n_policies == 2
     assert summary.comparisons["twin-meshes"].episodes_per_policy == 1
+    # every comparison pairs the world's episodes with the source's, seed by seed
+    trials = {name: entry.trials for name, entry in summary.comparisons.items()}
+    assert (trials["twin"].pairs, trials["twin-meshes"].pairs, trials["subset:low"].pairs) == (
+        6,
+        3,
+        4,
+    )
+    assert all(0 <= t.agreement <= 1 and t.policies_varied <= 3 for t in trials.values())
     command = summary.provenance.command
     assert command.startswith(f"twinbench fidelity --source {SOURCE} --twin {twin}")
     assert summary.provenance.image_size == (64, 36)
@@ -114,6 +122,9 @@ def test_cli_run_writes_summary_and_reports_the_dashboard_shows(twin, tmp_path, 
     assert any(headline in m.value and "Goal (" in m.value for m in app.markdown)
     comparisons, rates = app.dataframe[0].value, app.dataframe[1].value
     assert list(comparisons["comparison"]) == list(summary.comparisons)
+    assert list(comparisons["trials agree"]) == [
+        f"{entry.trials.agreement:.2f}" for entry in summary.comparisons.values()
+    ]
     assert len(rates) == 3 and {"source", "twin", "twin-meshes"} <= set(rates.columns)
 
     with ResultsStore.open(out / "results.sqlite") as store:
