@@ -45,10 +45,22 @@ def dome_around(centre: np.ndarray, camera_centres: np.ndarray, config: DomeConf
     return float(config.radius_factor * max(reach, 1e-6))
 
 
-def _view_weight(x: np.ndarray, y: np.ndarray, width: int, height: int) -> np.ndarray:
+def view_weight(x: np.ndarray, y: np.ndarray, width: int, height: int) -> np.ndarray:
     margin = BORDER * min(width, height)
     inset = np.minimum(np.minimum(x, width - x), np.minimum(y, height - y))
     return np.clip(inset / margin, 0.0, 1.0)
+
+
+def project(points: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel coordinates x, y of ``[..., 3]`` world points in ``view`` (``bilinear``'s
+    convention) and whether each lands in front of the camera inside its image."""
+    cam = points @ view.viewmat[:3, :3].T + view.viewmat[:3, 3]
+    z = cam[..., 2]
+    safe = np.where(z > 1e-9, z, 1.0)
+    x = view.K[0, 0] * cam[..., 0] / safe + view.K[0, 2]
+    y = view.K[1, 1] * cam[..., 1] / safe + view.K[1, 2]
+    w, h = view.size
+    return x, y, (z > 1e-9) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
 
 
 def paint(
@@ -68,16 +80,11 @@ def paint(
     if trust is not None and len(trust) != len(views):
         raise ValueError(f"{len(trust)} trust maps for {len(views)} views")
     for i, view in enumerate(views):
-        cam = points @ view.viewmat[:3, :3].T + view.viewmat[:3, 3]
-        z = cam[..., 2]
-        safe = np.where(z > 1e-9, z, 1.0)
-        x = view.K[0, 0] * cam[..., 0] / safe + view.K[0, 2]
-        y = view.K[1, 1] * cam[..., 1] / safe + view.K[1, 2]
+        x, y, inside = project(points, view)
         w, h = view.size
-        inside = (z > 1e-9) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
         if not inside.any():
             continue
-        wv = np.where(inside, _view_weight(x, y, w, h), 0.0)
+        wv = np.where(inside, view_weight(x, y, w, h), 0.0)
         if trust is not None:
             pixel_trust = bilinear(trust[i][..., None], x[inside], y[inside], wrap_x=False)
             wv[inside] *= pixel_trust[:, 0]
@@ -90,9 +97,10 @@ def paint(
     return EnvironmentMap(filled, seen.astype(np.float32), np.asarray(centre, float), radius)
 
 
-def push_pull(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
+def push_pull(rgb: np.ndarray, known: np.ndarray, wrap_x: bool = True) -> np.ndarray:
     """``rgb`` [H, W, 3] with the texels where ``known`` [H, W] is 0 filled smoothly from the
-    known ones (mid-grey when nothing is known); columns wrap around, as a panorama's do."""
+    known ones (mid-grey when nothing is known); columns wrap around when ``wrap_x``, as a
+    panorama's do."""
     if known.max() <= 0:
         return np.full_like(rgb, 0.5)
     if known.min() >= 1:
@@ -109,9 +117,9 @@ def push_pull(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
     coarse_c = c.reshape(hp // 2, 2, wp // 2, 2, 3).sum(axis=(1, 3))
     coarse_known = np.minimum(coarse_k, 1.0)
     coarse_rgb = coarse_c / np.maximum(coarse_k, 1e-12)[..., None]
-    coarse = push_pull(coarse_rgb.astype(np.float32), coarse_known.astype(np.float32))
+    coarse = push_pull(coarse_rgb.astype(np.float32), coarse_known.astype(np.float32), wrap_x)
     x, y = np.meshgrid((np.arange(w) + 0.5) / 2, (np.arange(h) + 0.5) / 2)
-    up = bilinear(coarse, x, y, wrap_x=True)  # the panorama wraps around in longitude
+    up = bilinear(coarse, x, y, wrap_x=wrap_x)  # a panorama wraps around in longitude
     return (known[..., None] * rgb + (1.0 - known[..., None]) * up).astype(np.float32)
 
 

@@ -191,6 +191,11 @@ def reconstruct_command(
     background: bool = typer.Option(
         True, help="Paint a background dome from the frames, seen where the splats are not."
     ),
+    table_texture: bool = typer.Option(
+        True,
+        help="Draw the table top from a picture painted from the frames (sharper than its "
+        "splats); --no-table-texture keeps the table as splats.",
+    ),
     list_stages: bool = typer.Option(
         False,
         "--list-stages",
@@ -257,7 +262,10 @@ def reconstruct_command(
         refine = replace(objects_config.refine, steps=refine_objects)
         configs["objects"] = replace(objects_config, refine=refine)
     dome = configs["package"].background if background else None
-    configs["package"] = replace(configs["package"], exterior=exterior, background=dome)
+    table = configs["package"].table if table_texture else None
+    configs["package"] = replace(
+        configs["package"], exterior=exterior, background=dome, table=table
+    )
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)
     for result in results:
         typer.echo(f"{result.name:<8} {result.status:<8} {result.seconds:8.1f} s  {result.out_dir}")
@@ -302,6 +310,13 @@ def _echo_cameras(summary: dict) -> None:
         typer.echo(
             f"backdrop painted from {dome['views']} frames, {dome['seen']:.0%} of the dome seen "
             "(previews/background.png)"
+        )
+    table = summary.get("table_texture")
+    if table:
+        cols, rows = table["size_px"]
+        typer.echo(
+            f"table    painted from {table['views']} frames into {cols}x{rows} px, "
+            f"{table['seen']:.0%} of it seen (the rest filled)"
         )
 
 

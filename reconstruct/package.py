@@ -51,14 +51,19 @@ from reconstruct.objects import STAGE as OBJECTS_STAGE
 from reconstruct.objects import ObjectsOutputs
 from reconstruct.placement import BasePose, Placement
 from reconstruct.stage import Stage, StageContext, read_summary, remove_tree
+from reconstruct.table_texture import TableConfig, paint_table, table_layer, write_picture
+from reconstruct.table_texture import summary as table_summary
 from reconstruct.topdown import TopDown, draw_top_down
 from reconstruct.units import Units, metric_world
 from reconstruct.viewpoint import ExteriorChoice
+from reconstruct.views import load_views
+from sim_env.cameras import quat_to_mat
 from sim_env.package import ENV_FILE, EnvPackage, load_package, save_package
 from sim_env.primitives import droid_cameras, pick_place_rubric, touch_rubric
 from sim_env.robot import HOME_QPOS
 from sim_env.scene import build_scene, check_initial_conditions
 from sim_env.splats import GaussianSet
+from sim_env.splats.ply import read_ply, write_ply
 
 GRASPABLE_WIDTH = 0.075  # m, narrowest footprint side the 2F-85 (85 mm) can close around
 CONCAVE = 0.25  # objects whose volume is this much below their hull's are containers
@@ -95,6 +100,8 @@ class PackageConfig:
     exterior: where the exterior camera stands (fitted to the capture by default).
     background: how the background dome is painted from the frames (None: no background,
         format version 1).
+    table: how the table top's picture is painted from the frames (None: the table stays
+        splats).
     control_hz, horizon_steps: the episode.
     """
 
@@ -106,6 +113,7 @@ class PackageConfig:
     previews: bool = True
     exterior: ExteriorChoice = field(default_factory=ExteriorChoice)
     background: DomeConfig | None = field(default_factory=DomeConfig)
+    table: TableConfig | None = field(default_factory=TableConfig)
     control_hz: float = 15.0
     horizon_steps: int = 450
 
@@ -461,6 +469,45 @@ def add_background(
     return painted
 
 
+def add_table_texture(
+    ctx: StageContext,
+    config: TableConfig,
+    spec: dict[str, Any],
+    table_outline: list[list[float]],
+    gaussians: GaussianSet | None,
+    poses: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Paint the table top's picture into the package (``spec`` becomes format version 2 with
+    ``scene.table_texture``) and drop the static splats it replaces; its summary. ``poses``:
+    the objects' as scanned."""
+    root = PackageOutputs.at(ctx.out_dir).package
+    views = load_views(
+        ctx.input(ALIGN_STAGE).model, ctx.input(FRAMES_STAGE).images, config.image_width
+    )
+    standing = None
+    if gaussians is not None:
+        standing = gaussians.subset(gaussians.means[:, 2] > config.standing)
+    solids = [
+        trimesh.load(root / hull, force="mesh").vertices @ quat_to_mat(pose["quat"]).T
+        + np.asarray(pose["pos"])
+        for obj, pose in zip(spec["objects"], poses, strict=True)
+        for hull in obj["collision_hulls"]
+    ]
+    paint = paint_table(views, np.asarray(table_outline, float), config, standing, solids)
+    rel = "textures/table.png"
+    write_picture(paint, root / rel)
+    dropped = 0
+    if spec["scene"].get("splats"):
+        path = root / spec["scene"]["splats"]
+        static = read_ply(path)
+        layer = table_layer(static, paint, config.standing)
+        write_ply(path, static.subset(~layer))
+        dropped = int(layer.sum())
+    spec["format_version"] = 2
+    spec["scene"]["table_texture"] = {"image": rel, "extent": list(paint.extent), "height": 0.0}
+    return table_summary(paint, len(views), dropped)
+
+
 def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     """Assemble, validate and preview the package in the stage's folder."""
     outputs = PackageOutputs.at(ctx.out_dir)
@@ -500,6 +547,14 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
     if config.background is not None:
         ctx.report(0.2, "painting the background dome from the frames")
         background = add_background(ctx, config.background, spec, exterior, gaussians)
+    table = None
+    table_outline = summaries["align"].get("table_outline")
+    if config.table is not None and table_outline:
+        ctx.report(0.25, "painting the table top from the frames")
+        poses = [r["pose"] for r in records]
+        table = add_table_texture(
+            ctx, config.table.in_units(units), spec, table_outline, gaussians, poses
+        )
     ctx.report(0.3, "validating the package")
     draft = save_package(spec, root)
     found = interpenetrations(draft, conditions)
@@ -536,6 +591,7 @@ def run_package(ctx: StageContext, config: PackageConfig) -> dict[str, Any]:
         "robot_base": summaries["align"]["robot_base"],
         "exterior_camera": exterior,
         "background": background,
+        "table_texture": table,
         "scan_sha256": spec["provenance"]["source"].rsplit(":", 1)[1],
         "bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()),
     }

@@ -74,6 +74,11 @@ def scanned_solids(twin: EnvPackage) -> list[Solid]:
 
 def refill(twin_id: str, out: Path, config: FillConfig, report: Report) -> EnvPackage:
     twin = load_spec_checked(resolve_env(twin_id))
+    if twin.spec.scene.table_texture is not None:
+        raise SystemExit(
+            f"{twin.root}: its table is a picture (scene.table_texture), not splats: there is "
+            "no smooth fill to replace"
+        )
     scene = read_ply(twin.path(twin.spec.scene.splats))
     discs = smooth_discs(scene, config)
     static = scene.subset(np.nonzero(~discs)[0])

@@ -43,6 +43,7 @@ from reconstruct.synthetic.accuracy import camera_accuracy, centroid_errors
 from reconstruct.synthetic.scan import ClosePass, ExteriorPass, ScanConfig, render_scan
 from reconstruct.synthetic.spec import WORLDS, SourceObject, SourceWorldConfig
 from reconstruct.synthetic.world import truth_centroids, write_source_world
+from reconstruct.table_texture import TableConfig
 from reconstruct.train.config import DensifyConfig, TrainConfig
 from reconstruct.train.init import InitConfig
 from reconstruct.viewpoint import ExteriorChoice
@@ -88,6 +89,7 @@ class BuildConfig:
     # study's numbers were measured with them.
     exterior_camera: str = "droid"
     background: bool = False
+    table_texture: bool = False  # the table top from a picture painted from the frames
 
 
 def quick_config() -> BuildConfig:
@@ -224,6 +226,7 @@ def stage_configs(config: BuildConfig, source: EnvPackage) -> dict[str, object]:
             initial_conditions=conditions,
             exterior=ExteriorChoice.parse(config.exterior_camera),
             background=DomeConfig() if config.background else None,
+            table=TableConfig() if config.table_texture else None,
         ),
     }
 
@@ -373,6 +376,12 @@ def main() -> None:
         metavar="STEPS",
         help="train each object's splats again on full-resolution crops (objects stage)",
     )
+    parser.add_argument(
+        "--table-texture",
+        action="store_true",
+        help="draw the twin's table top from a picture painted from the frames "
+        "(scene.table_texture)",
+    )
     args = parser.parse_args()
     if args.table_seeds < 0 or args.refine_objects < 0:
         parser.error("--table-seeds and --refine-objects take a count >= 0")
@@ -398,6 +407,8 @@ def main() -> None:
     if args.refine_objects:
         refine = replace(config.objects.refine, steps=args.refine_objects)
         config = replace(config, objects=replace(config.objects, refine=refine))
+    if args.table_texture:
+        config = replace(config, table_texture=True)
     if args.table_seeds:
         init = replace(config.splats.init, table_points=args.table_seeds)
         config = replace(config, splats=replace(config.splats, init=init))

@@ -1,4 +1,4 @@
-"""The environment package (format v1, v2 with a background): schema, loading, validation and writing."""
+"""The environment package (formats 1 and 2): schema, loading, validation and writing."""
 
 from sim_env.package.loader import (
     ENV_FILE,
@@ -23,6 +23,7 @@ from sim_env.package.schema import (
     RobotSpec,
     RubricSpec,
     SceneSpec,
+    TableTextureSpec,
     VisualSpec,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "RobotSpec",
     "RubricSpec",
     "SceneSpec",
+    "TableTextureSpec",
     "VisualSpec",
     "load_package",
     "load_spec_checked",

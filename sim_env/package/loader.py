@@ -172,12 +172,28 @@ def check_background(spec: EnvPackageSpec, root: Path) -> None:
         ) from None
 
 
+def check_table_texture(spec: EnvPackageSpec, root: Path) -> None:
+    """The table picture, if any, loads as one (``sim_env.table_picture``)."""
+    from sim_env.table_picture import TableTextureFileError, read_picture
+
+    table = spec.scene.table_texture
+    if table is None:
+        return
+    try:
+        read_picture(root / table.image, table.extent)
+    except TableTextureFileError as exc:
+        raise EnvPackageError(
+            str(exc), file=root / table.image, field="scene.table_texture.image"
+        ) from None
+
+
 def load_package(root: str | os.PathLike[str]) -> EnvPackage:
-    """Load and fully validate a package: schema, files, hashes, meshes, convex hulls and the
-    background panorama."""
+    """Load and fully validate a package: schema, files, hashes, meshes, convex hulls, the
+    background panorama and the table picture."""
     package = load_spec_checked(root)
     check_geometry(package.spec, package.root)
     check_background(package.spec, package.root)
+    check_table_texture(package.spec, package.root)
     return package
 
 

@@ -142,6 +142,26 @@ class BackgroundSpec(_Strict):
     radius: float = Field(gt=0, le=10 * WORLD_EXTENT)
 
 
+class TableTextureSpec(_Strict):
+    """The table top as a picture of the scan's frames projected onto the plane z = ``height``
+    (world), drawn under the splats (``sim_env.render.table_texture``): row 0 of the PNG at
+    ``y_max``, column 0 at ``x_min``."""
+
+    image: str
+    extent: tuple[float, float, float, float]  # x_min, y_min, x_max, y_max, world units
+    height: float = Field(default=0.0, ge=-WORLD_EXTENT, le=WORLD_EXTENT)
+
+    @field_validator("extent")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x_min, y_min, x_max, y_max = v
+        if not (x_min < x_max and y_min < y_max):
+            raise ValueError(f"must be [x_min, y_min, x_max, y_max] with min < max, got {list(v)}")
+        if any(abs(x) > WORLD_EXTENT for x in v):
+            raise ValueError(f"must lie within {WORLD_EXTENT:g} of the origin, got {list(v)}")
+        return v
+
+
 ColourMatrix = tuple[
     tuple[float, float, float, float],
     tuple[float, float, float, float],
@@ -199,6 +219,7 @@ class SceneSpec(_Strict):
     collision_hulls: list[str] = Field(min_length=1)
     splats: str | None = None
     background: BackgroundSpec | None = None  # format version 2
+    table_texture: TableTextureSpec | None = None  # format version 2
     friction: Vec3 = (1.0, 0.005, 0.0001)
 
     _friction = field_validator("friction")(_check_friction)
@@ -302,9 +323,10 @@ class EnvPackageSpec(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _background_needs_version_2(self) -> EnvPackageSpec:
-        if self.scene.background is not None and self.format_version < 2:
-            raise ValueError("scene.background needs format_version 2")
+    def _version_2_scene_fields(self) -> EnvPackageSpec:
+        for field in ("background", "table_texture"):
+            if getattr(self.scene, field) is not None and self.format_version < 2:
+                raise ValueError(f"scene.{field} needs format_version 2")
         return self
 
     def referenced_files(self) -> list[str]:
@@ -323,6 +345,8 @@ class EnvPackageSpec(_Strict):
             files.append(self.scene.splats)
         if self.scene.background:
             files.append(self.scene.background.image)
+        if self.scene.table_texture:
+            files.append(self.scene.table_texture.image)
         for obj in self.objects:
             visual(obj.visual)
             files += obj.collision_hulls

@@ -20,6 +20,7 @@ from sim_env.render.config import HybridConfig
 from sim_env.render.mujoco_renderer import MujocoRenderer
 from sim_env.render.smoothing import smooth_package
 from sim_env.render.supersample import box_average_layers
+from sim_env.render.table_texture import TableTexture, over_table, read_picture
 from sim_env.scene import MESH_VISUAL_GROUP, ROBOT_VISUAL_GROUP, SceneModel
 from sim_env.splats import GaussianSet, concat, rasterize
 from sim_env.splats.lod import LodConfig, merge_for_camera
@@ -61,6 +62,17 @@ class HybridRenderer(Renderer):
         keep = look is not None and config.colour_match
         self._colour = {c: np.array(m) for c, m in look.colour.items()} if keep else {}
         self.background = Background(package, config.background)
+        table = spec.scene.table_texture
+        self.table = (
+            None
+            if table is None
+            else TableTexture(
+                read_picture(package.path(table.image), table.extent), table.extent, table.height
+            )
+        )
+        if self.table is not None and self._static is not None:  # under the table: unseen
+            seen = ~self.table.hides(self._static.means)
+            self._static = self._static.subset(seen) if seen.any() else None
 
     def _buffer(
         self, key: BufferKey, static: GaussianSet | None
@@ -107,9 +119,10 @@ class HybridRenderer(Renderer):
     def splat_layers(
         self, data: mujoco.MjData, camera: str, size: tuple[int, int] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The splats alone at the fitted size, as :meth:`render_layers` draws them: premultiplied
-        colour [H, W, 3] in [0, 1] (the package's colour map applied), expected depth [H, W]
-        metres and alpha [H, W]."""
+        """What the scan draws at the fitted size, as :meth:`render_layers` composites it: the
+        splats (over the table picture, if the package has one), premultiplied colour [H, W, 3]
+        in [0, 1] (the package's colour map applied), expected depth [H, W] metres and alpha
+        [H, W]."""
         native = self.intrinsics[camera]
         w, h = (
             fit_size((native.width, native.height), size) if size else (native.width, native.height)
@@ -133,6 +146,10 @@ class HybridRenderer(Renderer):
         )
         if f > 1:
             rgb, depth, alpha = box_average_layers(rgb, depth, alpha, f)
+        if self.table is not None:
+            fixed = (camera, w, h) if camera in self._fixed else None
+            picture = self.table.draw(view, native.scaled(w, h).matrix(), w, h, fixed)
+            rgb, depth, alpha = over_table(rgb, depth, alpha, picture)
         if camera in self._colour:
             rgb = apply_colour(rgb, alpha, self._colour[camera])
         return rgb, depth, alpha
