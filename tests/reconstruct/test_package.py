@@ -23,7 +23,7 @@ from reconstruct.errors import ReconstructError
 from reconstruct.exterior import CaptureCameras
 from reconstruct.mesh import MeshOutputs
 from reconstruct.object_edits import ConditionEdit, PoseEdit, TaskEdit
-from reconstruct.objects import ObjectsConfig, run_objects
+from reconstruct.objects import ObjectsConfig, ObjectsOutputs, run_objects
 from reconstruct.package import (
     PackageConfig,
     cameras_at_base,
@@ -401,3 +401,41 @@ def test_start_states_that_do_not_settle_are_dropped_and_said(stage_inputs) -> N
     with pytest.raises(ReconstructError, match=r"no initial condition settles.*object_0") as caught:
         run_stage(stage_inputs, replace(config, initial_conditions=edits(overhanging)))
     assert caught.value.field == "initial_conditions"
+
+
+def test_the_table_top_is_painted_from_the_frames_when_the_align_stage_outlined_it(
+    stage_inputs, tmp_path: Path
+) -> None:
+    import shutil
+
+    from sim_env.splats import read_ply
+
+    align = tmp_path / "align"
+    shutil.copytree(stage_inputs["align"], align)
+    summary = json.loads((align / "summary.json").read_text())
+    outline = [[-0.05, -0.45], [0.85, -0.45], [0.85, 0.45], [-0.05, 0.45]]
+    write_json(align / "summary.json", summary | {"table_outline": outline})
+    inputs = {**stage_inputs, "align": align}
+    config = PackageConfig(name="pictured", camera_size=(160, 90), background=None, previews=False)
+    result = run_stage(inputs, config)
+    package = publish_package(stage_inputs["work"] / "package", tmp_path / "pictured")
+    table = package.spec.scene.table_texture
+    assert package.spec.format_version == 2 and table.image == "textures/table.png"
+    assert table.extent == pytest.approx((-0.05, -0.45, 0.85, 0.45))
+    painted = result["table_texture"]
+    assert painted["views"] == 8 and painted["size_px"] == [450, 450]
+    assert 0.2 < painted["seen"] < 1.0  # the frames see the middle; the rest is filled
+    built = read_ply(ObjectsOutputs.at(stage_inputs["objects"]).static_splats)
+    kept = read_ply(package.path(package.spec.scene.splats))
+    assert (
+        len(kept) == len(built) - painted["dropped_gaussians"] and painted["dropped_gaussians"] > 0
+    )
+    x, y, z = kept.means.T
+    over_table = (x > -0.05) & (x < 0.85) & (np.abs(y) < 0.45)
+    assert not np.any(over_table & (z < 0.008))  # the table's own splats: the picture now
+    env = TwinEnv(package, EnvConfig(image_size=(160, 90), cameras=(EXTERIOR_IMAGE,)))
+    try:
+        obs, _ = env.reset(options={"initial_condition": 0})
+        assert obs[EXTERIOR_IMAGE].std() > 5  # the pictured table and the objects on it
+    finally:
+        env.close()
