@@ -150,23 +150,15 @@ class EnvmapFileError(ValueError):
 
 def read_envmap(path: Path, centre: np.ndarray, radius: float) -> EnvironmentMap:
     """Read a panorama PNG (RGB, or RGBA with A = seen); raises ``EnvmapFileError``."""
-    from PIL import Image, UnidentifiedImageError
+    from sim_env.images import read_rgba_png
 
-    try:
-        with Image.open(path) as image:
-            if image.format != "PNG":
-                raise EnvmapFileError(f"must be a PNG, got {image.format}")
-            if image.mode not in ("RGB", "RGBA"):
-                raise EnvmapFileError(f"must be RGB or RGBA, got mode {image.mode}")
-            w, h = image.size
-            if w != 2 * h or not MIN_HEIGHT <= h <= MAX_HEIGHT:
-                raise EnvmapFileError(
-                    f"an equirectangular panorama is 2:1 with a height of {MIN_HEIGHT}-"
-                    f"{MAX_HEIGHT} px, got {w}x{h}"
-                )
-            pixels = np.asarray(image.convert("RGBA"), np.float32) / 255.0
-            if image.mode == "RGB":
-                pixels[..., 3] = 1.0
-    except (OSError, UnidentifiedImageError) as exc:
-        raise EnvmapFileError(f"does not load as an image: {exc}") from None
+    def refuse(w: int, h: int) -> str | None:
+        if w != 2 * h or not MIN_HEIGHT <= h <= MAX_HEIGHT:
+            return (
+                f"an equirectangular panorama is 2:1 with a height of {MIN_HEIGHT}-"
+                f"{MAX_HEIGHT} px, got {w}x{h}"
+            )
+        return None
+
+    pixels = read_rgba_png(path, EnvmapFileError, refuse)
     return EnvironmentMap(pixels[..., :3], pixels[..., 3], np.asarray(centre, float), radius)

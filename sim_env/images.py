@@ -9,7 +9,8 @@ bundle's policy.yaml, a policy server's metadata frame) convert at their boundar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -145,3 +146,26 @@ def resize_with_pad(image: np.ndarray, height: int, width: int) -> np.ndarray:
     padded = np.zeros((height, width, *image.shape[2:]), dtype=image.dtype)
     padded[top : top + new_height, left : left + new_width] = resized
     return padded
+
+
+def read_rgba_png(
+    path: Path, error: type[ValueError], refuse_size: Callable[[int, int], str | None]
+) -> np.ndarray:
+    """[H, W, 4] float32 RGBA in [0, 1] of the PNG at ``path`` (A = 1 for an RGB one).
+
+    ``refuse_size(width, height)`` says why a size will not do (None: it will). Raises
+    ``error`` saying what is wrong with the file; the caller names the file and field."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            if image.format != "PNG":
+                raise error(f"must be a PNG, got {image.format}")
+            if image.mode not in ("RGB", "RGBA"):
+                raise error(f"must be RGB or RGBA, got mode {image.mode}")
+            why = refuse_size(*image.size)
+            if why is not None:
+                raise error(why)
+            return np.asarray(image.convert("RGBA"), np.float32) / 255.0
+    except (OSError, UnidentifiedImageError) as exc:
+        raise error(f"does not load as an image: {exc}") from None
