@@ -68,7 +68,8 @@ def twin_meshes(source: EnvPackage, twin: EnvPackage, root: Path) -> EnvPackage:
 
 
 def source_geometry(source: EnvPackage, twin: EnvPackage, root: Path) -> EnvPackage:
-    """The source world's geometry rendered with the twin's splats and cameras."""
+    """The source world's geometry drawn as the twin draws its own: its splats, cameras,
+    background, table picture and render settings (colour maps)."""
     if not has_splats(twin):
         raise VariantError(
             "the twin has no splats to render the source geometry with", file=twin.root
@@ -83,8 +84,17 @@ def source_geometry(source: EnvPackage, twin: EnvPackage, root: Path) -> EnvPack
         files[f"{TWIN_FILES}/{rel}"] = twin.path(rel)
         return f"{TWIN_FILES}/{rel}"
 
-    spec["cameras"] = twin.spec.model_dump(mode="json")["cameras"]
+    drawn = twin.spec.model_dump(mode="json")
+    spec["cameras"] = drawn["cameras"]
     spec["scene"]["splats"] = twin_file(twin.spec.scene.splats)
+    for part in ("background", "table_texture"):  # the rest of how the twin draws its scene
+        if drawn["scene"].get(part):
+            spec["scene"][part] = drawn["scene"][part] | {
+                "image": twin_file(drawn["scene"][part]["image"])
+            }
+    if drawn.get("render"):
+        spec["render"] = drawn["render"]
+    spec["format_version"] = max(spec["format_version"], drawn["format_version"])
     twin_objects = {obj.name: obj for obj in twin.spec.objects}
     for obj in spec["objects"]:
         obj["splats"] = twin_file(twin_objects[obj["name"]].splats)

@@ -190,6 +190,19 @@ def test_source_geometry_needs_the_twins_objects_where_the_sources_are(twin, tmp
         source_geometry(source, load_package(moved), tmp_path / "refused")
 
 
+def test_source_geometry_is_drawn_as_the_twin_draws_its_scene(tmp_path):
+    source, twin = (
+        load_package(resolve_env("kitchen_source")),
+        load_package(resolve_env("kitchen_twin")),
+    )
+    built = source_geometry(source, twin, tmp_path / "geometry")
+    table = built.spec.scene.table_texture
+    assert table is not None and table.image == f"twin/{twin.spec.scene.table_texture.image}"
+    assert table.extent == twin.spec.scene.table_texture.extent
+    assert built.spec.render == twin.spec.render  # its colour maps
+    assert built.spec.scene.collision_hulls == source.spec.scene.collision_hulls
+
+
 def test_config_names_what_is_wrong(twin):
     with pytest.raises(EvaluateError, match="did you mean 'twin-meshes'"):
         FidelityConfig(SOURCE, str(twin), _plan(), ablations=("twin-mesh",))
