@@ -20,12 +20,13 @@ from sim_env.render.config import HybridConfig
 from sim_env.render.mujoco_renderer import MujocoRenderer
 from sim_env.render.smoothing import smooth_package
 from sim_env.render.supersample import box_average_layers
-from sim_env.render.table_texture import TableTexture, over_table, read_picture
+from sim_env.render.table_texture import TableTexture, over_table
 from sim_env.scene import MESH_VISUAL_GROUP, ROBOT_VISUAL_GROUP, SceneModel
 from sim_env.splats import GaussianSet, concat, rasterize
 from sim_env.splats.lod import LodConfig, merge_for_camera
 from sim_env.splats.ply import read_ply
 from sim_env.splats.transform import transform
+from sim_env.table_picture import read_picture
 
 BufferKey = tuple[str, int, int] | None  # (camera, width, height) for a level of detail
 

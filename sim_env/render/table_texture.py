@@ -18,9 +18,8 @@ import cv2
 import numpy as np
 
 from sim_env.envmap import camera_rays
-from sim_env.table_picture import read_picture
 
-__all__ = ["TablePicture", "TableTexture", "mip_levels", "over_table", "read_picture"]
+__all__ = ["TablePicture", "TableTexture", "mip_levels", "over_table"]
 
 Extent = tuple[float, float, float, float]  # x_min, y_min, x_max, y_max, world units
 
