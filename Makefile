@@ -21,7 +21,7 @@ demo: setup
 	$(VENV)/bin/twinbench demo
 
 test: setup test-deps
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not manual"
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not manual" --durations=25
 
 # Style, then the import layers and public contracts of ARCHITECTURE.md (pyproject's [tool.importlinter]).
 lint: setup

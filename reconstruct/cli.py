@@ -165,12 +165,14 @@ def reconstruct_command(
         "moved the policies' object locators further off, see benchmarks/FIDELITY.md).",
     ),
     refine_objects: int = typer.Option(
-        0,
+        3000,
         min=0,
         help="Train each found object's splats again for this many steps on crops of the frames "
-        "at twice the splats' width (about 3,000: 5 min on 2 CPU cores). Held-out crops gained "
-        "4.6-5.8 dB on the bundled twins' videos and lost 0.8 dB on 11 photos; where they lose, "
-        "the objects are kept as trained (see benchmarks/FIDELITY.md). 0: off.",
+        "at twice the splats' width (3,000: 4-5 min on 2 CPU cores), then shape its solid from "
+        "them and draw the package antialiased. On the kitchen twin the boxes and the crate came "
+        "out within 0.5 cm of their true size (fused depth alone: 1-5 cm too wide) and the policies' "
+        "locators ranked it at Pearson 0.98 instead of 0.95. Where held-out crops lose, the "
+        "objects are kept as trained (see benchmarks/FIDELITY.md). 0: off.",
     ),
     ns_ply: Path | None = typer.Option(None, help="nerfstudio-import: the ns-export splat PLY."),
     ns_dataparser: Path | None = typer.Option(

@@ -11,7 +11,9 @@ its solid and body frame (``solid``; an open container's walls and thin floor, `
 when its samples' walls enclose a floor, placed where the splats' opaque centres stand on
 them), a watertight visual mesh, convex collision hulls
 (``hulls``), mass = density x volume, and its Gaussians (those over its footprint, moved into
-the body frame). The static scene keeps the other Gaussians, with the table filled in where
+the body frame). With ``refine`` on, the objects' Gaussians are trained again on the frames at
+full resolution, and each object is shaped again from them (``reshaped``): the refined
+Gaussians outline it to a few mm where the fused depth spread 1-3 cm. The static scene keeps the other Gaussians, with the table filled in where
 the objects hid it (``holefill``); its visual is the scene mesh with the objects and the
 table plane cut out, the flat table top (``tabletop``: the convex outline of the table, so
 the fused table's holes do not show) in their place; its collision is the solid prism under
@@ -57,7 +59,7 @@ from reconstruct.segment import (
     surface_samples,
     table_and_candidates,
 )
-from reconstruct.solid import Solid, SolidConfig, build_solid, extrude
+from reconstruct.solid import Solid, SolidConfig, build_solid, extrude, splat_surface
 from reconstruct.stage import Stage, StageContext, read_summary
 from reconstruct.tabletop import TableTop
 from reconstruct.units import Units, in_units
@@ -230,41 +232,55 @@ def _rgba(colors: np.ndarray) -> list[float]:
     return [*np.clip(rgb, 0, 1).round(3).tolist(), 1.0]
 
 
-def build_object(
-    name: str,
-    parts: list[Candidate],
-    density: float,
-    scene: GaussianSet,
-    taken: np.ndarray,
-    config: ObjectsConfig,
-    units: Units,
-    outputs: ObjectsOutputs,
-) -> tuple[dict[str, Any], Solid, np.ndarray]:
-    """Write one object's visual mesh, hulls and body-frame splats (``outputs.body(name)``);
-    ``config`` in the world's ``units``.
-
-    Returns its summary record, its solid and the ``[N]`` mask of the scene Gaussians it took
-    (none of those already ``taken``).
-    """
+def object_solid(parts: list[Candidate], scene: GaussianSet, config: ObjectsConfig) -> Solid:
+    """An object's solid from its candidates' fused surface samples, the scene's opaque splat
+    centres around them placing a container's walls (``config`` in world units)."""
     samples = np.concatenate([c.points for c in parts])
     lo, hi = samples.min(0), samples.max(0)
     reach = config.support_reach
     near = np.all((scene.means >= lo - reach) & (scene.means <= hi + 2 * reach), axis=1)
     support = scene.means[near & (scene.opacities >= config.support_opacity)]
     solid = container_solid(samples, config.segment.container, config.solid, support)
-    if solid is None:
-        solid = build_solid(samples, config.solid, support)
+    return solid if solid is not None else build_solid(samples, config.solid, support)
+
+
+def reshaped(solid: Solid, refined: GaussianSet, config: ObjectsConfig) -> Solid | None:
+    """The object's solid again, from its refined Gaussians' surface (``solid.splat_surface``);
+    None when too few of them stand on it. Refined at the phone's resolution they outline the
+    object to a few mm, where depth fused from splats trained at less spreads 1-3 cm (the
+    kitchen twin's carton 7.7 x 7.2 cm for 5.5 x 4.5)."""
+    surface = splat_surface(refined.means, refined.opacities, config.solid)
+    standing = surface[surface[:, 2] >= config.solid.surface_wall]
+    if len(standing) < config.solid.min_surface:
+        return None
+    if solid.floor is not None:
+        return container_solid(surface, config.segment.container, config.solid, standing)
+    return build_solid(standing, config.solid)
+
+
+def write_object(
+    name: str,
+    parts: list[Candidate],
+    density: float,
+    solid: Solid,
+    gaussians: GaussianSet,
+    config: ObjectsConfig,
+    units: Units,
+    outputs: ObjectsOutputs,
+) -> dict[str, Any]:
+    """Write one object's visual mesh, hulls and its ``gaussians`` (world frame) in its body
+    frame (``outputs.body(name)``); ``config`` in the world's ``units``. Returns its summary
+    record."""
     files = outputs.body(name)
     _export(solid.mesh, files.visual)
     hulls = collision_hulls(solid, config.hulls)
     for i, hull in enumerate(hulls):
         _export(hull, files.hull(i))
-    mine = object_gaussians(scene, solid, config) & ~taken
-    write_ply(files.splats, to_body_frame(scene.subset(mine), solid))
+    write_ply(files.splats, to_body_frame(gaussians, solid))
     volume = float(solid.mesh.volume)
     cubic_metres = volume / units.per_metre**3
     low, high = solid.mesh.bounds
-    record = {
+    return {
         "name": name,
         "candidates": [c.id for c in parts],
         "pose": {
@@ -279,12 +295,11 @@ def build_object(
         "density": density,
         "mass_kg": density * cubic_metres,
         "hulls": len(hulls),
-        "gaussians": int(mine.sum()),
-        "rgba": _rgba(scene.colors[mine]),
+        "gaussians": len(gaussians),
+        "rgba": _rgba(gaussians.colors),
         "watertight": bool(solid.mesh.is_watertight),
         "container": solid.floor is not None,
     }
-    return record, solid, mine
 
 
 def no_objects_message(candidates: list[Candidate]) -> str:
@@ -378,17 +393,15 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     if not edited:
         raise ReconstructError(no_objects_message(candidates), field="objects")
     taken = np.zeros(len(scene), bool)
-    records, solids, masks = [], [], []
-    for k, (name, parts, density) in enumerate(edited):
-        ctx.report(0.1 + 0.7 * k / len(edited), f"building {name}")
-        record, solid, mine = build_object(
-            name, parts, density or cfg.density, scene, taken, cfg, units, outputs
-        )
+    solids, bodies = [], []
+    for k, (name, parts, _) in enumerate(edited):
+        ctx.report(0.1 + 0.6 * k / len(edited), f"shaping {name}")
+        solid = object_solid(parts, scene, cfg)
+        mine = object_gaussians(scene, solid, cfg) & ~taken
         taken |= mine
-        records.append(record)
         solids.append(solid)
-        masks.append(mine)
-    ctx.report(0.85, "filling the table under the objects")
+        bodies.append(scene.subset(mine))
+    ctx.report(0.75, "filling the table under the objects")
     rest = scene.subset(~taken)
     fill, hidden = fill_table(rest, solids, cfg.fill)
     static = concat([rest.subset(~hidden), fill])
@@ -398,10 +411,23 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
     solid_table = table_solid(table, mesh, cfg)
     _export(solid_table, outputs.table)
     table_colors = rest.colors[np.abs(rest.means[:, 2]) < cfg.segment.min_height]
-    refined = None
+    refined, shapes = None, ["fused samples"] * len(solids)
     if cfg.refine.steps:
-        bodies = [scene.subset(mine) for mine in masks]
-        refined = refine_bodies(ctx, cfg.refine, static, bodies, solids, records, outputs)
+        bodies, refined = refine_bodies(ctx, cfg.refine, static, bodies)
+        reshape = 0 < cfg.refine.reshape_steps <= cfg.refine.steps
+        if refined["kept"] == "refined" and reshape:
+            for i, body in enumerate(bodies):
+                again = reshaped(solids[i], body, cfg)
+                if again is not None:
+                    solids[i], shapes[i] = again, "refined splats"
+                    bodies[i] = body.subset(np.nonzero(object_gaussians(body, again, cfg))[0])
+    records = []
+    for k, ((name, parts, density), solid, body) in enumerate(
+        zip(edited, solids, bodies, strict=True)
+    ):
+        ctx.report(0.99, f"writing {name} ({k + 1}/{len(edited)})")
+        record = write_object(name, parts, density or cfg.density, solid, body, cfg, units, outputs)
+        records.append(record | {"shape": shapes[k]})
     return {
         "units": units.as_dict(),
         "floaters": {**floaters.as_dict(), "surface_samples": int(fused.sum())},
@@ -420,35 +446,25 @@ def run_objects(ctx: StageContext, config: ObjectsConfig) -> dict[str, Any]:
 
 
 def refine_bodies(
-    ctx: StageContext,
-    config: RefineConfig,
-    static: GaussianSet,
-    bodies: list[GaussianSet],
-    solids: list[Solid],
-    records: list[dict[str, Any]],
-    outputs: ObjectsOutputs,
-) -> dict[str, Any]:
-    """Rewrite each object's splats refined on the frames (``refine_objects``) but those the
-    splats stage held out, on which the summary scores them."""
+    ctx: StageContext, config: RefineConfig, static: GaussianSet, bodies: list[GaussianSet]
+) -> tuple[list[GaussianSet], dict[str, Any]]:
+    """The objects' Gaussians (world frame) refined on the frames (``refine_objects``) but
+    those the splats stage held out, on which the summary scores them."""
     needed = (align_stage.STAGE.name, frames_stage.STAGE.name, splats_stage.STAGE.name)
     if any(name not in ctx.inputs for name in needed):
         raise ReconstructError(
             f"refining the objects needs the {', '.join(needed)} stages' outputs",
             field="objects.refine.steps",
         )
-    ctx.report(0.9, "refining the objects on full-resolution crops")
+    ctx.report(0.8, "refining the objects on full-resolution crops")
     splats = read_summary(ctx.inputs[splats_stage.STAGE.name]) or {}
     width = config.image_width or 2 * int(splats.get("image_size", [480])[0])
     views = frame_views(
         ctx.input(align_stage.STAGE).model, ctx.input(frames_stage.STAGE).images, width
     )
     held = set(splats.get("heldout_views", []))
-    report = lambda f, note: ctx.report(0.9 + 0.09 * f, note)  # noqa: E731
-    parts, summary = refine_from_frames(static, bodies, views, held, config, report)
-    for part, solid, record in zip(parts, solids, records, strict=True):
-        write_ply(outputs.body(record["name"]).splats, to_body_frame(part, solid))
-        record["gaussians"] = len(part)
-    return summary
+    report = lambda f, note: ctx.report(0.8 + 0.18 * f, note)  # noqa: E731
+    return refine_from_frames(static, bodies, views, held, config, report)
 
 
 STAGE = Stage(
@@ -462,8 +478,9 @@ STAGE = Stage(
         frames_stage.STAGE.name,
     ),
     # 10: the splats place a container's walls; 11: objects refined (opt-in), a footprint no
-    # whole copy of table fits filled in pieces (holefill's tile)
-    version=11,
+    # whole copy of table fits filled in pieces (holefill's tile); 12: refined objects shaped
+    # from their refined Gaussians
+    version=12,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,
     reads_placement=False,

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import trimesh
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from reconstruct.errors import ReconstructError
 from reconstruct.units import Units, in_units
@@ -42,9 +43,18 @@ class SolidConfig:
     min_floor: ... covers at least this share of its footprint, ...
     max_open_floor: ... of which at most this share touches the footprint's outline.
     max_triangles: a container's extruded mesh is simplified to this many triangles.
+    surface_opacity: refined Gaussians at least this opaque ...
+    surface_floor: ... centred higher than this above the table ...
+    surface_spacing: ... with at least ``surface_neighbours`` others this close lie on the
+        object's surface (``splat_surface``); ...
+    surface_wall: ... those standing this high give a convex object's outline (the table's
+        Gaussians around its foot stand lower) ...
+    min_surface: ... and at least this many are needed to shape a solid from them.
     """
 
-    LENGTHS: ClassVar[tuple[str, ...]] = ("cell", "min_depth")
+    LENGTHS: ClassVar[tuple[str, ...]] = (
+        "cell", "min_depth", "surface_floor", "surface_spacing", "surface_wall"
+    )  # fmt: skip
 
     cell: float = 0.0025
     closing: int = 2
@@ -55,6 +65,12 @@ class SolidConfig:
     min_depth: float = 0.015
     min_floor: float = 0.2
     max_open_floor: float = 0.3
+    surface_opacity: float = 0.8
+    surface_floor: float = 0.003
+    surface_spacing: float = 0.008
+    surface_neighbours: int = 5
+    surface_wall: float = 0.01
+    min_surface: int = 30
 
     def in_units(self, units: Units) -> SolidConfig:
         return in_units(self, self.LENGTHS, units.per_metre)
@@ -253,6 +269,18 @@ def simplified(mesh: trimesh.Trimesh, max_triangles: int) -> trimesh.Trimesh:
     reduced = source.simplify_quadric_decimation(max_triangles)
     out = trimesh.Trimesh(np.asarray(reduced.vertices), np.asarray(reduced.triangles), process=True)
     return out if out.is_watertight and out.volume > 0 else mesh
+
+
+def splat_surface(means: np.ndarray, opacities: np.ndarray, config: SolidConfig) -> np.ndarray:
+    """``[K, 3]`` the centres of the ``[N, 3]`` Gaussians (``[N]`` opacities) that lie on an
+    object's surface: opaque, above the table, and in a dense crowd. Gaussians refined at the
+    phone's resolution (a few mm each) sit on the surface; a lone one stands off it."""
+    keep = (opacities >= config.surface_opacity) & (means[:, 2] > config.surface_floor)
+    points = means[keep]
+    if len(points) <= config.surface_neighbours:
+        return points[:0]
+    crowd = cKDTree(points).query_ball_point(points, config.surface_spacing, return_length=True)
+    return points[crowd > config.surface_neighbours]  # the count includes the point itself
 
 
 def build_solid(

@@ -19,10 +19,10 @@ BUILDERS: dict[str, str] = {
     "tabletop_twin": "python -m reconstruct.synthetic.build --source sim_env/envs/tabletop_source",
     # the second source world (issue 16: a result not tuned to one scene) and its twin
     "kitchen_source": "python -m reconstruct.synthetic.build --world kitchen_source",
-    # its table top a picture painted from the frames, then its colour maps fitted
-    # (sim_env/envs/README.md)
+    # its table top a picture painted from the frames, its objects refined and shaped from
+    # their refined Gaussians, then its colour maps fitted (sim_env/envs/README.md)
     "kitchen_twin": "python -m reconstruct.synthetic.build --source sim_env/envs/kitchen_source"
-    " --table-texture",
+    " --table-texture --refine-objects 3000",
 }
 """Every bundled environment id and the command that writes it."""
 
