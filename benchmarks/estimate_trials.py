@@ -29,11 +29,12 @@ JSON line per figure, progress on stderr.
    300 conditions, the twin before its relit rebuild) is in git history (52755cf). Session
    13's file for the source-only rungs trained with openpi's augmentations (``--rungs
    aug-s3000 aug-s400 --csv benchmarks/estimate_trials_aug.csv``, the same twin, 400
-   episodes, 16 min) is ``benchmarks/estimate_trials_aug.csv``. Session 15's file for the
-   kitchen (``--source kitchen_source --twin kitchen_twin --ladder
+   episodes, 16 min) is ``benchmarks/estimate_trials_aug.csv``. The kitchen's file
+   (``--source kitchen_source --twin kitchen_twin --ladder
    benchmarks/fidelity/ladder-kitchen --csv benchmarks/estimate_trials_kitchen.csv``, the
-   re-filled twin and its retrained ``cot-*`` rungs, the default four rungs: 800 episodes,
-   11 min) is ``benchmarks/estimate_trials_kitchen.csv``. Session 16's files put the source
+   default four rungs: 800 episodes, 14 min) was recorded in session 18 on the bundled twin
+   of that session (objects reshaped, drawn antialiased) with its retrained ``cot-*`` rungs;
+   session 15's (the re-filled twin) is in git history (a89a99d). Session 16's files put the source
    world through cameras 3% warmer in white balance in the twin's place (``--twin DIR`` of
    ``twinbench env edit SOURCE --camera-gains CAMERA=1.03,1,0.97 -o DIR`` for both cameras;
    the source side adopted from the stores of sessions 10 and 15: 400 episodes each, 4 and 6
