@@ -27,9 +27,10 @@ from reconstruct.scans.buddha_truth import BUDDHA_DIR
 from reconstruct.scans.touch import touch_episode
 from sim_env.cli import env_app
 
-# The splats stage's default (1,500 steps at 456 px) takes about 15 minutes on 2 cores: the
-# test trains a quick look, through the flags a user has for one.
-QUICK = ("--splat-steps", "500", "--splat-width", "228")
+# The splats stage's default (1,500 steps at 456 px) takes about 15 minutes on 2 cores, and the
+# objects' refinement (3,000 steps) about 5 more: the test trains a quick look and refines the
+# statue briefly (too few steps to reshape it), through the flags a user has for them.
+QUICK = ("--splat-steps", "500", "--splat-width", "228", "--refine-objects", "100")
 
 pytestmark = [
     pytest.mark.slow,
@@ -60,6 +61,8 @@ def test_real_photos_become_a_package_an_episode_runs_in(buddha_photos: Path, tm
     )
     assert sfm["registered"] >= 12
     assert splats["heldout_views"] and splats["psnr"] > splats["psnr_init"] + 2.0
+    refined = json.loads((env / "work" / "objects" / "summary.json").read_text())["refine"]
+    assert refined["steps"] == 100 and refined["kept"]  # refined, or kept as trained if worse
 
     validated = CliRunner().invoke(env_app, ["validate", str(env), "--deep"])
     assert validated.exit_code == 0, validated.output
