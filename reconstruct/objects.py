@@ -13,11 +13,12 @@ them), a watertight visual mesh, convex collision hulls
 (``hulls``), mass = density x volume, and its Gaussians (those over its footprint, moved into
 the body frame). With ``refine`` on, the objects' Gaussians are trained again on the frames at
 full resolution, and each object is shaped again from them (``reshaped``): the refined
-Gaussians outline it to a few mm where the fused depth spread 1-3 cm. The static scene keeps the other Gaussians, with the table filled in where
-the objects hid it (``holefill``); its visual is the scene mesh with the objects and the
-table plane cut out, the flat table top (``tabletop``: the convex outline of the table, so
-the fused table's holes do not show) in their place; its collision is the solid prism under
-that outline (top at z = 0), reaching under the robot base. Candidates that are scenery
+Gaussians outline it to a few mm where the fused depth spread 1-5 cm. The static scene keeps
+the other Gaussians, with the table filled in where the objects hid it (``holefill``); its
+visual is the scene mesh with the objects and the table plane cut out, the flat table top
+(``tabletop``: the convex outline of the table, so the fused table's holes do not show) in
+their place; its collision is the solid prism under that outline (top at z = 0), reaching
+under the robot base. Candidates that are scenery
 (beyond the table, fragments; ``segment``) stay in the static scene.
 
 Lengths in the configs are metres; the stage reads the world's units from the mesh stage's
@@ -247,7 +248,7 @@ def object_solid(parts: list[Candidate], scene: GaussianSet, config: ObjectsConf
 def reshaped(solid: Solid, refined: GaussianSet, config: ObjectsConfig) -> Solid | None:
     """The object's solid again, from its refined Gaussians' surface (``solid.splat_surface``);
     None when too few of them stand on it. Refined at the phone's resolution they outline the
-    object to a few mm, where depth fused from splats trained at less spreads 1-3 cm (the
+    object to a few mm, where depth fused from splats trained at less spreads 1-5 cm (the
     kitchen twin's carton 7.7 x 7.2 cm for 5.5 x 4.5)."""
     surface = splat_surface(refined.means, refined.opacities, config.solid)
     standing = surface[surface[:, 2] >= config.solid.surface_wall]
