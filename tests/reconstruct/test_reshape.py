@@ -55,10 +55,6 @@ def refined_like(surface: GaussianSet, centre: np.ndarray, seed: int = 0) -> Gau
     )
 
 
-def body_extents(solid) -> np.ndarray:
-    return solid.mesh.extents
-
-
 def test_the_surface_keeps_crowded_opaque_centres_above_the_table() -> None:
     x, y, yaw, extents = CARTON
     surface = gaussians_from_mesh(box_mesh(x, y, yaw, extents), MeshSampling(count=3000))
@@ -77,7 +73,7 @@ def test_a_box_fused_too_wide_is_shaped_to_its_refined_gaussians() -> None:
     surface = gaussians_from_mesh(box_mesh(x, y, yaw, extents), MeshSampling(count=3000))
     solid = reshaped(wide, refined_like(surface, np.array([x, y])), ObjectsConfig())
     assert solid is not None and solid.floor is None and solid.mesh.is_watertight
-    assert np.allclose(body_extents(solid), extents, atol=0.004)
+    assert np.allclose(solid.mesh.extents, extents, atol=0.004)
     assert np.allclose(solid.position[:2], [x, y], atol=0.003)
     assert np.degrees(solid.yaw) == pytest.approx(yaw, abs=3.0)
 
