@@ -17,11 +17,12 @@ JSON line per figure, progress on stderr.
    starts a new run, and no episode of its predecessor is adopted (the committed files
    were still recorded into a fresh ``--out``). The outcomes per condition are written to
    ``benchmarks/estimate_trials.csv`` (committed), which ``--measure-only`` measures without
-   running anything. The committed file was recorded in session 10 (6 Dec 2026) on the
-   bundled ``tabletop_twin`` of d34c6d4 (rebuilt with an exterior pass) with the ladder's
-   rungs of 06a738d (the co-trained ones retrained on that twin), with the defaults (four
-   rungs, 100 conditions: 800 episodes, 28 min with 2 workers on 2 cores at load 6-13 from
-   other jobs; ``--out`` fresh). Session 8's file (the relit twin of b8981a5, cot-s1000 and
+   running anything. The committed file was recorded in session 19 (7 Dec 2026) on the
+   bundled ``tabletop_twin`` of that session (table picture, objects reshaped from their
+   refined Gaussians, colour maps fitted) with the co-trained rungs retrained on it, with the
+   defaults (four rungs, 100 conditions: 800 episodes, about 10 min with 2 workers on 2 cores;
+   ``--out`` fresh); session 10's (the twin of d34c6d4, rebuilt with an exterior pass, and
+   the rungs of 06a738d) is in git history (61c6add). Session 8's file (the relit twin of b8981a5, cot-s1000 and
    cot-s400 at 100 conditions, and the ``jitter1``..``jitter8`` columns that session 9's
    ``--jitter 8`` added on the same store: 1600 twin episodes, 50 min at load 10-16) is
    ``benchmarks/estimate_trials_s8.csv`` (``--measure-only --csv

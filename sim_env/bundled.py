@@ -15,8 +15,10 @@ BUILDERS: dict[str, str] = {
     "buddha_tabletop": "python -m reconstruct.scans.buddha",  # real photos: 33 min at load 10-25
     "primitive_cube_bowl": "python -m sim_env.bundled",
     "tabletop_source": "python -m reconstruct.synthetic.build",
-    # films the bundled source world as it is (rewriting it now changes its photo textures)
-    "tabletop_twin": "python -m reconstruct.synthetic.build --source sim_env/envs/tabletop_source",
+    # films the bundled source world as it is (rewriting it now changes its photo textures);
+    # built as the kitchen twin is, then its colour maps fitted (sim_env/envs/README.md)
+    "tabletop_twin": "python -m reconstruct.synthetic.build --source sim_env/envs/tabletop_source"
+    " --table-texture --refine-objects 3000",
     # the second source world (issue 16: a result not tuned to one scene) and its twin
     "kitchen_source": "python -m reconstruct.synthetic.build --world kitchen_source",
     # its table top a picture painted from the frames, its objects refined and shaped from

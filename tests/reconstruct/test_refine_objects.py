@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.fidelity.refine_objects import phone_views, placed_objects, write_refined
+from benchmarks.fidelity.refine_objects import (
+    phone_views,
+    placed_objects,
+    static_scene,
+    write_refined,
+)
 from reconstruct.errors import ReconstructError
 from reconstruct.refine_objects import (
     RefineConfig,
@@ -94,7 +99,7 @@ def test_refinement_fits_the_crop_it_trains_on(world) -> None:
     views = phone_views(source, scan, np.array([20.0]))
     objects = placed_objects(twin)
     window = crop_windows(objects.points(), views, 64)[0]
-    static = read_ply(twin.path(twin.spec.scene.splats))
+    static = static_scene(twin)
 
     def loss(gaussians) -> float:
         with torch.no_grad():
@@ -133,9 +138,24 @@ def test_a_refinement_that_the_held_out_frames_disown_is_not_kept(world) -> None
         frames.append(View(name, picture, k, viewmat.numpy().astype(float)))
     objects = placed_objects(twin)
     bodies = [objects.gaussians.subset(np.nonzero(objects.labels == i)[0]) for i in range(4)]
-    static = read_ply(twin.path(twin.spec.scene.splats))
+    static = static_scene(twin)  # the table picture behind the crops
     config = RefineConfig(steps=40, crop=64)
     parts, summary = refine_from_frames(static, bodies, frames, {"true"}, config)
     assert summary["heldout_crop_psnr_after"] < summary["heldout_crop_psnr_before"]
     assert summary["kept"].startswith("as trained")
     assert all(part is body for part, body in zip(parts, bodies, strict=True))
+
+
+def test_a_twin_that_draws_its_table_as_a_picture_has_it_behind_the_crops(world) -> None:
+    _, twin, _ = world
+    assert twin.spec.scene.table_texture is not None
+    splats = read_ply(twin.path(twin.spec.scene.splats))
+    behind = static_scene(twin)
+    table = behind.subset(np.arange(len(splats), len(behind)))
+    assert len(table) > 10000 and np.allclose(
+        table.means[:, 2], twin.spec.scene.table_texture.height
+    )
+    x_min, y_min, x_max, y_max = twin.spec.scene.table_texture.extent
+    inside = (table.means[:, :2] > (x_min, y_min)) & (table.means[:, :2] < (x_max, y_max))
+    assert inside.all()
+    assert 0.2 < table.colors.mean() < 0.9  # the oak's colours, not the picture's empty border

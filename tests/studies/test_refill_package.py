@@ -17,16 +17,17 @@ from sim_env.splats.ply import read_ply
 
 
 def test_a_smeared_twin_is_refilled_with_its_table(tmp_path: Path) -> None:
-    smeared = refill("tabletop_twin", tmp_path / "smeared", FillConfig(copy=False), Report())
+    # the bundled twins draw their tables as pictures; the Buddha scan's table is splats
+    smeared = refill("buddha_tabletop", tmp_path / "smeared", FillConfig(copy=False), Report())
     discs = smooth_discs(read_ply(smeared.path(smeared.spec.scene.splats)), FillConfig())
-    assert discs.sum() > 3000  # the four footprints, smoothly filled
+    assert discs.sum() > 1500  # the statue's footprint, smoothly filled
 
     report = Report()
     copy = refill(str(smeared.root), tmp_path / "refilled", FillConfig(), report)
     load_package(copy.root)
     figures = {f["metric"]: f["value"] for f in report.figures}
     assert figures["smooth_discs_removed"] == discs.sum()
-    assert figures["smooth_discs_after"] == 0 and figures["fill_gaussians"] > 1000
+    assert figures["smooth_discs_after"] == 0 and figures["fill_gaussians"] > discs.sum()
     assert not smooth_discs(read_ply(copy.path(copy.spec.scene.splats)), FillConfig()).any()
     assert f"refilled: {discs.sum()} smooth-fill discs" in copy.spec.provenance.notes
     assert not (tmp_path / "refilled.refilling").exists()

@@ -12,7 +12,7 @@ from studies.fidelity.calibrate import styled_twin
 
 
 def test_a_version_1_twin_restyled_loads_with_its_look(tmp_path: Path) -> None:
-    twin = load_package(resolve_env("tabletop_twin"))  # kitchen_twin has its colour map (v2)
+    twin = load_package(resolve_env("primitive_cube_bowl"))  # the bundled twins are v2
     assert twin.spec.format_version == 1
     styled = styled_twin(twin, SplatRenderSpec(antialiased=True), tmp_path / "styled")
     again = load_package(styled.root)
