@@ -480,7 +480,8 @@ STAGE = Stage(
     ),
     # 10: the splats place a container's walls; 11: objects refined (opt-in), a footprint no
     # whole copy of table fits filled in pieces (holefill's tile); 12: refined objects shaped
-    # from their refined Gaussians; 13: pieces join only while together within max_size
+    # from their refined Gaussians; 13: pieces join only while together within max_size, and
+    # the raised rim where a scan ends is scenery
     version=13,
     description="movable objects, their hulls and splats; the static table",
     outputs_at=ObjectsOutputs.at,

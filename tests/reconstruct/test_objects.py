@@ -460,6 +460,36 @@ def test_a_rim_at_the_scans_edge_touching_a_statue_leaves_it_an_object() -> None
     assert rim.startswith("wider than max_size (0.6")
 
 
+def test_the_raised_rim_where_the_scan_ends_is_scenery() -> None:
+    """The fused table rising to 4 cm where the scan ends, nothing scanned beyond it (the
+    Buddha photos: a 12 x 32 cm piece 3.9 cm high, held by the splats there, became an object
+    beside the statue in one build of two) is scenery; a box as near the scan's edge is not."""
+    table = table_mesh()  # y from -0.5 to 0.5: the scan ends at y = 0.5
+    rim = trimesh.creation.box((0.3, 0.108, 0.004)).subdivide().subdivide().subdivide()
+    rim.apply_transform(trimesh.transformations.rotation_matrix(np.arctan(0.4), (1, 0, 0)))
+    rim.apply_translation((0.4, 0.5 - 0.05, 0.02))  # from the table up to 4 cm at its end
+    near = box_mesh(0.75, 0.43, 0.0, (0.05, 0.05, 0.05))  # 4.5 cm from the end
+    middle = box_mesh(*BOXES["right"][:3], BOXES["right"][3])
+    points, colors, _ = surface_samples(
+        to_open3d(trimesh.util.concatenate([table, rim, near, middle])), 0.002
+    )
+    gaussians = np.r_[
+        few_gaussians(table, 40000, 0).means,
+        few_gaussians(rim, 3000, 1).means,
+        few_gaussians(near, 3000, 2).means,
+        few_gaussians(middle, 3000, 3).means,
+    ]
+    found = find_candidates(points, colors, SegmentConfig(), gaussians=gaussians)
+    by_place = {tuple(np.round(c.centroid[:2], 2)): c.scenery for c in found}
+    assert len(found) == 3, by_place
+    rims = [
+        c for c in found if abs(c.centroid[1] - 0.46) < 0.03 and abs(c.centroid[0] - 0.4) < 0.05
+    ]
+    assert len(rims) == 1 and rims[0].scenery.startswith("the raised rim where the scan ends")
+    objects = sorted(tuple(c.centroid[:2]) for c in found if not c.scenery)
+    assert np.allclose(objects, [(0.55, 0.12), (0.75, 0.43)], atol=0.01)
+
+
 def test_pieces_join_smallest_first_while_they_fit_in_max_size() -> None:
     """Two pieces of one box join; a third that touches one of them stays apart when the
     three together would be wider than ``max_size``, whichever pair is listed first."""
