@@ -68,8 +68,8 @@ class SegmentConfig:
         more than ``ridge_ratio`` times as long as it is wide is scenery: the raised edge of a
         sheet or of the table (on the Buddha photos, the cardboard's edge came out as a
         17 x 3 cm ridge 2.5 cm high in one of three builds); a lying banana is taller.
-    edge_probe, edge_reach, min_outward_seen: a candidate is the raised rim of the scan's
-        edge when fewer than ``min_outward_seen`` of its highest samples (within 80% of its
+    edge_probe, edge_reach, min_surrounded: a candidate is the raised rim of the scan's
+        edge when fewer than ``min_surrounded`` of its highest samples (within 80% of its
         top) have scanned surface all around them: within ``edge_reach`` of at least 7 of 8
         points ``edge_probe`` away. The fused table rises where the scan ends (on the Buddha
         photos, a 12 x 32 cm piece 3.9 cm high: 1%; the statue 92-94%, the simulated scans'
@@ -107,7 +107,7 @@ class SegmentConfig:
     ridge_ratio: float = 4.0
     edge_probe: float = 0.03
     edge_reach: float = 0.01
-    min_outward_seen: float = 0.5
+    min_surrounded: float = 0.5
     container: ContainerConfig = field(default_factory=ContainerConfig)
 
     def in_units(self, units: Units) -> SegmentConfig:
@@ -234,7 +234,7 @@ def join_pieces(
     footprint (``[N, 2]`` points) is smallest first, while it stays within ``max_size``
     across (its bounding box's diagonal): the raised rim of a scan's edge that touches an
     object by one corner stays apart from it (on the Buddha photos, a 45 x 41 cm rim made the
-    statue too wide to be an object in one build of three)."""
+    statue too wide to be an object in one build of four)."""
     count = labels.max() + 1 if len(labels) else 0
     lo = np.array([xy[labels == k].min(0) for k in range(count)]).reshape(count, 2)
     hi = np.array([xy[labels == k].max(0) for k in range(count)]).reshape(count, 2)
@@ -310,11 +310,11 @@ def edge_reason(members: np.ndarray, surface: cKDTree, config: SegmentConfig) ->
     found = surface.query(probes, distance_upper_bound=config.edge_reach)[0] <= config.edge_reach
     unseen = (~found).reshape(len(top), len(turns)).sum(1)
     seen = float((unseen < 2).mean())  # a top sample with scanned surface all around it
-    if seen >= config.min_outward_seen:
+    if seen >= config.min_surrounded:
         return ""
     return (
         f"the raised rim where the scan ends: {seen:.0%} of its top has scanned surface "
-        f"{config.edge_probe:.3g} around it (fewer than {config.min_outward_seen:.0%})"
+        f"{config.edge_probe:.3g} around it (fewer than {config.min_surrounded:.0%})"
     )
 
 
