@@ -83,6 +83,7 @@ from rich.console import Console
 from benchmarks import figures
 from evaluate.correlation.inputs import read_store_episodes
 from evaluate.estimate.coverage import INTERVALS, all_bounds, real_only_bounds, score
+from evaluate.estimate.pairing import POOL_WEIGHT
 from evaluate.estimate.synthetic import Trials
 from evaluate.rollout import RolloutConfig
 from evaluate.run import STORE_FILENAME, Execution
@@ -110,6 +111,9 @@ COMPARISONS = {
 """Saved-trial figures: (PPI interval, the real-only interval whose width it is held to)."""
 PREDICTIONS = ("success", "progress")
 """What the twin predicts at a condition: its 0/1 success, or its rubric progress."""
+POOLED_PREDICTIONS = ("pooled", "pooled_progress")
+"""Each policy's twin success (progress) at a condition blended with the mean over every
+policy's there (``twinbench estimate --pool-policies``)."""
 JITTER_PREDICTIONS = ("jitter", "jitter_progress", "jitter_with_twin")
 """With jittered copies: the mean success over them (the twin's success probability near the
 condition), their mean progress, and the mean success over them and the twin at the condition
@@ -310,17 +314,36 @@ def read_population(path: Path, jitter: int = 0) -> dict[str, dict[str, np.ndarr
     return out
 
 
+def with_pooled(pop: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+    """``pop`` with :data:`POOLED_PREDICTIONS`: each policy's twin score at a condition blended
+    with the mean over the policies that ran that condition."""
+    out = {}
+    for column, name in zip(PREDICTIONS, POOLED_PREDICTIONS, strict=True):
+        table = pd.DataFrame(
+            {policy: pd.Series(o[column], index=o["condition"]) for policy, o in pop.items()}
+        )
+        mean = table.mean(axis=1)
+        for policy, o in pop.items():
+            shared = mean.loc[o["condition"]].to_numpy()
+            out.setdefault(policy, dict(o))[name] = (1 - POOL_WEIGHT) * o[
+                column
+            ] + POOL_WEIGHT * shared
+    return out
+
+
 def measure(
     pop: dict[str, dict[str, np.ndarray]], draws: int, progress: Callable[[str], None]
 ) -> None:
     rng = np.random.default_rng(0)
+    pop = with_pooled(pop)
     rates = np.array([(p["real"].mean(), p["success"].mean()) for p in pop.values()])
     if len(rates) > 2:  # two points always correlate perfectly
         pearson = float(np.corrcoef(rates[:, 0], rates[:, 1])[0, 1])
         emit("trials/policies", "pearson_twin_source", pearson, "r")
     for policy, outcomes in pop.items():
         real = outcomes["real"]
-        predictions = [p for p in (*PREDICTIONS, *JITTER_PREDICTIONS) if p in outcomes]
+        candidates = (*PREDICTIONS, *POOLED_PREDICTIONS, *JITTER_PREDICTIONS)
+        predictions = [p for p in candidates if p in outcomes]
         progress(f"trials {policy}: real-only widths at 2..{MAX_REAL_ONLY} trials")
         baselines = real_only_widths(real, rng)
         head = f"trials/{policy}"

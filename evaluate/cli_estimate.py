@@ -83,6 +83,15 @@ def estimate_command(
             "success).",
         ),
     ] = "success",
+    pool_policies: Annotated[
+        bool,
+        typer.Option(
+            "--pool-policies",
+            help="Blend each policy's twin score at an initial condition half and half with "
+            "the mean over every policy the twin ran there (how hard the twin finds the "
+            "condition): a less noisy prediction where several policies share conditions.",
+        ),
+    ] = False,
     make_plan: Annotated[
         bool, typer.Option("--plan", help="Also say how many more trials reach --width.")
     ] = False,
@@ -112,7 +121,12 @@ def estimate_command(
     sim_frame, sim_excluded = load_episodes(sim, run_ids=run or ())
     real_frame, real_excluded = load_episodes(real, run_ids=real_run or ())
     cells, notes = pair(
-        sim_frame, real_frame, (str(sim), str(real)), _env_map(env_map or []), twin_score
+        sim_frame,
+        real_frame,
+        (str(sim), str(real)),
+        _env_map(env_map or []),
+        twin_score,
+        pooled=pool_policies,
     )
     for side, excluded in (("twin", sim_excluded), ("real", real_excluded)):
         if excluded:
@@ -138,6 +152,7 @@ def estimate_command(
         confidence=confidence,
         family=family,
         twin_score=twin_score,
+        pooled=pool_policies,
         estimates=estimates,
         pairs=compare(estimates, confidence, family),
         plans=plans,

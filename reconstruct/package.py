@@ -51,7 +51,13 @@ from reconstruct.objects import STAGE as OBJECTS_STAGE
 from reconstruct.objects import ObjectsOutputs
 from reconstruct.placement import BasePose, Placement
 from reconstruct.stage import Stage, StageContext, read_summary, remove_tree
-from reconstruct.table_texture import TableConfig, paint_table, table_layer, write_picture
+from reconstruct.table_texture import (
+    TableConfig,
+    edge_layer,
+    paint_table,
+    table_layer,
+    write_picture,
+)
 from reconstruct.table_texture import summary as table_summary
 from reconstruct.topdown import TopDown, draw_top_down
 from reconstruct.units import Units, metric_world
@@ -496,16 +502,17 @@ def add_table_texture(
     paint = paint_table(views, np.asarray(table_outline, float), config, standing, solids)
     rel = "textures/table.png"
     write_picture(paint, root / rel)
-    dropped = 0
+    dropped = edge = 0
     if spec["scene"].get("splats"):
         path = root / spec["scene"]["splats"]
         static = read_ply(path)
         layer = table_layer(static, paint, config.standing)
-        write_ply(path, static.subset(~layer))
-        dropped = int(layer.sum())
+        blur = edge_layer(static, np.asarray(table_outline, float), config) & ~layer
+        write_ply(path, static.subset(~(layer | blur)))
+        dropped, edge = int(layer.sum()), int(blur.sum())
     spec["format_version"] = 2
     spec["scene"]["table_texture"] = {"image": rel, "extent": list(paint.extent), "height": 0.0}
-    return table_summary(paint, len(views), dropped)
+    return table_summary(paint, len(views), dropped, edge)
 
 
 def antialiased(summaries: dict[str, dict[str, Any]]) -> bool:
@@ -633,8 +640,9 @@ STAGE = Stage(
     config_type=PackageConfig,
     run=run_package,
     inputs=("frames", "sfm", "align", "splats", "mesh", "objects"),
-    version=4,  # 2: the start states that do not settle are dropped; 3: no pick-and-place
-    # without a graspable object; 4: refined objects drawn antialiased
+    version=5,  # 2: the start states that do not settle are dropped; 3: no pick-and-place
+    # without a graspable object; 4: refined objects drawn antialiased; 5: the table's edge
+    # blur dropped with the table's splats
     description="the environment package (env.yaml, meshes, hulls, splats, previews)",
     outputs_at=PackageOutputs.at,
 )

@@ -119,6 +119,7 @@ class EstimateDocument(Document):
     confidence: float
     family: Family  # the intervals the summary and the plots lead with
     twin_score: str = "success"  # what the twin's pairs and twin-only trials are: TWIN_SCORES
+    pooled: bool = False  # the twin's score blended with every policy's at the condition
     policies: list[CellResult]
     pairs: list[PairResult]
     plan: list[PlanResult] | None = None
@@ -134,6 +135,7 @@ class EstimateDocument(Document):
         family: Family,
         estimates: Sequence[CellEstimate],
         twin_score: str = "success",
+        pooled: bool = False,
         pairs: Sequence[PairDifference],
         plans: Sequence[PlanResult] | None,
         notes: Sequence[str],
@@ -144,6 +146,7 @@ class EstimateDocument(Document):
             confidence=confidence,
             family=family,
             twin_score=twin_score,
+            pooled=pooled,
             policies=[CellResult.of(item) for item in estimates],
             pairs=[PairResult.of(pair) for pair in pairs],
             plan=None if plans is None else list(plans),

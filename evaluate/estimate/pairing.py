@@ -13,6 +13,13 @@ sides, and repeated twin episodes at one condition are one draw of the condition
 several. PPI needs the real trials' initial conditions drawn like the twin-only ones; one
 real trial per initial condition keeps the pairs independent.
 
+With ``pooled``, the twin's prediction at a condition is half the policy's own twin score there
+and half the mean over every policy the twin ran there (:data:`POOL_WEIGHT`): one 0/1 twin
+outcome is a noisy reading of the condition, and how the other policies fared there says how
+hard the twin finds it. It is still a function of the condition alone, so PPI stays valid; on
+the recorded populations it raised the per-trial correlation with the real outcome in 12 of 14
+policy-world cases (``benchmarks/estimate_trials.py``).
+
 Several twin environments can stand for one real one (``env_map`` keys may be shell-style
 patterns): jittered copies of the twin, whose condition ``i`` is the twin's condition ``i``
 with the objects moved by a few mm and degrees (``studies.fidelity.conditions.write_jittered``),
@@ -36,6 +43,7 @@ from evaluate.store import EXCLUDED_KINDS, PostgresURL
 __all__ = [
     "CSV_COLUMNS",
     "MIN_PAIRS",
+    "POOL_WEIGHT",
     "TWIN_SCORES",
     "PairedCell",
     "load_episodes",
@@ -47,6 +55,8 @@ MIN_PAIRS = 2
 """Paired real trials an interval needs (a variance needs two)."""
 CSV_COLUMNS = "policy,env,initial_condition,success[,seed][,progress][,failure_kind]"
 _COLUMNS = ["policy", "env", "initial_condition", "seed", "success", "progress", "where"]
+POOL_WEIGHT = 0.5
+"""With ``pooled``: the weight of the condition's mean over every policy's twin score."""
 TWIN_SCORES = ("success", "progress")
 """What the twin predicts at a condition: its 0/1 success, or its rubric progress in [0, 1]."""
 
@@ -187,6 +197,7 @@ def pair(
     sources: tuple[str, str],
     env_map: Mapping[str, str] | None = None,
     twin_score: str = "success",
+    pooled: bool = False,
 ) -> tuple[list[PairedCell], list[str]]:
     """Pair every real episode with the twin at its initial condition.
 
@@ -197,6 +208,8 @@ def pair(
             twin's env id is not the real one's: see :func:`map_env`.
         twin_score: one of :data:`TWIN_SCORES`: what the twin predicts at a condition (the
             real side is always its success).
+        pooled: blend each policy's twin score at a condition with every policy's there
+            (module docstring).
     Returns:
         One cell per (policy, env) of the real side, sorted; notes on what was left out.
     Raises:
@@ -220,8 +233,13 @@ def pair(
     sim = sim.assign(score=sim[twin_score])
     real_env = {env: map_env(env, env_map or {}, sim_source) for env in sim["env"].unique()}
     sim = sim.assign(env=sim["env"].map(real_env))
+    if pooled:
+        sim, note = pool_policies(sim)
+        notes_first = [note]
+    else:
+        notes_first = []
     twin_groups = dict(tuple(sim.groupby(["policy", "env"], sort=False)))
-    notes = [
+    notes = notes_first + [
         f"policy {p!r} in env {e!r} has twin episodes but no real ones: not estimated"
         for p, e in sorted(set(twin_groups) - set(real.groupby(["policy", "env"]).groups))
     ]
@@ -246,6 +264,23 @@ def pair(
             )
         cells.append(_pair_cell(str(policy), str(env), group, twin, where, sources))
     return cells, notes
+
+
+def pool_policies(sim: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """``sim`` with each episode's ``score`` blended with its condition's mean over policies
+    (each policy's mean there counts once), and a note saying how many policies were pooled."""
+    per_policy = sim.groupby(["env", "initial_condition", "policy"])["score"].mean()
+    condition = per_policy.groupby(level=["env", "initial_condition"]).agg(["mean", "size"])
+    key = pd.MultiIndex.from_frame(sim[["env", "initial_condition"]])
+    pooled = condition["mean"].reindex(key).to_numpy()
+    score = (1.0 - POOL_WEIGHT) * sim["score"].to_numpy() + POOL_WEIGHT * pooled
+    counts = condition["size"]
+    note = (
+        f"the twin's prediction at a condition is {1 - POOL_WEIGHT:g} x the policy's own twin "
+        f"score there + {POOL_WEIGHT:g} x the mean over the policies the twin ran there "
+        f"({counts.min()}-{counts.max()} per condition)"
+    )
+    return sim.assign(score=score), note
 
 
 def map_env(env: str, env_map: Mapping[str, str], source: str = "") -> str:

@@ -152,7 +152,7 @@ def _page(document: EstimateDocument, plots: dict[str, str], out_dir: Path) -> s
         f"<p>real: <code>{e(document.inputs.real.source)}</code> · twin: "
         f"<code>{e(document.inputs.sim.source)}</code> · {document.confidence:.0%} intervals · "
         f"pairs and summary use the {e(family)} family · the twin predicts with its "
-        f"{e(document.twin_score)} · twinbench {e(document.twinbench_version)}</p>"
+        f"{e(document.twin_score)}{' pooled over policies' if document.pooled else ''} · twinbench {e(document.twinbench_version)}</p>"
         f"<table>{head}{rows}</table>{figures}"
         "<h2>Pairwise differences</h2><table><tr><th>env</th><th>better</th><th>worse</th>"
         f"<th>difference</th><th>settled</th></tr>{pairs}</table>{plan}"

@@ -15,6 +15,7 @@ from benchmarks.estimate_trials import (
     equal_width,
     population,
     read_population,
+    with_pooled,
     write_population,
 )
 
@@ -48,6 +49,20 @@ def test_ceiling_is_the_squared_trial_correlation_with_many_twin_trials():
     assert ceiling(real, real, 10) > 0.99  # a perfect twin: nearly every trial saved
     assert ceiling(real, rng.permutation(twin), 10) < 0.01  # an unrelated one: none
     assert ceiling(real, np.ones_like(real), 10) == 0.0  # a twin that never varies
+
+
+def test_pooled_predictions_blend_each_policy_with_the_conditions_mean():
+    pop = {
+        "a": {"condition": np.array([0.0, 1.0, 2.0]), "real": np.zeros(3),
+              "success": np.array([1.0, 0.0, 1.0]), "progress": np.array([1.0, 0.5, 1.0])},
+        "b": {"condition": np.array([1.0, 2.0]), "real": np.zeros(2),
+              "success": np.array([1.0, 0.0]), "progress": np.array([1.0, 0.0])},
+    }  # fmt: skip
+    pooled = with_pooled(pop)
+    np.testing.assert_allclose(pooled["a"]["pooled"], [1.0, 0.25, 0.75])  # 0 alone; 1, 2 shared
+    np.testing.assert_allclose(pooled["b"]["pooled"], [0.75, 0.25])
+    np.testing.assert_allclose(pooled["a"]["pooled_progress"], [1.0, 0.625, 0.75])
+    assert "pooled" not in pop["a"]  # the population itself is left as read
 
 
 def test_population_round_trips_through_its_csv(tmp_path):

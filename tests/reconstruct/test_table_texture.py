@@ -7,7 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reconstruct.table_texture import TableConfig, paint_table, table_layer
+from reconstruct.table_texture import (
+    TableConfig,
+    edge_layer,
+    outline_distance,
+    paint_table,
+    table_layer,
+)
 from reconstruct.views import View
 from sim_env.render.table_texture import TableTexture, over_table
 from sim_env.splats import GaussianSet, rasterize
@@ -105,6 +111,34 @@ def test_the_table_layer_is_the_static_splats_on_the_table_under_the_standing_he
         np.full((n, 3), 0.5),
     )  # fmt: skip
     assert table_layer(gs, paint, 0.008).tolist() == [True, False, False, True]
+
+
+def _gaussians(means: list[list[float]]) -> GaussianSet:
+    n = len(means)
+    return GaussianSet.from_colors(
+        np.asarray(means, float), np.tile([1.0, 0, 0, 0], (n, 1)), np.full((n, 3), 0.004),
+        np.full(n, 0.9), np.full((n, 3), 0.6),
+    )  # fmt: skip
+
+
+def test_outline_distance_is_zero_inside_and_euclidean_outside():
+    xy = np.array([[0.1, 0.1], [0.35, 0.1], [0.33, 0.24], [-0.03, 0.1]])
+    assert np.allclose(outline_distance(OUTLINE, xy), [0.0, 0.05, 0.05, 0.03])
+
+
+def test_the_tables_edge_blur_goes_and_what_stands_beside_the_table_stays():
+    blur = [[0.32, 0.1, -0.01], [0.15, -0.05, -0.03], [0.1, 0.24, 0.002]]  # out 2-5 cm, under
+    kept = [
+        [0.1, 0.1, 0.001],  # on the table: the table layer's, not the edge's
+        [0.5, 0.1, -0.01],  # 20 cm out: something else
+        [0.15, -0.05, -0.3],  # 30 cm under: the floor
+        [0.32, 0.0, 0.02],  # beside the table, above its top
+    ]
+    wall = [[-0.02, 0.1, z] for z in (-0.04, -0.01, 0.05, 0.2)]  # against the table's side
+    layer = edge_layer(_gaussians(blur + kept + wall), OUTLINE, TableConfig())
+    assert layer.tolist() == [True] * 3 + [False] * 4 + [False] * 4
+    without_wall_top = edge_layer(_gaussians(wall[:2]), OUTLINE, TableConfig())
+    assert without_wall_top.all()  # the guard is what keeps the wall's foot
 
 
 def test_an_objects_solid_keeps_it_off_the_table_without_its_splats():
