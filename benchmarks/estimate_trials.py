@@ -17,11 +17,12 @@ JSON line per figure, progress on stderr.
    starts a new run, and no episode of its predecessor is adopted (the committed files
    were still recorded into a fresh ``--out``). The outcomes per condition are written to
    ``benchmarks/estimate_trials.csv`` (committed), which ``--measure-only`` measures without
-   running anything. The committed file was recorded in session 19 (7 Dec 2026) on the
-   bundled ``tabletop_twin`` of that session (table picture, objects reshaped from their
-   refined Gaussians, colour maps fitted) with the co-trained rungs retrained on it, with the
-   defaults (four rungs, 100 conditions: 800 episodes, about 10 min with 2 workers on 2 cores;
-   ``--out`` fresh); session 10's (the twin of d34c6d4, rebuilt with an exterior pass, and
+   running anything. The committed file was recorded in session 20 (7 Dec 2026) on the
+   bundled ``tabletop_twin`` of that session (session 19's build with the table's edge blur
+   dropped, package stage version 5, colour maps fitted again), with the defaults (four
+   rungs, 100 conditions; the source world's 400 episodes adopted from session 19's store, the
+   twin's 400 run: about 5 min with 2 workers on 2 cores); session 19's (the same twin with its
+   edge blur, 800 episodes, about 10 min) is in git history (917720d); session 10's (the twin of d34c6d4, rebuilt with an exterior pass, and
    the rungs of 06a738d) is in git history (61c6add). Session 8's file (the relit twin of b8981a5, cot-s1000 and
    cot-s400 at 100 conditions, and the ``jitter1``..``jitter8`` columns that session 9's
    ``--jitter 8`` added on the same store: 1600 twin episodes, 50 min at load 10-16) is
@@ -49,7 +50,9 @@ JSON line per figure, progress on stderr.
    estimate`` is scored by its mean width and by how often it holds the true rate. The
    twin's prediction at a condition is its 0/1 success, and again its rubric progress (a
    continuous score: the twin is deterministic, so repeated twin rollouts of a condition
-   give one outcome, and progress is the continuous prediction it has). With ``--jitter K``
+   give one outcome, and progress is the continuous prediction it has), and each of the two
+   pooled (:data:`POOLED_PREDICTIONS`, ``twinbench estimate --pool-policies``): half the
+   policy's own, half the mean over every rung of the file at that condition. With ``--jitter K``
    the run also evaluates K jittered copies of the twin (every condition's objects moved by
    a few mm and degrees, the arm's start by a little:
    :func:`studies.fidelity.conditions.write_jittered`; the CSV gains ``jitterK`` and
