@@ -19,10 +19,11 @@ JSON line per figure, progress on stderr.
    ``benchmarks/estimate_trials.csv`` (committed), which ``--measure-only`` measures without
    running anything. The committed file was recorded in session 20 (7 Dec 2026) on the
    bundled ``tabletop_twin`` of that session (session 19's build with the table's edge blur
-   dropped, package stage version 5, colour maps fitted again), with the defaults (four
-   rungs, 100 conditions; the source world's 400 episodes adopted from session 19's store, the
-   twin's 400 run: about 5 min with 2 workers on 2 cores); session 19's (the same twin with its
-   edge blur, 800 episodes, about 10 min) is in git history (917720d); session 10's (the twin of d34c6d4, rebuilt with an exterior pass, and
+   dropped, package stage version 5, colour maps fitted again) with the ``cot-*`` rungs
+   retrained on it, with the defaults (four rungs, 100 conditions; the source world's
+   episodes of the rungs not retrained adopted from session 19's store: about 5 min with 2
+   workers on 2 cores); session 19's (the same twin with its edge blur, 800 episodes, about 10
+   min) is in git history (917720d); session 10's (the twin of d34c6d4, rebuilt with an exterior pass, and
    the rungs of 06a738d) is in git history (61c6add). Session 8's file (the relit twin of b8981a5, cot-s1000 and
    cot-s400 at 100 conditions, and the ``jitter1``..``jitter8`` columns that session 9's
    ``--jitter 8`` added on the same store: 1600 twin episodes, 50 min at load 10-16) is
@@ -34,9 +35,10 @@ JSON line per figure, progress on stderr.
    episodes, 16 min) is ``benchmarks/estimate_trials_aug.csv``. The kitchen's file
    (``--source kitchen_source --twin kitchen_twin --ladder
    benchmarks/fidelity/ladder-kitchen --csv benchmarks/estimate_trials_kitchen.csv``, the
-   default four rungs: 800 episodes, 14 min) was recorded in session 18 on the bundled twin
-   of that session (objects reshaped, drawn antialiased) with its retrained ``cot-*`` rungs;
-   session 15's (the re-filled twin) is in git history (a89a99d). Session 16's files put the source
+   default four rungs) was recorded in session 20 on the bundled twin of that session
+   (package stage version 5) with its retrained ``cot-*`` rungs (6 min, the source world's
+   episodes of the rungs not retrained adopted from session 18's store); session 18's (the
+   twin of that session, 800 episodes, 14 min) is in git history (917720d); session 15's (the re-filled twin) is in git history (a89a99d). Session 16's files put the source
    world through cameras 3% warmer in white balance in the twin's place (``--twin DIR`` of
    ``twinbench env edit SOURCE --camera-gains CAMERA=1.03,1,0.97 -o DIR`` for both cameras;
    the source side adopted from the stores of sessions 10 and 15: 400 episodes each, 4 and 6
