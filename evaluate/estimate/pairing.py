@@ -234,13 +234,12 @@ def pair(
     sim = sim.assign(score=sim[twin_score])
     real_env = {env: map_env(env, env_map or {}, sim_source) for env in sim["env"].unique()}
     sim = sim.assign(env=sim["env"].map(real_env))
+    notes: list[str] = []
     if pooled:
         sim, note = pool_policies(sim)
-        notes_first = [note]
-    else:
-        notes_first = []
+        notes.append(note)
     twin_groups = dict(tuple(sim.groupby(["policy", "env"], sort=False)))
-    notes = notes_first + [
+    notes += [
         f"policy {p!r} in env {e!r} has twin episodes but no real ones: not estimated"
         for p, e in sorted(set(twin_groups) - set(real.groupby(["policy", "env"]).groups))
     ]
