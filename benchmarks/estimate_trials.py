@@ -329,10 +329,8 @@ def with_pooled(pop: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np
         )
         mean = table.mean(axis=1)
         for policy, o in pop.items():
-            shared = mean.loc[o["condition"]].to_numpy()
-            out.setdefault(policy, dict(o))[name] = (1 - POOL_WEIGHT) * o[
-                column
-            ] + POOL_WEIGHT * shared
+            own, shared = o[column], mean.loc[o["condition"]].to_numpy()
+            out.setdefault(policy, dict(o))[name] = (1 - POOL_WEIGHT) * own + POOL_WEIGHT * shared
     return out
 
 

@@ -48,7 +48,7 @@ class TableConfig:
         below it, over the table, are the picture's now and are dropped.
     edge: the table's edge: static splats up to this far beyond the outline, below the
         table's top and no more than this below it, are the blur of the edge the picture
-        draws sharp, and are dropped (the bundled twins' reach about 6 cm out, 1-5 cm down).
+        draws sharp, and are dropped (the bundled twins': most within 6 cm out, 1-5 cm down).
     guard_height, guard_reach: a static splat higher than ``guard_height`` over the table
         within ``guard_reach`` (horizontally) of an edge splat keeps it: a wall or a cupboard
         beside the table, not the table's blur.
