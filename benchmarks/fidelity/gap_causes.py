@@ -15,8 +15,10 @@ how much of the gap that cause holds:
   its two parts: the table within ``NEAR_PX`` pixels of the objects, and the rest;
 - each object: its own pixels (its splats' look and place).
 
-The opposite swap, the source's objects on the twin's table, is listed too. One JSON line per
-figure to stdout; ``--out`` also gets ``causes.md``.
+The opposite swap, the source's objects on the twin's table, is listed too. Each look also
+gets each object's lean (``gap_locator.lean``): the length of the locator's mean offset over
+the states, which the twin's lasting differences give and the states' scatter does not. One
+JSON line per figure to stdout; ``--out`` also gets ``causes.md``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.fidelity.gap_locator import load_ladder, located, xy_errors
+from benchmarks.fidelity.gap_locator import lean, load_ladder, located, xy_offsets
 from benchmarks.figures import emit_rows
 from reconstruct.synthetic.spec import WORLDS, SourceWorldConfig
 from sim_env.cameras import Intrinsics, world_to_camera
@@ -156,17 +158,23 @@ def render_looks(source, twin, camera: str, size, count: int, progress: Callable
     return {k: np.stack(v) for k, v in looks.items()}, xy
 
 
+LEAN = " lean"  # suffix of an object's lean figure (gap_locator.lean, cm)
+
+
 def locate(looks: dict, xy: list[dict], bundles: dict) -> dict[str, dict[str, dict[str, float]]]:
-    """look -> bundle -> {object median xy error [cm] ..., "located" fraction}."""
+    """look -> bundle -> {object: median xy error [cm] ..., "located": fraction,
+    "object lean": its mean offset's length [cm] ...}."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for look, images in looks.items():
         out[look] = {}
         for name, policy in bundles.items():
             objects = list(policy.locator.objects)
             truth = np.array([[row[o] for o in objects] for row in xy])
-            dist = xy_errors(policy, images, truth)
+            offsets = xy_offsets(policy, images, truth)
+            dist = np.linalg.norm(offsets, axis=-1)
             row = {o: 100 * float(np.median(dist[:, m])) for m, o in enumerate(objects)}
             row["located"] = float(np.mean(located(dist)))
+            row |= {o + LEAN: 100 * float(v) for o, v in zip(objects, lean(offsets), strict=True)}
             out[look][name] = row
     return out
 
@@ -177,7 +185,8 @@ def _unit(metric: str) -> str:
 
 def markdown(result: dict, args: argparse.Namespace, seconds: float) -> str:
     names = list(next(iter(result.values())))
-    objects = [k for k in next(iter(result[next(iter(result))].values())) if k != "located"]
+    first = next(iter(next(iter(result.values())).values()))
+    objects = [k for k in first if k != "located" and not k.endswith(LEAN)]
     lines = [
         "# Which twin difference moves the locator",
         "",
@@ -197,6 +206,20 @@ def markdown(result: dict, args: argparse.Namespace, seconds: float) -> str:
         ]
         mean = np.mean([rows[n]["located"] for n in names])
         lines.append(f"| {look} | " + " | ".join(cells) + f" | {mean:.2f} |")
+    lines += [
+        "",
+        "## The lean",
+        "",
+        f"Cells: {' / '.join(objects)} lean (cm), the length of the locator's mean offset over "
+        "the states: what every state gets wrong the same way, which scatter alone does not "
+        "give.",
+        "",
+        "| look | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for look, rows in result.items():
+        cells = [" / ".join(f"{rows[n][o + LEAN]:.1f}" for o in objects) for n in names]
+        lines.append(f"| {look} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

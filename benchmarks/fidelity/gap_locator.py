@@ -48,14 +48,26 @@ def load_ladder(
     return bundles, config
 
 
-def xy_errors(
+def xy_offsets(
     policy,
     images: np.ndarray,  # [N, H, W, 3] uint8, the first frames the locator reads
     truth: np.ndarray,  # [N, M, 2] m, where its M objects really are
 ) -> np.ndarray:
-    """[N, M] m: how far the policy's locator puts each object from where it is."""
+    """[N, M, 2] m: where the policy's locator puts each object, less where it is."""
     found, _ = decode_poses(predict(policy.net, policy.standardisation, images), truth.shape[1])
-    return np.linalg.norm(found - truth, axis=-1)
+    return found - truth
+
+
+def xy_errors(policy, images: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """[N, M] m: how far the policy's locator puts each object from where it is."""
+    return np.linalg.norm(xy_offsets(policy, images, truth), axis=-1)
+
+
+def lean(offsets: np.ndarray) -> np.ndarray:
+    """[M] m: the length of each object's mean offset over the N states of ``offsets``
+    [N, M, 2]. A locator misled the same way in every state leans; one that only scatters
+    does not, so a cause that removes the lean is one the twin adds, not noise."""
+    return np.linalg.norm(np.asarray(offsets).mean(axis=0), axis=-1)
 
 
 def located(errors: np.ndarray) -> np.ndarray:
