@@ -100,7 +100,7 @@ def recipe_rates(base: Rates, draws: Mapping[str, Rates]) -> Rates:
 def every_draw(base: Rates, draws: Mapping[str, Rates], base_label: str) -> Rates:
     """The study's rungs and every draw's as policies of their own (``rung@label``); a drawn
     rung's study version is named ``rung@base_label``."""
-    drawn = set().union(*draws.values()) if draws else set()
+    drawn = set().union(*draws.values())
     out = {(f"{name}@{base_label}" if name in drawn else name): pair for name, pair in base.items()}
     for label, draw in draws.items():
         out |= {f"{name}@{label}": pair for name, pair in draw.items()}
@@ -161,22 +161,21 @@ def draws_figure(
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
     labelled = {base_label: base} | dict(draws)
-    drawn = set().union(*draws.values()) if draws else set()
+    drawn = set().union(*draws.values())
     for name in sorted(drawn):
         pairs = np.array([rates[name] for rates in labelled.values() if name in rates])
         ax.plot(pairs[:, 0], pairs[:, 1], color="0.8", lw=0.8, zorder=1)
     markers = "os^DvP*X"
     for index, (label, rates) in enumerate(labelled.items()):
-        names = [n for n in rates if n in drawn] if label != base_label else list(rates)
-        pairs = np.array([rates[n] for n in names])
-        colours = ["tab:orange" if n in drawn else "tab:blue" for n in names]
+        pairs = np.array(list(rates.values()))
+        colours = ["tab:orange" if n in drawn else "tab:blue" for n in rates]
         ax.scatter(
             pairs[:, 0],
             pairs[:, 1],
             c=colours,
             marker=markers[index % len(markers)],
             s=36,
-            label=f"{label}",
+            label=label,
             zorder=2,
             edgecolors="k",
             linewidths=0.4,
