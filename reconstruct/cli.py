@@ -198,6 +198,13 @@ def reconstruct_command(
         help="Draw the table top from a picture painted from the frames (sharper than its "
         "splats); --no-table-texture keeps the table as splats.",
     ),
+    bare_table: Path | None = typer.Option(
+        None,
+        "--bare-table",
+        help="A video (or a folder of photos) of the same table with the objects taken off, "
+        "filmed after the scan: the table picture shows what they hid instead of a copy of "
+        "the table beside them.",
+    ),
     list_stages: bool = typer.Option(
         False,
         "--list-stages",
@@ -225,6 +232,7 @@ def reconstruct_command(
     last = get_stage(until).name if until is not None else names[-1]
     photos = check_scan(scan)
     check_output(env_dir)
+    bare = _bare_table(bare_table, table_texture)
     align = AlignConfig(
         marker_size=marker_size,
         marker_id=marker_id,
@@ -268,6 +276,8 @@ def reconstruct_command(
     configs["package"] = replace(
         configs["package"], exterior=exterior, background=dome, table=table
     )
+    if bare is not None:
+        configs["bare"] = bare
     results = run_pipeline(scan, env_dir, until=last, configs=configs, show_progress=progress)
     for result in results:
         typer.echo(f"{result.name:<8} {result.status:<8} {result.seconds:8.1f} s  {result.out_dir}")
@@ -284,6 +294,20 @@ def reconstruct_command(
         _echo_cameras(results[-1].summary)
         picture = PackageOutputs.at(package.root).top_down
         typer.echo(f"top-down {picture}")
+
+
+def _bare_table(path: Path | None, table_texture: bool):
+    """``--bare-table`` checked: it exists and there is a table picture to paint it into."""
+    if path is None:
+        return None
+    from reconstruct.bare_table import bare_config
+
+    if not table_texture:
+        raise typer.BadParameter(
+            "the bare table is painted into the table's picture: drop --no-table-texture",
+            param_hint="--bare-table",
+        )
+    return bare_config(path)
 
 
 def _exterior_choice(text: str, photos: list[str] | None):
@@ -316,9 +340,14 @@ def _echo_cameras(summary: dict) -> None:
     table = summary.get("table_texture")
     if table:
         cols, rows = table["size_px"]
+        bare = (
+            f", {table['bare']:.0%} from {table['bare_views']} bare-table frames"
+            if table.get("bare_views")
+            else ""
+        )
         typer.echo(
             f"table    painted from {table['views']} frames into {cols}x{rows} px, "
-            f"{table['seen']:.0%} of it seen (the rest filled)"
+            f"{table['seen']:.0%} of it seen{bare} (the rest filled)"
         )
 
 

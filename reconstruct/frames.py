@@ -114,22 +114,27 @@ def working_size(config: FramesConfig) -> tuple[int, str]:
 
 def run_frames(ctx: StageContext, config: FramesConfig) -> dict[str, Any]:
     """Write the SfM input images of ``ctx.scan`` to ``FramesOutputs.images``."""
-    scan = ctx.scan
     images = FramesOutputs.at(ctx.out_dir).images
     images.mkdir()
     size, rule = working_size(config)
-    if scan.is_dir():
-        summary = _from_photos(scan, images, ctx, config, size)
-    elif scan.suffix.lower() in VIDEO_SUFFIXES:
-        summary = _from_video(scan, images, ctx, config, size)
-    else:
-        accepted = ", ".join(sorted(VIDEO_SUFFIXES | PHOTO_SUFFIXES))
-        raise ReconstructError(
-            f"unsupported scan type '{scan.suffix}'; give a video or a folder of photos "
-            f"({accepted})",
-            file=scan,
-        )
+    summary = extract_images(ctx.scan, images, ctx, config, size)
     return {**summary, "working_size": size, "working_size_rule": rule}
+
+
+def extract_images(
+    scan: Path, images: Path, ctx: StageContext, config: FramesConfig, size: int
+) -> dict[str, Any]:
+    """Write the picked frames of a video (or the sharp photos of a folder) ``scan`` into
+    ``images`` at ``size`` px on the longest side; their summary."""
+    if scan.is_dir():
+        return _from_photos(scan, images, ctx, config, size)
+    if scan.suffix.lower() in VIDEO_SUFFIXES:
+        return _from_video(scan, images, ctx, config, size)
+    accepted = ", ".join(sorted(VIDEO_SUFFIXES | PHOTO_SUFFIXES))
+    raise ReconstructError(
+        f"unsupported scan type '{scan.suffix}'; give a video or a folder of photos ({accepted})",
+        file=scan,
+    )
 
 
 def _from_photos(

@@ -31,6 +31,8 @@ import trimesh
 
 from reconstruct.align import STAGE as ALIGN_STAGE
 from reconstruct.background import DomeConfig, dome_for_package
+from reconstruct.bare_table import STAGE as BARE_STAGE
+from reconstruct.bare_table import load_bare_views
 from reconstruct.errors import ReconstructError
 from reconstruct.exterior import CaptureCameras, choose_exterior, package_gaussians, with_exterior
 from reconstruct.frames import STAGE as FRAMES_STAGE
@@ -499,7 +501,8 @@ def add_table_texture(
         for obj, pose in zip(spec["objects"], poses, strict=True)
         for hull in obj["collision_hulls"]
     ]
-    paint = paint_table(views, np.asarray(table_outline, float), config, standing, solids)
+    bare = load_bare_views(ctx.input(BARE_STAGE), config.image_width)
+    paint = paint_table(views, np.asarray(table_outline, float), config, standing, solids, bare)
     rel = "textures/table.png"
     write_picture(paint, root / rel)
     dropped = edge = 0
@@ -512,7 +515,7 @@ def add_table_texture(
         dropped, edge = int(layer.sum()), int(blur.sum())
     spec["format_version"] = 2
     spec["scene"]["table_texture"] = {"image": rel, "extent": list(paint.extent), "height": 0.0}
-    return table_summary(paint, len(views), dropped, edge)
+    return table_summary(paint, len(views), dropped, edge, len(bare))
 
 
 def antialiased(summaries: dict[str, dict[str, Any]]) -> bool:
@@ -639,10 +642,11 @@ STAGE = Stage(
     name="package",
     config_type=PackageConfig,
     run=run_package,
-    inputs=("frames", "sfm", "align", "splats", "mesh", "objects"),
-    version=5,  # 2: the start states that do not settle are dropped; 3: no pick-and-place
+    inputs=("frames", "sfm", "align", "splats", "mesh", "objects", "bare"),
+    version=6,  # 2: the start states that do not settle are dropped; 3: no pick-and-place
     # without a graspable object; 4: refined objects drawn antialiased; 5: the table's edge
-    # blur dropped with the table's splats
+    # blur dropped with the table's splats; 6: the table picture copies table into the
+    # footprints, or paints them from the bare table's frames
     description="the environment package (env.yaml, meshes, hulls, splats, previews)",
     outputs_at=PackageOutputs.at,
 )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from reconstruct import align, frames, mesh, objects, package, sfm, splats
+from reconstruct import align, bare_table, frames, mesh, objects, package, sfm, splats
 from reconstruct.errors import ReconstructError
 from reconstruct.stage import (
     SUMMARY_NAME,
@@ -46,6 +46,7 @@ PIPELINE: tuple[Stage, ...] = (
     splats.STAGE,
     mesh.STAGE,
     objects.STAGE,
+    bare_table.STAGE,
     package.STAGE,
 )
 """The stages in the order they run."""

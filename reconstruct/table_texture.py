@@ -5,8 +5,19 @@ Every texel of the picture is a point on the table plane (z = 0). It is projecte
 frame that sees it and the frames' colours are averaged, each weighted by how squarely the
 frame looks at the table, down near its image border (seams fade), and not at all where an
 object's solid covers the texel in that frame, and down where splats standing on the table
-are opaque (there the frame shows an object or clutter, not the table behind it). Texels no frame saw (under the objects) are filled from their neighbours
-(push-pull). The picture's alpha is the table's outline as the align stage found it.
+are opaque (there the frame shows an object or clutter, not the table behind it). The picture's
+alpha is the table's outline as the align stage found it.
+
+Texels no frame saw (under the objects), and each object's footprint grown by ``margin``
+whatever the frames saw there, are painted from the bare table's frames when it was filmed with
+the objects taken off (``reconstruct.bare_table``; their colours matched to the scan's on the
+texels both saw), and otherwise filled with a copy of the table beside them
+(``reconstruct.holefill.match_shifts``: the stretch whose band of table best matches the band
+around the hole), so the grain continues. The frames' pixels at an object's foot mix in its
+colour, and a smooth fill (push-pull) from them spread it under the whole footprint: on the
+bundled tabletop twin a blue disc where the can stood and a pink smear under the red box, and
+smooth patches under the tray and the green box that a locator reads as table unlike the rest.
+Push-pull is kept only for pieces no stretch of table within ``reach`` fits.
 
 The static splats the picture replaces are dropped: the table's surface under it, and its edge's
 blur (splats the trainer hung beyond and under the edge to draw it: on the bundled tabletop twin
@@ -27,6 +38,7 @@ from scipy.spatial import cKDTree
 
 from reconstruct.background import project, push_pull, view_weight
 from reconstruct.geometry import inside
+from reconstruct.holefill import match_shifts
 from reconstruct.units import Units, in_units
 from reconstruct.views import View
 from sim_env.envmap import bilinear
@@ -34,6 +46,7 @@ from sim_env.splats import GaussianSet, rasterize
 
 MIN_WEIGHT = 0.5  # a texel is seen when its frames' weights add up to this (about one frame)
 TRUST_POWER = 4  # a frame's weight falls as (1 - standing splats' opacity) ** this
+MIN_COMMON = 200  # texels both pictures saw, at least, to match the bare one's colours
 
 
 @dataclass(frozen=True)
@@ -52,10 +65,16 @@ class TableConfig:
     guard_height, guard_reach: a static splat higher than ``guard_height`` over the table
         within ``guard_reach`` (horizontally) of an edge splat keeps it: a wall or a cupboard
         beside the table, not the table's blur.
+    margin: each object's footprint (its solids seen from above) grows by this and is filled,
+        not painted.
+    band: the band of table around a hole whose colours pick the stretch to copy into it.
+    reach: how far (beyond the hole's own size) that stretch may lie.
+    tile: a hole no whole stretch fits is filled in pieces of this size.
     """
 
     LENGTHS: ClassVar[tuple[str, ...]] = (
-        "texel", "standing", "edge", "guard_height", "guard_reach",
+        "texel", "standing", "edge", "guard_height", "guard_reach", "margin", "band", "reach",
+        "tile",
     )  # fmt: skip
 
     texel: float = 0.002
@@ -65,6 +84,10 @@ class TableConfig:
     edge: float = 0.1
     guard_height: float = 0.05
     guard_reach: float = 0.03
+    margin: float = 0.01
+    band: float = 0.012
+    reach: float = 0.06
+    tile: float = 0.04
 
     def in_units(self, units: Units) -> TableConfig:
         return in_units(self, self.LENGTHS, units.per_metre)
@@ -75,8 +98,11 @@ class TablePaint:
     """The painted picture and where it lies."""
 
     rgba: np.ndarray  # [H, W, 4] float32 in [0, 1]: colour, alpha 1 on the table, 0 beyond
-    seen: np.ndarray  # [H, W] bool: some frame saw the texel (the others are filled)
+    seen: np.ndarray  # [H, W] bool: some frame saw the texel and no footprint covers it
     extent: tuple[float, float, float, float]  # x_min, y_min, x_max, y_max, world units
+    copied: np.ndarray  # [H, W] bool: filled with a copy of the table beside it
+    bare: np.ndarray  # [H, W] bool: painted from the bare table's frames (the rest of ~seen,
+    # neither copied nor bare: push-pull)
 
 
 def texel_grid(outline: np.ndarray, texel: float) -> tuple[np.ndarray, np.ndarray, tuple]:
@@ -93,6 +119,49 @@ def texel_grid(outline: np.ndarray, texel: float) -> tuple[np.ndarray, np.ndarra
     cv2.fillPoly(inside, [polygon.reshape(-1, 1, 2)], 1, shift=4)
     extent = (float(lo[0]), float(hi[1] - rows * texel), float(lo[0] + cols * texel), float(hi[1]))
     return xy, inside.astype(bool), extent
+
+
+def footprints(
+    solids: Sequence[np.ndarray], extent: tuple[float, ...], shape: tuple[int, int], margin: float
+) -> np.ndarray:
+    """[H, W] bool: the texels under any of the convex ``solids`` (``[V, 3]`` world points
+    each) seen from above, grown by ``margin`` (world units)."""
+    cols = shape[1]
+    texel = (extent[2] - extent[0]) / cols
+    mask = np.zeros(shape, np.uint8)
+    for points in solids:
+        uv = (np.asarray(points)[:, :2] - [extent[0], extent[3]]) / [texel, -texel]
+        hull = cv2.convexHull(np.round(uv * 16).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 1, cv2.LINE_8, 4)
+    grow = int(np.ceil(margin / texel))
+    if grow > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)
+        mask = cv2.dilate(mask, kernel)
+    return mask.astype(bool)
+
+
+def copy_fill(
+    smooth: np.ndarray,  # [H, W, 3] the painted picture, holes filled smoothly
+    usable: np.ndarray,  # [H, W] bool: painted table that may be copied
+    holes: np.ndarray,  # [H, W] bool: texels to fill
+    config: TableConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``smooth`` with ``holes`` filled by copies of the table beside them where one fits (the
+    smooth fill stays where none does), and the ``[H, W]`` mask of the copied texels."""
+    out = smooth.copy()
+    copied = np.zeros(holes.shape, bool)
+    if not holes.any() or not usable.any():
+        return out, copied
+    texel = config.texel
+    band, steps = max(1, round(config.band / texel)), max(2, round(config.reach / texel))
+    tile = max(1, round(config.tile / texel)) if config.tile > 0 else 0
+    for region, shift in match_shifts(smooth, usable, holes, band, steps, tile):
+        if shift is None:
+            continue
+        rows, cols = np.nonzero(region)
+        out[rows, cols] = smooth[rows + shift[0], cols + shift[1]]
+        copied |= region
+    return out, copied
 
 
 def standing_alpha(views: Sequence[View], standing: GaussianSet | None) -> list[np.ndarray] | None:
@@ -122,20 +191,16 @@ def solid_masks(views: Sequence[View], solids: Sequence[np.ndarray]) -> list[np.
     return masks
 
 
-def paint_table(
+def _accumulate(
     views: Sequence[View],
-    outline: np.ndarray,  # [K, 2] the table's outline, world xy
+    points: np.ndarray,  # [H, W, 3] texel centres, world
     config: TableConfig,
-    standing: GaussianSet | None = None,  # splats on the table, world frame
-    solids: Sequence[np.ndarray] = (),  # [V, 3] world points of each convex object piece
-) -> TablePaint:
-    """The table picture painted from ``views`` (see the module)."""
-    xy, on_table, extent = texel_grid(np.asarray(outline, np.float64), config.texel)
-    points = np.concatenate([xy, np.zeros(xy.shape[:2] + (1,))], axis=-1)
-    total = np.zeros(xy.shape[:2] + (3,), np.float64)
-    weight = np.zeros(xy.shape[:2], np.float64)
-    covered = standing_alpha(views, standing)
-    hidden = solid_masks(views, solids) if len(solids) else None
+    covered: list[np.ndarray] | None = None,
+    hidden: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted colour sum ``[H, W, 3]`` and weight ``[H, W]`` of the texels over ``views``."""
+    total = np.zeros(points.shape[:2] + (3,), np.float64)
+    weight = np.zeros(points.shape[:2], np.float64)
     for i, view in enumerate(views):
         x, y, in_view = project(points, view)
         w, h = view.size
@@ -155,11 +220,56 @@ def paint_table(
             wv[ok] *= np.clip(1.0 - opacity, 0.0, 1.0) ** TRUST_POWER
         total[ok] += wv[ok, None] * bilinear(view.image, x[ok], y[ok], wrap_x=False)
         weight += wv
-    seen = weight >= MIN_WEIGHT
+    return total, weight
+
+
+def matched_colours(
+    rgb: np.ndarray,  # [H, W, 3] the scan's picture
+    other: np.ndarray,  # [H, W, 3] another picture of the same table (the bare frames')
+    common: np.ndarray,  # [H, W] bool: texels both saw
+) -> np.ndarray:
+    """``other`` with each channel mapped (gain and offset, least squares on ``common``) to
+    ``rgb``'s colours: the bare table is filmed later, under another exposure."""
+    if common.sum() < MIN_COMMON:
+        return other
+    out = other.copy()
+    for c in range(3):
+        a = np.c_[other[common, c], np.ones(int(common.sum()))]
+        gain, offset = np.linalg.lstsq(a, rgb[common, c], rcond=None)[0]
+        out[..., c] = gain * other[..., c] + offset
+    return out
+
+
+def paint_table(
+    views: Sequence[View],
+    outline: np.ndarray,  # [K, 2] the table's outline, world xy
+    config: TableConfig,
+    standing: GaussianSet | None = None,  # splats on the table, world frame
+    solids: Sequence[np.ndarray] = (),  # [V, 3] world points of each convex object piece
+    bare: Sequence[View] = (),  # the table filmed with the objects taken off
+) -> TablePaint:
+    """The table picture painted from ``views`` (see the module)."""
+    xy, on_table, extent = texel_grid(np.asarray(outline, np.float64), config.texel)
+    points = np.concatenate([xy, np.zeros(xy.shape[:2] + (1,))], axis=-1)
+    covered = standing_alpha(views, standing)
+    hidden = solid_masks(views, solids) if len(solids) else None
+    total, weight = _accumulate(views, points, config, covered, hidden)
+    under = footprints(solids, extent, on_table.shape, config.margin)
+    seen = (weight >= MIN_WEIGHT) & ~under
     rgb = np.where(seen[..., None], total / np.maximum(weight, 1e-12)[..., None], 0.0)
-    filled = push_pull(rgb.astype(np.float32), seen.astype(np.float32), wrap_x=False)
+    from_bare = np.zeros_like(seen)
+    if len(bare):
+        bare_total, bare_weight = _accumulate(bare, points, config)
+        bare_seen = bare_weight >= MIN_WEIGHT
+        bare_rgb = bare_total / np.maximum(bare_weight, 1e-12)[..., None]
+        bare_rgb = matched_colours(rgb, bare_rgb, seen & bare_seen & on_table)
+        from_bare = ~seen & bare_seen & on_table
+        rgb[from_bare] = bare_rgb[from_bare]
+    known = seen | from_bare
+    smooth = push_pull(rgb.astype(np.float32), known.astype(np.float32), wrap_x=False)
+    filled, copied = copy_fill(smooth, known & on_table, ~known & on_table, config)
     rgba = np.concatenate([filled, on_table[..., None].astype(np.float32)], axis=-1)
-    return TablePaint(np.clip(rgba, 0.0, 1.0), seen, extent)
+    return TablePaint(np.clip(rgba, 0.0, 1.0), seen, extent, copied, from_bare)
 
 
 def write_picture(paint: TablePaint, path: Path) -> None:
@@ -207,14 +317,25 @@ def edge_layer(gaussians: GaussianSet, outline: np.ndarray, config: TableConfig)
     return edge
 
 
-def summary(paint: TablePaint, views: int, dropped: int, edge: int = 0) -> dict[str, Any]:
+def summary(
+    paint: TablePaint, views: int, dropped: int, edge: int = 0, bare_views: int = 0
+) -> dict[str, Any]:
     rows, cols = paint.rgba.shape[:2]
     on_table = paint.rgba[..., 3] >= 0.5
     return {
         "views": views,
+        "bare_views": bare_views,
         "size_px": [cols, rows],
         "extent": list(paint.extent),
         "seen": round(float(paint.seen[on_table].mean()) if on_table.any() else 0.0, 4),
+        "copied": round(float(paint.copied[on_table].mean()) if on_table.any() else 0.0, 4),
+        "bare": round(float(paint.bare[on_table].mean()) if on_table.any() else 0.0, 4),
+        "smooth": round(
+            float((~paint.seen & ~paint.copied & ~paint.bare)[on_table].mean())
+            if on_table.any()
+            else 0.0,
+            4,
+        ),
         "dropped_gaussians": dropped,
         "edge_gaussians": edge,
     }

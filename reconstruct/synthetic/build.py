@@ -31,6 +31,7 @@ import numpy as np
 
 from reconstruct.align import AlignConfig
 from reconstruct.background import DomeConfig
+from reconstruct.bare_table import bare_config
 from reconstruct.frames import FramesConfig
 from reconstruct.mesh import MeshConfig
 from reconstruct.object_edits import ConditionEdit, ObjectEdit, ObjectEdits, PoseEdit, TaskEdit
@@ -53,6 +54,7 @@ from sim_env.package import EnvPackage, load_package
 
 BUNDLED = Path(__file__).resolve().parents[2] / "sim_env" / "envs"
 SCAN_KEY = "scan_key.json"  # in the work folder: what its scan was filmed from
+BARE_SEED = 1000  # the bare table's video: the scan's seed plus this
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class BuildConfig:
     exterior_camera: str = "droid"
     background: bool = False
     table_texture: bool = False  # the table top from a picture painted from the frames
+    bare: ScanConfig | None = None  # a second video, of the table with the objects taken off
 
 
 def quick_config() -> BuildConfig:
@@ -159,6 +162,17 @@ def with_exterior_pass(config: BuildConfig, seconds: float, source: EnvPackage) 
     return _with_scan(config, replace(config.scan, exterior=exterior))
 
 
+def with_bare_pass(config: BuildConfig, seconds: float) -> BuildConfig:
+    """``config`` with a second video of ``seconds``: the phone films the table again after
+    the objects were taken off, on another orbit (its own hand, started 40 degrees on)."""
+    scan = config.scan
+    bare = replace(
+        scan, duration_s=seconds, seed=scan.seed + BARE_SEED, start_deg=scan.start_deg + 40.0,
+        close=None, exterior=None,
+    )  # fmt: skip
+    return replace(config, bare=bare)
+
+
 def _with_scan(config: BuildConfig, scan: ScanConfig) -> BuildConfig:
     """``config`` filming ``scan``, a longer video than its own: the orbit keeps its frames
     and each frame its share of the training steps."""
@@ -211,7 +225,10 @@ def pointers(obj: SourceObject) -> tuple[tuple[float, float], ...]:
     return tuple((float(x + c * dx - s * dy), float(y + s * dx + c * dy)) for dx, dy in offsets)
 
 
-def stage_configs(config: BuildConfig, source: EnvPackage) -> dict[str, object]:
+def stage_configs(
+    config: BuildConfig, source: EnvPackage, bare: Path | None = None
+) -> dict[str, object]:
+    """The pipeline's configs; ``bare``: the bare table's video."""
     edits, task, conditions = edits_from_world(config.world, source)
     return {
         "frames": config.frames,
@@ -228,6 +245,7 @@ def stage_configs(config: BuildConfig, source: EnvPackage) -> dict[str, object]:
             background=DomeConfig() if config.background else None,
             table=TableConfig() if config.table_texture else None,
         ),
+        "bare": bare_config(bare),
     }
 
 
@@ -237,11 +255,12 @@ def scan_key(scan: ScanConfig, source: EnvPackage) -> dict[str, Any]:
     return {"scan": json.loads(json.dumps(settings)), "source": source.content_hash}
 
 
-def scan_is_current(work: Path, scan: ScanConfig, source: EnvPackage) -> bool:
+def scan_is_current(work: Path, scan: ScanConfig, source: EnvPackage, stem: str = "scan") -> bool:
     """True when ``work`` holds a scan (video and truth) of ``source`` filmed with ``scan``:
     a rebuild in the same work folder then resumes, as the stages do (a change to the objects
-    stage reruns it in seconds, not the 25 min build)."""
-    files = (work / "scan.mp4", work / "scan_truth.json", work / SCAN_KEY)
+    stage reruns it in seconds, not the 25 min build). ``stem``: the video's (``bare``: the
+    bare table's)."""
+    files = (work / f"{stem}.mp4", work / f"{stem}_truth.json", work / f"{stem}_key.json")
     if not all(f.is_file() for f in files):
         return False
     try:
@@ -249,6 +268,17 @@ def scan_is_current(work: Path, scan: ScanConfig, source: EnvPackage) -> bool:
     except ValueError:
         return False
     return recorded == scan_key(scan, source)
+
+
+def film(source: EnvPackage, scan: ScanConfig, work: Path, stem: str) -> bool:
+    """Film ``work/<stem>.mp4`` (and its truth) unless it is current; whether it was
+    (``stem`` "bare": the table with the objects taken off)."""
+    if scan_is_current(work, scan, source, stem):
+        return True
+    truth = render_scan(source, scan, work / f"{stem}.mp4", bare=stem == "bare")
+    truth.save(work / f"{stem}_truth.json", scan)
+    (work / f"{stem}_key.json").write_text(json.dumps(scan_key(scan, source)))
+    return False
 
 
 def source_world(world: SourceWorldConfig, out: Path, existing: Path | None) -> EnvPackage:
@@ -285,18 +315,20 @@ def build(
     work.mkdir(parents=True, exist_ok=True)
     video, truth_file = work / "scan.mp4", work / "scan_truth.json"
     scan_started = time.monotonic()
-    filmed = scan_is_current(work, config.scan, source)
-    if not filmed:
-        render_scan(source, config.scan, video).save(truth_file, config.scan)
-        (work / SCAN_KEY).write_text(json.dumps(scan_key(config.scan, source)))
+    filmed = film(source, config.scan, work, "scan")
+    bare = None
+    if config.bare is not None:
+        film(source, config.bare, work, "bare")
+        bare = work / "bare.mp4"
     scan_seconds = time.monotonic() - scan_started
     results = run_pipeline(
-        video, work / "env", configs=stage_configs(config, source), show_progress=False
+        video, work / "env", configs=stage_configs(config, source, bare), show_progress=False
     )
     twin = publish_package(results[-1].out_dir, twin_dir)
-    objects = {o["name"]: np.asarray(o["centroid_m"]) for o in results[-2].summary["objects"]}
+    summaries = {r.name: r.summary for r in results}
+    objects = {o["name"]: np.asarray(o["centroid_m"]) for o in summaries["objects"]["objects"]}
     truth = truth_centroids(config.world)
-    splats = next(r for r in results if r.name == "splats").summary
+    splats = summaries["splats"]
     record = {
         "source": config.world.name,
         "twin": config.world.twin,
@@ -355,6 +387,14 @@ def main() -> None:
         metavar="SECONDS",
         help="last, film this long from around the exterior camera's pose (default: none)",
     )
+    parser.add_argument(
+        "--bare-pass",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="film a second video this long of the table with the objects taken off "
+        "(reconstruct's --bare-table; default: none)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="the splats training's seed")
     parser.add_argument(
         "--table-seeds",
@@ -385,7 +425,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.table_seeds < 0 or args.refine_objects < 0:
         parser.error("--table-seeds and --refine-objects take a count >= 0")
-    for flag in ("close_pass", "exterior_pass"):
+    for flag in ("close_pass", "exterior_pass", "bare_pass"):
         if getattr(args, flag) < 0:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: seconds >= 0")
     filmed = load_package(args.source).spec.name if args.source else None
@@ -399,6 +439,8 @@ def main() -> None:
         if args.source is None:
             parser.error("--exterior-pass needs --source (the world whose exterior camera)")
         config = with_exterior_pass(config, args.exterior_pass, load_package(args.source))
+    if args.bare_pass > 0:
+        config = with_bare_pass(config, args.bare_pass)
     if args.seed:
         train = replace(config.splats.train, seed=args.seed)
         config = replace(config, splats=replace(config.splats, train=train))

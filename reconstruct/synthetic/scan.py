@@ -40,6 +40,7 @@ from sim_env.render.mujoco_renderer import MujocoRenderer
 from sim_env.scene import MESH_VISUAL_GROUP, SPLATTED_VISUAL_GROUP, PhysicsConfig, build_spec
 
 PHONE = "phone"
+BARE_DEPTH = -5.0  # m: where a bare table's objects are put (far under the table)
 
 
 @dataclass(frozen=True)
@@ -260,9 +261,10 @@ def phone_intrinsics(config: ScanConfig) -> np.ndarray:
 
 
 class PhoneRenderer:
-    """MuJoCo renders of the package's table and objects (no robot) from any OpenCV pose."""
+    """MuJoCo renders of the package's table and objects (no robot) from any OpenCV pose;
+    ``bare``: the objects taken off the table (put under it, out of the phone's sight)."""
 
-    def __init__(self, package: EnvPackage, config: ScanConfig):
+    def __init__(self, package: EnvPackage, config: ScanConfig, bare: bool = False):
         spec, _ = build_spec(package, PhysicsConfig())  # the evaluation's lights, unchanged
         k = phone_intrinsics(config)
         w, h = config.size
@@ -276,7 +278,8 @@ class PhoneRenderer:
         first = package.spec.initial_conditions[0]
         for name, pose in first.objects.items():
             joint = self.model.joint(f"object/{name}")
-            self.data.qpos[joint.qposadr[0] : joint.qposadr[0] + 7] = [*pose.pos, *pose.quat]
+            pos = (pose.pos[0], pose.pos[1], BARE_DEPTH) if bare else pose.pos
+            self.data.qpos[joint.qposadr[0] : joint.qposadr[0] + 7] = [*pos, *pose.quat]
         self.camera = self.model.camera(PHONE).id
         self.renderer = MujocoRenderer(
             self.model, groups=(MESH_VISUAL_GROUP, SPLATTED_VISUAL_GROUP)
@@ -307,14 +310,18 @@ def exposure_drift(
     return gain, gamma
 
 
-def render_scan(package: EnvPackage, config: ScanConfig, video: Path) -> ScanTruth:
-    """Render the phone video to ``video`` (mp4) and return the true cameras."""
+def render_scan(
+    package: EnvPackage, config: ScanConfig, video: Path, bare: bool = False
+) -> ScanTruth:
+    """Render the phone video to ``video`` (mp4) and return the true cameras; ``bare``: of the
+    table with its objects taken off (what a user films after the scan for
+    ``--bare-table``)."""
     rng = np.random.default_rng(config.seed + 1)
     count = round(config.total_s * config.fps)
     times = np.arange(count) / config.fps
     shutter = 0.5 / config.fps
     offsets = (np.arange(config.subframes) + 0.5) / config.subframes * shutter - shutter / 2
-    phone = PhoneRenderer(package, config)
+    phone = PhoneRenderer(package, config, bare)
     gain, gamma = exposure_drift(times, config, rng)
     w, h = config.size
     try:

@@ -101,6 +101,9 @@ def tabletop() -> trimesh.Trimesh:
     return trimesh.util.concatenate(parts)
 
 
+UPSTREAM = ("frames", "sfm", "align", "splats", "mesh", "objects", "bare")  # package reads
+
+
 @pytest.fixture(scope="module")
 def stage_inputs(tmp_path_factory) -> dict[str, Path]:
     """Finished upstream stages as the package stage reads them (summaries, objects)."""
@@ -108,9 +111,11 @@ def stage_inputs(tmp_path_factory) -> dict[str, Path]:
     scan = root / "scan.mp4"
     scan.write_bytes(b"not really a video")
     work = root / "work"
-    dirs = {name: work / name for name in ("frames", "sfm", "align", "splats", "mesh", "objects")}
+    dirs = {name: work / name for name in UPSTREAM}
     for folder in dirs.values():
         folder.mkdir(parents=True)
+    (dirs["bare"] / "images").mkdir()  # no bare table filmed, as the stage writes it
+    (dirs["bare"] / "views.json").write_text("[]\n")
     write_json(dirs["frames"] / "summary.json", {"source": "video", "count": 40})
     write_capture(dirs["frames"], dirs["align"])
     write_json(dirs["sfm"] / "summary.json", {"registered": 40, "total": 40})
@@ -150,7 +155,7 @@ def run_stage(inputs: dict[str, Path], config: PackageConfig) -> dict:
     with staged_output(inputs["work"], "package") as (out_dir, scratch):
         ctx = StageContext(
             scan=inputs["scan"], out_dir=out_dir, scratch_dir=scratch,
-            inputs={name: inputs[name] for name in ("frames", "sfm", "align", "splats", "mesh", "objects")},
+            inputs={name: inputs[name] for name in UPSTREAM},
         )  # fmt: skip
         summary = run_package(ctx, config)
         write_json(out_dir / "summary.json", summary)
@@ -180,7 +185,7 @@ def test_the_package_validates_with_a_chosen_task_and_sampled_conditions(
         "top_down"
     ] == "previews/layout.png"
     stages = json.loads((env_dir / "provenance/stages.json").read_text())
-    assert set(stages) == {"frames", "sfm", "align", "splats", "mesh", "objects"}
+    assert set(stages) == set(UPSTREAM)
     first = spec.initial_conditions[0].objects["object_0"].pos
     assert np.allclose(first[:2], (0.45, -0.12), atol=0.005)
 

@@ -9,7 +9,9 @@ import pytest
 
 from reconstruct.table_texture import (
     TableConfig,
+    copy_fill,
     edge_layer,
+    footprints,
     outline_distance,
     paint_table,
     table_layer,
@@ -151,10 +153,12 @@ def test_an_objects_solid_keeps_it_off_the_table_without_its_splats():
     ring = np.zeros((100, 150), bool)
     ring[20:80, 40:110] = True
     ring[35:65, 60:90] = False
+    ring &= masked.seen  # painted: the footprint grown by ``margin`` is copied, not painted
     masked_error = np.abs(masked.rgba[..., :3] - truth)[ring].mean()
     blind_error = np.abs(blind.rgba[..., :3] - truth)[ring].mean()
     assert masked_error < 0.06 and masked_error < 0.5 * blind_error
     assert not masked.seen[45:55, 70:80].any()  # under the box: filled, not painted red
+    assert masked.copied[45:55, 70:80].all()
     assert masked.rgba[45:55, 70:80, 0].mean() < 0.7
 
 
@@ -165,3 +169,58 @@ def test_the_pictures_alpha_is_the_tables_outline():
     alpha = paint.rgba[..., 3]
     assert alpha.mean() == pytest.approx(0.5, abs=0.02)
     assert alpha[-1, 0] == 1.0 and alpha[0, -1] == 0.0  # (0, 0) is in, (0.3, 0.2) is out
+
+
+def _grain(shape: tuple[int, int] = (100, 150)) -> np.ndarray:
+    """[H, W, 3] stripes along x (a wood grain): the colour varies with the row only."""
+    y = np.arange(shape[0], dtype=np.float32)[:, None, None]
+    rgb = np.concatenate([0.5 + 0.3 * np.sin(y / 3), 0.4 + 0.2 * np.cos(y / 5), 0.3 + 0 * y], -1)
+    return np.broadcast_to(rgb, (*shape, 3)).copy()
+
+
+def test_a_hole_in_the_grain_is_filled_with_the_grain():
+    truth = _grain()
+    holes = np.zeros(truth.shape[:2], bool)
+    holes[40:60, 60:90] = True
+    smooth = truth.copy()
+    smooth[holes] = truth[holes].mean(axis=0)  # what a smooth fill gives: the mean colour
+    config = TableConfig(texel=0.002)
+    out, copied = copy_fill(smooth, ~holes, holes, config)
+    assert copied.tolist() == holes.tolist()
+    assert np.abs(out - truth).max() < 1e-6  # the ring matched only where the rows line up
+    assert np.abs(smooth - truth)[holes].mean() > 0.05  # which the smooth fill did not
+
+
+def test_a_hole_with_no_table_within_reach_keeps_the_smooth_fill():
+    truth = _grain((40, 40))
+    holes = np.ones((40, 40), bool)
+    holes[:, :3] = False  # a strip of table too narrow to copy the hole from
+    out, copied = copy_fill(truth, ~holes, holes, TableConfig(texel=0.002, tile=0))
+    assert not copied.any() and np.array_equal(out, truth)
+
+
+def test_footprints_are_the_solids_seen_from_above_grown_by_the_margin():
+    box = np.array([[x, y, z] for x in (0.1, 0.14) for y in (0.06, 0.1) for z in (0, 0.05)])
+    extent = (0.0, 0.0, 0.3, 0.2)
+    bare = footprints([box], extent, (100, 150), 0.0)
+    grown = footprints([box], extent, (100, 150), 0.01)
+    assert bare.sum() == pytest.approx(20 * 20, rel=0.12)  # 4 x 4 cm in 2 mm texels
+    assert bare[60, 60] and not bare[75, 60] and not bare[60, 75]
+    rows, cols = np.nonzero(grown)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == pytest.approx(
+        (45, 74, 45, 74), abs=1
+    )
+    assert footprints([], extent, (100, 150), 0.01).sum() == 0
+
+
+def test_what_the_frames_saw_at_an_objects_foot_is_not_painted():
+    """Frames see the table right beside a box's foot, and their pixels there mix in the box's
+    red: inside the footprint's margin the picture is copied table, not those pixels."""
+    views = _views(_blob())
+    box = np.array([[x, y, z] for x in (0.115, 0.185) for y in (0.065, 0.135) for z in (0, 0.055)])
+    paint = paint_table(views, OUTLINE, TableConfig(texel=0.002, margin=0.01), solids=[box])
+    under = footprints([box], paint.extent, paint.seen.shape, 0.01)
+    assert not (paint.seen & under).any() and paint.copied[under].all()
+    truth = _known_table()[..., :3]
+    redness = paint.rgba[..., 0] - paint.rgba[..., 1:3].mean(-1)
+    assert redness[under].mean() < (truth[..., 0] - truth[..., 1:3].mean(-1)).mean() + 0.05
