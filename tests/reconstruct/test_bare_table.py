@@ -4,10 +4,11 @@ table is not placed, and the table picture shows what the objects hid from the s
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
-import typer
 
 from reconstruct.bare_table import (
     BareTableConfig,
@@ -172,7 +173,7 @@ def test_placed_frames_load_back_as_views_at_any_width(tmp_path):
     view = _views(_table(0), BARE_ANGLES[:1], 0.25, box=False)[0]
     cv2.imwrite(str(outputs.images / "a.png"), (view.image[..., ::-1] * 255).astype(np.uint8))
     record = {"name": "a.png", "K": K.tolist(), "cam_from_world": view.viewmat[:3].tolist()}
-    outputs.views.write_text(__import__("json").dumps([record]))
+    outputs.views.write_text(json.dumps([record]))
     (loaded,) = load_bare_views(outputs, width=160)
     assert loaded.size == (160, 120) and np.allclose(loaded.K[0, 0], 130.0)
     assert np.allclose(loaded.viewmat, view.viewmat)
@@ -183,7 +184,7 @@ def test_a_missing_bare_table_is_named(tmp_path):
         bare_config(tmp_path / "bare.mp4")
     assert "bare.mp4" in str(error.value)
     assert bare_config(None) == BareTableConfig()
-    with pytest.raises(ReconstructError, match="bare.ratio"):
+    with pytest.raises(ReconstructError, match=r"bare\.ratio"):
         BareTableConfig(ratio=0.0)
 
 
