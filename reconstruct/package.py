@@ -417,7 +417,7 @@ def provenance(scan: Path, summaries: dict[str, dict[str, Any]]) -> dict[str, st
     align, splats = summaries["align"], summaries["splats"]
     nan = float("nan")
     return {
-        "created_by": "twinbench reconstruct (frames, sfm, align, splats, mesh, objects, package)",
+        "created_by": "twinbench reconstruct (frames, sfm, align, splats, mesh, objects, bare, package)",
         "source": f"{scan.name} sha256:{scan_digest(scan)}",
         "notes": (
             f"scale {align.get('scale', nan):.6g} m/unit ({align.get('scale_source')}); "
