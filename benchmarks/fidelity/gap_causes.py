@@ -81,40 +81,46 @@ class Masks:
         self.background = ~anything & ~robot
         self.near = dilate(anything, NEAR_PX) & self.background  # the table around the objects
         self.floaters = dilate(frame.floaters(), 1) & ~anything
-        self.footprints = (
-            self._footprints(pair, camera, scan_ic, world, (h, w)) & ~anything & ~frame.source_robot
-        )
+        off = ~anything & ~frame.source_robot  # the table there, not what stands on it now
+        self.footprint_of = {  # each object's scan-time footprint
+            name: mask & off
+            for name, mask in footprint_masks(pair, camera, scan_ic, world, (h, w)).items()
+        }
+        self.footprints = np.any([np.zeros((h, w), bool), *self.footprint_of.values()], axis=0)
 
     @staticmethod
     def _geoms(model, body: int) -> list[int]:
         return [g for g in range(model.ngeom) if model.geom_bodyid[g] == body]
 
-    @staticmethod
-    def _footprints(
-        pair: WorldPair, camera: str, scan_ic, world, shape: tuple[int, int]
-    ) -> np.ndarray:
-        """Where the objects stood during the scan: the source world's footprints at initial
-        condition 0, projected from the table plane."""
-        h, w = shape
+
+def footprint_masks(
+    pair: WorldPair, camera: str, scan_ic, world, shape: tuple[int, int]
+) -> dict[str, np.ndarray]:
+    """Object name -> ``[H, W]`` bool: where it stood during the scan, the source world's
+    footprint at initial condition 0 (grown by ``FOOTPRINT_MARGIN``) projected from the table
+    plane ({} when the source world's description is unknown)."""
+    h, w = shape
+    if world is None:
+        return {}
+    k = Intrinsics.scaled(pair.twin_renderer.intrinsics[camera], w, h).matrix()
+    view = world_to_camera(pair.twin_data, pair.twin_scene.cameras[camera])
+    masks = {}
+    for obj in world.objects:
+        x, y = scan_ic.objects[obj.name].pos[:2]
+        yaw = np.radians(obj.scan_pose[2])
+        half = np.array(obj.size[:2]) * (1.0 if obj.kind == "can" else 0.5)
+        half = half + FOOTPRINT_MARGIN
+        c, s = np.cos(yaw), np.sin(yaw)
+        corners = [
+            (x + c * dx - s * dy, y + s * dx + c * dy, 0.0)
+            for dx, dy in np.array([(1, 1), (-1, 1), (-1, -1), (1, -1)]) * half
+        ]
+        cam = view[:3, :3] @ np.array(corners).T + view[:3, 3:4]
+        uv = (k @ cam)[:2] / cam[2]
         mask = np.zeros((h, w), np.uint8)
-        if world is None:
-            return mask.astype(bool)
-        k = Intrinsics.scaled(pair.twin_renderer.intrinsics[camera], w, h).matrix()
-        view = world_to_camera(pair.twin_data, pair.twin_scene.cameras[camera])
-        for obj in world.objects:
-            x, y = scan_ic.objects[obj.name].pos[:2]
-            yaw = np.radians(obj.scan_pose[2])
-            half = np.array(obj.size[:2]) * (1.0 if obj.kind == "can" else 0.5)
-            half = half + FOOTPRINT_MARGIN
-            c, s = np.cos(yaw), np.sin(yaw)
-            corners = [
-                (x + c * dx - s * dy, y + s * dx + c * dy, 0.0)
-                for dx, dy in np.array([(1, 1), (-1, 1), (-1, -1), (1, -1)]) * half
-            ]
-            cam = view[:3, :3] @ np.array(corners).T + view[:3, 3:4]
-            uv = (k @ cam)[:2] / cam[2]
-            cv2.fillPoly(mask, [np.round(uv.T - 0.5).astype(np.int32)], 1)
-        return mask.astype(bool)
+        cv2.fillPoly(mask, [np.round(uv.T - 0.5).astype(np.int32)], 1)
+        masks[obj.name] = mask.astype(bool)
+    return masks
 
 
 def variants(frame: FramePair, masks: Masks) -> dict[str, np.ndarray]:
