@@ -96,7 +96,7 @@ class BareTableOutputs:
     """What the bare stage writes (both empty when no bare table was filmed)."""
 
     images: Path  # the placed frames, undistorted to the pinhole intrinsics in views.json
-    views: Path  # [{"name", "K", "cam_from_world", "inliers", "error_px"}]
+    views: Path  # [{"name", "K", "cam_from_world", "inliers", "error_px", "index" (video)}]
 
     @classmethod
     def at(cls, folder: Path) -> BareTableOutputs:
@@ -298,6 +298,7 @@ def run_bare(ctx: StageContext, config: BareTableConfig) -> dict[str, Any]:
     outputs.images.mkdir()
     placed, left_out, scaled = [], [], False
     names = frames["images"]
+    index = {f["name"]: f["index"] for f in frames.get("frames", []) if "index" in f}
     for i, name in enumerate(names):
         ctx.report(i / max(len(names), 1), f"placing bare frame {i + 1}/{len(names)}")
         bgr, k, rescaled = undistort(cv2.imread(str(extracted / name), cv2.IMREAD_COLOR))
@@ -305,6 +306,8 @@ def run_bare(ctx: StageContext, config: BareTableConfig) -> dict[str, Any]:
         image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
         placement = place_frame(image, k, table, matcher, config)
         record = {"name": name, "matches": placement.matches, "inliers": placement.inliers}
+        if name in index:
+            record["index"] = index[name]  # the video frame it is
         if placement.viewmat is None:
             left_out.append(record)
             continue
@@ -347,7 +350,7 @@ STAGE = Stage(
     config_type=BareTableConfig,
     run=run_bare,
     inputs=("frames", "align"),
-    version=1,
+    version=2,  # 2: each placed frame's video index
     description="place the bare table's frames in the scan (when filmed)",
     outputs_at=BareTableOutputs.at,
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reconstruct import align, frames
+from reconstruct import align, bare_table, frames
 from reconstruct.colmap_model import load_model, registered_poses
 from reconstruct.geometry import angle_between_deg, camera_centres, umeyama
 from reconstruct.stage import read_summary
@@ -38,6 +38,33 @@ def camera_accuracy(work_dir: Path, truth_file: Path) -> dict[str, float]:
         "camera_error_m": float(np.linalg.norm(ours - true, axis=1).mean()),
         "camera_error_after_similarity_m": float(np.linalg.norm(fitted - true, axis=1).mean()),
         "cameras": len(poses.names),
+    }
+
+
+def bare_accuracy(work_dir: Path, truth_file: Path, bare_truth_file: Path) -> dict[str, float]:
+    """How far the bare stage put the bare table's cameras (m) from their true places, in the
+    scan's frame: the similarity that maps the scan's aligned cameras onto their true ones
+    maps the placed bare cameras too (so the scan's own scale and gravity errors are not
+    counted twice), and directly."""
+    truth = json.loads(truth_file.read_text())
+    picked = read_summary(work_dir / frames.STAGE.name)["frames"]
+    index = {f["name"]: f["index"] for f in picked}
+    poses = registered_poses(load_model(align.STAGE.outputs(work_dir).model))
+    ours = camera_centres(poses.cam_from_world)
+    true = camera_centres(np.asarray(truth["cam_from_world"])[[index[n] for n in poses.names]])
+    sim = umeyama(ours, true)
+    placed = json.loads(bare_table.STAGE.outputs(work_dir).views.read_text())
+    if not placed:
+        return {"bare_cameras": 0}
+    bare_truth = np.asarray(json.loads(bare_truth_file.read_text())["cam_from_world"])
+    centres = camera_centres(np.array([r["cam_from_world"] for r in placed]))
+    true_bare = camera_centres(bare_truth[[r["index"] for r in placed]])
+    return {
+        "bare_cameras": len(placed),
+        "bare_camera_error_m": float(np.linalg.norm(centres - true_bare, axis=1).mean()),
+        "bare_camera_error_after_similarity_m": float(
+            np.linalg.norm(sim.apply(centres) - true_bare, axis=1).mean()
+        ),
     }
 
 

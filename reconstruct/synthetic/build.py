@@ -40,7 +40,7 @@ from reconstruct.package import PackageConfig, publish_package
 from reconstruct.sfm import SfmConfig
 from reconstruct.splats import SplatsConfig
 from reconstruct.stages import WORK_DIRNAME, run_pipeline
-from reconstruct.synthetic.accuracy import camera_accuracy, centroid_errors
+from reconstruct.synthetic.accuracy import bare_accuracy, camera_accuracy, centroid_errors
 from reconstruct.synthetic.scan import ClosePass, ExteriorPass, ScanConfig, render_scan
 from reconstruct.synthetic.spec import WORLDS, SourceObject, SourceWorldConfig
 from reconstruct.synthetic.world import truth_centroids, write_source_world
@@ -334,6 +334,11 @@ def build(
         "twin": config.world.twin,
         "accuracy": {
             **camera_accuracy(work / "env" / WORK_DIRNAME, truth_file),
+            **(
+                bare_accuracy(work / "env" / WORK_DIRNAME, truth_file, work / "bare_truth.json")
+                if bare is not None
+                else {}
+            ),
             "centroid_error_m": centroid_errors(objects, truth),
             "centroid_xy_error_m": centroid_errors(objects, truth, dims=2),
         },

@@ -19,7 +19,13 @@ from reconstruct.objects import run_objects
 from reconstruct.refine_objects import RefineConfig
 from reconstruct.stage import StageContext, missing_outputs
 from reconstruct.stages import PIPELINE, WORK_DIRNAME
-from reconstruct.synthetic.build import BuildConfig, build, quick_config, stage_configs
+from reconstruct.synthetic.build import (
+    BuildConfig,
+    build,
+    quick_config,
+    stage_configs,
+    with_bare_pass,
+)
 from sim_env.cli import env_app
 from sim_env.env import EnvConfig, TwinEnv
 from sim_env.package import load_package
@@ -82,7 +88,7 @@ def check_packages(record: dict) -> None:
 def quick_build(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("synthetic")
     started = time.monotonic()
-    record = build(quick_config(), root / "envs", root / "work")
+    record = build(with_bare_pass(quick_config(), 3.0), root / "envs", root / "work")
     record["wall_s"] = time.monotonic() - started
     record["stages_dir"] = root / "work" / "env" / WORK_DIRNAME
     return record
@@ -123,6 +129,15 @@ def test_quick_scan_becomes_a_metric_twin(quick_build: dict) -> None:
     # went from 2.3 to 0.6-0.7 cm and two kept their fused walls (29-33 splats on them, too
     # few), so the bar stays.
     check_build(quick_build, max_centroid_error=0.03, max_xy_error=0.025, max_tray_error=0.06)
+
+
+def test_the_bare_table_is_placed_where_the_phone_stood(quick_build: dict) -> None:
+    # a 3 s bare pass after the scan (the table with the objects taken off, 30 frames): each
+    # placed by the table's features alone, within millimetres of where the phone was
+    accuracy = quick_build["accuracy"]
+    assert accuracy["bare_cameras"] >= 20
+    assert accuracy["bare_camera_error_after_similarity_m"] < 0.003
+    assert accuracy["bare_camera_error_m"] < accuracy["camera_error_m"] + 0.003
 
 
 def test_quick_twin_and_source_validate_and_the_expert_succeeds(quick_build: dict) -> None:
