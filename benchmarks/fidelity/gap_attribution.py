@@ -8,7 +8,7 @@ causes someone thought of. Here each bundle's lean (the mean over the states of 
 further the twin's frame puts the object than the source's, a vector) is split over every
 pixel of the first exterior frames (``studies.locator.attribution``), and the shares are summed
 by region: where each object stood during the scan (its footprint, off what stands there now),
-the objects' own pixels, the robot, the table near the objects, the table away from them, and
+each object's own pixels, the robot, the table near the objects, the table away from them, and
 what lies beyond the table. The regions cover the frame once, so their shares add up to the
 lean (``total``, against the lean itself: the midpoint rule's error). One JSON line per figure
 to stdout; ``--out`` also gets ``attribution.md`` and ``attribution.png`` (each bundle's mean
@@ -41,9 +41,11 @@ MIN_LEAN = 1e-4  # m: a lean shorter than this has no direction to attribute
 def regions(masks: Masks, frame) -> dict[str, np.ndarray]:
     """Region name -> ``[H, W]`` bool, disjoint, covering the frame."""
     robot = frame.source_robot | frame.twin_robot
-    objects = np.any(list(masks.objects.values()), axis=0) & ~robot
-    out = {"robot": robot, "objects": objects}
-    taken = robot | objects
+    out = {"robot": robot}
+    taken = robot
+    for name, mask in masks.objects.items():  # each object's pixels now, with their edge
+        out[f"object {name}"] = mask & ~taken
+        taken = taken | mask
     for name, mask in masks.footprint_of.items():
         out[f"footprint {name}"] = mask & ~taken
         taken = taken | mask

@@ -72,7 +72,8 @@ def test_the_regions_cover_the_frame_once():
     depth = np.where(rng.random((H, W)) < 0.8, 1.0, np.inf)
     frame = SimpleNamespace(source_robot=mask(), twin_robot=mask(), source_depth=depth)
     parts = gap_attribution.regions(masks, frame)
-    assert list(parts)[:2] == ["robot", "objects"] and "footprint tray" in parts
+    assert list(parts)[:3] == ["robot", "object box", "object tray"]
+    assert "footprint tray" in parts
     assert np.array_equal(np.sum(list(parts.values()), axis=0), np.ones((H, W)))
 
 
