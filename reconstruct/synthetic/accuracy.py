@@ -14,6 +14,18 @@ from reconstruct.geometry import angle_between_deg, camera_centres, umeyama
 from reconstruct.stage import read_summary
 
 
+def scan_cameras(work_dir: Path, truth_file: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The aligned model's registered camera centres ``[N, 3]`` and the true ones of the same
+    frames."""
+    truth = json.loads(truth_file.read_text())
+    picked = read_summary(work_dir / frames.STAGE.name)["frames"]
+    index = {f["name"]: f["index"] for f in picked}
+    poses = registered_poses(load_model(align.STAGE.outputs(work_dir).model))
+    ours = camera_centres(poses.cam_from_world)
+    true = camera_centres(np.asarray(truth["cam_from_world"])[[index[n] for n in poses.names]])
+    return ours, true
+
+
 def camera_accuracy(work_dir: Path, truth_file: Path) -> dict[str, float]:
     """Scale error (fraction), gravity error (deg), and camera-centre errors (m) of the
     aligned model under ``work_dir`` (the stages' folder) against the true cameras in
@@ -23,12 +35,7 @@ def camera_accuracy(work_dir: Path, truth_file: Path) -> dict[str, float]:
     should be 1) and the gravity error (the angle it turns world z by); the centre error is
     measured both directly (the world frame should be the source world's) and after it.
     """
-    truth = json.loads(truth_file.read_text())
-    picked = read_summary(work_dir / frames.STAGE.name)["frames"]
-    index = {f["name"]: f["index"] for f in picked}
-    poses = registered_poses(load_model(align.STAGE.outputs(work_dir).model))
-    ours = camera_centres(poses.cam_from_world)
-    true = camera_centres(np.asarray(truth["cam_from_world"])[[index[n] for n in poses.names]])
+    ours, true = scan_cameras(work_dir, truth_file)
     sim = umeyama(ours, true)
     fitted = sim.apply(ours)
     return {
@@ -37,7 +44,7 @@ def camera_accuracy(work_dir: Path, truth_file: Path) -> dict[str, float]:
         "yaw_error_deg": angle_between_deg(sim.rotation @ [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]),
         "camera_error_m": float(np.linalg.norm(ours - true, axis=1).mean()),
         "camera_error_after_similarity_m": float(np.linalg.norm(fitted - true, axis=1).mean()),
-        "cameras": len(poses.names),
+        "cameras": len(ours),
     }
 
 
@@ -46,13 +53,7 @@ def bare_accuracy(work_dir: Path, truth_file: Path, bare_truth_file: Path) -> di
     scan's frame: the similarity that maps the scan's aligned cameras onto their true ones
     maps the placed bare cameras too (so the scan's own scale and gravity errors are not
     counted twice), and directly."""
-    truth = json.loads(truth_file.read_text())
-    picked = read_summary(work_dir / frames.STAGE.name)["frames"]
-    index = {f["name"]: f["index"] for f in picked}
-    poses = registered_poses(load_model(align.STAGE.outputs(work_dir).model))
-    ours = camera_centres(poses.cam_from_world)
-    true = camera_centres(np.asarray(truth["cam_from_world"])[[index[n] for n in poses.names]])
-    sim = umeyama(ours, true)
+    sim = umeyama(*scan_cameras(work_dir, truth_file))
     placed = json.loads(bare_table.STAGE.outputs(work_dir).views.read_text())
     if not placed:
         return {"bare_cameras": 0}
